@@ -1,0 +1,47 @@
+# Two commands: `make run` (set up everything, serve http://127.0.0.1:8000) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1:8000
+
+.PHONY: run test setup worker beat lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+setup: $(VENV)/.runtime
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo $(if $(DATABASE_URL),,--with-logins)
+
+run: setup
+	$(BIN)/python manage.py runserver $(HOST)
+
+test: $(VENV)/.dev
+	mkdir -p var
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+worker: $(VENV)/.runtime
+	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2
+
+beat: $(VENV)/.runtime
+	$(BIN)/celery -A config beat --loglevel=INFO
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy minerals suppliers dashboards config
+
+clean:
+	rm -rf $(VENV) var/lodestone.sqlite3* var/staticfiles

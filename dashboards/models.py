@@ -1,0 +1,1 @@
+"""Materialized risk metrics (written only by the recompute service; see the risk-engine issue)."""

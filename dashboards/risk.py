@@ -1,0 +1,1264 @@
+"""Lodestone's risk engine: the metrics of docs/metrics.md as pure functions.
+
+Frozen dataclasses in, frozen dataclasses out; standard library only, no Django, no I/O, so
+every number on a dashboard can be reproduced from its inputs in a plain Python shell.
+
+Conventions used throughout:
+
+* Countries are ISO 3166-1 alpha-3 codes (``"CHN"``); the caller maps names before calling.
+* Shares are fractions in [0, 1], never percent. HHI values use the US DOJ 0..10,000 scale.
+* A share that cannot be known (withheld value, empty portfolio, zero denominator) is
+  ``None``, never ``0.0``; each result says why through its flags.
+* Quantities are in the caller's base unit (kg, t or USD); only ratios are computed here, so
+  every input to one call must share a unit.
+
+Sections follow docs/metrics.md: 1 supply concentration, 2 import dependence, 3 policy
+exposure, 4 EU-method supply risk, 5 buyer exposure and alternatives, 6 freshness.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from statistics import median
+from types import MappingProxyType
+from typing import Final, Literal
+
+__all__ = [
+    "CHINA",
+    "CHINA_GROUP",
+    "CONTROL_THRESHOLD",
+    "DEFAULT_DESTINATION",
+    "DEFAULT_SEVERITY",
+    "FEOC",
+    "PRIMARY_STAGES",
+    "SUPPLY_RISK_THRESHOLD",
+    "Alternative",
+    "AlternativeSource",
+    "Concentration",
+    "Exposure",
+    "FacilityNode",
+    "Freshness",
+    "ImportDependence",
+    "ImportFlow",
+    "Link",
+    "Measure",
+    "MeasureType",
+    "ProductionFigure",
+    "Restriction",
+    "RestrictionContribution",
+    "SourcingLine",
+    "Stake",
+    "SupplyRisk",
+    "buyer_exposure",
+    "controlled_companies",
+    "country_severity",
+    "effective_ownership",
+    "freshness",
+    "hhi_band",
+    "hhi_wgi_t",
+    "import_dependence",
+    "in_force",
+    "is_suspended",
+    "measure_applies",
+    "measure_severity",
+    "needs_review",
+    "net_import_reliance",
+    "rank_alternatives",
+    "restricted_import_share",
+    "restricted_share",
+    "restricted_supply_share",
+    "restriction_breakdown",
+    "supply_concentration",
+    "supply_risk",
+    "trade_factor",
+    "wgi_score",
+]
+
+CHINA: Final = "CHN"
+"""ISO3 code of the People's Republic of China (mainland)."""
+
+FEOC: Final[frozenset[str]] = frozenset({"CHN", "RUS", "PRK", "IRN"})
+"""Foreign entities of concern (U.S. usage): China, Russia, North Korea, Iran."""
+
+CHINA_GROUP: Final[frozenset[str]] = frozenset({"CHN", "HKG", "MAC"})
+"""Exporters counted as China in import shares (as USGS does): mainland, Hong Kong, Macao."""
+
+DEFAULT_DESTINATION: Final = "USA"
+CONTROL_THRESHOLD: Final = 0.25
+"""FEOC ownership at or above which a company is China-controlled (U.S. FEOC rule)."""
+
+SUPPLY_RISK_THRESHOLD: Final = 1.0
+"""EU criticality threshold on supply risk (SR >= 1.0)."""
+
+HHI_MODERATE_FROM: Final = 1500.0
+HHI_HIGH_ABOVE: Final = 2500.0
+
+PRIMARY_STAGES: Final[frozenset[str]] = frozenset({"mine", "recycling"})
+"""Facility stages that create material rather than transform inputs: no upstream fallback."""
+
+_EPSILON: Final = 1e-9
+
+HhiBand = Literal["low", "moderate", "high"]
+WorldTotalSource = Literal["published", "sum_of_countries", "none"]
+AlternativeKind = Literal["country", "facility", "us_project", "recycling"]
+ProjectStatus = Literal["operating", "construction", "planned", ""]
+
+
+# --------------------------------------------------------------------------------------------
+# shared checks
+
+
+def _require_fraction(name: str, value: float) -> None:
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
+
+
+def _require_non_negative(name: str, value: float) -> None:
+    if math.isnan(value) or value < 0.0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
+def _known_shares(shares: Mapping[str, float | None]) -> dict[str, float]:
+    """The shares whose value is known, validated as fractions."""
+    known: dict[str, float] = {}
+    for country, share in shares.items():
+        if share is None:
+            continue
+        _require_fraction(f"share of {country}", share)
+        known[country] = share
+    return known
+
+
+def _ranked(shares: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
+    """Shares sorted largest first, ties broken by country code (deterministic)."""
+    return tuple(sorted(shares.items(), key=lambda item: (-item[1], item[0])))
+
+
+def hhi_band(hhi: float) -> HhiBand:
+    """US DOJ concentration band of an HHI on the 0..10,000 scale.
+
+    ``hhi < 1,500`` -> ``"low"``; ``1,500 <= hhi <= 2,500`` -> ``"moderate"``;
+    ``hhi > 2,500`` -> ``"high"`` (both boundaries belong to "moderate").
+    """
+    if hhi < HHI_MODERATE_FROM:
+        return "low"
+    if hhi <= HHI_HIGH_ABOVE:
+        return "moderate"
+    return "high"
+
+
+def _hhi(shares: Iterable[float]) -> float:
+    """``10,000 * sum s^2`` for shares given as fractions."""
+    return 10_000.0 * math.fsum(share * share for share in shares)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Supply concentration, per (mineral, stage, year)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductionFigure:
+    """One country row of a production table (never an "Other countries" or world row).
+
+    ``quantity`` in the table's unit; ``None`` when not available. ``withheld`` marks a value
+    withheld to avoid disclosing company data (USGS "W"): its share is unknown, never zero.
+    ``bound`` keeps a published qualifier such as ``">"`` or ``"<"``; the quantity is then
+    used as given and the country is listed in ``Concentration.bounded_countries``.
+    """
+
+    country: str
+    quantity: float | None
+    withheld: bool = False
+    bound: str = ""
+
+    @property
+    def known(self) -> bool:
+        """True when the row carries a usable quantity."""
+        return not self.withheld and self.quantity is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Concentration:
+    """Supply concentration of one (mineral, stage, year); see ``supply_concentration``.
+
+    ``country_shares`` lists every country row, largest share first, ``None`` when unknown.
+    ``complete`` is False when some country's value is unknown: ``feoc_share``,
+    ``top3_share`` and ``hhi`` are then computed over the known rows only (lower bounds).
+    ``unknown`` is True when no world total can be established (every share is ``None``).
+    """
+
+    world_total: float | None
+    world_total_source: WorldTotalSource
+    coverage: float | None
+    residual_share: float | None
+    country_shares: tuple[tuple[str, float | None], ...]
+    china_share: float | None
+    feoc_share: float | None
+    top3_share: float | None
+    hhi: float | None
+    hhi_band: HhiBand | None
+    withheld_countries: tuple[str, ...]
+    bounded_countries: tuple[str, ...]
+    complete: bool
+    unknown: bool
+
+    @property
+    def shares(self) -> Mapping[str, float | None]:
+        """Country -> share, for ``restricted_share`` and ``supply_risk``."""
+        return dict(self.country_shares)
+
+
+def supply_concentration(
+    figures: Sequence[ProductionFigure],
+    world_total: float | None = None,
+    *,
+    residual: float | None = None,
+    feoc: frozenset[str] = FEOC,
+) -> Concentration:
+    """Shares, FEOC share, top-3 share and HHI of world production (metrics.md section 1).
+
+    ``W`` = ``world_total`` as published (same unit as the rows) when given and > 0, else the
+    sum of the known country rows plus ``residual``. ``residual`` is the "Other countries"
+    row, passed separately because it is not a country: it counts in ``W`` when ``W`` is
+    summed, never in shares, top 3 or HHI.
+
+    * ``p_c = P_c / W`` (fraction); a withheld or missing value gives ``p_c = None``.
+    * ``coverage = sum(known country rows) / W`` (fraction; may exceed 1 by rounding of W).
+    * ``china_share = p_CHN`` (``None`` if China's value is unknown; 0.0 if China is not
+      listed at all). ``feoc_share = sum p_c over feoc``; ``top3_share`` = sum of the three
+      largest known shares; ``hhi = 10,000 * sum p_c^2`` over known country rows (0..10,000).
+    """
+    seen: set[str] = set()
+    for figure in figures:
+        if figure.country in seen:
+            raise ValueError(f"duplicate production row for {figure.country}")
+        seen.add(figure.country)
+        if figure.quantity is not None:
+            _require_non_negative(f"production of {figure.country}", figure.quantity)
+    if world_total is not None:
+        _require_non_negative("world_total", world_total)
+    if residual is not None:
+        _require_non_negative("residual", residual)
+
+    known = {f.country: f.quantity for f in figures if f.known and f.quantity is not None}
+    withheld = tuple(sorted(f.country for f in figures if not f.known))
+    bounded = tuple(sorted(f.country for f in figures if f.known and f.bound))
+    complete = not withheld
+
+    total: float | None
+    source: WorldTotalSource
+    if world_total is not None and world_total > 0:
+        total, source = world_total, "published"
+    else:
+        summed = math.fsum(known.values()) + (residual or 0.0)
+        total, source = (summed, "sum_of_countries") if summed > 0 else (None, "none")
+
+    if total is None:
+        return Concentration(
+            world_total=None,
+            world_total_source="none",
+            coverage=None,
+            residual_share=None,
+            country_shares=tuple((f.country, None) for f in figures),
+            china_share=None,
+            feoc_share=None,
+            top3_share=None,
+            hhi=None,
+            hhi_band=None,
+            withheld_countries=withheld,
+            bounded_countries=bounded,
+            complete=complete,
+            unknown=True,
+        )
+
+    shares = {country: quantity / total for country, quantity in known.items()}
+    ranked: list[tuple[str, float | None]] = list(_ranked(shares))
+    ranked.extend((country, None) for country in withheld)
+
+    china_share = None if CHINA in withheld else shares.get(CHINA, 0.0)
+
+    feoc_share = top3_share = hhi = None
+    band: HhiBand | None = None
+    if shares:
+        feoc_share = math.fsum(s for c, s in shares.items() if c in feoc)
+        top3_share = math.fsum(sorted(shares.values(), reverse=True)[:3])
+        hhi = _hhi(shares.values())
+        band = hhi_band(hhi)
+
+    return Concentration(
+        world_total=total,
+        world_total_source=source,
+        coverage=math.fsum(known.values()) / total,
+        residual_share=None if residual is None else residual / total,
+        country_shares=tuple(ranked),
+        china_share=china_share,
+        feoc_share=feoc_share,
+        top3_share=top3_share,
+        hhi=hhi,
+        hhi_band=band,
+        withheld_countries=withheld,
+        bounded_countries=bounded,
+        complete=complete,
+        unknown=False,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Import dependence, per (mineral, destination, year)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFlow:
+    """One trade flow into the destination: value in USD, quantity in kg when reported.
+
+    ``exporter`` is ``None`` for an unknown partner ("Areas, nes", confidential). A "World"
+    aggregate row is a total, not a flow: never pass it.
+    """
+
+    exporter: str | None
+    value_usd: float
+    quantity_kg: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportDependence:
+    """Import shares of one (mineral, destination, year); see ``import_dependence``.
+
+    Partner shares merge the China group into ``"CHN"`` and are ranked largest first; their
+    denominator includes flows from unknown partners, so they sum to ``import_coverage``.
+    The ``*_by_quantity`` fields use only flows that report a quantity.
+    """
+
+    total_value_usd: float
+    import_coverage: float | None
+    partner_shares: tuple[tuple[str, float], ...]
+    import_china_share: float | None
+    import_feoc_share: float | None
+    import_hhi: float | None
+    import_hhi_band: HhiBand | None
+    top_import_sources: tuple[tuple[str, float], ...]
+    total_quantity_kg: float | None
+    quantity_coverage: float | None
+    partner_shares_by_quantity: tuple[tuple[str, float], ...]
+    import_china_share_by_quantity: float | None
+    import_feoc_share_by_quantity: float | None
+    import_hhi_by_quantity: float | None
+    top_import_sources_by_quantity: tuple[tuple[str, float], ...]
+
+    @property
+    def shares(self) -> Mapping[str, float | None]:
+        """Partner -> value share, for ``restricted_import_share`` and ``supply_risk``."""
+        return dict(self.partner_shares)
+
+
+@dataclass(frozen=True, slots=True)
+class _ShareSummary:
+    ranked: tuple[tuple[str, float], ...]
+    china: float | None
+    feoc: float | None
+    hhi: float | None
+
+
+def _summarise(totals: Mapping[str, float], denominator: float, feoc_keys: frozenset[str]) -> _ShareSummary:
+    if denominator <= 0:
+        return _ShareSummary(ranked=(), china=None, feoc=None, hhi=None)
+    shares = {partner: amount / denominator for partner, amount in totals.items()}
+    return _ShareSummary(
+        ranked=_ranked(shares),
+        china=shares.get(CHINA, 0.0),
+        feoc=math.fsum(s for p, s in shares.items() if p in feoc_keys),
+        hhi=_hhi(shares.values()),
+    )
+
+
+def import_dependence(
+    flows: Sequence[ImportFlow],
+    *,
+    china_group: frozenset[str] = CHINA_GROUP,
+    feoc: frozenset[str] = FEOC,
+    top_n: int = 5,
+) -> ImportDependence:
+    """Who supplies the destination's imports (metrics.md section 2).
+
+    Exporters in ``china_group`` (default CHN, HKG, MAC) are merged into ``"CHN"``.
+    ``i_c = V_c / V`` with ``V`` the total value (USD) of all flows, unknown partners
+    included. ``import_coverage = V_known / V``. ``import_china_share = i_CHN``;
+    ``import_feoc_share = sum i_c over feoc`` (China group included when CHN is in feoc);
+    ``import_hhi = 10,000 * sum i_c^2`` over known partners (0..10,000);
+    ``top_import_sources`` = the ``top_n`` largest ``(iso3, i_c)``. The same by quantity
+    (kg) over flows that report one; ``quantity_coverage`` = value share of such flows.
+    With no value at all every share is ``None``.
+    """
+    value_by_partner: dict[str, float] = {}
+    quantity_by_partner: dict[str, float] = {}
+    total_value = 0.0
+    total_quantity = 0.0
+    value_with_quantity = 0.0
+    has_quantity = False
+    for flow in flows:
+        _require_non_negative("value_usd", flow.value_usd)
+        partner: str | None = flow.exporter
+        if partner is not None and partner in china_group:
+            partner = CHINA
+        total_value += flow.value_usd
+        if partner is not None:
+            value_by_partner[partner] = value_by_partner.get(partner, 0.0) + flow.value_usd
+        if flow.quantity_kg is not None:
+            _require_non_negative("quantity_kg", flow.quantity_kg)
+            has_quantity = True
+            total_quantity += flow.quantity_kg
+            value_with_quantity += flow.value_usd
+            if partner is not None:
+                quantity_by_partner[partner] = quantity_by_partner.get(partner, 0.0) + flow.quantity_kg
+
+    feoc_keys = frozenset(CHINA if c in china_group else c for c in feoc)
+    by_value = _summarise(value_by_partner, total_value, feoc_keys)
+    by_quantity = _summarise(quantity_by_partner, total_quantity, feoc_keys)
+    known_value = math.fsum(value_by_partner.values())
+    return ImportDependence(
+        total_value_usd=total_value,
+        import_coverage=known_value / total_value if total_value > 0 else None,
+        partner_shares=by_value.ranked,
+        import_china_share=by_value.china,
+        import_feoc_share=by_value.feoc,
+        import_hhi=by_value.hhi,
+        import_hhi_band=None if by_value.hhi is None else hhi_band(by_value.hhi),
+        top_import_sources=by_value.ranked[:top_n],
+        total_quantity_kg=total_quantity if has_quantity else None,
+        quantity_coverage=value_with_quantity / total_value if total_value > 0 else None,
+        partner_shares_by_quantity=by_quantity.ranked,
+        import_china_share_by_quantity=by_quantity.china,
+        import_feoc_share_by_quantity=by_quantity.feoc,
+        import_hhi_by_quantity=by_quantity.hhi,
+        top_import_sources_by_quantity=by_quantity.ranked[:top_n],
+    )
+
+
+def net_import_reliance(production: float | None, imports: float | None, exports: float | None) -> float | None:
+    """Net import reliance ``(imports - exports) / (production + imports - exports)``.
+
+    All three in the same unit; the result is a fraction clamped to [0, 1] (net exporters
+    give 0, re-export artefacts above 1 give 1). ``None`` when any input is unknown or the
+    apparent consumption ``production + imports - exports`` is <= 0.
+    """
+    if production is None or imports is None or exports is None:
+        return None
+    consumption = production + imports - exports
+    if consumption <= 0:
+        return None
+    return min(1.0, max(0.0, (imports - exports) / consumption))
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Policy exposure, per (mineral, destination, as_of)
+
+
+class MeasureType(StrEnum):
+    """Kinds of policy measure, with a default severity each (``DEFAULT_SEVERITY``)."""
+
+    EXPORT_BAN = "export_ban"
+    EXPORT_QUOTA = "export_quota"
+    EXPORT_LICENCE = "export_licence"
+    EXPORT_TAX = "export_tax"
+    EXTRATERRITORIAL_RULE = "extraterritorial_rule"
+    TECHNOLOGY_EXPORT_BAN = "technology_export_ban"
+    DOMESTIC_SUPPORT = "domestic_support"
+
+
+DEFAULT_SEVERITY: Final[Mapping[str, float]] = MappingProxyType(
+    {
+        MeasureType.EXPORT_BAN: 1.0,
+        MeasureType.EXPORT_QUOTA: 0.4,
+        MeasureType.EXPORT_LICENCE: 0.2,
+        MeasureType.EXPORT_TAX: 0.2,
+        MeasureType.EXTRATERRITORIAL_RULE: 0.2,
+        MeasureType.TECHNOLOGY_EXPORT_BAN: 0.0,
+        MeasureType.DOMESTIC_SUPPORT: 0.0,
+    }
+)
+"""Expected share of the affected flow blocked, by measure type (metrics.md section 3)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """A policy measure by ``issuer`` on ``minerals`` (mineral keys, at least one).
+
+    ``targets`` are the destinations it applies to; empty means every destination.
+    ``effective_on`` ``None`` means announced but not yet effective (not in force).
+    The suspension window is ``[suspended_from, suspended_until)``; a missing start means
+    "since effective", a missing end means "until further notice". ``reviewed_on`` records
+    that a curator confirmed the measure after its suspension ran out.
+    """
+
+    key: str
+    issuer: str
+    measure_type: str
+    minerals: frozenset[str]
+    targets: frozenset[str] = frozenset()
+    effective_on: date | None = None
+    suspended_from: date | None = None
+    suspended_until: date | None = None
+    ended_on: date | None = None
+    severity_override: float | None = None
+    reviewed_on: date | None = None
+
+
+def is_suspended(measure: Measure, as_of: date) -> bool:
+    """True when ``as_of`` falls inside ``[suspended_from, suspended_until)``."""
+    if measure.suspended_from is None and measure.suspended_until is None:
+        return False
+    after_start = measure.suspended_from is None or measure.suspended_from <= as_of
+    before_end = measure.suspended_until is None or as_of < measure.suspended_until
+    return after_start and before_end
+
+
+def _ended(measure: Measure, as_of: date) -> bool:
+    return measure.ended_on is not None and measure.ended_on <= as_of
+
+
+def in_force(measure: Measure, as_of: date) -> bool:
+    """``effective_on <= as_of`` and not ended (``ended_on <= as_of``) and not suspended.
+
+    A suspension that has run out puts the measure back in force (see ``needs_review``).
+    """
+    if measure.effective_on is None or measure.effective_on > as_of:
+        return False
+    return not _ended(measure, as_of) and not is_suspended(measure, as_of)
+
+
+def needs_review(measure: Measure, as_of: date) -> bool:
+    """True when a suspension ran out (``suspended_until <= as_of``) on a measure not ended.
+
+    The measure is back in force; a curator should confirm it or record an end or a new
+    suspension. Recording ``reviewed_on >= suspended_until`` clears the flag.
+    """
+    if measure.suspended_until is None or measure.suspended_until > as_of:
+        return False
+    if _ended(measure, as_of):
+        return False
+    return measure.reviewed_on is None or measure.reviewed_on < measure.suspended_until
+
+
+def measure_applies(measure: Measure, mineral: str, destination: str) -> bool:
+    """True when the measure covers ``mineral`` and targets ``destination`` (empty = all)."""
+    if mineral not in measure.minerals:
+        return False
+    return not measure.targets or destination in measure.targets
+
+
+def measure_severity(measure: Measure, severity_by_type: Mapping[str, float] | None = None) -> float:
+    """Severity in [0, 1]: the measure's override, else ``severity_by_type``, else default.
+
+    Raises ``ValueError`` for a type with no severity anywhere (never guessed).
+    """
+    if measure.severity_override is not None:
+        severity = measure.severity_override
+    elif severity_by_type is not None and measure.measure_type in severity_by_type:
+        severity = severity_by_type[measure.measure_type]
+    elif measure.measure_type in DEFAULT_SEVERITY:
+        severity = DEFAULT_SEVERITY[measure.measure_type]
+    else:
+        raise ValueError(f"no severity for measure type {measure.measure_type!r}")
+    _require_fraction(f"severity of {measure.key}", severity)
+    return severity
+
+
+def _relevant_measures(
+    measures: Iterable[Measure], issuer: str, mineral: str, destination: str, as_of: date
+) -> list[Measure]:
+    if issuer == destination:
+        return []  # a country's export measures never apply to its own market
+    return [
+        m for m in measures if m.issuer == issuer and in_force(m, as_of) and measure_applies(m, mineral, destination)
+    ]
+
+
+def country_severity(
+    measures: Iterable[Measure],
+    issuer: str,
+    mineral: str,
+    destination: str,
+    as_of: date,
+    severity_by_type: Mapping[str, float] | None = None,
+) -> float:
+    """Max severity (0..1) of measures in force by ``issuer`` on ``mineral`` targeting
+    ``destination``; 0.0 when none, and 0.0 when ``issuer == destination``."""
+    relevant = _relevant_measures(measures, issuer, mineral, destination, as_of)
+    return max((measure_severity(m, severity_by_type) for m in relevant), default=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictionContribution:
+    """One country's part of a restricted share: ``share * severity``."""
+
+    country: str
+    share: float
+    severity: float
+    restricted: float
+    measure_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    """Breakdown of ``restricted_share``; ``partial`` when some shares were unknown."""
+
+    share: float | None
+    contributions: tuple[RestrictionContribution, ...]
+    review_measure_keys: tuple[str, ...]
+    partial: bool
+
+
+def restriction_breakdown(
+    shares: Mapping[str, float | None],
+    measures: Sequence[Measure],
+    *,
+    mineral: str,
+    destination: str = DEFAULT_DESTINATION,
+    as_of: date,
+    severity_by_type: Mapping[str, float] | None = None,
+) -> Restriction:
+    """``restricted_share`` with each country's contribution and the measures behind it.
+
+    ``share = sum_c p_c * severity_c`` (fraction) over known shares, where ``severity_c`` is
+    ``country_severity``. ``None`` when no share is known. ``review_measure_keys`` lists
+    measures by the listed countries on the mineral that ``needs_review`` on ``as_of``.
+    """
+    known = _known_shares(shares)
+    contributions: list[RestrictionContribution] = []
+    for country, share in _ranked(known):
+        relevant = _relevant_measures(measures, country, mineral, destination, as_of)
+        if not relevant:
+            continue
+        severity = max(measure_severity(m, severity_by_type) for m in relevant)
+        if severity <= 0:
+            continue
+        keys = tuple(sorted(m.key for m in relevant if measure_severity(m, severity_by_type) == severity))
+        contributions.append(RestrictionContribution(country, share, severity, share * severity, keys))
+    review = tuple(
+        sorted(m.key for m in measures if m.issuer in shares and mineral in m.minerals and needs_review(m, as_of))
+    )
+    return Restriction(
+        share=math.fsum(c.restricted for c in contributions) if known else None,
+        contributions=tuple(contributions),
+        review_measure_keys=review,
+        partial=len(known) < len(shares),
+    )
+
+
+def restricted_share(
+    shares: Mapping[str, float | None],
+    measures: Sequence[Measure],
+    *,
+    mineral: str,
+    destination: str = DEFAULT_DESTINATION,
+    as_of: date,
+    severity_by_type: Mapping[str, float] | None = None,
+) -> float | None:
+    """``sum_c p_c * max severity of measures in force by c on mineral targeting destination``.
+
+    A fraction in [0, 1]. Pass production shares for ``restricted_supply_share`` or import
+    shares for ``restricted_import_share``. Unknown (``None``) shares are skipped; ``None``
+    when no share is known. See ``restriction_breakdown`` for the detail.
+    """
+    return restriction_breakdown(
+        shares,
+        measures,
+        mineral=mineral,
+        destination=destination,
+        as_of=as_of,
+        severity_by_type=severity_by_type,
+    ).share
+
+
+restricted_supply_share = restricted_share
+"""``restricted_share`` over production shares p_c (``Concentration.shares``)."""
+
+restricted_import_share = restricted_share
+"""``restricted_share`` over import shares i_c (``ImportDependence.shares``)."""
+
+
+# --------------------------------------------------------------------------------------------
+# 4. EU-method supply risk, per (mineral, stage, destination, year)
+
+
+def wgi_score(estimates: Iterable[float]) -> float:
+    """Governance score 0..10 (10 worst) ``= (2.5 - mean of the WGI estimates) * 2``.
+
+    ``estimates`` are the World Bank WGI estimates (each about -2.5..2.5), normally six;
+    the mean of those given is used (a stored mean may be passed alone). Not clamped.
+    """
+    values = list(estimates)
+    if not values:
+        raise ValueError("wgi_score needs at least one estimate")
+    return (2.5 - math.fsum(values) / len(values)) * 2.0
+
+
+def trade_factor(severity: float) -> float:
+    """EU trade-restriction factor ``t = 1 + 0.5 * severity`` (ban 1.5, licence 1.1)."""
+    _require_fraction("severity", severity)
+    return 1.0 + 0.5 * severity
+
+
+def hhi_wgi_t(shares: Mapping[str, float], scores: Mapping[str, float], factors: Mapping[str, float]) -> float:
+    """``HHI_WGI,t = sum_c S_c^2 * WGI_c * t_c`` (S fraction, WGI 0..10, t ~0.8..1.5).
+
+    Every country with a share needs a score; ``t_c`` defaults to 1.0.
+    """
+    return math.fsum(share * share * scores[country] * factors.get(country, 1.0) for country, share in shares.items())
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyRisk:
+    """Breakdown of the EU supply risk; ``supply_risk`` is ``None`` when IR or WGI is missing.
+
+    ``flags`` name every default or imputation used: ``wgi_imputed``, ``no_wgi``,
+    ``import_reliance_unknown``, ``eol_rir_default``, ``substitution_index_default``,
+    ``shares_partial``.
+    """
+
+    hhi_wgi_t_global: float | None
+    hhi_wgi_t_sourcing: float | None
+    import_reliance: float | None
+    eol_rir: float
+    substitution_index: float
+    supply_risk: float | None
+    above_threshold: bool | None
+    wgi_scores: tuple[tuple[str, float], ...]
+    wgi_imputed: tuple[str, ...]
+    wgi_median: float | None
+    trade_factors: tuple[tuple[str, float], ...]
+    flags: tuple[str, ...]
+
+
+def supply_risk(
+    *,
+    global_shares: Mapping[str, float | None],
+    sourcing_shares: Mapping[str, float | None],
+    wgi_estimates: Mapping[str, Sequence[float]],
+    import_reliance: float | None,
+    mineral: str,
+    destination: str = DEFAULT_DESTINATION,
+    as_of: date,
+    measures: Sequence[Measure] = (),
+    eol_rir: float | None = None,
+    substitution_index: float | None = None,
+    t_overrides: Mapping[str, float] | None = None,
+    severity_by_type: Mapping[str, float] | None = None,
+) -> SupplyRisk:
+    """EU (2017) supply risk, dimensionless:
+
+    ``SR = [HHI_WGI,t(global) * IR/2 + HHI_WGI,t(sourcing) * (1 - IR/2)] * (1 - EoL_RIR) * SI``
+
+    * ``global_shares``: world production shares of the stage; ``sourcing_shares``: the
+      destination's sourcing (import shares, or its actual supply mix), fractions.
+    * ``WGI_c = wgi_score(wgi_estimates[c])``; a country without estimates gets the median
+      score of all countries in ``wgi_estimates`` and is listed in ``wgi_imputed``.
+    * ``t_c = 1 + 0.5 * country_severity(c -> destination)``, or ``t_overrides[c]``.
+    * ``IR`` = net import reliance (fraction); ``EoL_RIR`` defaults to 0 and ``SI`` to 1
+      when ``None`` (flagged). ``above_threshold`` = ``SR >= 1.0``.
+    """
+    flags: list[str] = []
+    if import_reliance is not None:
+        _require_fraction("import_reliance", import_reliance)
+    if eol_rir is None:
+        flags.append("eol_rir_default")
+        eol_rir = 0.0
+    _require_fraction("eol_rir", eol_rir)
+    if substitution_index is None:
+        flags.append("substitution_index_default")
+        substitution_index = 1.0
+    _require_fraction("substitution_index", substitution_index)
+
+    global_known = _known_shares(global_shares)
+    sourcing_known = _known_shares(sourcing_shares)
+    if len(global_known) < len(global_shares) or len(sourcing_known) < len(sourcing_shares):
+        flags.append("shares_partial")
+
+    scores_all = {c: wgi_score(e) for c, e in wgi_estimates.items()}
+    countries = sorted(set(global_known) | set(sourcing_known))
+    wgi_med = median(scores_all.values()) if scores_all else None
+    imputed = tuple(c for c in countries if c not in scores_all)
+    if imputed:
+        flags.append("wgi_imputed" if wgi_med is not None else "no_wgi")
+
+    overrides = t_overrides or {}
+    factors = {
+        c: overrides[c]
+        if c in overrides
+        else trade_factor(country_severity(measures, c, mineral, destination, as_of, severity_by_type))
+        for c in countries
+    }
+
+    global_part = sourcing_part = sr = None
+    above: bool | None = None
+    if wgi_med is not None or not imputed:
+        scores = {c: scores_all.get(c, wgi_med or 0.0) for c in countries}
+        global_part = hhi_wgi_t(global_known, scores, factors)
+        sourcing_part = hhi_wgi_t(sourcing_known, scores, factors)
+        if import_reliance is not None:
+            half = import_reliance / 2.0
+            sr = (global_part * half + sourcing_part * (1.0 - half)) * (1.0 - eol_rir) * substitution_index
+            above = sr >= SUPPLY_RISK_THRESHOLD
+    if import_reliance is None:
+        flags.append("import_reliance_unknown")
+
+    return SupplyRisk(
+        hhi_wgi_t_global=global_part,
+        hhi_wgi_t_sourcing=sourcing_part,
+        import_reliance=import_reliance,
+        eol_rir=eol_rir,
+        substitution_index=substitution_index,
+        supply_risk=sr,
+        above_threshold=above,
+        wgi_scores=tuple((c, scores_all[c]) for c in countries if c in scores_all),
+        wgi_imputed=imputed,
+        wgi_median=wgi_med,
+        trade_factors=tuple(sorted(factors.items())),
+        flags=tuple(flags),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Buyer exposure, per (organization, mineral, as_of)
+
+
+@dataclass(frozen=True, slots=True)
+class Stake:
+    """``owner_company`` holds ``fraction`` (0..1) of ``owned_company``."""
+
+    owner_company: str
+    owned_company: str
+    fraction: float
+
+
+def effective_ownership(
+    stakes: Sequence[Stake],
+    company_country: Mapping[str, str],
+    *,
+    feoc: frozenset[str] = FEOC,
+    max_rounds: int = 1000,
+    tolerance: float = 1e-12,
+) -> dict[str, float]:
+    """Fraction (0..1) of each company owned by FEOC-domiciled entities, through chains.
+
+    ``F(x) = 1`` when x is domiciled in a FEOC country, else
+    ``F(x) = min(1, sum over stakes (o owns f of x) of f * F(o))``: multiplied along chains
+    (60 % of 50 % = 30 %), summed over parallel paths. Solved by fixed-point iteration from
+    ``F = 0``, which terminates on ownership cycles (monotone, capped at 1; at most
+    ``max_rounds`` rounds). Every company named in stakes or domiciles is in the result.
+    """
+    owners_of: dict[str, list[tuple[str, float]]] = {}
+    companies: set[str] = set(company_country)
+    for stake in stakes:
+        _require_fraction(f"stake {stake.owner_company}->{stake.owned_company}", stake.fraction)
+        owners_of.setdefault(stake.owned_company, []).append((stake.owner_company, stake.fraction))
+        companies.update((stake.owner_company, stake.owned_company))
+
+    domiciled = {c for c in companies if company_country.get(c) in feoc}
+    owned = {c: 1.0 if c in domiciled else 0.0 for c in companies}
+    for _ in range(max_rounds):
+        updated = {
+            c: 1.0 if c in domiciled else min(1.0, math.fsum(f * owned[o] for o, f in owners_of.get(c, ())))
+            for c in companies
+        }
+        delta = max((abs(updated[c] - owned[c]) for c in companies), default=0.0)
+        owned = updated
+        if delta <= tolerance:
+            break
+    return owned
+
+
+def controlled_companies(
+    stakes: Sequence[Stake],
+    company_country: Mapping[str, str],
+    *,
+    feoc: frozenset[str] = FEOC,
+    threshold: float = CONTROL_THRESHOLD,
+) -> frozenset[str]:
+    """Companies domiciled in a FEOC country or with ``effective_ownership >= threshold``."""
+    ownership = effective_ownership(stakes, company_country, feoc=feoc)
+    return frozenset(c for c, f in ownership.items() if f >= threshold - _EPSILON)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcingLine:
+    """A buyer's purchase: ``volume`` from a facility, or from ``country`` when the facility
+    is unknown (``facility_id`` ``None``)."""
+
+    volume: float
+    facility_id: int | None
+    country: str
+
+
+@dataclass(frozen=True, slots=True)
+class FacilityNode:
+    """A facility: location, operator ``company`` (for ownership), recorded China control,
+    and ``stage`` (``"mine"``/``"recycling"`` create material; others transform inputs)."""
+
+    id: int
+    country: str
+    china_controlled: bool = False
+    company: str | None = None
+    stage: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """``upstream_id`` supplies ``share`` (0..1) of ``downstream_id``'s inputs."""
+
+    upstream_id: int
+    downstream_id: int
+    share: float
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """A buyer's exposure for one mineral; shares of ``total_volume``, ``None`` when empty.
+
+    ``china_exposed_volume`` = ``upstream_china_share * total_volume`` (input to
+    ``rank_alternatives``). The tuples list what could not be resolved: supply-link cycles
+    (facility ids in link order, cut where found), unknown facility ids, countries without
+    a fallback mix, and facilities whose link shares summed above 1 (scaled down).
+    """
+
+    total_volume: float
+    direct_china_share: float | None
+    china_controlled_share: float | None
+    upstream_china_share: float | None
+    unmapped_share: float | None
+    restricted_share: float | None
+    china_exposed_volume: float
+    cycles: tuple[tuple[int, ...], ...]
+    unknown_facility_ids: tuple[int, ...]
+    countries_without_mix: tuple[str, ...]
+    overallocated_facilities: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Trace:
+    china: float  # fraction of output whose chain touches China or a controlled facility
+    unmapped: float  # fraction of output resting on a country fallback
+    passthrough: float  # fraction of output not blocked by any stage's measures
+
+
+class _ChainTracer:
+    """Depth-first walk of supply links with memo and cycle cutting (internal)."""
+
+    def __init__(
+        self,
+        *,
+        facilities: Mapping[int, FacilityNode],
+        links: Sequence[Link],
+        controlled: frozenset[str],
+        fallback_mix: Mapping[str, Mapping[str, float]],
+        measures: Sequence[Measure],
+        mineral: str,
+        destination: str,
+        as_of: date,
+        severity_by_type: Mapping[str, float] | None,
+    ) -> None:
+        self.facilities = facilities
+        self.inputs: dict[int, list[Link]] = {}
+        for link in links:
+            _require_fraction(f"link {link.upstream_id}->{link.downstream_id}", link.share)
+            self.inputs.setdefault(link.downstream_id, []).append(link)
+        self.controlled = controlled
+        self.fallback_mix = fallback_mix
+        self.severity_cache: dict[str, float] = {}
+        self.measures = measures
+        self.mineral = mineral
+        self.destination = destination
+        self.as_of = as_of
+        self.severity_by_type = severity_by_type
+        self.memo: dict[int, _Trace] = {}
+        self.stack: list[int] = []
+        self.cycles: list[tuple[int, ...]] = []
+        self.unknown_ids: set[int] = set()
+        self.missing_mix: set[str] = set()
+        self.overallocated: set[int] = set()
+
+    def severity(self, country: str) -> float:
+        if country not in self.severity_cache:
+            self.severity_cache[country] = country_severity(
+                self.measures,
+                country,
+                self.mineral,
+                self.destination,
+                self.as_of,
+                self.severity_by_type,
+            )
+        return self.severity_cache[country]
+
+    def is_controlled(self, facility: FacilityNode) -> bool:
+        return (
+            facility.china_controlled
+            or facility.country == CHINA
+            or (facility.company is not None and facility.company in self.controlled)
+        )
+
+    def mix(self, country: str) -> tuple[float, float]:
+        """(China share, unblocked share) of the inputs assumed for ``country``'s output."""
+        mix = self.fallback_mix.get(country)
+        if mix is None:
+            self.missing_mix.add(country)
+            return 0.0, 1.0
+        for origin, share in mix.items():
+            _require_fraction(f"fallback share {country}<-{origin}", share)
+        total = math.fsum(mix.values())
+        scale = 1.0 / total if total > 1.0 + _EPSILON else 1.0
+        china = mix.get(CHINA, 0.0) * scale
+        blocked = math.fsum(s * scale * self.severity(o) for o, s in mix.items())
+        return china, 1.0 - blocked
+
+    def country_line(self, country: str, *, controlled: bool) -> _Trace:
+        """Material bought from ``country`` with unknown facility: a fallback all the way."""
+        china, unblocked = self.mix(country)
+        return _Trace(
+            china=1.0 if controlled or country == CHINA else china,
+            unmapped=1.0,
+            passthrough=(1.0 - self.severity(country)) * unblocked,
+        )
+
+    def trace(self, facility_id: int) -> _Trace:
+        if facility_id in self.memo:
+            return self.memo[facility_id]
+        facility = self.facilities[facility_id]
+        self.stack.append(facility_id)
+        inputs = self.inputs.get(facility_id, [])
+        linked = math.fsum(link.share for link in inputs)
+        scale = 1.0
+        if linked > 1.0 + _EPSILON:
+            self.overallocated.add(facility_id)
+            scale = 1.0 / linked
+        china = unmapped = passthrough = 0.0
+        for link in inputs:
+            weight = link.share * scale
+            upstream = self.facilities.get(link.upstream_id)
+            if upstream is None:
+                self.unknown_ids.add(link.upstream_id)
+                part = _Trace(china=0.0, unmapped=1.0, passthrough=1.0)
+            elif link.upstream_id in self.stack:
+                start = self.stack.index(link.upstream_id)
+                self.cycles.append((*self.stack[start:], link.upstream_id))
+                part = self.country_line(upstream.country, controlled=self.is_controlled(upstream))
+            else:
+                part = self.trace(link.upstream_id)
+            china += weight * part.china
+            unmapped += weight * part.unmapped
+            passthrough += weight * part.passthrough
+        remainder = max(0.0, 1.0 - linked * scale)
+        if remainder > _EPSILON:
+            if facility.stage in PRIMARY_STAGES:
+                passthrough += remainder  # own extraction or scrap: no upstream
+            else:
+                mix_china, mix_unblocked = self.mix(facility.country)
+                china += remainder * mix_china
+                unmapped += remainder
+                passthrough += remainder * mix_unblocked
+        result = _Trace(
+            china=1.0 if self.is_controlled(facility) else min(1.0, china),
+            unmapped=min(1.0, unmapped),
+            passthrough=(1.0 - self.severity(facility.country)) * passthrough,
+        )
+        self.stack.pop()
+        self.memo[facility_id] = result
+        return result
+
+
+def buyer_exposure(
+    lines: Sequence[SourcingLine],
+    *,
+    mineral: str,
+    as_of: date,
+    buyer_country: str = DEFAULT_DESTINATION,
+    facilities: Sequence[FacilityNode] = (),
+    links: Sequence[Link] = (),
+    stakes: Sequence[Stake] = (),
+    company_country: Mapping[str, str] | None = None,
+    fallback_mix: Mapping[str, Mapping[str, float]] | None = None,
+    measures: Sequence[Measure] = (),
+    feoc: frozenset[str] = FEOC,
+    control_threshold: float = CONTROL_THRESHOLD,
+    severity_by_type: Mapping[str, float] | None = None,
+) -> Exposure:
+    """A buyer's China exposure for one mineral (metrics.md section 5); shares of volume.
+
+    With ``w_l = volume_l / total_volume``:
+
+    * ``direct_china_share = sum w_l`` over lines from facilities located in CHN (or
+      country lines from CHN).
+    * ``china_controlled_share``: the same, plus facilities recorded as controlled or whose
+      operator is in ``controlled_companies`` (FEOC domicile or ownership >= threshold).
+    * ``upstream_china_share = sum w_l * u(f)`` with ``u(f) = 1`` for a China-located or
+      controlled facility, else ``sum_links share * u(upstream)`` plus the unlinked
+      remainder ``(1 - sum shares) * fallback_mix[country][CHN]`` (none for mines and
+      recycling). Country lines use ``fallback_mix`` of their country directly.
+    * ``unmapped_share``: volume resting on a fallback (unlinked remainders, country lines,
+      links closing a cycle, unknown upstream facilities), weighted the same way.
+    * ``restricted_share = 1 - sum w_l * prod over stages (1 - s_c)``: expected share
+      blocked anywhere along the chain, ``s_c = country_severity(c -> buyer_country)``,
+      stages assumed independent.
+
+    A supply-link cycle is cut at the link that closes it (that link is treated as a
+    country line from the upstream facility's country) and reported in ``cycles``.
+    An empty portfolio (total volume 0) gives every share ``None``.
+    """
+    for line in lines:
+        _require_non_negative("sourcing volume", line.volume)
+    total = math.fsum(line.volume for line in lines)
+    controlled = controlled_companies(stakes, company_country or {}, feoc=feoc, threshold=control_threshold)
+    tracer = _ChainTracer(
+        facilities={f.id: f for f in facilities},
+        links=links,
+        controlled=controlled,
+        fallback_mix=fallback_mix or {},
+        measures=measures,
+        mineral=mineral,
+        destination=buyer_country,
+        as_of=as_of,
+        severity_by_type=severity_by_type,
+    )
+    if total <= 0:
+        return Exposure(
+            total_volume=0.0,
+            direct_china_share=None,
+            china_controlled_share=None,
+            upstream_china_share=None,
+            unmapped_share=None,
+            restricted_share=None,
+            china_exposed_volume=0.0,
+            cycles=(),
+            unknown_facility_ids=(),
+            countries_without_mix=(),
+            overallocated_facilities=(),
+        )
+
+    direct = controlled_share = upstream = unmapped = unblocked = 0.0
+    for line in lines:
+        weight = line.volume / total
+        facility = None
+        if line.facility_id is not None:
+            facility = tracer.facilities.get(line.facility_id)
+        if line.facility_id is not None and facility is None:
+            tracer.unknown_ids.add(line.facility_id)
+        if facility is not None:
+            located_in_china = facility.country == CHINA
+            is_controlled = tracer.is_controlled(facility)
+            part = tracer.trace(facility.id)
+        else:
+            located_in_china = is_controlled = line.country == CHINA
+            part = tracer.country_line(line.country, controlled=is_controlled)
+        if located_in_china:
+            direct += weight
+        if is_controlled:
+            controlled_share += weight
+        upstream += weight * part.china
+        unmapped += weight * part.unmapped
+        unblocked += weight * part.passthrough
+
+    upstream = min(1.0, upstream)
+    return Exposure(
+        total_volume=total,
+        direct_china_share=direct,
+        china_controlled_share=controlled_share,
+        upstream_china_share=upstream,
+        unmapped_share=min(1.0, unmapped),
+        restricted_share=min(1.0, max(0.0, 1.0 - unblocked)),
+        china_exposed_volume=upstream * total,
+        cycles=tuple(tracer.cycles),
+        unknown_facility_ids=tuple(sorted(tracer.unknown_ids)),
+        countries_without_mix=tuple(sorted(tracer.missing_mix)),
+        overallocated_facilities=tuple(sorted(tracer.overallocated)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AlternativeSource:
+    """A candidate non-FEOC source: a producing country, a facility, a U.S. project or
+    recycling. ``available_capacity`` in the buyer's volume unit (spare output or capacity
+    the buyer could contract); ``governance`` is the ``wgi_score`` (0..10, 10 worst)."""
+
+    key: str
+    kind: AlternativeKind
+    country: str
+    available_capacity: float
+    status: ProjectStatus = "operating"
+    start_year: int | None = None
+    governance: float | None = None
+    feoc_controlled: bool = False
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    """A ranked alternative: ``coverage_ratio = available_capacity / exposed_volume``."""
+
+    rank: int
+    source: AlternativeSource
+    coverage_ratio: float | None
+
+
+_STATUS_ORDER: Final[Mapping[str, int]] = MappingProxyType({"operating": 0, "construction": 1, "planned": 2, "": 3})
+
+
+def rank_alternatives(
+    exposed_volume: float,
+    candidates: Sequence[AlternativeSource],
+    *,
+    feoc: frozenset[str] = FEOC,
+) -> tuple[Alternative, ...]:
+    """Non-FEOC sources that could replace ``exposed_volume``, best first.
+
+    Excluded: sources located in ``feoc``, ``feoc_controlled`` ones, and those with no
+    available capacity. Ranking key, in order: status (operating, construction, planned,
+    unknown: available sooner first); the part of the exposed volume it can cover,
+    ``min(1, coverage_ratio)``, descending; governance score ascending (better first,
+    unknown last); available capacity descending; start year ascending; key.
+    ``coverage_ratio = available_capacity / exposed_volume`` (``None`` when the exposed
+    volume is 0, in which case capacity alone orders within a status).
+    """
+    _require_non_negative("exposed_volume", exposed_volume)
+    eligible = [c for c in candidates if c.country not in feoc and not c.feoc_controlled and c.available_capacity > 0]
+
+    def coverage(source: AlternativeSource) -> float | None:
+        return source.available_capacity / exposed_volume if exposed_volume > 0 else None
+
+    def sort_key(source: AlternativeSource) -> tuple[int, float, int, float, float, int, str]:
+        ratio = coverage(source)
+        return (
+            _STATUS_ORDER.get(source.status, 3),
+            -min(1.0, ratio) if ratio is not None else 0.0,
+            source.governance is None,
+            source.governance if source.governance is not None else 0.0,
+            -source.available_capacity,
+            source.start_year if source.start_year is not None else 9999,
+            source.key,
+        )
+
+    return tuple(
+        Alternative(rank=i, source=s, coverage_ratio=coverage(s))
+        for i, s in enumerate(sorted(eligible, key=sort_key), start=1)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Freshness
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """``stale`` when inputs changed after the computation; ``age_seconds`` since computed."""
+
+    stale: bool
+    age_seconds: float
+
+
+def freshness(computed_at: datetime, inputs_changed_at: datetime | None, now: datetime) -> Freshness:
+    """``stale = inputs_changed_at > computed_at``; ``age_seconds = now - computed_at`` in
+    seconds, floored at 0 (clock skew). Pass all three aware (or all naive) datetimes."""
+    stale = inputs_changed_at is not None and inputs_changed_at > computed_at
+    return Freshness(stale=stale, age_seconds=max(0.0, (now - computed_at).total_seconds()))

@@ -1,0 +1,99 @@
+"""The curator admin for companies, facilities, supply chains and buyers. Writes via suppliers.services."""
+
+from django.contrib import admin
+
+from minerals.admin import CuratedModelAdmin, resource_for
+from suppliers import services
+from suppliers.models import Company, Facility, Membership, Organization, OwnershipStake, Requirement, Sourcing, SupplyLink
+
+
+class SuppliersAdmin(CuratedModelAdmin):
+    services_module = services
+
+
+@admin.register(Company)
+class CompanyAdmin(SuppliersAdmin):
+    list_display = ["name", "hq_country", "is_fictional", "recorded_foreign_control"]
+    list_filter = ["is_fictional", "recorded_foreign_control", "hq_country__is_feoc"]
+    list_select_related = ["hq_country"]
+    search_fields = ["name"]
+    autocomplete_fields = ["hq_country"]
+    resource_class = resource_for(Company, services_module=services, import_id_fields=("name",))
+
+
+@admin.register(OwnershipStake)
+class OwnershipStakeAdmin(SuppliersAdmin):
+    list_display = ["owner", "owned", "percent"]
+    list_select_related = ["owner", "owned"]
+    search_fields = ["owner__name", "owned__name"]
+    autocomplete_fields = ["owner", "owned"]
+    resource_class = resource_for(OwnershipStake, services_module=services)
+
+
+@admin.register(Facility)
+class FacilityAdmin(SuppliersAdmin):
+    list_display = ["name", "company", "country", "mineral", "stage", "capacity", "capacity_unit", "status", "start_year", "is_fictional"]
+    list_filter = ["mineral", "stage", "status", "is_fictional", "country__is_feoc"]
+    list_select_related = ["company", "country", "mineral"]
+    search_fields = ["key", "name", "company__name"]
+    autocomplete_fields = ["company", "country", "mineral", "source"]
+    resource_class = resource_for(Facility, services_module=services, import_id_fields=("key",))
+
+
+@admin.register(SupplyLink)
+class SupplyLinkAdmin(SuppliersAdmin):
+    list_display = ["upstream", "downstream", "mineral", "share"]
+    list_filter = ["mineral"]
+    list_select_related = ["upstream__country", "upstream__mineral", "downstream__country", "downstream__mineral", "mineral"]
+    search_fields = ["upstream__name", "downstream__name"]
+    autocomplete_fields = ["upstream", "downstream", "mineral"]
+    resource_class = resource_for(SupplyLink, services_module=services)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(SuppliersAdmin):
+    list_display = ["name", "slug", "country", "is_fictional", "data_version", "data_changed_at"]
+    list_filter = ["is_fictional"]
+    list_select_related = ["country"]
+    search_fields = ["name", "slug"]
+    autocomplete_fields = ["country"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["data_version", "data_changed_at"]
+    inlines = [MembershipInline]
+    resource_class = resource_for(Organization, services_module=services, import_id_fields=("slug",))
+
+
+@admin.register(Membership)
+class MembershipAdmin(SuppliersAdmin):
+    list_display = ["user", "organization", "role"]
+    list_filter = ["role"]
+    list_select_related = ["user", "organization"]
+    search_fields = ["user__username", "organization__name"]
+    autocomplete_fields = ["user", "organization"]
+    resource_class = resource_for(Membership, services_module=services)
+
+
+@admin.register(Requirement)
+class RequirementAdmin(SuppliersAdmin):
+    list_display = ["organization", "mineral", "annual_quantity", "unit"]
+    list_filter = ["mineral"]
+    list_select_related = ["organization", "mineral"]
+    search_fields = ["organization__name", "mineral__name"]
+    autocomplete_fields = ["organization", "mineral"]
+    resource_class = resource_for(Requirement, services_module=services)
+
+
+@admin.register(Sourcing)
+class SourcingAdmin(SuppliersAdmin):
+    list_display = ["organization", "mineral", "facility", "country", "annual_quantity", "share"]
+    list_filter = ["mineral"]
+    list_select_related = ["organization", "mineral", "facility__country", "facility__mineral", "country"]
+    search_fields = ["organization__name", "mineral__name", "facility__name"]
+    autocomplete_fields = ["organization", "mineral", "facility", "country"]
+    resource_class = resource_for(Sourcing, services_module=services)

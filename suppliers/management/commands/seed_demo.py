@@ -1,0 +1,31 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from suppliers.demo_dataset import DemoDataError, demo_dataset_load, demo_logins_create
+
+
+class Command(BaseCommand):
+    help = "Load the curated demo dataset (demo/*.csv): real public figures plus one fictional buyer. Idempotent."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--with-logins",
+            action="store_true",
+            help="Also create the demo logins (refused unless the database is the embedded SQLite default).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            report = demo_dataset_load()
+        except DemoDataError as exc:
+            raise CommandError(str(exc)) from exc
+        for model, counts in report.summary().items():
+            self.stdout.write(f"  {model:<22} " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        self.stdout.write(self.style.SUCCESS(f"Demo dataset loaded: {report.changed} rows written."))
+        if options["with_logins"]:
+            if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+                raise CommandError("Demo logins are created only for the embedded default (SQLite).")
+            for username, password, role in demo_logins_create():
+                self.stdout.write(self.style.WARNING(f"  demo login: {username} / {password}  ({role})"))

@@ -1,0 +1,238 @@
+"""Companies, facilities, supply chains, and the buyers (organizations) with their portfolios.
+
+Imports minerals only. Writes go through suppliers.services.
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from minerals.models import Country, DataSource, Mineral, Stage, Unit, share_range, share_validators
+
+
+class Company(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    hq_country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="companies")
+    is_fictional = models.BooleanField(default=False, help_text="Part of the fictional demo scenario.")
+    recorded_foreign_control = models.BooleanField(
+        "recorded as under FEOC control",
+        default=False,
+        help_text="Effective control by a foreign entity of concern recorded from other evidence than stakes.",
+    )
+    source_url = models.URLField(max_length=500, blank=True)
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "companies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OwnershipStake(models.Model):
+    owner = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="stakes_held")
+    owned = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="stakes_in")
+    percent = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(100.0)])
+    source_url = models.URLField(max_length=500, blank=True)
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["owned__name", "-percent"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "owned"], name="ownership_unique_pair"),
+            models.CheckConstraint(condition=Q(percent__gte=0) & Q(percent__lte=100), name="ownership_percent_0_100"),
+            models.CheckConstraint(condition=~Q(owner=models.F("owned")), name="ownership_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} owns {self.percent:g} % of {self.owned}"
+
+
+class Facility(models.Model):
+    class Status(models.TextChoices):
+        OPERATING = "operating"
+        CONSTRUCTION = "construction", "under construction"
+        PLANNED = "planned"
+        IDLE = "idle"
+        CLOSED = "closed"
+
+    key = models.SlugField(max_length=80, unique=True)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="facilities")
+    name = models.CharField(max_length=200)
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="facilities")
+    mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT, related_name="facilities")
+    stage = models.CharField(max_length=10, choices=Stage.choices)
+    capacity = models.FloatField(
+        "capacity per year", null=True, blank=True, validators=[MinValueValidator(0.0)], help_text="Empty when not published."
+    )
+    capacity_unit = models.CharField(max_length=2, choices=Unit.choices, blank=True)
+    capacity_basis = models.CharField(max_length=120, blank=True, help_text="What the capacity counts, e.g. 't REO'.")
+    status = models.CharField(max_length=12, choices=Status.choices)
+    start_year = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1800), MaxValueValidator(2100)])
+    latitude = models.FloatField(null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)])
+    longitude = models.FloatField(null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)])
+    source_url = models.URLField(max_length=500, blank=True)
+    source = models.ForeignKey(DataSource, null=True, blank=True, on_delete=models.PROTECT)
+    is_fictional = models.BooleanField(default=False)
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["mineral__name", "stage", "name"]
+        verbose_name_plural = "facilities"
+        indexes = [models.Index(fields=["mineral", "stage", "status"], name="facility_mineral_stage_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(capacity__isnull=True) | Q(capacity__gte=0), name="facility_capacity_non_negative"),
+            models.CheckConstraint(condition=Q(capacity__isnull=True) | ~Q(capacity_unit=""), name="facility_capacity_has_unit"),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="facility_stage_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["operating", "construction", "planned", "idle", "closed"]), name="facility_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | (Q(latitude__gte=-90) & Q(latitude__lte=90)), name="facility_latitude_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | (Q(longitude__gte=-180) & Q(longitude__lte=180)),
+                name="facility_longitude_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.country_id}, {self.mineral}, {self.stage})"
+
+
+class SupplyLink(models.Model):
+    """Part of a downstream facility's input of a mineral comes from an upstream facility."""
+
+    upstream = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="downstream_links")
+    downstream = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="upstream_links")
+    mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT)
+    share = models.FloatField(validators=share_validators, help_text="Fraction of the downstream input (0..1).")
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["downstream__name", "-share"]
+        constraints = [
+            models.UniqueConstraint(fields=["upstream", "downstream", "mineral"], name="supplylink_unique"),
+            models.CheckConstraint(condition=Q(share__gte=0) & Q(share__lte=1), name="supplylink_share_0_1"),
+            models.CheckConstraint(condition=~Q(upstream=models.F("downstream")), name="supplylink_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.upstream} -> {self.downstream} ({self.share:.0%})"
+
+
+class Organization(models.Model):
+    """A buyer. Its members see only its own portfolio."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="organizations")
+    is_fictional = models.BooleanField(default=False)
+    notes = models.TextField(blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="organizations")
+    # The stale marker of the organization's exposure (see Mineral.data_version).
+    data_version = models.PositiveBigIntegerField(default=0, editable=False)
+    data_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    history = HistoricalRecords(excluded_fields=["data_version", "data_changed_at"])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (fictional)" if self.is_fictional and "fictional" not in self.name.lower() else self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        VIEWER = "viewer"
+        ANALYST = "analyst"
+        ADMIN = "admin"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["organization__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="membership_unique"),
+            models.CheckConstraint(condition=Q(role__in=["viewer", "analyst", "admin"]), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} ({self.role})"
+
+
+class Requirement(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="requirements")
+    mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT)
+    annual_quantity = models.FloatField(validators=[MinValueValidator(0.0)])
+    unit = models.CharField(max_length=2, choices=Unit.choices, default=Unit.T)
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["organization__name", "mineral__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "mineral"], name="requirement_unique"),
+            models.CheckConstraint(condition=Q(annual_quantity__gte=0), name="requirement_quantity_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization}: {self.annual_quantity:g} {self.unit} {self.mineral}/yr"
+
+
+class Sourcing(models.Model):
+    """Where an organization buys a mineral: a facility, or a country when the facility is unknown."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sourcing")
+    mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT)
+    facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="buyers")
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, help_text="The facility's country, or the source country.")
+    annual_quantity = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0)])
+    share = models.FloatField(null=True, blank=True, validators=share_validators, help_text="Of the requirement (0..1).")
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["organization__name", "mineral__name", "country_id"]
+        verbose_name_plural = "sourcing"
+        indexes = [models.Index(fields=["organization", "mineral"], name="sourcing_org_mineral")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "mineral", "facility"],
+                condition=Q(facility__isnull=False),
+                name="sourcing_unique_facility",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "mineral", "country"],
+                condition=Q(facility__isnull=True),
+                name="sourcing_unique_country",
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_quantity__isnull=False) | Q(share__isnull=False), name="sourcing_has_quantity_or_share"
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_quantity__isnull=True) | Q(annual_quantity__gte=0), name="sourcing_quantity_non_negative"
+            ),
+            models.CheckConstraint(condition=share_range("share"), name="sourcing_share_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization}: {self.mineral} from {self.facility or self.country_id}"
