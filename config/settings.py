@@ -147,6 +147,7 @@ LOGIN_REDIRECT_URL = "/"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 # --- REST API and OAuth2 client credentials ------------------------------------------------------
 REST_FRAMEWORK = {
@@ -167,6 +168,17 @@ OAUTH2_PROVIDER = {
         "portfolio:write": "Write the organization's requirements and sourcing",
     },
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_TOKEN_SECONDS", default=3600),
+    # Partners use client credentials only; adopt the OAuth 2.0 Security BCP (RFC 9700) everywhere.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
 
 # --- Admin CSV/XLSX import-export ----------------------------------------------------------------
@@ -240,4 +252,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# --- Risk engine (dashboards) --------------------------------------------------------------------
+# Debounce of the coalesced recompute: edits within this window share one run (seconds).
+LODESTONE_RECOMPUTE_COUNTDOWN = env.float("LODESTONE_RECOMPUTE_COUNTDOWN", default=2.0)
+# Where the pending keys (Redis SET NX) live, and their prefix; empty URL: no coalescing.
+LODESTONE_RECOMPUTE_REDIS_URL = env.str("LODESTONE_RECOMPUTE_REDIS_URL", default=REDIS_URL)
+LODESTONE_RECOMPUTE_KEY_PREFIX = env.str("LODESTONE_RECOMPUTE_KEY_PREFIX", default="lodestone:recompute")
+# Destinations whose imports are materialized besides the default one and the buyers' countries
+# ("*" = every importer).
+LODESTONE_IMPORT_DESTINATIONS = env.list("LODESTONE_IMPORT_DESTINATIONS", default=[])
+# The sweep re-enqueues whatever is still stale (broker down, message lost, a new day for exposure).
+# django-celery-beat's DatabaseScheduler imports this schedule into its tables on start.
+CELERY_BEAT_SCHEDULE = {
+    "dashboards-sweep-stale": {"task": "dashboards.tasks.sweep_stale", "schedule": 60.0},
 }

@@ -180,6 +180,16 @@ class CommodityCodeAdmin(CuratedModelAdmin):
     resource_class = resource_for(CommodityCode, import_id_fields=("hs6",))
 
 
+@admin.register(CommodityMineral)
+class CommodityMineralAdmin(CuratedModelAdmin):
+    list_display = ["commodity_code", "mineral", "stage"]
+    list_filter = ["stage", "mineral"]
+    list_select_related = ["commodity_code", "mineral"]
+    search_fields = ["commodity_code__hs6", "mineral__name"]
+    autocomplete_fields = ["commodity_code", "mineral"]
+    resource_class = resource_for(CommodityMineral)
+
+
 @admin.register(ProductionRecord)
 class ProductionRecordAdmin(CuratedModelAdmin):
     list_display = ["mineral", "stage", "row_kind", "country", "year", "quantity", "unit", "is_estimate", "is_withheld", "bound", "source"]

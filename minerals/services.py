@@ -108,6 +108,8 @@ def record_save(
 @transaction.atomic
 def record_related_saved(*, instance: models.Model, scope: StaleScope | None = None) -> None:
     """Many-to-many fields (a measure's minerals) changed: mark what they now point at stale."""
+    if not instance._meta.many_to_many:
+        return  # nothing related can have changed; record_save already marked the row's minerals
     minerals_mark_stale(mineral_ids=(scope or affected_mineral_ids)(instance))
 
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models, transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone
 
 from minerals import services as reference
@@ -21,11 +22,16 @@ from suppliers.models import Company, Facility, Membership, Organization, Owners
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
+# Sent after commit with `organization_ids`: the buyers whose portfolio changed (mirrors
+# minerals.services.minerals_changed; the risk engine listens, this app never imports it).
+organizations_changed = Signal()
+
 
 def organizations_mark_stale(*, organization_ids: Iterable[int]) -> None:
     ids = sorted(set(organization_ids))
     if ids:
         Organization.objects.filter(id__in=ids).update(data_version=F("data_version") + 1, data_changed_at=timezone.now())
+        transaction.on_commit(lambda: organizations_changed.send(sender=Organization, organization_ids=ids), robust=True)
 
 
 def controlled_company_ids(company_id: int) -> set[int]:

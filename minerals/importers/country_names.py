@@ -86,7 +86,7 @@ def resolve_country(name: str | None) -> str | None:
     if found:
         return found
     text = " ".join(name.replace("\xa0", " ").split())
-    if len(text) > 4 and text[-1] in FOOTNOTE_LETTERS and text[-2].isalpha():
+    if len(text) > 4 and text[-1] in FOOTNOTE_LETTERS and not text[-2].isspace():
         return _exact(text[:-1])
     return None
 

@@ -5,6 +5,8 @@
 * Decodes each line as UTF-8 (a leading BOM is dropped, CRLF is fine); bytes that are not UTF-8
   give one ParseError naming the line and the byte offset in the file, then reading stops.
 * csv errors (e.g. a field over the :data:`MAX_FIELD_CHARS` limit) become ParseErrors.
+* A text stream passed by the caller is read as is (no byte cap, no byte offsets): prefer paths
+  or binary files.
 * Yields ``(line_number, cells)`` where line_number is the physical line on which the record
   starts (header = 1), or a :class:`ParseError` (always the last item when reading had to stop).
 """
@@ -16,7 +18,7 @@ import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Union
+from typing import IO
 
 from .errors import ParseError
 
@@ -26,8 +28,8 @@ MAX_FIELD_CHARS = 1_000_000
 # Process-wide (the csv module has one limit); 1 MB is above any legitimate cell in these formats.
 csv.field_size_limit(MAX_FIELD_CHARS)
 
-Source = Union[str, os.PathLike, IO[bytes], IO[str]]
-CsvItem = Union[tuple[int, list[str]], ParseError]
+Source = str | os.PathLike | IO[bytes] | IO[str]
+CsvItem = tuple[int, list[str]] | ParseError
 
 
 def source_name(source: Source) -> str:
@@ -38,11 +40,22 @@ def source_name(source: Source) -> str:
     return Path(name).name if isinstance(name, str) else "<stream>"
 
 
-class _LineState:
-    __slots__ = ("error",)
+class Decoding:
+    """How lines are decoded: UTF-8, and optionally a per-line fallback (e.g. ``cp1252``).
 
-    def __init__(self) -> None:
+    A parser may set ``fallback`` after reading the header (the header decides the layout, the
+    layout decides whether a fallback is legitimate); ``fallback_lines`` counts its use.
+    """
+
+    __slots__ = ("error", "fallback", "fallback_lines")
+
+    def __init__(self, fallback: str | None = None) -> None:
         self.error: ParseError | None = None
+        self.fallback = fallback
+        self.fallback_lines = 0
+
+
+_LineState = Decoding
 
 
 def _binary_lines(fh: IO[bytes], name: str, state: _LineState) -> Iterator[str]:
@@ -68,6 +81,16 @@ def _binary_lines(fh: IO[bytes], name: str, state: _LineState) -> Iterator[str]:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
+            if state.fallback:
+                try:
+                    text = raw.decode(state.fallback)
+                except UnicodeDecodeError:
+                    pass
+                else:
+                    state.fallback_lines += 1
+                    offset += len(raw)
+                    yield text
+                    continue
             bad = raw[exc.start : exc.start + 4]
             state.error = ParseError(
                 name,
@@ -93,7 +116,7 @@ def _text_lines(fh: IO[str]) -> Iterator[str]:
         yield text
 
 
-def read_csv(source: Source, *, delimiter: str = ",") -> Iterator[CsvItem]:
+def read_csv(source: Source, *, delimiter: str = ",", decoding: Decoding | None = None) -> Iterator[CsvItem]:
     """Yield ``(start_line, cells)`` per CSV record, or a ParseError (then stop)."""
     name = source_name(source)
     if isinstance(source, (str, os.PathLike)):
@@ -106,7 +129,7 @@ def read_csv(source: Source, *, delimiter: str = ",") -> Iterator[CsvItem]:
     else:
         fh = source
         owned = False
-    state = _LineState()
+    state = decoding if decoding is not None else Decoding()
     try:
         if isinstance(fh, io.TextIOBase):
             lines: Iterator[str] = _text_lines(fh)  # type: ignore[arg-type]

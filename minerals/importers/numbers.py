@@ -2,7 +2,7 @@
 
 Accepted (after stripping spaces and non-breaking spaces):
 
-* numbers, with or without thousands separators: ``72000``, ``"72,000"``, ``8.5``, ``−88`` (U+2212)
+* numbers, with or without thousands separators: ``72000``, ``"72,000"``, ``8.5``, ``\u221288`` (U+2212 minus)
 * ``W``: withheld to avoid disclosing company proprietary data -> value None, is_withheld
 * ``NA`` / ``na`` / ``N/A``: not available -> value None, is_not_available
 * ``XX`` / ``--``: not applicable -> value None, is_not_available
@@ -10,7 +10,7 @@ Accepted (after stripping spaces and non-breaking spaces):
 * bounds ``>50``, ``<25``, ``<100,000`` -> value = the number, bound ``'>'`` / ``'<'``
 * ``Less than 1/2 unit.`` -> value 0.5, bound ``'<'``; ``Less than 50,000 tons`` -> 50000, ``'<'``
 * known phrases (``Included in World total.``, ``Included with Other countries``, ``Small``,
-  ``Large``, ``Moderate``, ``Variable, ...``) and ranges (``50–300``) -> value None, note = the text
+  ``Large``, ``Moderate``, ``Variable, ...``) and ranges (``50\u2013300``, en dash) -> value None, note = the text
 
 Anything else raises :class:`NumberFormatError` (the parsers turn it into a ParseError).
 An empty cell returns None from :func:`parse_usgs_number`: the caller decides what absence means.
@@ -27,7 +27,7 @@ _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _NUMBER_RE = re.compile(rf"-?(?:{_NUMBER})")
 _BOUND_RE = re.compile(rf"([<>])\s*(-?(?:{_NUMBER}))")
 _LESS_THAN_RE = re.compile(rf"less than (1/2|½|{_NUMBER})(?:\s+[a-z ]+)?\.?", re.IGNORECASE)
-_RANGE_RE = re.compile(rf"(?:{_NUMBER})\s*[–—-]\s*(?:{_NUMBER})")
+_RANGE_RE = re.compile(rf"(?:{_NUMBER})\s*[\u2013\u2014-]\s*(?:{_NUMBER})")
 _NOT_AVAILABLE = {"na", "n/a", "n.a.", "xx", "--", "—", "-"}
 _KNOWN_PHRASES = re.compile(
     r"(included (in|with) .+|small|very small|large|moderate|moderate to large|variable(,.*)?|negligible)\.?",
@@ -50,7 +50,7 @@ class UsgsNumber:
 
 
 def to_float(text: str) -> float:
-    """``'72,000'`` -> 72000.0; ``'−88'`` -> -88.0. Raises ValueError."""
+    """``'72,000'`` -> 72000.0; ``'\u221288'`` -> -88.0. Raises ValueError."""
     text = text.replace("\u2212", "-").replace(",", "")
     return float(text)
 

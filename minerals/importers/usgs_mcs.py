@@ -187,7 +187,7 @@ class _Ctx:
 
     def number(
         self, line: int, col: int, raw: str, *, allow_net_exporter: bool = False
-    ) -> UsgsNumber | None | ParseError:
+    ) -> UsgsNumber | ParseError | None:
         try:
             return parse_usgs_number(raw, allow_net_exporter=allow_net_exporter)
         except NumberFormatError as exc:
@@ -285,7 +285,11 @@ def _emit_production(
         iso3, qualifier = _resolve_usgs_country(name)
         if iso3 is None:
             yield ctx.error(
-                line, country_col, country_cell, "a country name (ISO 3166 or country_aliases.csv)", "is not a known country"
+                line,
+                country_col,
+                country_cell,
+                "a country name (ISO 3166 or country_aliases.csv)",
+                "is not a known country",
             )
             return
     elif row_kind == "world_total" and " and " in qualifier:
@@ -429,7 +433,11 @@ def _parse_world_per_commodity(
     if not commodity:
         ctx.stats.errors += 1
         yield ParseError(
-            ctx.name, None, None, ctx.name, "a name like mcs2024-galli_world.csv, or commodity=...",
+            ctx.name,
+            None,
+            None,
+            ctx.name,
+            "a name like mcs2024-galli_world.csv, or commodity=...",
             "does not name the commodity",
         )
         return
@@ -489,16 +497,16 @@ def _salient_column(header: str, slug: str) -> tuple[str, str, float]:
     """(statistic, unit, factor) for a salient column name such as 'Imports_Metal_kg'."""
     tokens = [t.lower() for t in header.strip().split("_") if t]
     statistic = next((_STATISTIC_TOKENS[t] for t in tokens if t in _STATISTIC_TOKENS), "other")
-    token = tokens[-1] if tokens else ""
+    suffix = tokens[-1] if tokens else ""
     if statistic == "net_import_reliance":
         return statistic, "percent", 1.0
-    if token == "pct":
+    if suffix == "pct":
         return statistic, "percent", 1.0
-    if statistic not in ("price", "employment") and token in UNIT_TOKENS:
-        converted = conversion(UNIT_TOKENS[token], slug)
+    if statistic not in ("price", "employment") and suffix in UNIT_TOKENS:
+        converted = conversion(UNIT_TOKENS[suffix], slug)
         if converted:
             return statistic, converted[0], converted[1]
-    return statistic, token, 1.0
+    return statistic, suffix, 1.0
 
 
 def _parse_salient(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord | ParseError]:
@@ -594,7 +602,9 @@ def _parse_t5(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord | Parse
         leading = cell(cells, "leading_source_country")
         leading_iso3 = _import_source_iso3(leading) if leading else None
         if leading and leading_iso3 is None:
-            yield ctx.error(line, col.get("leading_source_country"), leading, "a country name", "is not a known country")
+            yield ctx.error(
+                line, col.get("leading_source_country"), leading, "a country name", "is not a known country"
+            )
             continue
         source = cell(cells, "primary_import_source")
         source_iso3 = _import_source_iso3(source) if source else None
@@ -605,9 +615,11 @@ def _parse_t5(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord | Parse
         notes = "; ".join(
             f"{label}: {cell(cells, key)}"
             for key, label in (
-                ("prod_notes", "production"), ("consumption_notes", "consumption"),
-                ("import_source_notes", "import sources"), ("world_prod_notes", "world production"),
-            )  # fmt: skip
+                ("prod_notes", "production"),
+                ("consumption_notes", "consumption"),
+                ("import_source_notes", "import sources"),
+                ("world_prod_notes", "world production"),
+            )
             if cell(cells, key)
         )
         ctx.stats.records += 1
@@ -652,9 +664,9 @@ def _parse_fig2(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord | Par
             yield nir
             continue
         rank_text = clean_text(cells[col["import_share_order"]]) if "import_share_order" in col else ""
-        names = tuple(
-            n for n in (clean_text(x) for x in cells[col[sources_key]].split(",")) if n
-        ) if sources_key else ()
+        names = (
+            tuple(n for n in (clean_text(x) for x in cells[col[sources_key]].split(",")) if n) if sources_key else ()
+        )
         iso3s = []
         for n in names:
             iso3 = _import_source_iso3(n)

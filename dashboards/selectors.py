@@ -1,0 +1,257 @@
+"""Reads of the materialized metrics, for the dashboards, the API and `show_metrics`.
+
+Stored rows carry the date-independent numbers; the as-of-dependent ones (restricted shares,
+policy status, t factors, supply risk) are computed here from the stored share vectors and
+the measures with dashboards.risk: cheap, exact for any date, never a stale "today".
+A fixed number of queries per call whatever the number of rows (pinned in the tests).
+Shares are fractions; field names follow docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from dashboards import risk
+from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
+from dashboards.services import policy_measures, severity_by_type
+from minerals.models import WGI_DIMENSIONS, Mineral, MineralParameter, TradeRestrictionFactor, WgiScore
+from suppliers.models import Organization
+
+SUPPLY_FIELDS = (
+    "stage", "year", "unit", "world_total", "world_total_source", "coverage", "residual_share", "china_share",
+    "feoc_share", "top3_share", "hhi", "hhi_band", "complete", "unknown", "withheld_countries",
+    "bounded_countries", "country_shares", "sources",
+)  # fmt: skip
+IMPORT_FIELDS = (
+    "year", "total_value_usd", "import_coverage", "import_china_share", "import_feoc_share", "import_hhi",
+    "import_hhi_band", "partner_shares", "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity",
+    "import_feoc_share_by_quantity", "import_hhi_by_quantity", "partner_shares_by_quantity", "nir",
+    "nir_published", "nir_published_bound", "sources",
+)  # fmt: skip
+EXPOSURE_FIELDS = (
+    "as_of", "requirement_quantity", "unit", "total_volume", "direct_china_share", "china_controlled_share",
+    "upstream_china_share", "unmapped_share", "restricted_share", "china_exposed_volume", "issues", "sources",
+)  # fmt: skip
+
+
+def row_freshness(*, row_version: int, current_version: int, computed_at: Any, now: Any) -> dict[str, Any]:
+    """`stale` when newer data is waiting (row version below the mineral's); `age_seconds`."""
+    return {
+        "data_version": row_version,
+        "current_data_version": current_version,
+        "stale": row_version < current_version,
+        "computed_at": computed_at.isoformat(),
+        "age_seconds": round(max(0.0, (now - computed_at).total_seconds()), 3),
+    }
+
+
+def _shares(pairs: Sequence[Sequence[Any]]) -> dict[str, float | None]:
+    return {country: share for country, share in pairs}
+
+
+def latest_wgi() -> dict[str, list[float]]:
+    """Each country's newest WGI estimates (one query)."""
+    out: dict[str, list[float]] = {}
+    for row in WgiScore.objects.values("country_id", *WGI_DIMENSIONS).order_by("country_id", "-year"):
+        if row["country_id"] in out:
+            continue
+        estimates = [row[d] for d in WGI_DIMENSIONS if row[d] is not None]
+        if estimates:
+            out[row["country_id"]] = estimates
+    return out
+
+
+def mineral_metrics(
+    *,
+    mineral: Mineral | str,
+    stage: str | None = None,
+    year: int | None = None,
+    destination: str | None = None,
+    as_of: date | None = None,
+) -> dict[str, Any]:
+    """Every stored metric of one mineral, with the as-of-dependent ones and freshness.
+
+    Ten queries: the mineral with its state, supply rows, import rows, measures (3),
+    severities, WGI, parameters, t overrides.
+    """
+    if isinstance(mineral, str):
+        mineral = Mineral.objects.select_related("metrics_state").get(slug=mineral)
+    as_of = as_of or timezone.localdate()
+    destination = destination or settings.LODESTONE_DEFAULT_DESTINATION
+    now = timezone.now()
+    try:
+        state: MineralMetricsState | None = mineral.metrics_state
+    except MineralMetricsState.DoesNotExist:
+        state = None
+
+    supply = SupplyMetric.objects.filter(mineral=mineral).order_by("stage", "-year")
+    imports = ImportMetric.objects.filter(mineral=mineral, destination_id=destination).order_by("-year")
+    if stage:
+        supply = supply.filter(stage=stage)
+    if year:
+        supply = supply.filter(year=year)
+        imports = imports.filter(year=year)
+    supply_rows = list(supply)
+    import_rows = list(imports)
+
+    measures = policy_measures([mineral.pk])
+    severities = severity_by_type()
+    wgi = latest_wgi()
+    parameters = dict(MineralParameter.objects.filter(mineral=mineral).values_list("name", "value"))
+    t_overrides = dict(TradeRestrictionFactor.objects.filter(mineral=mineral).values_list("country_id", "t_value"))
+    policy = {"mineral": mineral.slug, "destination": destination, "as_of": as_of, "severity_by_type": severities}
+
+    def restriction(shares: Mapping[str, float | None]) -> risk.Restriction:
+        return risk.restriction_breakdown(shares, measures, **policy)
+
+    supply_out = []
+    for row in supply_rows:
+        restricted = restriction(_shares(row.country_shares))
+        supply_out.append(
+            {
+                **{name: getattr(row, name) for name in SUPPLY_FIELDS},
+                "restricted_supply_share": restricted.share,
+                "restricted_contributions": [_contribution(c) for c in restricted.contributions],
+                "measures_needing_review": list(restricted.review_measure_keys),
+                **row_freshness(
+                    row_version=row.data_version, current_version=mineral.data_version, computed_at=row.computed_at, now=now
+                ),
+            }
+        )
+
+    imports_by_year = {row.year: row for row in import_rows}
+    import_out = []
+    for row in import_rows:
+        restricted = restriction(_shares(row.partner_shares))
+        import_out.append(
+            {
+                "destination": row.destination_id,
+                **{name: getattr(row, name) for name in IMPORT_FIELDS},
+                "top_import_sources": row.partner_shares[:5],
+                "restricted_import_share": restricted.share if row.partner_shares else None,
+                "restricted_contributions": [_contribution(c) for c in restricted.contributions],
+                **row_freshness(
+                    row_version=row.data_version, current_version=mineral.data_version, computed_at=row.computed_at, now=now
+                ),
+            }
+        )
+
+    risk_out = []
+    for row in supply_rows:
+        imported = imports_by_year.get(row.year)
+        global_shares = _shares(row.country_shares)
+        sourcing = _shares(imported.partner_shares) if imported and imported.partner_shares else None
+        result = risk.supply_risk(
+            global_shares=global_shares,
+            # No trade data for the destination: its sourcing is assumed to follow the world mix (flagged).
+            sourcing_shares=sourcing if sourcing is not None else global_shares,
+            wgi_estimates=wgi,
+            import_reliance=imported.import_reliance if imported else None,
+            eol_rir=parameters.get(MineralParameter.Name.EOL_RIR),
+            substitution_index=parameters.get(MineralParameter.Name.SUBSTITUTION_INDEX),
+            t_overrides=t_overrides,
+            **policy,
+        )
+        flags = list(result.flags) + ([] if sourcing is not None else ["sourcing_from_global_mix"])
+        risk_out.append(
+            {
+                "stage": row.stage,
+                "year": row.year,
+                "destination": destination,
+                "supply_risk": result.supply_risk,
+                "above_threshold": result.above_threshold,
+                "hhi_wgi_t_global": result.hhi_wgi_t_global,
+                "hhi_wgi_t_sourcing": result.hhi_wgi_t_sourcing,
+                "import_reliance": result.import_reliance,
+                "eol_rir": result.eol_rir,
+                "substitution_index": result.substitution_index,
+                "trade_factors": [list(p) for p in result.trade_factors if p[1] != 1.0],
+                "wgi_imputed": list(result.wgi_imputed),
+                "flags": flags,
+            }
+        )
+
+    return {
+        "mineral": mineral.slug,
+        "as_of": as_of.isoformat(),
+        "destination": destination,
+        "data_version": mineral.data_version,
+        "metrics_version": state.data_version if state and state.computed_at else None,
+        "stale": state is None or state.computed_at is None or state.data_version < mineral.data_version,
+        "computed_at": state.computed_at.isoformat() if state and state.computed_at else None,
+        "data_changed_at": mineral.data_changed_at.isoformat() if mineral.data_changed_at else None,
+        "supply": supply_out,
+        "imports": import_out,
+        "supply_risk": risk_out,
+        "policy_status": [_measure_status(m, as_of, severities) for m in measures],
+    }
+
+
+def _contribution(c: risk.RestrictionContribution) -> dict[str, Any]:
+    return {"country": c.country, "share": c.share, "severity": c.severity, "restricted": c.restricted, "measures": list(c.measure_keys)}
+
+
+def _measure_status(measure: risk.Measure, as_of: date, severities: Mapping[str, float]) -> dict[str, Any]:
+    return {
+        "key": measure.key,
+        "issuer": measure.issuer,
+        "measure_type": measure.measure_type,
+        "targets": sorted(measure.targets),
+        "in_force": risk.in_force(measure, as_of),
+        "suspended": risk.is_suspended(measure, as_of),
+        "needs_review": risk.needs_review(measure, as_of),
+        "severity": risk.measure_severity(measure, severities),
+    }
+
+
+def organization_exposure(*, organization: Organization, today: date | None = None) -> list[dict[str, Any]]:
+    """A buyer's stored exposure per mineral with freshness. One query."""
+    today = today or timezone.localdate()
+    now = timezone.now()
+    rows = ExposureMetric.objects.filter(organization=organization).select_related("mineral", "organization")
+    out = []
+    for row in rows.order_by("mineral__name"):
+        stale = (
+            row.organization_data_version < row.organization.data_version
+            or row.mineral_data_version < row.mineral.data_version
+            or row.as_of < today
+        )
+        out.append(
+            {
+                "organization": row.organization.slug,
+                "mineral": row.mineral.slug,
+                **{name: getattr(row, name) for name in EXPOSURE_FIELDS},
+                "as_of": row.as_of.isoformat(),
+                "organization_data_version": row.organization_data_version,
+                "mineral_data_version": row.mineral_data_version,
+                "stale": stale,
+                "computed_at": row.computed_at.isoformat(),
+                "age_seconds": round(max(0.0, (now - row.computed_at).total_seconds()), 3),
+            }
+        )
+    return out
+
+
+def metrics_overview() -> list[dict[str, Any]]:
+    """Per mineral: the freshness of its metrics (one query), for an admin or status page."""
+    now = timezone.now()
+    out = []
+    for mineral in Mineral.objects.select_related("metrics_state").order_by("name"):
+        state = getattr(mineral, "metrics_state", None)
+        computed_at = state.computed_at if state else None
+        out.append(
+            {
+                "mineral": mineral.slug,
+                "data_version": mineral.data_version,
+                "metrics_version": state.data_version if state and computed_at else None,
+                "stale": computed_at is None or state is None or state.data_version < mineral.data_version,
+                "age_seconds": round((now - computed_at).total_seconds(), 3) if computed_at else None,
+                "recompute_count": state.recompute_count if state else 0,
+            }
+        )
+    return out

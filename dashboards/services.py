@@ -1,0 +1,764 @@
+"""The risk engine's recompute: gather inputs set-based, run dashboards.risk, write rows if newer.
+
+Contract (docs/metrics.md, "Recompute"):
+* The target version is read BEFORE the inputs, so a row is never labelled with a version
+  newer than its data (at worst older: it is then stale and recomputed again).
+* Inputs are aggregated in SQL, one query per metric family, whatever the data size: no
+  Python loop over trade flows (they are summed per exporter in the database first).
+* Rows are written only if newer: a conditional UPDATE on `MineralMetricsState` claims the
+  version in the transaction that replaces the mineral's rows, so a duplicate delivery or an
+  out-of-order run writes nothing (idempotent, monotonic). Exposure rows carry two versions
+  (organization, mineral) and are replaced only when neither goes backwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
+from django.utils import timezone
+
+from dashboards import risk
+from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
+from minerals.models import (
+    CommodityMineral,
+    DataSource,
+    MeasureTypeSeverity,
+    Mineral,
+    PolicyMeasure,
+    ProductionRecord,
+    SalientStatistic,
+    Stage,
+    TradeFlow,
+)
+from suppliers.models import Company, Facility, Organization, OwnershipStake, Requirement, Sourcing, SupplyLink
+
+logger = logging.getLogger(__name__)
+
+KG_PER_UNIT = {"kg": 1.0, "t": 1000.0}
+# Mirror statistics: one basis per (mineral, year), the most reliable first.
+BASIS_PREFERENCE = (TradeFlow.Basis.RECONCILED, TradeFlow.Basis.IMPORT_REPORTED, TradeFlow.Basis.EXPORT_REPORTED)
+# Stages in supply-chain order: the first one with data gives the fallback mix of exposure.
+STAGE_ORDER = (Stage.MINE, Stage.REFINERY, Stage.RECYCLING, Stage.COMPONENT)
+
+
+def feoc_countries() -> frozenset[str]:
+    return frozenset(settings.LODESTONE_FEOC_COUNTRIES)
+
+
+def china_group() -> frozenset[str]:
+    return frozenset(settings.LODESTONE_CHINA_GROUP)
+
+
+# --------------------------------------------------------------------------------------------
+# Editions: "the metrics use the newest edition"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    id: int
+    key: str
+    edition: str
+    rank: tuple[date, str, int]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "key": self.key, "edition": self.edition}
+
+
+def data_sources() -> dict[int, SourceInfo]:
+    """Every data source with its edition rank (one query; the table is small).
+
+    Newest = latest `published_on`; a source without a date ranks below any dated one (the
+    demo's usgs-mcs-2025 has none); ties are broken by the larger `edition` string ("MCS 2026"
+    > "MCS 2025") and then by the later source (larger id).
+    """
+    return {
+        row["id"]: SourceInfo(
+            id=row["id"],
+            key=row["key"],
+            edition=row["edition"],
+            rank=(row["published_on"] or date.min, row["edition"], row["id"]),
+        )
+        for row in DataSource.objects.values("id", "key", "edition", "published_on")
+    }
+
+
+def _newest(source_ids: Iterable[int], sources: Mapping[int, SourceInfo]) -> int:
+    return max(source_ids, key=lambda sid: sources[sid].rank if sid in sources else (date.min, "", sid))
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Supply concentration
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyTable:
+    """The newest edition's production table of one (mineral, stage, year), run through risk."""
+
+    mineral_id: int
+    stage: str
+    year: int
+    unit: str
+    source_id: int
+    concentration: risk.Concentration
+    listed_countries: frozenset[str]
+
+
+_PRODUCTION_FIELDS = ("mineral_id", "stage", "year", "row_kind", "country_id", "quantity", "unit", "is_withheld", "bound", "source_id")
+
+
+def supply_tables(mineral_ids: Sequence[int], sources: Mapping[int, SourceInfo]) -> list[SupplyTable]:
+    """Concentration of every (mineral, stage, year): one query over the production rows.
+
+    Production tables are small (countries x years per mineral), so the edition choice runs
+    here; the per-row work is the pure maths of risk.supply_concentration.
+    """
+    grouped: dict[tuple[int, str, int], dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for row in ProductionRecord.objects.filter(mineral_id__in=mineral_ids).values(*_PRODUCTION_FIELDS).order_by():
+        grouped[(row["mineral_id"], row["stage"], row["year"])][row["source_id"]].append(row)
+    tables = []
+    for (mineral_id, stage, year), by_source in sorted(grouped.items()):
+        source_id = _newest(by_source, sources)
+        rows = by_source[source_id]
+        figures = [
+            risk.ProductionFigure(r["country_id"], r["quantity"], withheld=r["is_withheld"], bound=r["bound"])
+            for r in rows
+            if r["row_kind"] == ProductionRecord.RowKind.COUNTRY
+        ]
+        world = next((r["quantity"] for r in rows if r["row_kind"] == ProductionRecord.RowKind.WORLD_TOTAL), None)
+        residual = next((r["quantity"] for r in rows if r["row_kind"] == ProductionRecord.RowKind.OTHER), None)
+        concentration = risk.supply_concentration(figures, world, residual=residual, feoc=feoc_countries())
+        tables.append(
+            SupplyTable(
+                mineral_id=mineral_id,
+                stage=stage,
+                year=year,
+                unit=rows[0]["unit"],
+                source_id=source_id,
+                concentration=concentration,
+                listed_countries=frozenset(f.country for f in figures),
+            )
+        )
+    return tables
+
+
+def _supply_row(table: SupplyTable, *, version: int, now: Any, sources: Mapping[int, SourceInfo]) -> SupplyMetric:
+    c = table.concentration
+    return SupplyMetric(
+        mineral_id=table.mineral_id,
+        stage=table.stage,
+        year=table.year,
+        unit=table.unit,
+        data_version=version,
+        computed_at=now,
+        sources=[sources[table.source_id].as_json()] if table.source_id in sources else [],
+        world_total=c.world_total,
+        world_total_source=c.world_total_source,
+        coverage=c.coverage,
+        residual_share=c.residual_share,
+        china_share=c.china_share,
+        feoc_share=c.feoc_share,
+        top3_share=c.top3_share,
+        hhi=c.hhi,
+        hhi_band=c.hhi_band or "",
+        complete=c.complete,
+        unknown=c.unknown,
+        withheld_countries=list(c.withheld_countries),
+        bounded_countries=list(c.bounded_countries),
+        country_shares=[list(pair) for pair in c.country_shares],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Import dependence and net import reliance
+
+
+def import_destinations() -> list[str] | None:
+    """Destinations whose imports are materialized; None means every importer.
+
+    `LODESTONE_IMPORT_DESTINATIONS` lists them ("*" = all); by default the default
+    destination plus the countries of the buyers (organizations), the only ones shown.
+    """
+    configured = list(settings.LODESTONE_IMPORT_DESTINATIONS)
+    if "*" in configured:
+        return None
+    buyers = Organization.objects.values_list("country_id", flat=True).distinct().order_by()
+    return sorted({settings.LODESTONE_DEFAULT_DESTINATION, *configured, *buyers})
+
+
+def _mineral_codes(mineral_id: int) -> Any:
+    return CommodityMineral.objects.filter(mineral_id=mineral_id).values("commodity_code_id")
+
+
+def trade_datasets(mineral_id: int, sources: Mapping[int, SourceInfo]) -> Q | None:
+    """The (source, basis) used per year: newest edition, then the preferred basis. One query.
+
+    Mirror statistics (importer's and exporter's reports, BACI) describe the same flows: mixing
+    them would double count, so each year uses exactly one dataset.
+    """
+    found: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    rows = TradeFlow.objects.filter(commodity_code_id__in=_mineral_codes(mineral_id)).values_list("year", "source_id", "basis")
+    for year, source_id, basis in rows.distinct().order_by():
+        found[year][source_id].add(basis)
+    choice = Q(pk__in=[])
+    for year, by_source in found.items():
+        source_id = _newest(by_source, sources)
+        basis = next(b for b in BASIS_PREFERENCE if b in by_source[source_id])
+        choice |= Q(year=year, source_id=source_id, basis=basis)
+    return choice if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportTable:
+    destination: str
+    year: int
+    dependence: risk.ImportDependence | None
+    nir: float | None
+    nir_published: float | None
+    nir_published_bound: str
+    source_ids: tuple[int, ...]
+
+
+def import_tables(mineral_id: int, tables: Sequence[SupplyTable], sources: Mapping[int, SourceInfo]) -> list[ImportTable]:
+    """Import shares and NIR of every (destination, year) of one mineral.
+
+    Queries: the dataset choice, the flows summed per (year, importer, exporter, has
+    quantity), the destinations' exports, the published NIR; each one statement whatever the
+    number of flows. Summing per exporter in SQL gives risk.import_dependence the same totals
+    as the raw rows (it is additive), split by "has a quantity" so quantity shares stay exact.
+    """
+    destinations = import_destinations()
+    datasets = trade_datasets(mineral_id, sources)
+    flows: dict[tuple[str, int], list[risk.ImportFlow]] = defaultdict(list)
+    exports_kg: dict[tuple[str, int], float] = {}
+    trade_source: dict[int, int] = {}
+    if datasets is not None:
+        base = TradeFlow.objects.filter(datasets, commodity_code_id__in=_mineral_codes(mineral_id))
+        inbound = base.filter(exporter__isnull=False, importer__isnull=False)
+        if destinations is not None:
+            inbound = inbound.filter(importer_id__in=destinations)
+        has_quantity = ExpressionWrapper(Q(quantity_kg__isnull=False), output_field=BooleanField())
+        summed = (
+            inbound.values("year", "importer_id", "exporter_id", "source_id", has_quantity=has_quantity)
+            .annotate(value=Sum("value_usd"), quantity=Sum("quantity_kg"))
+            .order_by()
+        )
+        for row in summed:
+            flows[(row["importer_id"], row["year"])].append(
+                risk.ImportFlow(row["exporter_id"], row["value"], row["quantity"] if row["has_quantity"] else None)
+            )
+            trade_source[row["year"]] = row["source_id"]
+        outbound = base.filter(exporter__isnull=False, importer__isnull=False, quantity_kg__isnull=False)
+        if destinations is not None:
+            outbound = outbound.filter(exporter_id__in=destinations)
+        for row in outbound.values("year", "exporter_id").annotate(quantity=Sum("quantity_kg")).order_by():
+            exports_kg[(row["exporter_id"], row["year"])] = row["quantity"]
+
+    published: dict[tuple[str, int], dict[str, Any]] = {}
+    salient = SalientStatistic.objects.filter(mineral_id=mineral_id, statistic=SalientStatistic.Statistic.NET_IMPORT_RELIANCE)
+    if destinations is not None:
+        salient = salient.filter(country_id__in=destinations)
+    by_key: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in salient.values("country_id", "year", "value", "bound", "is_withheld", "source_id").order_by():
+        by_key[(row["country_id"], row["year"])].append(row)
+    for key, rows in by_key.items():
+        newest = _newest((r["source_id"] for r in rows), sources)
+        published[key] = next(r for r in rows if r["source_id"] == newest)
+
+    production = _primary_production_kg(tables)
+    result = []
+    for destination, year in sorted(set(flows) | set(published)):
+        dependence = None
+        if (destination, year) in flows:
+            dependence = risk.import_dependence(flows[(destination, year)], china_group=china_group(), feoc=feoc_countries())
+        imports = dependence.total_quantity_kg if dependence is not None else None
+        exports = exports_kg.get((destination, year), 0.0) if imports is not None else None
+        nir = risk.net_import_reliance(production.get((destination, year)), imports, exports)
+        stated = published.get((destination, year))
+        nir_published = None
+        if stated is not None and stated["value"] is not None and not stated["is_withheld"]:
+            nir_published = min(1.0, stated["value"] / 100.0)
+        source_ids = tuple(
+            sorted({s for s in (trade_source.get(year) if dependence else None, stated and stated["source_id"]) if s})
+        )
+        result.append(
+            ImportTable(
+                destination=destination,
+                year=year,
+                dependence=dependence,
+                nir=nir,
+                nir_published=nir_published,
+                nir_published_bound=(stated or {}).get("bound", "") or "",
+                source_ids=source_ids,
+            )
+        )
+    return result
+
+
+def _primary_production_kg(tables: Sequence[SupplyTable]) -> dict[tuple[str, int], float | None]:
+    """A country's production for NIR: the most upstream stage with data, in kg.
+
+    A country not listed in a published table produces nothing (USGS lists every producer);
+    a withheld value is unknown (None).
+    """
+    out: dict[tuple[str, int], float | None] = {}
+    stages = {t.stage for t in tables}
+    primary = next((s for s in STAGE_ORDER if s in stages), None)
+    for table in tables:
+        if table.stage != primary:
+            continue
+        factor = KG_PER_UNIT.get(table.unit, 1.0)
+        shares = dict(table.concentration.country_shares)
+        total = table.concentration.world_total
+        for country in table.listed_countries:
+            share = shares.get(country)
+            out[(country, table.year)] = None if share is None or total is None else share * total * factor
+        out[("*", table.year)] = 0.0  # marker: the year has a table
+    return _DefaultZero(out)
+
+
+class _DefaultZero(dict):  # type: ignore[type-arg]
+    """Production lookups: unlisted countries in a year with a table produce 0."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        return 0.0 if ("*", key[1]) in self else default
+
+
+def _import_row(
+    mineral_id: int, table: ImportTable, *, version: int, now: Any, sources: Mapping[int, SourceInfo]
+) -> ImportMetric:
+    d = table.dependence
+    return ImportMetric(
+        mineral_id=mineral_id,
+        destination_id=table.destination,
+        year=table.year,
+        data_version=version,
+        computed_at=now,
+        sources=[sources[s].as_json() for s in table.source_ids if s in sources],
+        total_value_usd=d.total_value_usd if d else None,
+        import_coverage=d.import_coverage if d else None,
+        import_china_share=d.import_china_share if d else None,
+        import_feoc_share=d.import_feoc_share if d else None,
+        import_hhi=d.import_hhi if d else None,
+        import_hhi_band=(d.import_hhi_band or "") if d else "",
+        partner_shares=[list(p) for p in d.partner_shares] if d else [],
+        total_quantity_kg=d.total_quantity_kg if d else None,
+        quantity_coverage=d.quantity_coverage if d else None,
+        import_china_share_by_quantity=d.import_china_share_by_quantity if d else None,
+        import_feoc_share_by_quantity=d.import_feoc_share_by_quantity if d else None,
+        import_hhi_by_quantity=d.import_hhi_by_quantity if d else None,
+        partner_shares_by_quantity=[list(p) for p in d.partner_shares_by_quantity] if d else [],
+        nir=table.nir,
+        nir_published=table.nir_published,
+        nir_published_bound=table.nir_published_bound,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Policy measures (shared with the selectors)
+
+
+def policy_measures(mineral_ids: Iterable[int] | None = None) -> list[risk.Measure]:
+    """Measures as risk.Measure, keyed by mineral slug. Three queries whatever their number.
+
+    A measure applies to the minerals it names; its HS codes serve the trade view only (basket
+    codes such as 811292 would otherwise spread a tungsten measure to gallium). A measure
+    naming no mineral (e.g. "no dual-use items to military users") applies to none.
+    """
+    through_minerals = PolicyMeasure.minerals.through.objects.all()
+    if mineral_ids is not None:
+        through_minerals = through_minerals.filter(mineral_id__in=list(mineral_ids))
+    minerals_of: dict[int, set[str]] = defaultdict(set)
+    for measure_id, slug in through_minerals.values_list("policymeasure_id", "mineral__slug"):
+        minerals_of[measure_id].add(slug)
+    targets_of: dict[int, set[str]] = defaultdict(set)
+    through_targets = PolicyMeasure.targets.through.objects.filter(policymeasure_id__in=list(minerals_of))
+    for measure_id, iso3 in through_targets.values_list("policymeasure_id", "country_id"):
+        targets_of[measure_id].add(iso3)
+    return [
+        risk.Measure(
+            key=m.key,
+            issuer=m.issuer_id,
+            measure_type=m.measure_type,
+            minerals=frozenset(minerals_of[m.pk]),
+            targets=frozenset(targets_of[m.pk]),
+            effective_on=m.effective_on,
+            suspended_from=m.suspended_from,
+            suspended_until=m.suspended_until,
+            ended_on=m.ended_on,
+            severity_override=m.severity_override,
+            reviewed_on=m.reviewed_on,
+        )
+        for m in PolicyMeasure.objects.filter(pk__in=list(minerals_of)).order_by("key")
+    ]
+
+
+def severity_by_type() -> dict[str, float]:
+    """Curators' per-type severities (one query); risk.DEFAULT_SEVERITY fills the rest."""
+    return dict(MeasureTypeSeverity.objects.values_list("measure_type", "severity"))
+
+
+# --------------------------------------------------------------------------------------------
+# The mineral recompute
+
+
+@dataclass(frozen=True, slots=True)
+class RecomputeResult:
+    mineral_id: int
+    data_version: int
+    written: bool
+    supply_rows: int = 0
+    import_rows: int = 0
+    exposure_rows: int = 0
+    seconds: float = 0.0
+
+
+def mineral_metrics_recompute(*, mineral_id: int, force: bool = False) -> RecomputeResult:
+    """Recompute every metric row of one mineral (and its buyers' exposure) if newer.
+
+    A fixed number of queries whatever the data size (pinned in the tests). `force` rewrites
+    rows of the current version too (the `recompute_metrics --all` repair path).
+    """
+    started = time.perf_counter()
+    state = (
+        Mineral.objects.filter(pk=mineral_id)
+        .values("data_version", "metrics_state__data_version", "metrics_state__computed_at")
+        .first()
+    )
+    if state is None:
+        return RecomputeResult(mineral_id, 0, written=False)
+    target = state["data_version"]
+    current = state["metrics_state__computed_at"] is not None and state["metrics_state__data_version"] >= target
+    if current and not force:
+        return RecomputeResult(mineral_id, target, written=False)
+
+    sources = data_sources()
+    tables = supply_tables([mineral_id], sources)
+    imports = import_tables(mineral_id, tables, sources)
+    exposure = exposures_compute(mineral_ids=[mineral_id], mineral_versions={mineral_id: target}, supply=tables)
+    now = timezone.now()
+    supply_rows = [_supply_row(t, version=target, now=now, sources=sources) for t in tables]
+    import_rows = [_import_row(mineral_id, t, version=target, now=now, sources=sources) for t in imports]
+
+    with transaction.atomic():
+        MineralMetricsState.objects.bulk_create([MineralMetricsState(mineral_id=mineral_id)], ignore_conflicts=True)
+        gate = Q(data_version__lte=target) if force else Q(data_version__lt=target) | Q(computed_at__isnull=True)
+        claimed = MineralMetricsState.objects.filter(gate, mineral_id=mineral_id).update(
+            data_version=target,
+            computed_at=now,
+            recompute_count=F("recompute_count") + 1,
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+        )
+        if not claimed:
+            # A newer (or the same) version was written meanwhile: this run is redundant.
+            return RecomputeResult(mineral_id, target, written=False)
+        SupplyMetric.objects.filter(mineral_id=mineral_id).delete()
+        ImportMetric.objects.filter(mineral_id=mineral_id).delete()
+        SupplyMetric.objects.bulk_create(supply_rows)
+        ImportMetric.objects.bulk_create(import_rows)
+        written_exposure = exposures_write(exposure, mineral_ids=[mineral_id])
+    return RecomputeResult(
+        mineral_id,
+        target,
+        written=True,
+        supply_rows=len(supply_rows),
+        import_rows=len(import_rows),
+        exposure_rows=written_exposure,
+        seconds=time.perf_counter() - started,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Buyer exposure
+
+
+class _FallbackMix(Mapping[str, Mapping[str, float]]):
+    """Assumed origin of material whose facility or inputs are unknown (documented rule).
+
+    A country listed as a producer in the mineral's most upstream production table (newest
+    year) is assumed to supply itself; any other country is assumed to draw on the world mix
+    of that table (known shares).
+    """
+
+    def __init__(self, table: SupplyTable | None) -> None:
+        self.producers = table.listed_countries if table else frozenset()
+        self.world = {c: s for c, s in (table.concentration.country_shares if table else ()) if s is not None}
+
+    def __getitem__(self, country: str) -> Mapping[str, float]:
+        if country in self.producers:
+            return {country: 1.0}
+        if not self.world:
+            raise KeyError(country)
+        return self.world
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.producers)
+
+    def __len__(self) -> int:
+        return len(self.producers)
+
+
+def _mix_table(tables: Sequence[SupplyTable]) -> SupplyTable | None:
+    """The most upstream stage's newest table (preferring one with known shares; a fully
+    withheld table such as germanium's still names the producers)."""
+    for stage in STAGE_ORDER:
+        staged = [t for t in tables if t.stage == stage]
+        if staged:
+            return max(staged, key=lambda t: (not t.concentration.unknown, t.year))
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureBatch:
+    rows: list[ExposureMetric]
+    organization_versions: dict[int, int]
+    pairs: set[tuple[int, int]]
+
+
+def exposures_compute(
+    *,
+    organization_ids: Sequence[int] | None = None,
+    mineral_ids: Sequence[int] | None = None,
+    mineral_versions: Mapping[int, int] | None = None,
+    supply: Sequence[SupplyTable] | None = None,
+    as_of: date | None = None,
+) -> ExposureBatch:
+    """Exposure of every (organization, mineral) pair in scope, in a fixed number of queries.
+
+    Versions are read before the data they label (organizations first, then their portfolios;
+    minerals before production, facilities and links). Ownership control is solved once for
+    all companies (risk.controlled_companies) and passed to each buyer_exposure call as the
+    facilities' `china_controlled` flag.
+    """
+    as_of = as_of or timezone.localdate()
+    orgs = Organization.objects.all()
+    if organization_ids is not None:
+        orgs = orgs.filter(pk__in=organization_ids)
+    if mineral_ids is not None:
+        holds = Q(Exists(Requirement.objects.filter(organization=OuterRef("pk"), mineral_id__in=mineral_ids))) | Q(
+            Exists(Sourcing.objects.filter(organization=OuterRef("pk"), mineral_id__in=mineral_ids))
+        )
+        orgs = orgs.filter(holds)
+    org_info = {row[0]: (row[1], row[2]) for row in orgs.values_list("id", "data_version", "country_id").order_by()}
+    org_ids = list(org_info)
+
+    scope = Q(organization_id__in=org_ids)
+    if mineral_ids is not None:
+        scope &= Q(mineral_id__in=mineral_ids)
+    requirements = {
+        (r[0], r[1]): (r[2], r[3])
+        for r in Requirement.objects.filter(scope).values_list("organization_id", "mineral_id", "annual_quantity", "unit")
+    }
+    sourcing = list(
+        Sourcing.objects.filter(scope)
+        .values_list("organization_id", "mineral_id", "facility_id", "country_id", "annual_quantity", "share")
+        .order_by("id")
+    )
+    pairs = set(requirements) | {(s[0], s[1]) for s in sourcing}
+    minerals_in_scope = sorted({m for _, m in pairs} | set(mineral_ids or ()))
+    if mineral_versions is None:
+        mineral_versions = dict(Mineral.objects.filter(pk__in=minerals_in_scope).values_list("id", "data_version"))
+    slugs = dict(Mineral.objects.filter(pk__in=minerals_in_scope).values_list("id", "slug"))
+    if not pairs:
+        return ExposureBatch(rows=[], organization_versions={o: v for o, (v, _) in org_info.items()}, pairs=set())
+
+    sources = data_sources()
+    tables = list(supply) if supply is not None else supply_tables(minerals_in_scope, sources)
+    mix_tables = {m: _mix_table([t for t in tables if t.mineral_id == m]) for m in minerals_in_scope}
+
+    controlled = risk.controlled_companies(
+        [risk.Stake(str(o), str(d), p / 100.0) for o, d, p in OwnershipStake.objects.values_list("owner_id", "owned_id", "percent")],
+        {str(c): iso3 for c, iso3 in Company.objects.values_list("id", "hq_country_id")},
+        feoc=feoc_countries(),
+        threshold=settings.LODESTONE_CONTROL_THRESHOLD,
+    )
+    facilities: dict[int, list[risk.FacilityNode]] = defaultdict(list)
+    facility_rows = Facility.objects.filter(mineral_id__in=minerals_in_scope).values_list(
+        "id", "mineral_id", "country_id", "company_id", "stage", "company__recorded_foreign_control"
+    )
+    for fid, mid, country, company, stage, recorded in facility_rows.order_by():
+        company_key = str(company)
+        facilities[mid].append(
+            risk.FacilityNode(fid, country, china_controlled=recorded or company_key in controlled, company=company_key, stage=stage)
+        )
+    links: dict[int, list[risk.Link]] = defaultdict(list)
+    for up, down, share, mid in SupplyLink.objects.filter(mineral_id__in=minerals_in_scope).values_list(
+        "upstream_id", "downstream_id", "share", "mineral_id"
+    ):
+        links[mid].append(risk.Link(up, down, share))
+    measures = policy_measures(minerals_in_scope)
+    severities = severity_by_type()
+
+    lines: dict[tuple[int, int], list[risk.SourcingLine]] = defaultdict(list)
+    for org_id, mid, facility_id, country, quantity, share in sourcing:
+        if quantity is None:
+            required = requirements.get((org_id, mid), (None, ""))[0]
+            quantity = share * required if share is not None and required is not None else 0.0
+        lines[(org_id, mid)].append(risk.SourcingLine(quantity, facility_id, country))
+
+    now = timezone.now()
+    rows = []
+    for org_id, mid in sorted(pairs):
+        if mid not in mineral_versions:
+            continue  # a mineral created after the versions were read: its own recompute follows
+        mix_table = mix_tables.get(mid)
+        exposure = risk.buyer_exposure(
+            lines[(org_id, mid)],
+            mineral=slugs[mid],
+            as_of=as_of,
+            buyer_country=org_info[org_id][1],
+            facilities=facilities[mid],
+            links=links[mid],
+            fallback_mix=_FallbackMix(mix_table),
+            measures=measures,
+            feoc=feoc_countries(),
+            severity_by_type=severities,
+        )
+        required, unit = requirements.get((org_id, mid), (None, ""))
+        rows.append(
+            ExposureMetric(
+                organization_id=org_id,
+                mineral_id=mid,
+                as_of=as_of,
+                organization_data_version=org_info[org_id][0],
+                mineral_data_version=mineral_versions[mid],
+                computed_at=now,
+                sources=[sources[mix_table.source_id].as_json()] if mix_table and mix_table.source_id in sources else [],
+                requirement_quantity=required,
+                unit=unit,
+                total_volume=exposure.total_volume,
+                direct_china_share=exposure.direct_china_share,
+                china_controlled_share=exposure.china_controlled_share,
+                upstream_china_share=exposure.upstream_china_share,
+                unmapped_share=exposure.unmapped_share,
+                restricted_share=exposure.restricted_share,
+                china_exposed_volume=exposure.china_exposed_volume,
+                issues={
+                    "cycles": [list(c) for c in exposure.cycles],
+                    "unknown_facility_ids": list(exposure.unknown_facility_ids),
+                    "countries_without_mix": list(exposure.countries_without_mix),
+                    "overallocated_facilities": list(exposure.overallocated_facilities),
+                },
+            )
+        )
+    return ExposureBatch(rows=rows, organization_versions={o: v for o, (v, _) in org_info.items()}, pairs=pairs)
+
+
+def _replaces(stored: tuple[int, int, date], new: ExposureMetric) -> bool:
+    """True when nothing in the new row is older than the stored one and something is newer."""
+    org_v, min_v, as_of = stored
+    if new.organization_data_version < org_v or new.mineral_data_version < min_v or new.as_of < as_of:
+        return False
+    return (new.organization_data_version, new.mineral_data_version, new.as_of) != stored
+
+
+def exposures_write(
+    batch: ExposureBatch, *, organization_ids: Sequence[int] | None = None, mineral_ids: Sequence[int] | None = None
+) -> int:
+    """Replace the stored rows in scope by the batch's, never going back a version.
+
+    Three statements: lock the stored rows of the scope, delete the replaced and obsolete
+    ones, insert the new. Rows of pairs no longer held (sourcing removed) are deleted only
+    when the batch saw a newer organization version.
+    """
+    with transaction.atomic():
+        stored = ExposureMetric.objects.select_for_update()
+        if organization_ids is not None:
+            stored = stored.filter(organization_id__in=organization_ids)
+        if mineral_ids is not None:
+            stored = stored.filter(mineral_id__in=mineral_ids)
+        if organization_ids is None and mineral_ids is None:
+            return 0
+        existing = {
+            (r[1], r[2]): (r[0], r[3], r[4], r[5])
+            for r in stored.values_list(
+                "id", "organization_id", "mineral_id", "organization_data_version", "mineral_data_version", "as_of"
+            ).order_by()
+        }
+        replace = [
+            row
+            for row in batch.rows
+            if (row.organization_id, row.mineral_id) not in existing
+            or _replaces(existing[(row.organization_id, row.mineral_id)][1:], row)
+        ]
+        obsolete = [
+            pk
+            for (org_id, mid), (pk, org_v, _, _) in existing.items()
+            if (org_id, mid) not in batch.pairs and batch.organization_versions.get(org_id, -1) > org_v
+        ]
+        doomed = obsolete + [existing[(r.organization_id, r.mineral_id)][0] for r in replace if (r.organization_id, r.mineral_id) in existing]
+        if doomed:
+            ExposureMetric.objects.filter(pk__in=doomed).delete()
+        if replace:
+            ExposureMetric.objects.bulk_create(replace)
+    return len(replace)
+
+
+def organization_exposure_recompute(*, organization_id: int) -> int:
+    """Recompute one buyer's exposure for every mineral it holds (its portfolio changed)."""
+    batch = exposures_compute(organization_ids=[organization_id])
+    return exposures_write(batch, organization_ids=[organization_id])
+
+
+def organizations_exposure_recompute(*, organization_ids: Sequence[int] | None = None) -> int:
+    """Recompute many buyers at once (the sweep's repair path and the benchmark)."""
+    ids = list(organization_ids) if organization_ids is not None else list(Organization.objects.values_list("id", flat=True))
+    batch = exposures_compute(organization_ids=ids)
+    return exposures_write(batch, organization_ids=ids)
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Staleness (the beat sweep) and the synchronous path
+
+
+def stale_mineral_ids() -> list[int]:
+    """Minerals whose metric rows are older than their data, or were never computed."""
+    behind = Q(metrics_state__isnull=True) | Q(metrics_state__computed_at__isnull=True) | Q(
+        data_version__gt=F("metrics_state__data_version")
+    )
+    return list(Mineral.objects.filter(behind).values_list("id", flat=True).order_by("id"))
+
+
+def stale_organization_ids(*, today: date | None = None) -> list[int]:
+    """Buyers with an exposure row older than their data, their minerals' data or today,
+    or holding minerals without any row yet."""
+    today = today or timezone.localdate()
+    behind = ExposureMetric.objects.filter(organization=OuterRef("pk")).filter(
+        Q(organization_data_version__lt=OuterRef("data_version"))
+        | Q(mineral_data_version__lt=F("mineral__data_version"))
+        | Q(as_of__lt=today)
+    )
+    has_rows = ExposureMetric.objects.filter(organization=OuterRef("pk"))
+    holds = Q(Exists(Requirement.objects.filter(organization=OuterRef("pk")))) | Q(
+        Exists(Sourcing.objects.filter(organization=OuterRef("pk")))
+    )
+    stale = Organization.objects.filter(Q(Exists(behind)) | (holds & ~Q(Exists(has_rows))))
+    return list(stale.values_list("id", flat=True).order_by("id"))
+
+
+def all_metrics_recompute(*, mineral_ids: Sequence[int] | None = None, force: bool = False) -> Iterator[RecomputeResult]:
+    """The synchronous path (commands, `seed_demo`, the benchmark): one mineral at a time,
+    then the buyers whose rows are still behind. Yields one result per mineral."""
+    ids = list(mineral_ids) if mineral_ids is not None else list(Mineral.objects.values_list("id", flat=True).order_by("id"))
+    for mineral_id in ids:
+        yield mineral_metrics_recompute(mineral_id=mineral_id, force=force)
+    if mineral_ids is None:
+        stale = stale_organization_ids()
+        if stale:
+            organizations_exposure_recompute(organization_ids=stale)
+
+
+def demo_metrics_compute() -> int:
+    """Bring every metric current, synchronously: for `seed_demo` / `make run` with a broker
+    configured but no worker running yet. Returns the number of minerals recomputed."""
+    return sum(1 for result in all_metrics_recompute() if result.written)

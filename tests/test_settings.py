@@ -1,0 +1,44 @@
+"""Production settings are safe: check --deploy is clean, and a weak secret stops start-up."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STRONG_KEY = "k7#Qz!9vR2@mW5^tY8&uI1*oP4(aS6)dF3_gH0+jL-xCvBnM,.;"
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DEBUG="false", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="lodestone.example.org",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_missing_secret_key_is_a_clear_start_up_error():
+    result = manage("check", DEBUG="false", ALLOWED_HOSTS="lodestone.example.org")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_weak_secret_key_is_refused():
+    result = manage("check", DEBUG="false", SECRET_KEY="short", ALLOWED_HOSTS="lodestone.example.org")
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak" in result.stderr
+
+
+def test_ci_runs_on_postgresql():
+    """CI must exercise the production database, never fall back to SQLite."""
+    if os.environ.get("CI") == "true":
+        from django.conf import settings
+
+        assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
