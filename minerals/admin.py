@@ -143,6 +143,12 @@ class MineralAdmin(CuratedModelAdmin):
     readonly_fields = ["data_version", "data_changed_at"]
     inlines = [MineralParameterInline]
     resource_class = resource_for(Mineral, import_id_fields=("slug",))
+    actions = ["recompute_now"]
+
+    @admin.action(description="Recompute now")
+    def recompute_now(self, request: HttpRequest, queryset: QuerySet[Mineral]) -> None:
+        services.minerals_recompute_request(mineral_ids=queryset.values_list("id", flat=True))
+        self.message_user(request, f"Recompute requested for {queryset.count()} minerals.")
 
 
 @admin.register(MineralParameter)

@@ -57,6 +57,12 @@ def minerals_mark_stale(*, mineral_ids: Iterable[int]) -> None:
     transaction.on_commit(lambda: minerals_changed.send(sender=Mineral, mineral_ids=ids), robust=True)
 
 
+@transaction.atomic
+def minerals_recompute_request(*, mineral_ids: Iterable[int]) -> None:
+    """A curator asks for fresh metrics: mark the minerals stale, which enqueues the recompute."""
+    minerals_mark_stale(mineral_ids=mineral_ids)
+
+
 def all_mineral_ids() -> list[int]:
     return list(Mineral.objects.values_list("id", flat=True))
 

@@ -1,6 +1,8 @@
 """The curator admin for companies, facilities, supply chains and buyers. Writes via suppliers.services."""
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from minerals.admin import CuratedModelAdmin, resource_for
 from suppliers import services
@@ -67,6 +69,12 @@ class OrganizationAdmin(SuppliersAdmin):
     readonly_fields = ["data_version", "data_changed_at"]
     inlines = [MembershipInline]
     resource_class = resource_for(Organization, services_module=services, import_id_fields=("slug",))
+    actions = ["recompute_now"]
+
+    @admin.action(description="Recompute now")
+    def recompute_now(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        services.organizations_mark_stale(organization_ids=queryset.values_list("id", flat=True))
+        self.message_user(request, f"Recompute requested for {queryset.count()} organizations.")
 
 
 @admin.register(Membership)
