@@ -238,7 +238,7 @@ class PolicyMeasureAdmin(CuratedModelAdmin):
         "instrument", "title", "issuer", "measure_type", "announced_on", "effective_on",
         "suspended_from", "suspended_until", "ended_on", "severity_override", "is_partly_confirmed",
     ]  # fmt: skip
-    list_filter = ["issuer", "measure_type", "minerals", "is_partly_confirmed"]
+    list_filter = [("issuer", admin.RelatedOnlyFieldListFilter), "measure_type", "minerals", "is_partly_confirmed"]
     list_select_related = ["issuer"]
     search_fields = ["key", "title", "instrument", "summary"]
     autocomplete_fields = ["issuer", "minerals", "commodity_codes", "targets", "source"]

@@ -54,7 +54,30 @@ def minerals_mark_stale(*, mineral_ids: Iterable[int]) -> None:
     if not ids:
         return
     Mineral.objects.filter(id__in=ids).update(data_version=F("data_version") + 1, data_changed_at=timezone.now())
-    transaction.on_commit(lambda: minerals_changed.send(sender=Mineral, mineral_ids=ids), robust=True)
+    _announce_after_commit(ids)
+
+
+def _announce_after_commit(mineral_ids: list[int]) -> None:
+    """One `minerals_changed` per transaction, with every mineral it touched.
+
+    A bulk load marks minerals thousands of times; the listeners should hear once. The ids
+    collect on the connection until the single registered on_commit callback sends them.
+    """
+    connection = transaction.get_connection()
+    pending: set[int] | None = getattr(connection, "lodestone_stale_minerals", None)
+    if pending is not None and any(func is _send_pending for _, func, _ in connection.run_on_commit):
+        pending.update(mineral_ids)
+        return
+    connection.lodestone_stale_minerals = set(mineral_ids)  # type: ignore[attr-defined]
+    transaction.on_commit(_send_pending, robust=True)
+
+
+def _send_pending() -> None:
+    connection = transaction.get_connection()
+    ids = sorted(getattr(connection, "lodestone_stale_minerals", set()))
+    connection.lodestone_stale_minerals = None  # type: ignore[attr-defined]
+    if ids:
+        minerals_changed.send(sender=Mineral, mineral_ids=ids)
 
 
 @transaction.atomic

@@ -82,3 +82,20 @@ def test_sourcing_changes_mark_the_organization_and_the_mineral():
     supplier_services.record_save(instance=line)
     assert Organization.objects.get(pk=line.organization_id).data_version == org_version + 1
     assert Mineral.objects.get(pk=line.mineral_id).data_version == mineral_version + 1
+
+
+def test_many_writes_in_one_transaction_announce_once_with_every_mineral(django_capture_on_commit_callbacks):
+    received = []
+
+    def listener(sender, mineral_ids, **kwargs):
+        received.append(mineral_ids)
+
+    services.minerals_changed.connect(listener)
+    try:
+        records = list(ProductionRecord.objects.filter(mineral__slug__in=["gallium", "tungsten"]).select_related("mineral"))
+        with django_capture_on_commit_callbacks(execute=True):
+            for record in records:
+                services.record_save(instance=record)
+        assert received == [sorted({r.mineral_id for r in records})]
+    finally:
+        services.minerals_changed.disconnect(listener)
