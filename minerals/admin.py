@@ -47,8 +47,14 @@ class ServiceResource(resources.ModelResource):
         self.services.record_delete(instance=instance, user=kwargs.get("user"))
 
 
-def resource_for(model: type, *, services_module: ModuleType = services, import_id_fields: tuple[str, ...] = ("id",)) -> type:
-    meta = type("Meta", (), {"model": model, "import_id_fields": import_id_fields, "skip_unchanged": True, "report_skipped": True})
+def resource_for(
+    model: type, *, services_module: ModuleType = services, import_id_fields: tuple[str, ...] = ("id",)
+) -> type:
+    meta = type(
+        "Meta",
+        (),
+        {"model": model, "import_id_fields": import_id_fields, "skip_unchanged": True, "report_skipped": True},
+    )
     return type(f"{model.__name__}Resource", (ServiceResource,), {"Meta": meta, "services": services_module})
 
 
@@ -107,7 +113,18 @@ class DataSourceAdmin(CuratedModelAdmin):
 class ImportBatchAdmin(admin.ModelAdmin):
     """Written by the importers only: curators read who imported what, when, with which outcome."""
 
-    list_display = ["file_name", "importer", "status", "started_by", "started_at", "rows_read", "inserted", "updated", "unchanged", "rejected"]
+    list_display = [
+        "file_name",
+        "importer",
+        "status",
+        "started_by",
+        "started_at",
+        "rows_read",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+    ]
     list_filter = ["importer", "status"]
     list_select_related = ["started_by"]
     search_fields = ["file_name"]
@@ -198,7 +215,19 @@ class CommodityMineralAdmin(CuratedModelAdmin):
 
 @admin.register(ProductionRecord)
 class ProductionRecordAdmin(CuratedModelAdmin):
-    list_display = ["mineral", "stage", "row_kind", "country", "year", "quantity", "unit", "is_estimate", "is_withheld", "bound", "source"]
+    list_display = [
+        "mineral",
+        "stage",
+        "row_kind",
+        "country",
+        "year",
+        "quantity",
+        "unit",
+        "is_estimate",
+        "is_withheld",
+        "bound",
+        "source",
+    ]
     list_filter = ["mineral", "stage", "year", "row_kind", "is_estimate", "is_withheld", "source"]
     list_select_related = ["mineral", "country", "source"]
     search_fields = ["mineral__name", "country__name", "country__iso3", "notes"]
@@ -208,7 +237,18 @@ class ProductionRecordAdmin(CuratedModelAdmin):
 
 @admin.register(SalientStatistic)
 class SalientStatisticAdmin(CuratedModelAdmin):
-    list_display = ["mineral", "country", "year", "statistic", "value", "unit", "bound", "is_estimate", "is_withheld", "source"]
+    list_display = [
+        "mineral",
+        "country",
+        "year",
+        "statistic",
+        "value",
+        "unit",
+        "bound",
+        "is_estimate",
+        "is_withheld",
+        "source",
+    ]
     list_filter = ["statistic", "mineral", "year"]
     list_select_related = ["mineral", "country", "source"]
     search_fields = ["mineral__name", "country__iso3"]

@@ -107,6 +107,11 @@ class ImportBatch(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     report = models.JSONField(default=dict, blank=True, help_text="Rejections by reason, unmapped names, ...")
+    # Identifies the file: the same checksum imported again gives an 'unchanged' batch, nothing written.
+    checksum = models.CharField("SHA-256 of the file", max_length=64, blank=True, db_index=True)
+    file_path = models.CharField(max_length=500, blank=True, help_text="Where an uploaded file was saved (under var/).")
+    options = models.JSONField(default=dict, blank=True, help_text="skip_invalid, all_codes, countries file, ...")
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent of the file read (0-100).")
 
     class Meta:
         ordering = ["-started_at"]
@@ -281,7 +286,9 @@ class ProductionRecord(models.Model):
     mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT, related_name="production_records")
     stage = models.CharField(max_length=10, choices=Stage.choices)
     row_kind = models.CharField(max_length=12, choices=RowKind.choices, default=RowKind.COUNTRY)
-    country = models.ForeignKey(Country, null=True, blank=True, on_delete=models.PROTECT, related_name="production_records")
+    country = models.ForeignKey(
+        Country, null=True, blank=True, on_delete=models.PROTECT, related_name="production_records"
+    )
     year = models.PositiveSmallIntegerField(validators=year_validators)
     quantity = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(0.0)], help_text="Empty when withheld or not available."
@@ -310,7 +317,9 @@ class ProductionRecord(models.Model):
                 condition=~Q(row_kind="country"),
                 name="production_unique_aggregate_row",
             ),
-            models.CheckConstraint(condition=Q(quantity__isnull=True) | Q(quantity__gte=0), name="production_quantity_non_negative"),
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=True) | Q(quantity__gte=0), name="production_quantity_non_negative"
+            ),
             models.CheckConstraint(condition=YEAR_RANGE, name="production_year_range"),
             models.CheckConstraint(condition=Q(stage__in=Stage.values), name="production_stage_valid"),
             models.CheckConstraint(condition=Q(unit__in=Unit.values), name="production_unit_valid"),
@@ -357,9 +366,13 @@ class SalientStatistic(models.Model):
     class Meta:
         ordering = ["mineral__name", "country_id", "-year", "statistic"]
         constraints = [
-            models.UniqueConstraint(fields=["mineral", "country", "year", "statistic", "source"], name="salient_unique"),
+            models.UniqueConstraint(
+                fields=["mineral", "country", "year", "statistic", "source"], name="salient_unique"
+            ),
             models.CheckConstraint(condition=YEAR_RANGE, name="salient_year_range"),
-            models.CheckConstraint(condition=Q(value__isnull=True) | Q(value__gte=0), name="salient_value_non_negative"),
+            models.CheckConstraint(
+                condition=Q(value__isnull=True) | Q(value__gte=0), name="salient_value_non_negative"
+            ),
             models.CheckConstraint(
                 condition=~Q(statistic="net_import_reliance") | Q(value__isnull=True) | Q(value__lte=100),
                 name="salient_nir_percent",
@@ -424,7 +437,9 @@ class TradeFlow(models.Model):
                 condition=Q(quantity_kg__isnull=True) | Q(quantity_kg__gte=0), name="tradeflow_quantity_non_negative"
             ),
             models.CheckConstraint(condition=YEAR_RANGE, name="tradeflow_year_range"),
-            models.CheckConstraint(condition=Q(basis__in=["import", "export", "reconciled"]), name="tradeflow_basis_valid"),
+            models.CheckConstraint(
+                condition=Q(basis__in=["import", "export", "reconciled"]), name="tradeflow_basis_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -465,7 +480,9 @@ class MeasureTypeSeverity(models.Model):
     class Meta:
         ordering = ["measure_type"]
         verbose_name_plural = "measure type severities"
-        constraints = [models.CheckConstraint(condition=Q(severity__gte=0) & Q(severity__lte=1), name="measuretypeseverity_0_1")]
+        constraints = [
+            models.CheckConstraint(condition=Q(severity__gte=0) & Q(severity__lte=1), name="measuretypeseverity_0_1")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_measure_type_display()}: {self.severity}"

@@ -37,15 +37,31 @@ def production_overview() -> list[ProductionSummary]:
     rows = (
         ProductionRecord.objects.filter(Q(row_kind="world_total") | Q(country_id="CHN"))
         .values(
-            "mineral_id", "stage", "year", "row_kind", "quantity", "unit", "is_withheld",
-            "source__edition", "source__published_on", "source_id",
-        )  # fmt: skip
+            "mineral_id",
+            "stage",
+            "year",
+            "row_kind",
+            "quantity",
+            "unit",
+            "is_withheld",
+            "source__edition",
+            "source__published_on",
+            "source_id",
+        )
         .order_by("mineral_id", "stage", "-year", "-source__published_on", "-source_id")
     )
     latest: dict[tuple[int, str], dict[str, object]] = {}
     for row in rows:
         key = (row["mineral_id"], row["stage"])
-        entry = latest.setdefault(key, {"year": row["year"], "source_id": row["source_id"], "edition": row["source__edition"], "unit": row["unit"]})
+        entry = latest.setdefault(
+            key,
+            {
+                "year": row["year"],
+                "source_id": row["source_id"],
+                "edition": row["source__edition"],
+                "unit": row["unit"],
+            },
+        )
         if entry["year"] != row["year"] or entry["source_id"] != row["source_id"]:
             continue  # an older year, or an older edition of the same year
         entry[row["row_kind"]] = row

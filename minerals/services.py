@@ -95,11 +95,15 @@ def affected_mineral_ids(instance: models.Model) -> set[int]:
     match instance:
         case Mineral():
             return {instance.pk} if instance.pk else set()
-        case ProductionRecord() | SalientStatistic() | MineralParameter() | TradeRestrictionFactor() | CommodityMineral():
+        case (
+            ProductionRecord() | SalientStatistic() | MineralParameter() | TradeRestrictionFactor() | CommodityMineral()
+        ):
             return {instance.mineral_id}
         case TradeFlow():
             return set(
-                CommodityMineral.objects.filter(commodity_code_id=instance.commodity_code_id).values_list("mineral_id", flat=True)
+                CommodityMineral.objects.filter(commodity_code_id=instance.commodity_code_id).values_list(
+                    "mineral_id", flat=True
+                )
             )
         case CommodityCode():
             return set(instance.mappings.values_list("mineral_id", flat=True)) if instance.pk else set()
@@ -117,9 +121,7 @@ def _attribute_to(instance: models.Model, user: AbstractBaseUser | None) -> None
 
 
 @transaction.atomic
-def record_save(
-    *, instance: ModelT, user: AbstractBaseUser | None = None, scope: StaleScope | None = None
-) -> ModelT:
+def record_save(*, instance: ModelT, user: AbstractBaseUser | None = None, scope: StaleScope | None = None) -> ModelT:
     """Validate and save one row, marking the minerals it feeds stale (before and after the change).
 
     `scope` maps a row to the minerals it feeds; higher apps pass their own for their models.

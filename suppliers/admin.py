@@ -6,7 +6,16 @@ from django.http import HttpRequest
 
 from minerals.admin import CuratedModelAdmin, resource_for
 from suppliers import services
-from suppliers.models import Company, Facility, Membership, Organization, OwnershipStake, Requirement, Sourcing, SupplyLink
+from suppliers.models import (
+    Company,
+    Facility,
+    Membership,
+    Organization,
+    OwnershipStake,
+    Requirement,
+    Sourcing,
+    SupplyLink,
+)
 
 
 class SuppliersAdmin(CuratedModelAdmin):
@@ -34,7 +43,18 @@ class OwnershipStakeAdmin(SuppliersAdmin):
 
 @admin.register(Facility)
 class FacilityAdmin(SuppliersAdmin):
-    list_display = ["name", "company", "country", "mineral", "stage", "capacity", "capacity_unit", "status", "start_year", "is_fictional"]
+    list_display = [
+        "name",
+        "company",
+        "country",
+        "mineral",
+        "stage",
+        "capacity",
+        "capacity_unit",
+        "status",
+        "start_year",
+        "is_fictional",
+    ]
     list_filter = ["mineral", "stage", "status", "is_fictional", "country__is_feoc"]
     list_select_related = ["company", "country", "mineral"]
     search_fields = ["key", "name", "company__name"]
@@ -46,7 +66,13 @@ class FacilityAdmin(SuppliersAdmin):
 class SupplyLinkAdmin(SuppliersAdmin):
     list_display = ["upstream", "downstream", "mineral", "share"]
     list_filter = ["mineral"]
-    list_select_related = ["upstream__country", "upstream__mineral", "downstream__country", "downstream__mineral", "mineral"]
+    list_select_related = [
+        "upstream__country",
+        "upstream__mineral",
+        "downstream__country",
+        "downstream__mineral",
+        "mineral",
+    ]
     search_fields = ["upstream__name", "downstream__name"]
     autocomplete_fields = ["upstream", "downstream", "mineral"]
     resource_class = resource_for(SupplyLink, services_module=services)

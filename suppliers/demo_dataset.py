@@ -35,7 +35,16 @@ from minerals.models import (
     WgiScore,
 )
 from minerals.services import WriteResult, relation_set
-from suppliers.models import Company, Facility, Membership, Organization, OwnershipStake, Requirement, Sourcing, SupplyLink
+from suppliers.models import (
+    Company,
+    Facility,
+    Membership,
+    Organization,
+    OwnershipStake,
+    Requirement,
+    Sourcing,
+    SupplyLink,
+)
 from suppliers.services import membership_grant, record_related_saved, record_upsert
 
 DEMO_DIR = Path(settings.BASE_DIR) / "demo"
@@ -105,7 +114,9 @@ class _Loader:
         try:
             instance, result = record_upsert(model=model, lookup=lookup, values=values)
         except ValidationError as exc:
-            raise DemoDataError(f"{self.where}: {exc.message_dict if hasattr(exc, 'error_dict') else exc.messages}") from exc
+            raise DemoDataError(
+                f"{self.where}: {exc.message_dict if hasattr(exc, 'error_dict') else exc.messages}"
+            ) from exc
         self.report.add(model, result)
         return instance
 
@@ -179,7 +190,9 @@ class _Loader:
                     "notes": row["notes"],
                 },
             )
-            relation_set(instance=mineral, field="critical_lists", values=[lst for col, lst in lists.items() if _bool(row[col])])
+            relation_set(
+                instance=mineral, field="critical_lists", values=[lst for col, lst in lists.items() if _bool(row[col])]
+            )
             self.minerals[row["slug"]] = mineral
 
         for row in self.each("commodity_codes.csv"):
@@ -329,7 +342,9 @@ class _Loader:
                     "stage": row["stage"],
                     "capacity": _float(row["capacity"]),
                     "capacity_unit": _unit(row["capacity_unit"]),
-                    "capacity_basis": row["capacity_unit"] if _unit(row["capacity_unit"]) != row["capacity_unit"] else "",
+                    "capacity_basis": row["capacity_unit"]
+                    if _unit(row["capacity_unit"]) != row["capacity_unit"]
+                    else "",
                     "status": row["status"],
                     "start_year": int(row["start_year"]) if row["start_year"] else None,
                     "latitude": _float(row["latitude"]),
@@ -421,7 +436,9 @@ def demo_logins_create(*, organization_name: str = "Demo Buyer Inc.") -> list[tu
     buyer.save()
     membership_grant(user=buyer, organization=organization, role=Membership.Role.ANALYST)
     created.append((DEMO_USERNAME, DEMO_PASSWORD, f"buyer at {organization.name}"))
-    curator, _ = user_model.objects.get_or_create(username=CURATOR_USERNAME, defaults={"is_staff": True, "is_superuser": True})
+    curator, _ = user_model.objects.get_or_create(
+        username=CURATOR_USERNAME, defaults={"is_staff": True, "is_superuser": True}
+    )
     curator.is_staff = curator.is_superuser = True
     curator.set_password(DEMO_PASSWORD)
     curator.save()

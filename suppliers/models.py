@@ -70,12 +70,18 @@ class Facility(models.Model):
     mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT, related_name="facilities")
     stage = models.CharField(max_length=10, choices=Stage.choices)
     capacity = models.FloatField(
-        "capacity per year", null=True, blank=True, validators=[MinValueValidator(0.0)], help_text="Empty when not published."
+        "capacity per year",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0)],
+        help_text="Empty when not published.",
     )
     capacity_unit = models.CharField(max_length=2, choices=Unit.choices, blank=True)
     capacity_basis = models.CharField(max_length=120, blank=True, help_text="What the capacity counts, e.g. 't REO'.")
     status = models.CharField(max_length=12, choices=Status.choices)
-    start_year = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1800), MaxValueValidator(2100)])
+    start_year = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1800), MaxValueValidator(2100)]
+    )
     latitude = models.FloatField(null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)])
     longitude = models.FloatField(null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)])
     source_url = models.URLField(max_length=500, blank=True)
@@ -90,14 +96,20 @@ class Facility(models.Model):
         verbose_name_plural = "facilities"
         indexes = [models.Index(fields=["mineral", "stage", "status"], name="facility_mineral_stage_status")]
         constraints = [
-            models.CheckConstraint(condition=Q(capacity__isnull=True) | Q(capacity__gte=0), name="facility_capacity_non_negative"),
-            models.CheckConstraint(condition=Q(capacity__isnull=True) | ~Q(capacity_unit=""), name="facility_capacity_has_unit"),
-            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="facility_stage_valid"),
             models.CheckConstraint(
-                condition=Q(status__in=["operating", "construction", "planned", "idle", "closed"]), name="facility_status_valid"
+                condition=Q(capacity__isnull=True) | Q(capacity__gte=0), name="facility_capacity_non_negative"
             ),
             models.CheckConstraint(
-                condition=Q(latitude__isnull=True) | (Q(latitude__gte=-90) & Q(latitude__lte=90)), name="facility_latitude_range"
+                condition=Q(capacity__isnull=True) | ~Q(capacity_unit=""), name="facility_capacity_has_unit"
+            ),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="facility_stage_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["operating", "construction", "planned", "idle", "closed"]),
+                name="facility_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | (Q(latitude__gte=-90) & Q(latitude__lte=90)),
+                name="facility_latitude_range",
             ),
             models.CheckConstraint(
                 condition=Q(longitude__isnull=True) | (Q(longitude__gte=-180) & Q(longitude__lte=180)),
@@ -203,9 +215,13 @@ class Sourcing(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sourcing")
     mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT)
     facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="buyers")
-    country = models.ForeignKey(Country, on_delete=models.PROTECT, help_text="The facility's country, or the source country.")
+    country = models.ForeignKey(
+        Country, on_delete=models.PROTECT, help_text="The facility's country, or the source country."
+    )
     annual_quantity = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0)])
-    share = models.FloatField(null=True, blank=True, validators=share_validators, help_text="Of the requirement (0..1).")
+    share = models.FloatField(
+        null=True, blank=True, validators=share_validators, help_text="Of the requirement (0..1)."
+    )
     notes = models.TextField(blank=True)
 
     history = HistoricalRecords()
@@ -226,10 +242,12 @@ class Sourcing(models.Model):
                 name="sourcing_unique_country",
             ),
             models.CheckConstraint(
-                condition=Q(annual_quantity__isnull=False) | Q(share__isnull=False), name="sourcing_has_quantity_or_share"
+                condition=Q(annual_quantity__isnull=False) | Q(share__isnull=False),
+                name="sourcing_has_quantity_or_share",
             ),
             models.CheckConstraint(
-                condition=Q(annual_quantity__isnull=True) | Q(annual_quantity__gte=0), name="sourcing_quantity_non_negative"
+                condition=Q(annual_quantity__isnull=True) | Q(annual_quantity__gte=0),
+                name="sourcing_quantity_non_negative",
             ),
             models.CheckConstraint(condition=share_range("share"), name="sourcing_share_0_1"),
         ]

@@ -18,7 +18,16 @@ from django.utils import timezone
 
 from minerals import services as reference
 from minerals.services import WriteResult
-from suppliers.models import Company, Facility, Membership, Organization, OwnershipStake, Requirement, Sourcing, SupplyLink
+from suppliers.models import (
+    Company,
+    Facility,
+    Membership,
+    Organization,
+    OwnershipStake,
+    Requirement,
+    Sourcing,
+    SupplyLink,
+)
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
@@ -30,8 +39,12 @@ organizations_changed = Signal()
 def organizations_mark_stale(*, organization_ids: Iterable[int]) -> None:
     ids = sorted(set(organization_ids))
     if ids:
-        Organization.objects.filter(id__in=ids).update(data_version=F("data_version") + 1, data_changed_at=timezone.now())
-        transaction.on_commit(lambda: organizations_changed.send(sender=Organization, organization_ids=ids), robust=True)
+        Organization.objects.filter(id__in=ids).update(
+            data_version=F("data_version") + 1, data_changed_at=timezone.now()
+        )
+        transaction.on_commit(
+            lambda: organizations_changed.send(sender=Organization, organization_ids=ids), robust=True
+        )
 
 
 def controlled_company_ids(company_id: int) -> set[int]:

@@ -24,7 +24,11 @@ pytestmark = pytest.mark.django_db
 
 CURATED_APPS = {"minerals", "suppliers", "dashboards"}
 MODEL_ADMINS = sorted(
-    ((model, model_admin) for model, model_admin in admin.site._registry.items() if model._meta.app_label in CURATED_APPS),
+    (
+        (model, model_admin)
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in CURATED_APPS
+    ),
     key=lambda pair: pair[0]._meta.label,
 )
 IDS = [model._meta.label for model, _ in MODEL_ADMINS]
@@ -37,8 +41,15 @@ def rows_everywhere(curator):
     codes = list(CommodityCode.objects.all()[:3])
     minerals = list(Mineral.objects.all()[:3])
     for i, code in enumerate(codes):
-        TradeFlow.objects.create(year=2024, exporter_id="CHN", importer_id=["USA", "JPN", "DEU"][i], commodity_code=code,
-                                 basis="import", value_usd=1000.0 * (i + 1), source=source)  # fmt: skip
+        TradeFlow.objects.create(
+            year=2024,
+            exporter_id="CHN",
+            importer_id=["USA", "JPN", "DEU"][i],
+            commodity_code=code,
+            basis="import",
+            value_usd=1000.0 * (i + 1),
+            source=source,
+        )
         ImportBatch.objects.create(source=source, importer="usgs_mcs", file_name=f"f{i}.csv", started_by=curator)
     for i, mineral in enumerate(minerals):
         MineralParameter.objects.create(mineral=mineral, name="eol_rir", value=0.1 * i, source=source)
@@ -63,7 +74,9 @@ def changelist_queries(client, model, model_admin, per_page: int, monkeypatch) -
 
 
 @pytest.mark.parametrize(("model", "model_admin"), MODEL_ADMINS, ids=IDS)
-def test_changelist_query_count_does_not_grow_with_rows(curator_client, rows_everywhere, model, model_admin, monkeypatch):
+def test_changelist_query_count_does_not_grow_with_rows(
+    curator_client, rows_everywhere, model, model_admin, monkeypatch
+):
     assert model.objects.count() >= 3, "the test needs rows to compare pages of one and of many"
     one = changelist_queries(curator_client, model, model_admin, 1, monkeypatch)
     many = changelist_queries(curator_client, model, model_admin, 50, monkeypatch)
@@ -87,7 +100,11 @@ def test_every_curated_model_is_registered():
     from django.apps import apps
 
     registered = {model for model, _ in MODEL_ADMINS}
-    curated = {m for m in apps.get_models() if m._meta.app_label in {"minerals", "suppliers"} and not m.__name__.startswith("Historical")}
+    curated = {
+        m
+        for m in apps.get_models()
+        if m._meta.app_label in {"minerals", "suppliers"} and not m.__name__.startswith("Historical")
+    }
     assert curated - registered == set()
 
 

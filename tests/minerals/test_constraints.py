@@ -74,7 +74,9 @@ def test_a_later_edition_is_stored_beside_the_earlier_one(gallium, source):
 
 def test_supply_link_share_above_one_is_rejected():
     upstream, downstream = Facility.objects.all()[:2]
-    assert_rejected_by_database(SupplyLink(upstream=upstream, downstream=downstream, mineral=upstream.mineral, share=1.5))
+    assert_rejected_by_database(
+        SupplyLink(upstream=upstream, downstream=downstream, mineral=upstream.mineral, share=1.5)
+    )
 
 
 def test_sourcing_share_above_one_is_rejected(gallium):
@@ -93,9 +95,7 @@ def test_hs_code_must_have_six_digits():
 
 def test_trade_flow_needs_a_country_on_one_side(source):
     code = CommodityCode.objects.first()
-    assert_rejected_by_database(
-        TradeFlow(year=2024, commodity_code=code, basis="import", value_usd=1.0, source=source)
-    )
+    assert_rejected_by_database(TradeFlow(year=2024, commodity_code=code, basis="import", value_usd=1.0, source=source))
 
 
 def test_ownership_cannot_exceed_one_hundred_percent():

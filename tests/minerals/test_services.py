@@ -92,7 +92,9 @@ def test_many_writes_in_one_transaction_announce_once_with_every_mineral(django_
 
     services.minerals_changed.connect(listener)
     try:
-        records = list(ProductionRecord.objects.filter(mineral__slug__in=["gallium", "tungsten"]).select_related("mineral"))
+        records = list(
+            ProductionRecord.objects.filter(mineral__slug__in=["gallium", "tungsten"]).select_related("mineral")
+        )
         with django_capture_on_commit_callbacks(execute=True):
             for record in records:
                 services.record_save(instance=record)
