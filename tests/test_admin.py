@@ -22,7 +22,7 @@ from suppliers.models import Membership, Organization
 
 pytestmark = pytest.mark.django_db
 
-CURATED_APPS = {"minerals", "suppliers", "dashboards"}
+CURATED_APPS = {"minerals", "suppliers"}  # dashboards holds computed metrics, not curated data
 MODEL_ADMINS = sorted(
     (
         (model, model_admin)
