@@ -270,3 +270,12 @@ LODESTONE_IMPORT_DESTINATIONS = env.list("LODESTONE_IMPORT_DESTINATIONS", defaul
 CELERY_BEAT_SCHEDULE = {
     "dashboards-sweep-stale": {"task": "dashboards.tasks.sweep_stale", "schedule": 60.0},
 }
+
+# --- Importers ---------------------------------------------------------------------------------
+# Admin uploads: size and row caps (the commands have no cap), where uploads and reports are kept.
+LODESTONE_IMPORT_MAX_UPLOAD_BYTES = env.int("LODESTONE_IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+LODESTONE_IMPORT_MAX_ROWS = env.int("LODESTONE_IMPORT_MAX_ROWS", default=5_000_000)
+# Errors kept per import (all go to the rejects CSV); beyond this, reading stops.
+LODESTONE_IMPORT_MAX_ERRORS = env.int("LODESTONE_IMPORT_MAX_ERRORS", default=100_000)
+LODESTONE_IMPORT_UPLOAD_DIR = env.path("LODESTONE_IMPORT_UPLOAD_DIR", default=VAR_DIR / "import-uploads")
+LODESTONE_IMPORT_REPORT_DIR = env.path("LODESTONE_IMPORT_REPORT_DIR", default=VAR_DIR / "import-reports")

@@ -148,4 +148,5 @@ class ExposureMetric(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"exposure {self.organization_id} {self.mineral_id} (v{self.organization_data_version}/{self.mineral_data_version})"
+        versions = f"v{self.organization_data_version}/{self.mineral_data_version}"
+        return f"exposure {self.organization_id} {self.mineral_id} ({versions})"

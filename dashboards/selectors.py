@@ -51,7 +51,7 @@ def row_freshness(*, row_version: int, current_version: int, computed_at: Any, n
 
 
 def _shares(pairs: Sequence[Sequence[Any]]) -> dict[str, float | None]:
-    return {country: share for country, share in pairs}
+    return {pair[0]: pair[1] for pair in pairs}  # stored as JSON lists, not tuples
 
 
 def latest_wgi() -> dict[str, list[float]]:
@@ -119,7 +119,10 @@ def mineral_metrics(
                 "restricted_contributions": [_contribution(c) for c in restricted.contributions],
                 "measures_needing_review": list(restricted.review_measure_keys),
                 **row_freshness(
-                    row_version=row.data_version, current_version=mineral.data_version, computed_at=row.computed_at, now=now
+                    row_version=row.data_version,
+                    current_version=mineral.data_version,
+                    computed_at=row.computed_at,
+                    now=now,
                 ),
             }
         )
@@ -136,7 +139,10 @@ def mineral_metrics(
                 "restricted_import_share": restricted.share if row.partner_shares else None,
                 "restricted_contributions": [_contribution(c) for c in restricted.contributions],
                 **row_freshness(
-                    row_version=row.data_version, current_version=mineral.data_version, computed_at=row.computed_at, now=now
+                    row_version=row.data_version,
+                    current_version=mineral.data_version,
+                    computed_at=row.computed_at,
+                    now=now,
                 ),
             }
         )
@@ -193,7 +199,13 @@ def mineral_metrics(
 
 
 def _contribution(c: risk.RestrictionContribution) -> dict[str, Any]:
-    return {"country": c.country, "share": c.share, "severity": c.severity, "restricted": c.restricted, "measures": list(c.measure_keys)}
+    return {
+        "country": c.country,
+        "share": c.share,
+        "severity": c.severity,
+        "restricted": c.restricted,
+        "measures": list(c.measure_keys),
+    }
 
 
 def _measure_status(measure: risk.Measure, as_of: date, severities: Mapping[str, float]) -> dict[str, Any]:

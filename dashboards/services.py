@@ -112,7 +112,18 @@ class SupplyTable:
     listed_countries: frozenset[str]
 
 
-_PRODUCTION_FIELDS = ("mineral_id", "stage", "year", "row_kind", "country_id", "quantity", "unit", "is_withheld", "bound", "source_id")
+_PRODUCTION_FIELDS = (
+    "mineral_id",
+    "stage",
+    "year",
+    "row_kind",
+    "country_id",
+    "quantity",
+    "unit",
+    "is_withheld",
+    "bound",
+    "source_id",
+)
 
 
 def supply_tables(mineral_ids: Sequence[int], sources: Mapping[int, SourceInfo]) -> list[SupplyTable]:
@@ -205,7 +216,9 @@ def trade_datasets(mineral_id: int, sources: Mapping[int, SourceInfo]) -> Q | No
     them would double count, so each year uses exactly one dataset.
     """
     found: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    rows = TradeFlow.objects.filter(commodity_code_id__in=_mineral_codes(mineral_id)).values_list("year", "source_id", "basis")
+    rows = TradeFlow.objects.filter(commodity_code_id__in=_mineral_codes(mineral_id)).values_list(
+        "year", "source_id", "basis"
+    )
     for year, source_id, basis in rows.distinct().order_by():
         found[year][source_id].add(basis)
     choice = Q(pk__in=[])
@@ -227,7 +240,9 @@ class ImportTable:
     source_ids: tuple[int, ...]
 
 
-def import_tables(mineral_id: int, tables: Sequence[SupplyTable], sources: Mapping[int, SourceInfo]) -> list[ImportTable]:
+def import_tables(
+    mineral_id: int, tables: Sequence[SupplyTable], sources: Mapping[int, SourceInfo]
+) -> list[ImportTable]:
     """Import shares and NIR of every (destination, year) of one mineral.
 
     Queries: the dataset choice, the flows summed per (year, importer, exporter, has
@@ -263,7 +278,9 @@ def import_tables(mineral_id: int, tables: Sequence[SupplyTable], sources: Mappi
             exports_kg[(row["exporter_id"], row["year"])] = row["quantity"]
 
     published: dict[tuple[str, int], dict[str, Any]] = {}
-    salient = SalientStatistic.objects.filter(mineral_id=mineral_id, statistic=SalientStatistic.Statistic.NET_IMPORT_RELIANCE)
+    salient = SalientStatistic.objects.filter(
+        mineral_id=mineral_id, statistic=SalientStatistic.Statistic.NET_IMPORT_RELIANCE
+    )
     if destinations is not None:
         salient = salient.filter(country_id__in=destinations)
     by_key: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
@@ -278,7 +295,9 @@ def import_tables(mineral_id: int, tables: Sequence[SupplyTable], sources: Mappi
     for destination, year in sorted(set(flows) | set(published)):
         dependence = None
         if (destination, year) in flows:
-            dependence = risk.import_dependence(flows[(destination, year)], china_group=china_group(), feoc=feoc_countries())
+            dependence = risk.import_dependence(
+                flows[(destination, year)], china_group=china_group(), feoc=feoc_countries()
+            )
         imports = dependence.total_quantity_kg if dependence is not None else None
         exports = exports_kg.get((destination, year), 0.0) if imports is not None else None
         nir = risk.net_import_reliance(production.get((destination, year)), imports, exports)
@@ -423,6 +442,62 @@ class RecomputeResult:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class MineralMetrics:
+    """Everything one recompute of a mineral writes, labelled with the version it read first."""
+
+    mineral_id: int
+    data_version: int
+    supply_rows: list[SupplyMetric]
+    import_rows: list[ImportMetric]
+    exposure: ExposureBatch
+    started: float
+
+
+def mineral_metrics_compute(*, mineral_id: int, target: int) -> MineralMetrics:
+    """Read the inputs (after the caller read `target`) and run the pure maths; no writes."""
+    started = time.perf_counter()
+    sources = data_sources()
+    tables = supply_tables([mineral_id], sources)
+    imports = import_tables(mineral_id, tables, sources)
+    exposure = exposures_compute(mineral_ids=[mineral_id], mineral_versions={mineral_id: target}, supply=tables)
+    now = timezone.now()
+    return MineralMetrics(
+        mineral_id=mineral_id,
+        data_version=target,
+        supply_rows=[_supply_row(t, version=target, now=now, sources=sources) for t in tables],
+        import_rows=[_import_row(mineral_id, t, version=target, now=now, sources=sources) for t in imports],
+        exposure=exposure,
+        started=started,
+    )
+
+
+def mineral_metrics_write(metrics: MineralMetrics, *, force: bool = False) -> bool:
+    """Replace the mineral's rows if `metrics` is newer than what is stored; True if written.
+
+    The conditional UPDATE of the state row is the gate: it locks that row until commit, so
+    concurrent runs of one mineral serialize, and an older or duplicate run matches nothing.
+    """
+    mineral_id, target = metrics.mineral_id, metrics.data_version
+    with transaction.atomic():
+        MineralMetricsState.objects.bulk_create([MineralMetricsState(mineral_id=mineral_id)], ignore_conflicts=True)
+        gate = Q(data_version__lte=target) if force else Q(data_version__lt=target) | Q(computed_at__isnull=True)
+        claimed = MineralMetricsState.objects.filter(gate, mineral_id=mineral_id).update(
+            data_version=target,
+            computed_at=timezone.now(),
+            recompute_count=F("recompute_count") + 1,
+            duration_ms=(time.perf_counter() - metrics.started) * 1000.0,
+        )
+        if not claimed:
+            return False  # a newer (or the same) version is stored: this run is redundant
+        SupplyMetric.objects.filter(mineral_id=mineral_id).delete()
+        ImportMetric.objects.filter(mineral_id=mineral_id).delete()
+        SupplyMetric.objects.bulk_create(metrics.supply_rows)
+        ImportMetric.objects.bulk_create(metrics.import_rows)
+        exposures_write(metrics.exposure, mineral_ids=[mineral_id])
+    return True
+
+
 def mineral_metrics_recompute(*, mineral_id: int, force: bool = False) -> RecomputeResult:
     """Recompute every metric row of one mineral (and its buyers' exposure) if newer.
 
@@ -441,39 +516,15 @@ def mineral_metrics_recompute(*, mineral_id: int, force: bool = False) -> Recomp
     current = state["metrics_state__computed_at"] is not None and state["metrics_state__data_version"] >= target
     if current and not force:
         return RecomputeResult(mineral_id, target, written=False)
-
-    sources = data_sources()
-    tables = supply_tables([mineral_id], sources)
-    imports = import_tables(mineral_id, tables, sources)
-    exposure = exposures_compute(mineral_ids=[mineral_id], mineral_versions={mineral_id: target}, supply=tables)
-    now = timezone.now()
-    supply_rows = [_supply_row(t, version=target, now=now, sources=sources) for t in tables]
-    import_rows = [_import_row(mineral_id, t, version=target, now=now, sources=sources) for t in imports]
-
-    with transaction.atomic():
-        MineralMetricsState.objects.bulk_create([MineralMetricsState(mineral_id=mineral_id)], ignore_conflicts=True)
-        gate = Q(data_version__lte=target) if force else Q(data_version__lt=target) | Q(computed_at__isnull=True)
-        claimed = MineralMetricsState.objects.filter(gate, mineral_id=mineral_id).update(
-            data_version=target,
-            computed_at=now,
-            recompute_count=F("recompute_count") + 1,
-            duration_ms=(time.perf_counter() - started) * 1000.0,
-        )
-        if not claimed:
-            # A newer (or the same) version was written meanwhile: this run is redundant.
-            return RecomputeResult(mineral_id, target, written=False)
-        SupplyMetric.objects.filter(mineral_id=mineral_id).delete()
-        ImportMetric.objects.filter(mineral_id=mineral_id).delete()
-        SupplyMetric.objects.bulk_create(supply_rows)
-        ImportMetric.objects.bulk_create(import_rows)
-        written_exposure = exposures_write(exposure, mineral_ids=[mineral_id])
+    metrics = mineral_metrics_compute(mineral_id=mineral_id, target=target)
+    written = mineral_metrics_write(metrics, force=force)
     return RecomputeResult(
         mineral_id,
         target,
-        written=True,
-        supply_rows=len(supply_rows),
-        import_rows=len(import_rows),
-        exposure_rows=written_exposure,
+        written=written,
+        supply_rows=len(metrics.supply_rows),
+        import_rows=len(metrics.import_rows),
+        exposure_rows=len(metrics.exposure.rows),
         seconds=time.perf_counter() - started,
     )
 
@@ -557,7 +608,9 @@ def exposures_compute(
         scope &= Q(mineral_id__in=mineral_ids)
     requirements = {
         (r[0], r[1]): (r[2], r[3])
-        for r in Requirement.objects.filter(scope).values_list("organization_id", "mineral_id", "annual_quantity", "unit")
+        for r in Requirement.objects.filter(scope).values_list(
+            "organization_id", "mineral_id", "annual_quantity", "unit"
+        )
     }
     sourcing = list(
         Sourcing.objects.filter(scope)
@@ -577,7 +630,10 @@ def exposures_compute(
     mix_tables = {m: _mix_table([t for t in tables if t.mineral_id == m]) for m in minerals_in_scope}
 
     controlled = risk.controlled_companies(
-        [risk.Stake(str(o), str(d), p / 100.0) for o, d, p in OwnershipStake.objects.values_list("owner_id", "owned_id", "percent")],
+        [
+            risk.Stake(str(o), str(d), p / 100.0)
+            for o, d, p in OwnershipStake.objects.values_list("owner_id", "owned_id", "percent")
+        ],
         {str(c): iso3 for c, iso3 in Company.objects.values_list("id", "hq_country_id")},
         feoc=feoc_countries(),
         threshold=settings.LODESTONE_CONTROL_THRESHOLD,
@@ -589,7 +645,9 @@ def exposures_compute(
     for fid, mid, country, company, stage, recorded in facility_rows.order_by():
         company_key = str(company)
         facilities[mid].append(
-            risk.FacilityNode(fid, country, china_controlled=recorded or company_key in controlled, company=company_key, stage=stage)
+            risk.FacilityNode(
+                fid, country, china_controlled=recorded or company_key in controlled, company=company_key, stage=stage
+            )
         )
     links: dict[int, list[risk.Link]] = defaultdict(list)
     for up, down, share, mid in SupplyLink.objects.filter(mineral_id__in=minerals_in_scope).values_list(
@@ -633,7 +691,9 @@ def exposures_compute(
                 organization_data_version=org_info[org_id][0],
                 mineral_data_version=mineral_versions[mid],
                 computed_at=now,
-                sources=[sources[mix_table.source_id].as_json()] if mix_table and mix_table.source_id in sources else [],
+                sources=[sources[mix_table.source_id].as_json()]
+                if mix_table and mix_table.source_id in sources
+                else [],
                 requirement_quantity=required,
                 unit=unit,
                 total_volume=exposure.total_volume,
@@ -696,7 +756,11 @@ def exposures_write(
             for (org_id, mid), (pk, org_v, _, _) in existing.items()
             if (org_id, mid) not in batch.pairs and batch.organization_versions.get(org_id, -1) > org_v
         ]
-        doomed = obsolete + [existing[(r.organization_id, r.mineral_id)][0] for r in replace if (r.organization_id, r.mineral_id) in existing]
+        doomed = obsolete + [
+            existing[(r.organization_id, r.mineral_id)][0]
+            for r in replace
+            if (r.organization_id, r.mineral_id) in existing
+        ]
         if doomed:
             ExposureMetric.objects.filter(pk__in=doomed).delete()
         if replace:
@@ -712,7 +776,11 @@ def organization_exposure_recompute(*, organization_id: int) -> int:
 
 def organizations_exposure_recompute(*, organization_ids: Sequence[int] | None = None) -> int:
     """Recompute many buyers at once (the sweep's repair path and the benchmark)."""
-    ids = list(organization_ids) if organization_ids is not None else list(Organization.objects.values_list("id", flat=True))
+    ids = (
+        list(organization_ids)
+        if organization_ids is not None
+        else list(Organization.objects.values_list("id", flat=True))
+    )
     batch = exposures_compute(organization_ids=ids)
     return exposures_write(batch, organization_ids=ids)
 
@@ -723,8 +791,10 @@ def organizations_exposure_recompute(*, organization_ids: Sequence[int] | None =
 
 def stale_mineral_ids() -> list[int]:
     """Minerals whose metric rows are older than their data, or were never computed."""
-    behind = Q(metrics_state__isnull=True) | Q(metrics_state__computed_at__isnull=True) | Q(
-        data_version__gt=F("metrics_state__data_version")
+    behind = (
+        Q(metrics_state__isnull=True)
+        | Q(metrics_state__computed_at__isnull=True)
+        | Q(data_version__gt=F("metrics_state__data_version"))
     )
     return list(Mineral.objects.filter(behind).values_list("id", flat=True).order_by("id"))
 
@@ -746,10 +816,16 @@ def stale_organization_ids(*, today: date | None = None) -> list[int]:
     return list(stale.values_list("id", flat=True).order_by("id"))
 
 
-def all_metrics_recompute(*, mineral_ids: Sequence[int] | None = None, force: bool = False) -> Iterator[RecomputeResult]:
+def all_metrics_recompute(
+    *, mineral_ids: Sequence[int] | None = None, force: bool = False
+) -> Iterator[RecomputeResult]:
     """The synchronous path (commands, `seed_demo`, the benchmark): one mineral at a time,
     then the buyers whose rows are still behind. Yields one result per mineral."""
-    ids = list(mineral_ids) if mineral_ids is not None else list(Mineral.objects.values_list("id", flat=True).order_by("id"))
+    ids = (
+        list(mineral_ids)
+        if mineral_ids is not None
+        else list(Mineral.objects.values_list("id", flat=True).order_by("id"))
+    )
     for mineral_id in ids:
         yield mineral_metrics_recompute(mineral_id=mineral_id, force=force)
     if mineral_ids is None:

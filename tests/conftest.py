@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,7 +50,9 @@ def redis_url() -> str:
 
 @pytest.fixture
 def curator(django_user_model):  # type: ignore[no-untyped-def]
-    return django_user_model.objects.create_user("curator-test", password="pw-curator-test", is_staff=True, is_superuser=True)
+    return django_user_model.objects.create_user(
+        "curator-test", password="pw-curator-test", is_staff=True, is_superuser=True
+    )
 
 
 @pytest.fixture
@@ -60,8 +61,19 @@ def curator_client(client, curator):  # type: ignore[no-untyped-def]
     return client
 
 
+@pytest.fixture(scope="session", autouse=True)
+def celery_eager():  # type: ignore[no-untyped-def]
+    """Ordinary tests run Celery tasks in-process (eager), so nothing reaches the real Redis even
+    in CI, where REDIS_URL (hence the broker) is set for the whole suite. Integration tests
+    switch to a real worker on their own Redis database (tests/dashboards/conftest.py)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    return app
+
+
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+def django_db_setup(django_db_setup, django_db_blocker, celery_eager):  # type: ignore[no-untyped-def]
     """Every test database starts with the demo dataset: loaded once, kept by rolled-back tests."""
     from suppliers.demo_dataset import demo_dataset_load
 

@@ -1,0 +1,43 @@
+import json
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from dashboards import selectors
+from minerals.models import Mineral, Stage
+from suppliers.models import Organization
+
+
+class Command(BaseCommand):
+    help = "Print a mineral's stored metrics (and optionally a buyer's exposure), with freshness."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--mineral", required=True, help="Mineral slug, e.g. gallium.")
+        parser.add_argument("--year", type=int)
+        parser.add_argument("--stage", choices=[Stage.MINE, Stage.REFINERY, Stage.RECYCLING, Stage.COMPONENT])
+        parser.add_argument("--destination", help="ISO3 of the importing country (default: the default destination).")
+        parser.add_argument("--as-of", type=date.fromisoformat, help="Date of the policy status (default: today).")
+        parser.add_argument("--organization", help="Also print this buyer's exposure (organization slug).")
+        parser.add_argument("--json", action="store_true", help="JSON output (the only format for now).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            mineral = Mineral.objects.select_related("metrics_state").get(slug=options["mineral"])
+        except Mineral.DoesNotExist:
+            raise CommandError(f"unknown mineral {options['mineral']!r}") from None
+        report = selectors.mineral_metrics(
+            mineral=mineral,
+            stage=options["stage"],
+            year=options["year"],
+            destination=(options["destination"] or "").upper() or None,
+            as_of=options["as_of"],
+        )
+        if options["organization"]:
+            try:
+                organization = Organization.objects.get(slug=options["organization"])
+            except Organization.DoesNotExist:
+                raise CommandError(f"unknown organization {options['organization']!r}") from None
+            rows = selectors.organization_exposure(organization=organization)
+            report["exposure"] = [row for row in rows if row["mineral"] == mineral.slug]
+        self.stdout.write(json.dumps(report, indent=2, default=str))

@@ -1,0 +1,73 @@
+"""Risk-engine fixtures: a real Celery worker on its own Redis database for integration tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+# Integration tests use their own Redis database for the broker and the pending keys, flushed
+# before and after, so they never touch the development queue (database 0).
+TEST_REDIS_DB = 15
+TEST_KEY_PREFIX = "lodestone-test:recompute"
+
+
+def redis_db_url(url: str, db: int) -> str:
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url.rstrip("/")
+    return f"{base}/{db}"
+
+
+def use_broker(app: Any, url: str) -> None:
+    """Point the app's publisher at another broker: forget the cached pools (not closed: the
+    running worker thread may still hold them)."""
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def test_redis_url(redis_url: str) -> Iterator[str]:
+    url = redis_db_url(redis_url, TEST_REDIS_DB)
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+@pytest.fixture
+def celery_worker(test_redis_url: str, postgresql: None, settings: Any, celery_eager: Any) -> Iterator[Any]:
+    """A real worker thread (solo pool) consuming from the test Redis database."""
+    from celery.contrib.testing.worker import start_worker
+
+    import dashboards.tasks  # noqa: F401  (registers the tasks)
+
+    app = celery_eager
+    settings.LODESTONE_RECOMPUTE_REDIS_URL = test_redis_url
+    settings.LODESTONE_RECOMPUTE_KEY_PREFIX = TEST_KEY_PREFIX
+    settings.LODESTONE_RECOMPUTE_COUNTDOWN = 0.3
+    app.conf.task_always_eager = False
+    use_broker(app, test_redis_url)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager = True
+        use_broker(app, test_redis_url)
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., float]:
+    """Poll a condition; return the seconds it took, fail after `timeout`."""
+
+    def wait(condition: Callable[[], bool], *, timeout: float = 15.0, what: str = "condition") -> float:
+        started = time.monotonic()
+        while not condition():
+            if time.monotonic() - started > timeout:
+                pytest.fail(f"{what} not reached within {timeout} s")
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    return wait
