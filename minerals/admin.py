@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from import_export import resources
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 from simple_history.admin import SimpleHistoryAdmin
 
-from minerals import services
+from minerals import imports, services
+from minerals.imports import IMPORTERS
 from minerals.models import (
     CommodityCode,
     CommodityMineral,
@@ -31,6 +41,7 @@ from minerals.models import (
     TradeRestrictionFactor,
     WgiScore,
 )
+from minerals.tasks import import_batch_task
 
 
 class ServiceResource(resources.ModelResource):
@@ -109,31 +120,111 @@ class DataSourceAdmin(CuratedModelAdmin):
     resource_class = resource_for(DataSource, import_id_fields=("key",))
 
 
+class ImportUploadForm(forms.Form):
+    """An importer kind and a file; caps and checks from settings (size, extension, header)."""
+
+    importer = forms.ChoiceField(choices=[(k, k) for k in IMPORTERS])
+    file = forms.FileField()
+    countries = forms.FileField(required=False, help_text="BACI only: the country_codes_V202X.csv of the release.")
+    skip_invalid = forms.BooleanField(required=False, help_text="Import the valid rows; reject the others.")
+    dry_run = forms.BooleanField(required=False, help_text="Validate and report only.")
+
+    EXTENSIONS = {"usgs_mcs": (".csv",), "comtrade": (".csv",), "baci": (".csv",), "wgi": (".csv", ".xlsx")}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        upload = data.get("file")
+        importer = data.get("importer")
+        if upload is None or importer is None:
+            return data
+        if upload.size > settings.LODESTONE_IMPORT_MAX_UPLOAD_BYTES:
+            cap = settings.LODESTONE_IMPORT_MAX_UPLOAD_BYTES
+            raise forms.ValidationError(f"The file is {upload.size:,} bytes; uploads are capped at {cap:,}.")
+        if Path(upload.name).suffix.lower() not in self.EXTENSIONS[importer]:
+            raise forms.ValidationError(f"A {importer} file ends in {' or '.join(self.EXTENSIONS[importer])}.")
+        if importer == "baci" and not data.get("countries"):
+            raise forms.ValidationError("BACI needs its country-code file.")
+        return data
+
+
 @admin.register(ImportBatch)
 class ImportBatchAdmin(admin.ModelAdmin):
-    """Written by the importers only: curators read who imported what, when, with which outcome."""
+    """Written by the importers only: curators read who imported what, when, with which outcome.
+
+    The upload view saves the file under var/, creates the batch (status running) and enqueues the
+    import task; the batch page shows its progress and, when done, the report.
+    """
 
     list_display = [
-        "file_name",
-        "importer",
-        "status",
-        "started_by",
-        "started_at",
-        "rows_read",
-        "inserted",
-        "updated",
-        "unchanged",
-        "rejected",
-    ]
+        "file_name", "importer", "status", "progress", "started_by", "started_at",
+        "rows_read", "inserted", "updated", "unchanged", "rejected",
+    ]  # fmt: skip
     list_filter = ["importer", "status"]
     list_select_related = ["started_by"]
-    search_fields = ["file_name"]
+    search_fields = ["file_name", "checksum"]
+    change_list_template = "admin/minerals/importbatch/change_list.html"
+    change_form_template = "admin/minerals/importbatch/change_form.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_urls(self) -> list[Any]:
+        upload = path("upload/", self.admin_site.admin_view(self.upload_view), name="minerals_importbatch_upload")
+        return [upload, *super().get_urls()]
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("minerals.view_importbatch") or not request.user.is_staff:
+            raise PermissionDenied
+        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            batch = self._start(request, form)
+            if batch is not None:
+                return redirect("admin:minerals_importbatch_change", batch.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "opts": self.model._meta,
+            "title": "Upload a data file",
+        }
+        return TemplateResponse(request, "admin/minerals/importbatch/upload.html", context)
+
+    def _start(self, request: HttpRequest, form: ImportUploadForm) -> ImportBatch | None:
+        data = form.cleaned_data
+        folder = Path(settings.LODESTONE_IMPORT_UPLOAD_DIR) / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        saved = _save_upload(data["file"], folder)
+        options = imports.ImportOptions(
+            skip_invalid=data["skip_invalid"], max_rows=settings.LODESTONE_IMPORT_MAX_ROWS, dry_run=data["dry_run"]
+        )
+        if data.get("countries"):
+            options.countries = str(_save_upload(data["countries"], folder))
+        if data["dry_run"]:
+            outcome = imports.import_file(importer=data["importer"], path=saved, user=request.user, options=options)
+            for line in outcome.summary_lines() + outcome.errors[:10]:
+                messages.info(request, line)
+            return None
+        try:
+            batch = imports.import_batch_start(
+                importer=data["importer"], path=saved, user=request.user, options=options
+            )
+        except imports.ImportFailed as exc:
+            messages.error(request, str(exc))
+            return None
+        transaction.on_commit(lambda: import_batch_task.delay(batch.pk))
+        messages.success(request, f"{batch.file_name}: import queued as batch {batch.pk}.")
+        return batch
+
+
+def _save_upload(upload: Any, folder: Path) -> Path:
+    # only the base name of the client's file name; the folder is a fresh random one
+    target = folder / Path(upload.name).name
+    with open(target, "wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    return target
 
 
 @admin.register(CriticalMineralList)

@@ -222,7 +222,8 @@ class WgiScore(models.Model):
             models.CheckConstraint(condition=YEAR_RANGE, name="wgiscore_year_range"),
             *[
                 models.CheckConstraint(
-                    condition=Q(**{f"{d}__isnull": True}) | (Q(**{f"{d}__gte": -3}) & Q(**{f"{d}__lte": 3})),
+                    # "approximately -2.5 to 2.5": the 2022 release has estimates down to -3.18.
+                    condition=Q(**{f"{d}__isnull": True}) | (Q(**{f"{d}__gte": -5}) & Q(**{f"{d}__lte": 5})),
                     name=f"wgiscore_{d}_range",
                 )
                 for d in WGI_DIMENSIONS

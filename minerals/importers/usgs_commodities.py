@@ -48,17 +48,33 @@ SERIES_SLUGS: dict[tuple[str, str], str] = {
     ("platinum-group-metals", "platinum"): "platinum",
     ("titanium-and-titanium-dioxide", "sponge"): "titanium-metal",
     ("titanium", "sponge"): "titanium-metal",
+    # Several series at one mineral/stage/country would collide on the ProductionRecord natural key:
+    # each distinct series gets its own mineral; the primary series keeps the commodity's slug.
+    ("iron-ore", "iron content"): "iron-ore-iron-content",  # primary: usable ore
+    ("titanium-mineral-concentrates", "rutile"): "titanium-rutile",  # primary: ilmenite
+    ("silicon", "ferosilicon"): "silicon-ferrosilicon",  # sic, MCS 2025; primary: silicon metal
+    ("silicon", "ferrosilicon"): "silicon-ferrosilicon",
+    ("silicon", "fesi"): "silicon-ferrosilicon",  # salient column Imports_FeSi_kt
+    ("clays", "bentonite"): "clays-bentonite",
+    ("clays", "kaolin"): "clays-kaolin",
+    ("clays", "fuller"): "clays-fullers-earth",
+    ("iron-and-steel", "pig iron"): "pig-iron",
+    ("iron-and-steel", "pig_iron"): "pig-iron",
+    ("iron-and-steel", "raw steel"): "raw-steel",
+    ("mica-natural", "sheet"): "mica-natural-sheet",  # primary: scrap and flake
+    ("soda-ash", "production, synthetic"): "soda-ash-synthetic",  # primary: total natural and synthetic
 }
 
 
 def mineral_slug_for(usgs_name: str, measure: str = "") -> str:
     """Mineral slug for a USGS commodity name (and optionally the Type text of its row)."""
     slug = derive_slug(usgs_name)
+    base = IRREGULAR_SLUGS.get(slug, slug)
     lowered = measure.lower()
     for (commodity, keyword), target in SERIES_SLUGS.items():
-        if slug == commodity and keyword in lowered:
+        if commodity in (slug, base) and keyword in lowered:
             return target
-    return IRREGULAR_SLUGS.get(slug, slug)
+    return base
 
 
 # Five-letter codes of the per-commodity files (mcs20YY-<code>_world.csv, _salient.csv).

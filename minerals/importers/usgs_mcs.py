@@ -93,6 +93,9 @@ class SalientValue:
     edition: str
     line: int
     country_iso3: str = "USA"
+    # False when the file has several columns for this mineral and statistic (Imports_Metal_kg and
+    # Imports_GaAs_kg) and this one is not their total: a component, not the statistic itself.
+    is_primary: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,10 +304,12 @@ def _emit_production(
     withheld = _withheld_years(notes)
     base_from_text = None
     if unit_col is not None:
-        correction = UNIT_CORRECTIONS.get((ctx.edition, slug, unit_text.lower()))
+        # keyed by the commodity, not the series: the label is the commodity's (ilmenite and rutile alike)
+        commodity_slug = mineral_slug_for(commodity)
+        correction = UNIT_CORRECTIONS.get((ctx.edition, commodity_slug, unit_text.lower()))
         if correction:
             # counted beside the skips so the import report shows it; the row itself is kept
-            stats.skip(f"unit label corrected (row kept): {slug} {unit_text or '(empty)'} -> {correction}")
+            stats.skip(f"unit label corrected (row kept): {commodity_slug} {unit_text or '(empty)'} -> {correction}")
             unit_text = correction
         base_from_text = unit_from_words(unit_text) if unit_text else None
     if base_from_text is None:
@@ -512,6 +517,7 @@ def _salient_column(header: str, slug: str) -> tuple[str, str, float]:
 def _parse_salient(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord | ParseError]:
     i_source, i_commodity, i_year = 0, 1, 2
     value_cols = [i for i in range(3, ctx.width) if ctx.header[i].strip()]
+    primary: set[int] | None = None  # decided on the first data row, once the commodity is known
     for item in _data_rows(ctx, rows):
         if isinstance(item, ParseError):
             yield item
@@ -526,6 +532,8 @@ def _parse_salient(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord | 
             yield ctx.error(line, i_year, year_text, "a year such as 2024", "is not a year")
             continue
         year, is_estimate = int(match.group(1)), bool(match.group(2))
+        if primary is None:
+            primary = _primary_salient_columns(ctx, value_cols, commodity)
         for i in value_cols:
             column = ctx.header[i].strip()
             slug = mineral_slug_for(commodity, column)
@@ -554,7 +562,31 @@ def _parse_salient(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord | 
                 notes=parsed.note,
                 edition=ctx.edition,
                 line=line,
+                is_primary=i in primary,
             )
+
+
+_TOTAL_TOKENS = ("total", "apparent", "apprnt")
+
+
+def _primary_salient_columns(ctx: _Ctx, value_cols: list[int], commodity: str) -> set[int]:
+    """Columns that are the statistic itself: the only one of their (mineral, statistic) in the
+    header, or, among several, the single one named a total (``Imports_Total_t``) or apparent
+    consumption. The others are components (by form or by route) and are flagged, not summed."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i in value_cols:
+        column = ctx.header[i].strip()
+        slug = mineral_slug_for(commodity, column)
+        groups.setdefault((slug, _salient_column(column, slug)[0]), []).append(i)
+    primary: set[int] = set()
+    for columns in groups.values():
+        if len(columns) == 1:
+            primary.update(columns)
+            continue
+        totals = [i for i in columns if any(t in ctx.norm[i].split("_") for t in _TOTAL_TOKENS)]
+        if len(totals) == 1:
+            primary.update(totals)
+    return primary
 
 
 def _import_source_iso3(name: str) -> str | None:
