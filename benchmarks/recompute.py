@@ -2,9 +2,11 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/lodestone .venv/bin/python benchmarks/recompute.py [--scale 0.1]
 
-Uses its own database (`lodestone_bench`, dropped and re-created on the server of DATABASE_URL);
-never touches the development database. Scale 1 = 200 countries x 60 HS6 codes x 5 years
-(about 2 million trade flows), production for 12 minerals, 10,000 facilities with supply links,
+Uses its own database (`lodestone_bench_recompute`, or `--database`; dropped and re-created on the
+server of DATABASE_URL); never touches the development database, nor the `lodestone_bench`
+database the other benchmarks (import_trade, dashboard_load) drop and re-create.
+Scale 1 = 200 countries x 60 HS6 codes x 5 years (about 2 million trade flows), production for
+12 minerals, 10,000 facilities with supply links,
 1,000 buyer organizations. Loads with COPY (psycopg 3 `cursor.copy`). Prints:
 full recompute (every importer, and the product's default destinations), the single-SQL
 bound for the same import shares and HHI, the ratio, one incremental recompute after an
@@ -23,24 +25,26 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-BENCH_DB = "lodestone_bench"
+BENCH_DB = "lodestone_bench_recompute"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def bench_url(url: str) -> tuple[str, str]:
+def bench_url(url: str, name: str = BENCH_DB) -> tuple[str, str]:
     parts = urlsplit(url)
     if not parts.scheme.startswith("postgres"):
         sys.exit("benchmarks/recompute.py runs on PostgreSQL: set DATABASE_URL=postgres://...")
     admin = urlunsplit(parts._replace(path="/postgres"))
-    return admin, urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+    return admin, urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def create_database(admin_url: str) -> None:
+def create_database(admin_url: str, name: str = BENCH_DB) -> None:
     import psycopg
 
+    if not name.replace("_", "").isalnum():
+        sys.exit(f"invalid database name {name!r}")
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
 
 
 def timed(label: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -57,10 +61,11 @@ def main() -> None:
         "--scale", type=float, default=1.0, help="Fraction of the default trade density, facilities, orgs."
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database", default=BENCH_DB, help="Benchmark database (dropped and re-created).")
     options = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/lodestone")
-    admin_url, url = bench_url(url)
-    create_database(admin_url)
+    admin_url, url = bench_url(url, options.database)
+    create_database(admin_url, options.database)
     os.environ["DATABASE_URL"] = url
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ.pop("REDIS_URL", None)

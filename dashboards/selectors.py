@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from dashboards import risk
 from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
-from dashboards.services import policy_measures, severity_by_type
-from minerals.models import WGI_DIMENSIONS, Mineral, MineralParameter, TradeRestrictionFactor, WgiScore
-from suppliers.models import Organization
+from dashboards.services import KG_PER_UNIT, STAGE_ORDER, feoc_countries, policy_measures, severity_by_type
+from minerals.models import WGI_DIMENSIONS, Mineral, MineralParameter, Stage, TradeRestrictionFactor, WgiScore
+from suppliers.models import Company, Facility, Organization, OwnershipStake
 
 SUPPLY_FIELDS = (
     "stage", "year", "unit", "world_total", "world_total_source", "coverage", "residual_share", "china_share",
@@ -264,6 +264,191 @@ def metrics_overview() -> list[dict[str, Any]]:
                 "stale": computed_at is None or state is None or state.data_version < mineral.data_version,
                 "age_seconds": round((now - computed_at).total_seconds(), 3) if computed_at else None,
                 "recompute_count": state.recompute_count if state else 0,
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Alternatives (metrics.md section 5): non-FEOC sources that could replace an exposed volume
+
+# Facility statuses that can supply (idle and closed ones cannot): risk.ProjectStatus values.
+_SUPPLYING_STATUSES = ("operating", "construction", "planned")
+
+
+def _convert(quantity: float, unit: str, to_unit: str) -> float:
+    """A quantity in kg or t expressed in `to_unit` (an unknown unit is taken as `to_unit`)."""
+    return quantity * KG_PER_UNIT.get(unit or to_unit, 1.0) / KG_PER_UNIT.get(to_unit, 1.0)
+
+
+def _alternative_candidates(
+    mineral_ids: Sequence[int], *, as_of: date, unit_of: Mapping[int, str], exposed_of: Mapping[int, float]
+) -> dict[int, tuple[list[risk.AlternativeSource], dict[str, Any]]]:
+    """Candidates per mineral, in six queries whatever the number of minerals or facilities:
+    supply rows, facilities (with their company), ownership stakes, company domiciles, WGI,
+    EoL recycling input rates."""
+    feoc = feoc_countries()
+    wgi = {country: risk.wgi_score(estimates) for country, estimates in latest_wgi().items()}
+    # Producing countries: the most upstream stage's newest table up to as_of, as stored by the
+    # recompute (newest edition already chosen); output = share x world total.
+    tables: dict[int, SupplyMetric] = {}
+    supply = SupplyMetric.objects.filter(mineral_id__in=mineral_ids, year__lte=as_of.year, unknown=False)
+    for row in supply.order_by("mineral_id", "-year"):
+        best = tables.get(row.mineral_id)
+        rank = STAGE_ORDER.index(row.stage) if row.stage in STAGE_ORDER else len(STAGE_ORDER)
+        if best is None or (rank, -row.year) < (STAGE_ORDER.index(best.stage), -best.year):
+            tables[row.mineral_id] = row
+    controlled = risk.controlled_companies(
+        [
+            risk.Stake(str(o), str(d), p / 100.0)
+            for o, d, p in OwnershipStake.objects.values_list("owner_id", "owned_id", "percent")
+        ],
+        {str(c): iso3 for c, iso3 in Company.objects.values_list("id", "hq_country_id")},
+        feoc=feoc,
+        threshold=settings.LODESTONE_CONTROL_THRESHOLD,
+    )
+    rates = dict(
+        MineralParameter.objects.filter(mineral_id__in=mineral_ids, name=MineralParameter.Name.EOL_RIR).values_list(
+            "mineral_id", "value"
+        )
+    )
+    out: dict[int, tuple[list[risk.AlternativeSource], dict[str, Any]]] = {
+        mid: ([], {"production_year": None, "production_stage": None, "eol_rir": rates.get(mid)}) for mid in mineral_ids
+    }
+    for mid, row in tables.items():
+        candidates, info = out[mid]
+        info.update(production_year=row.year, production_stage=row.stage, sources=row.sources)
+        for country, share in row.country_shares:
+            if share is None or row.world_total is None:
+                continue  # withheld: output unknown, never guessed
+            candidates.append(
+                risk.AlternativeSource(
+                    key=f"country:{country}",
+                    kind="country",
+                    country=country,
+                    available_capacity=_convert(share * row.world_total, row.unit, unit_of[mid]),
+                    status="operating",
+                    start_year=None,
+                    governance=wgi.get(country),
+                    feoc_controlled=False,
+                    name=f"{country} {row.stage} output {row.year}",
+                )
+            )
+    facilities = Facility.objects.filter(
+        mineral_id__in=mineral_ids, status__in=_SUPPLYING_STATUSES, capacity__isnull=False
+    ).values_list(
+        "mineral_id", "key", "name", "country_id", "stage", "status", "start_year", "capacity", "capacity_unit",
+        "company_id", "company__recorded_foreign_control",
+    )  # fmt: skip
+    for mid, key, name, country, stage, status, start, capacity, cap_unit, company, recorded in facilities.order_by():
+        kind: risk.AlternativeKind = "facility"
+        if stage == Stage.RECYCLING:
+            kind = "recycling"
+        elif country == settings.LODESTONE_DEFAULT_DESTINATION and status != "operating":
+            kind = "us_project"
+        out[mid][0].append(
+            risk.AlternativeSource(
+                key=f"facility:{key}",
+                kind=kind,
+                country=country,
+                available_capacity=_convert(capacity, cap_unit, unit_of[mid]),
+                status=status,
+                start_year=start,
+                governance=wgi.get(country),
+                feoc_controlled=recorded or str(company) in controlled,
+                name=name,
+            )
+        )
+    destination = settings.LODESTONE_DEFAULT_DESTINATION
+    for mid, rate in rates.items():
+        if rate and exposed_of.get(mid):
+            # Secondary supply: the part of the exposed volume the mineral's end-of-life recycling
+            # input rate says recycled material already covers (domestic scrap, buyer's country).
+            out[mid][0].append(
+                risk.AlternativeSource(
+                    key="recycling:eol-rir",
+                    kind="recycling",
+                    country=destination,
+                    available_capacity=rate * exposed_of[mid],
+                    status="operating",
+                    governance=wgi.get(destination),
+                    name=f"End-of-life recycling input rate {rate:.0%}",
+                )
+            )
+    return out
+
+
+def _alternative_out(alternative: risk.Alternative, unit: str) -> dict[str, Any]:
+    source = alternative.source
+    return {
+        "rank": alternative.rank,
+        "key": source.key,
+        "kind": source.kind,
+        "name": source.name,
+        "country": source.country,
+        "status": source.status,
+        "start_year": source.start_year,
+        "available_capacity": source.available_capacity,
+        "unit": unit,
+        "governance": source.governance,
+        "coverage_ratio": alternative.coverage_ratio,
+    }
+
+
+def mineral_alternatives(
+    mineral: Mineral | str, *, exposed_volume: float, unit: str = "t", as_of: date | None = None
+) -> dict[str, Any]:
+    """Non-FEOC sources that could replace `exposed_volume` (in `unit`) of a mineral, ranked by
+    risk.rank_alternatives, each with `coverage_ratio` = its available capacity / the volume.
+
+    Candidates: producing countries with their output (the most upstream stage's newest stored
+    table up to `as_of`, newest edition); facilities with a published capacity that are
+    operating, under construction or planned (U.S. ones not yet operating are `us_project`,
+    recycling-stage ones `recycling`); the end-of-life recycling input rate (`eol_rir`
+    parameter) as secondary supply. FEOC-located and FEOC-controlled sources are excluded
+    (ownership >= threshold through chains, or recorded control). Seven queries with a slug,
+    six with a Mineral, whatever the number of candidates.
+    """
+    if isinstance(mineral, str):
+        mineral = Mineral.objects.get(slug=mineral)
+    as_of = as_of or timezone.localdate()
+    candidates, info = _alternative_candidates(
+        [mineral.pk], as_of=as_of, unit_of={mineral.pk: unit}, exposed_of={mineral.pk: exposed_volume}
+    )[mineral.pk]
+    ranked = risk.rank_alternatives(exposed_volume, candidates, feoc=feoc_countries())
+    return {
+        "mineral": mineral.slug,
+        "as_of": as_of.isoformat(),
+        "exposed_volume": exposed_volume,
+        "unit": unit,
+        **info,
+        "alternatives": [_alternative_out(a, unit) for a in ranked],
+    }
+
+
+def organization_alternatives(*, organization: Organization, as_of: date | None = None) -> list[dict[str, Any]]:
+    """Per mineral the buyer holds: alternatives for its China-exposed volume (the stored
+    exposure's `china_exposed_volume`, in its requirement's unit, tonnes when none).
+    Seven queries whatever the number of minerals and candidates."""
+    as_of = as_of or timezone.localdate()
+    rows = list(ExposureMetric.objects.filter(organization=organization).select_related("mineral"))
+    unit_of = {row.mineral_id: row.unit or "t" for row in rows}
+    exposed_of = {row.mineral_id: row.china_exposed_volume for row in rows}
+    candidates = _alternative_candidates(list(unit_of), as_of=as_of, unit_of=unit_of, exposed_of=exposed_of)
+    out = []
+    for row in sorted(rows, key=lambda r: r.mineral.name):
+        sources, info = candidates[row.mineral_id]
+        ranked = risk.rank_alternatives(row.china_exposed_volume, sources, feoc=feoc_countries())
+        out.append(
+            {
+                "organization": organization.slug,
+                "mineral": row.mineral.slug,
+                "as_of": as_of.isoformat(),
+                "exposure_as_of": row.as_of.isoformat(),
+                "exposed_volume": row.china_exposed_volume,
+                "unit": unit_of[row.mineral_id],
+                **info,
+                "alternatives": [_alternative_out(a, unit_of[row.mineral_id]) for a in ranked],
             }
         )
     return out

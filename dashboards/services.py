@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
 from django.utils import timezone
 
-from dashboards import risk
+from dashboards import metric_sql, risk
 from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
 from minerals.models import (
     CommodityMineral,
@@ -209,24 +209,84 @@ def _mineral_codes(mineral_id: int) -> Any:
     return CommodityMineral.objects.filter(mineral_id=mineral_id).values("commodity_code_id")
 
 
-def trade_datasets(mineral_id: int, sources: Mapping[int, SourceInfo]) -> Q | None:
-    """The (source, basis) used per year: newest edition, then the preferred basis. One query.
+def dataset_choice(
+    mineral_id: int, sources: Mapping[int, SourceInfo], codes: Sequence[str] | None = None
+) -> list[tuple[int, int, str]]:
+    """The (year, source, basis) used per year: newest edition, then the preferred basis. One query.
 
     Mirror statistics (importer's and exporter's reports, BACI) describe the same flows: mixing
     them would double count, so each year uses exactly one dataset.
     """
     found: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    rows = TradeFlow.objects.filter(commodity_code_id__in=_mineral_codes(mineral_id)).values_list(
-        "year", "source_id", "basis"
-    )
+    mapped = _mineral_codes(mineral_id) if codes is None else list(codes)
+    rows = TradeFlow.objects.filter(commodity_code_id__in=mapped).values_list("year", "source_id", "basis")
     for year, source_id, basis in rows.distinct().order_by():
         found[year][source_id].add(basis)
-    choice = Q(pk__in=[])
-    for year, by_source in found.items():
+    chosen = []
+    for year, by_source in sorted(found.items()):
         source_id = _newest(by_source, sources)
         basis = next(b for b in BASIS_PREFERENCE if b in by_source[source_id])
+        chosen.append((year, source_id, basis))
+    return chosen
+
+
+def trade_datasets(mineral_id: int, sources: Mapping[int, SourceInfo]) -> Q | None:
+    """`dataset_choice` as a filter on TradeFlow (None when the mineral has no flows)."""
+    chosen = dataset_choice(mineral_id, sources)
+    choice = Q(pk__in=[])
+    for year, source_id, basis in chosen:
         choice |= Q(year=year, source_id=source_id, basis=basis)
-    return choice if found else None
+    return choice if chosen else None
+
+
+def published_nir(
+    mineral_id: int, destinations: Sequence[str] | None, sources: Mapping[int, SourceInfo]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The published NIR row per (country, year), newest edition. One query."""
+    salient = SalientStatistic.objects.filter(
+        mineral_id=mineral_id, statistic=SalientStatistic.Statistic.NET_IMPORT_RELIANCE
+    )
+    if destinations is not None:
+        salient = salient.filter(country_id__in=destinations)
+    by_key: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in salient.values("country_id", "year", "value", "bound", "is_withheld", "source_id").order_by():
+        by_key[(row["country_id"], row["year"])].append(row)
+    published = {}
+    for key, rows in by_key.items():
+        newest = _newest((r["source_id"] for r in rows), sources)
+        published[key] = next(r for r in rows if r["source_id"] == newest)
+    return published
+
+
+def _published_fraction(stated: Mapping[str, Any] | None) -> float | None:
+    if stated is None or stated["value"] is None or stated["is_withheld"]:
+        return None
+    return min(1.0, stated["value"] / 100.0)
+
+
+def import_inputs(
+    mineral_id: int, tables: Sequence[SupplyTable], sources: Mapping[int, SourceInfo]
+) -> metric_sql.ImportInputs:
+    """The small inputs of the set-based import statement: destinations (buyers' countries),
+    mapped codes, dataset choice, published NIR; four small queries, none returning flows."""
+    destinations = import_destinations()
+    codes = sorted(set(_mineral_codes(mineral_id).values_list("commodity_code_id", flat=True)))
+    datasets = dataset_choice(mineral_id, sources, codes) if codes else []
+    published = published_nir(mineral_id, destinations, sources)
+    production = _primary_production_kg(tables)
+    used = {d[1] for d in datasets} | {row["source_id"] for row in published.values()}
+    return metric_sql.ImportInputs(
+        codes=codes,
+        datasets=datasets,
+        destinations=destinations,
+        production=[(country, year, kg) for (country, year), kg in production.items() if country != "*"],
+        production_years=sorted(year for country, year in production if country == "*"),
+        published=[
+            (country, year, _published_fraction(row), row["bound"] or "", row["source_id"])
+            for (country, year), row in sorted(published.items())
+        ],
+        sources={sid: sources[sid].as_json() for sid in sorted(used) if sid in sources},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,12 +303,14 @@ class ImportTable:
 def import_tables(
     mineral_id: int, tables: Sequence[SupplyTable], sources: Mapping[int, SourceInfo]
 ) -> list[ImportTable]:
-    """Import shares and NIR of every (destination, year) of one mineral.
+    """Import shares and NIR of every (destination, year) of one mineral: the pure path.
 
-    Queries: the dataset choice, the flows summed per (year, importer, exporter, has
-    quantity), the destinations' exports, the published NIR; each one statement whatever the
-    number of flows. Summing per exporter in SQL gives risk.import_dependence the same totals
-    as the raw rows (it is additive), split by "has a quantity" so quantity shares stay exact.
+    Used on SQLite and as the reference of the set-based statement (dashboards.metric_sql,
+    PostgreSQL), which must give the same rows. Queries: the dataset choice, the flows summed
+    per (year, importer, exporter, has quantity), the destinations' exports, the published NIR;
+    each one statement whatever the number of flows. Summing per exporter in SQL gives
+    risk.import_dependence the same totals as the raw rows (it is additive), split by "has a
+    quantity" so quantity shares stay exact.
     """
     destinations = import_destinations()
     datasets = trade_datasets(mineral_id, sources)
@@ -277,18 +339,7 @@ def import_tables(
         for row in outbound.values("year", "exporter_id").annotate(quantity=Sum("quantity_kg")).order_by():
             exports_kg[(row["exporter_id"], row["year"])] = row["quantity"]
 
-    published: dict[tuple[str, int], dict[str, Any]] = {}
-    salient = SalientStatistic.objects.filter(
-        mineral_id=mineral_id, statistic=SalientStatistic.Statistic.NET_IMPORT_RELIANCE
-    )
-    if destinations is not None:
-        salient = salient.filter(country_id__in=destinations)
-    by_key: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-    for row in salient.values("country_id", "year", "value", "bound", "is_withheld", "source_id").order_by():
-        by_key[(row["country_id"], row["year"])].append(row)
-    for key, rows in by_key.items():
-        newest = _newest((r["source_id"] for r in rows), sources)
-        published[key] = next(r for r in rows if r["source_id"] == newest)
+    published = published_nir(mineral_id, destinations, sources)
 
     production = _primary_production_kg(tables)
     result = []
@@ -302,9 +353,7 @@ def import_tables(
         exports = exports_kg.get((destination, year), 0.0) if imports is not None else None
         nir = risk.net_import_reliance(production.get((destination, year)), imports, exports)
         stated = published.get((destination, year))
-        nir_published = None
-        if stated is not None and stated["value"] is not None and not stated["is_withheld"]:
-            nir_published = min(1.0, stated["value"] / 100.0)
+        nir_published = _published_fraction(stated)
         source_ids = tuple(
             sorted({s for s in (trade_source.get(year) if dependence else None, stated and stated["source_id"]) if s})
         )
@@ -444,7 +493,12 @@ class RecomputeResult:
 
 @dataclass(frozen=True, slots=True)
 class MineralMetrics:
-    """Everything one recompute of a mineral writes, labelled with the version it read first."""
+    """Everything one recompute of a mineral writes, labelled with the version it read first.
+
+    On PostgreSQL the import rows are computed by the write itself (`import_inputs` holds
+    the small inputs of the set-based statement, `import_rows` is empty); elsewhere they are
+    computed here by the pure path (`import_rows`, `import_inputs` None).
+    """
 
     mineral_id: int
     data_version: int
@@ -452,14 +506,22 @@ class MineralMetrics:
     import_rows: list[ImportMetric]
     exposure: ExposureBatch
     started: float
+    import_inputs: metric_sql.ImportInputs | None = None
 
 
-def mineral_metrics_compute(*, mineral_id: int, target: int) -> MineralMetrics:
-    """Read the inputs (after the caller read `target`) and run the pure maths; no writes."""
+def mineral_metrics_compute(*, mineral_id: int, target: int, set_based: bool | None = None) -> MineralMetrics:
+    """Read the inputs (after the caller read `target`) and run the pure maths; no writes.
+
+    `set_based` (default: on PostgreSQL) leaves the import rows to the set-based statement
+    run by `mineral_metrics_write`; False forces the pure path (tests compare the two).
+    """
     started = time.perf_counter()
+    if set_based is None:
+        set_based = metric_sql.supported()
     sources = data_sources()
     tables = supply_tables([mineral_id], sources)
-    imports = import_tables(mineral_id, tables, sources)
+    inputs = import_inputs(mineral_id, tables, sources) if set_based else None
+    imports = [] if set_based else import_tables(mineral_id, tables, sources)
     exposure = exposures_compute(mineral_ids=[mineral_id], mineral_versions={mineral_id: target}, supply=tables)
     now = timezone.now()
     return MineralMetrics(
@@ -469,14 +531,23 @@ def mineral_metrics_compute(*, mineral_id: int, target: int) -> MineralMetrics:
         import_rows=[_import_row(mineral_id, t, version=target, now=now, sources=sources) for t in imports],
         exposure=exposure,
         started=started,
+        import_inputs=inputs,
     )
 
 
 def mineral_metrics_write(metrics: MineralMetrics, *, force: bool = False) -> bool:
-    """Replace the mineral's rows if `metrics` is newer than what is stored; True if written.
+    """Replace the mineral's rows if `metrics` is newer than what is stored; True if written."""
+    return _metrics_write(metrics, force=force) is not None
+
+
+def _metrics_write(metrics: MineralMetrics, *, force: bool = False) -> int | None:
+    """The write of `mineral_metrics_write`; returns the import rows written, None if skipped.
 
     The conditional UPDATE of the state row is the gate: it locks that row until commit, so
     concurrent runs of one mineral serialize, and an older or duplicate run matches nothing.
+    Import rows (the bulk: destinations x years with partner vectors) are written set-based on
+    PostgreSQL: one INSERT ... SELECT ... ON CONFLICT DO UPDATE that never replaces a row by an
+    older version, then one DELETE of the keys the run no longer produced.
     """
     mineral_id, target = metrics.mineral_id, metrics.data_version
     with transaction.atomic():
@@ -489,13 +560,24 @@ def mineral_metrics_write(metrics: MineralMetrics, *, force: bool = False) -> bo
             duration_ms=(time.perf_counter() - metrics.started) * 1000.0,
         )
         if not claimed:
-            return False  # a newer (or the same) version is stored: this run is redundant
+            return None  # a newer (or the same) version is stored: this run is redundant
         SupplyMetric.objects.filter(mineral_id=mineral_id).delete()
-        ImportMetric.objects.filter(mineral_id=mineral_id).delete()
         SupplyMetric.objects.bulk_create(metrics.supply_rows)
-        ImportMetric.objects.bulk_create(metrics.import_rows)
+        if metrics.import_inputs is not None:
+            import_rows = metric_sql.import_metrics_upsert(
+                mineral_id=mineral_id,
+                version=target,
+                now=timezone.now(),
+                inputs=metrics.import_inputs,
+                china_group=china_group(),
+                feoc=feoc_countries(),
+            )
+        else:
+            ImportMetric.objects.filter(mineral_id=mineral_id).delete()
+            ImportMetric.objects.bulk_create(metrics.import_rows)
+            import_rows = len(metrics.import_rows)
         exposures_write(metrics.exposure, mineral_ids=[mineral_id])
-    return True
+    return import_rows
 
 
 def mineral_metrics_recompute(*, mineral_id: int, force: bool = False) -> RecomputeResult:
@@ -517,13 +599,13 @@ def mineral_metrics_recompute(*, mineral_id: int, force: bool = False) -> Recomp
     if current and not force:
         return RecomputeResult(mineral_id, target, written=False)
     metrics = mineral_metrics_compute(mineral_id=mineral_id, target=target)
-    written = mineral_metrics_write(metrics, force=force)
+    import_rows = _metrics_write(metrics, force=force)
     return RecomputeResult(
         mineral_id,
         target,
-        written=written,
+        written=import_rows is not None,
         supply_rows=len(metrics.supply_rows),
-        import_rows=len(metrics.import_rows),
+        import_rows=import_rows or 0,
         exposure_rows=len(metrics.exposure.rows),
         seconds=time.perf_counter() - started,
     )

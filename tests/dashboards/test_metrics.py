@@ -208,6 +208,9 @@ def test_recompute_query_count_does_not_grow_with_rows(demo: None, django_assert
     )
     _add_gallium_trade(countries[:3])
     _add_production(gallium, countries[:3])
+    # 32 on both paths (by coincidence of the sum): PostgreSQL reads the mapped codes, sets
+    # work_mem/jit and runs the set-based upsert + obsolete delete where the pure path (SQLite)
+    # reads flows and exports, deletes and bulk-inserts.
     with django_assert_num_queries(32) as small:
         services.mineral_metrics_recompute(mineral_id=gallium.pk, force=True)
     _add_gallium_trade(countries[3:60])
