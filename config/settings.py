@@ -279,3 +279,13 @@ LODESTONE_IMPORT_MAX_ROWS = env.int("LODESTONE_IMPORT_MAX_ROWS", default=5_000_0
 LODESTONE_IMPORT_MAX_ERRORS = env.int("LODESTONE_IMPORT_MAX_ERRORS", default=100_000)
 LODESTONE_IMPORT_UPLOAD_DIR = env.path("LODESTONE_IMPORT_UPLOAD_DIR", default=VAR_DIR / "import-uploads")
 LODESTONE_IMPORT_REPORT_DIR = env.path("LODESTONE_IMPORT_REPORT_DIR", default=VAR_DIR / "import-reports")
+
+# --- Dashboard -----------------------------------------------------------------------------------
+# Login, logout and password change use Django's auth views with templates/registration/.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboards:overview"
+# Page content is cached under the data generation (a new generation reads a new key); the
+# timeout only bounds how long superseded entries linger.
+LODESTONE_PAGE_CACHE_SECONDS = env.int("LODESTONE_PAGE_CACHE_SECONDS", default=6 * 3600)
+# Largest supplier list a buyer may upload (bytes).
+LODESTONE_SUPPLIER_UPLOAD_MAX_BYTES = env.int("LODESTONE_SUPPLIER_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 admin.site.site_header = "Lodestone curation"
@@ -6,5 +7,10 @@ admin.site.site_title = "Lodestone admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Buyers' login, logout and password change: Django's views, templates/registration/.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", include("dashboards.urls")),
 ]

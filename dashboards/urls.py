@@ -5,4 +5,11 @@ from dashboards import views
 app_name = "dashboards"
 urlpatterns = [
     path("", views.overview, name="overview"),
+    # Browsers ask for /favicon.ico whatever the page says: answer instead of logging a 404.
+    path("favicon.ico", views.favicon),
+    path("minerals/<slug:slug>/", views.mineral, name="mineral"),
+    path("policies/", views.policies, name="policies"),
+    path("policies/<slug:key>/", views.policy, name="policy"),
+    path("portfolio/", views.portfolio, name="portfolio"),
+    path("portfolio/<slug:org>/", views.portfolio, name="portfolio_org"),
 ]

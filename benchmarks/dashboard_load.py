@@ -1,0 +1,252 @@
+"""Dashboard load benchmark (not a test): locust, headless, against gunicorn on 127.0.0.1.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/lodestone .venv/bin/python benchmarks/dashboard_load.py
+
+Sets up its own PostgreSQL database (`lodestone_dashboard_bench`, dropped and re-created on the
+server of DATABASE_URL; never the development one) with the demo dataset, a buyer login and
+every metric computed; or, with `--existing URL`, uses a database as it is (for example the
+2-million-flow `lodestone_bench` of benchmarks/recompute.py after adding a login with
+`--create-login`). Then, for each target in turn, N concurrent users request it for a
+bounded time with no think time: the overview, a mineral page, the portfolio (logged in),
+and a static file served by the same gunicorn (the bound). Prints requests per second,
+p50/p95/p99 in ms, and each page's throughput as a share of the static file's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+BENCH_DB = "lodestone_dashboard_bench"
+USERNAME, PASSWORD = "bench-buyer", "bench-buyer-password-1"
+
+LOCUSTFILE = """
+import os
+from locust import HttpUser, constant, task
+
+TARGET = os.environ["BENCH_TARGET"]
+PATHS = {
+    "overview": "/",
+    "mineral": "/minerals/{mineral}/",
+    "portfolio": "/portfolio/",
+    "static": "/static/css/lodestone.css",
+}
+
+
+class Visitor(HttpUser):
+    wait_time = constant(0)
+
+    def on_start(self):
+        self.headers = {}
+        if TARGET == "portfolio":
+            # Secure cookies (DEBUG off) are not sent back over plain http by requests: pass them by hand.
+            token = self.client.get("/accounts/login/", name="login").cookies.get("csrftoken")
+            response = self.client.post(
+                "/accounts/login/",
+                data={"username": "%(user)s", "password": "%(password)s", "csrfmiddlewaretoken": token,
+                      "next": "/portfolio/"},
+                headers={"Referer": self.host + "/accounts/login/", "Cookie": f"csrftoken={token}"},
+                allow_redirects=False,
+                name="login",
+            )
+            session = response.cookies.get("sessionid")
+            self.headers = {"Cookie": f"sessionid={session}"}
+
+    @task
+    def page(self):
+        path = PATHS[TARGET].format(mineral=os.environ.get("BENCH_MINERAL", "gallium"))
+        with self.client.get(path, headers=self.headers, name=TARGET, catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"status {response.status_code}")
+"""
+
+
+def run(command: list[str], env: dict[str, str], check: bool = True, **kwargs: object) -> None:
+    subprocess.run(command, env=env, cwd=REPO, check=check, **kwargs)  # type: ignore[call-overload]
+
+
+def database_url(url: str, name: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres"):
+        sys.exit("benchmarks/dashboard_load.py runs on PostgreSQL: set DATABASE_URL=postgres://...")
+    return urlunsplit(parts._replace(path="/postgres")), urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def prepare(env: dict[str, str], admin_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    quiet = {"stdout": subprocess.DEVNULL}
+    run([str(BIN / "python"), "manage.py", "migrate", "--noinput"], env, **quiet)
+    run([str(BIN / "python"), "manage.py", "seed_demo"], env, **quiet)
+    run([str(BIN / "python"), "manage.py", "recompute_metrics", "--all", "--sync"], env, **quiet)
+
+
+def create_login(env: dict[str, str]) -> None:
+    """A buyer login in the first organization (the demo buyer, or a synthetic one)."""
+    code = (
+        "from django.contrib.auth import get_user_model;"
+        "from suppliers.models import Organization;"
+        "from suppliers.services import membership_grant;"
+        f"u, _ = get_user_model().objects.get_or_create(username='{USERNAME}');"
+        f"u.set_password('{PASSWORD}'); u.save();"
+        "o = Organization.objects.filter(requirements__isnull=False).order_by('name').first();"
+        "membership_grant(user=u, organization=o, role='analyst'); print(o.name)"
+    )
+    run([str(BIN / "python"), "manage.py", "shell", "-c", code], env)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, timeout: float = 30.0) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own 127.0.0.1 server
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    sys.exit(f"gunicorn did not answer {url} within {timeout} s")
+
+
+def locust(target: str, *, host: str, users: int, seconds: int, workdir: Path, env: dict[str, str]) -> dict[str, float]:
+    prefix = workdir / target
+    run(
+        [
+            str(BIN / "locust"),
+            "-f",
+            str(workdir / "locustfile.py"),
+            "--headless",
+            "--only-summary",
+            "-u",
+            str(users),
+            "-r",
+            str(users),
+            "-t",
+            f"{seconds}s",
+            "--host",
+            host,
+            "--csv",
+            str(prefix),
+            "--loglevel",
+            "ERROR",
+        ],
+        {**env, "BENCH_TARGET": target},
+        check=False,  # locust exits 1 when a request failed: the failure count is reported below
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with open(f"{prefix}_stats.csv", newline="") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["Name"] == target)
+    return {
+        "requests": float(row["Request Count"]),
+        "failures": float(row["Failure Count"]),
+        "rps": float(row["Requests/s"]),
+        "p50": float(row["50%"]),
+        "p95": float(row["95%"]),
+        "p99": float(row["99%"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=20, help="Per target (the bound on the run time).")
+    parser.add_argument("--workers", type=int, default=max(2, (os.cpu_count() or 2)), help="gunicorn workers.")
+    parser.add_argument("--mineral", default="gallium")
+    parser.add_argument("--existing", metavar="URL", help="Use this database as it is (no reset, no seed).")
+    parser.add_argument("--create-login", action="store_true", help="With --existing: add the bench buyer login.")
+    options = parser.parse_args()
+
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "LOG_LEVEL": "WARNING",
+        "AXES_FAILURE_LIMIT": "1000",
+    }
+    if options.existing:
+        env["DATABASE_URL"] = options.existing
+        if options.create_login:
+            create_login(env)
+    else:
+        admin_url, url = database_url(os.environ.get("DATABASE_URL", ""), BENCH_DB)
+        env["DATABASE_URL"] = url
+        print(f"preparing {BENCH_DB} (demo dataset, metrics) ...", flush=True)
+        prepare(env, admin_url)
+        create_login(env)
+    run([str(BIN / "python"), "manage.py", "collectstatic", "--noinput"], env, stdout=subprocess.DEVNULL)
+
+    port = free_port()
+    host = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(options.workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+    )
+    try:
+        wait_until_up(f"{host}/static/css/lodestone.css")
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            (workdir / "locustfile.py").write_text(LOCUSTFILE % {"user": USERNAME, "password": PASSWORD})
+            env_locust = {**env, "BENCH_MINERAL": options.mineral}
+            results = {}
+            for target in ("static", "overview", "mineral", "portfolio"):
+                # One warm-up request per target fills each worker's page cache like any second visitor.
+                results[target] = locust(
+                    target, host=host, users=options.users, seconds=options.seconds, workdir=workdir, env=env_locust
+                )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    print(
+        f"\n{options.users} concurrent users, {options.seconds} s per target, gunicorn {options.workers} workers, "
+        f"{os.cpu_count()} CPUs, DEBUG off, cache: {'redis' if env.get('REDIS_URL') else 'in-process (locmem)'}"
+    )
+    print(
+        f"{'target':<12}{'requests':>10}{'failures':>10}{'req/s':>10}"
+        f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'vs static':>11}"
+    )
+    bound = results["static"]["rps"] or 1.0
+    for target, r in results.items():
+        print(
+            f"{target:<12}{r['requests']:>10.0f}{r['failures']:>10.0f}{r['rps']:>10.1f}{r['p50']:>9.0f}"
+            f"{r['p95']:>9.0f}{r['p99']:>9.0f}{r['rps'] / bound:>10.0%}"
+        )
+
+
+if __name__ == "__main__":
+    main()

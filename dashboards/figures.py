@@ -1,0 +1,551 @@
+"""Plotly figure builders: plain data in, a plotly Figure out. Pure: no ORM, no request.
+
+One colour means one thing on every chart (Okabe-Ito palette, safe for the common forms of
+colour blindness): China is vermillion, other FEOC countries orange, the United States blue,
+U.S. free-trade partners bluish green, other countries sky blue, unattributed volume grey.
+Titles carry the source editions and when the numbers were computed, so an exported PNG
+still says where it comes from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboards.trade_partners import GROUPS, UNATTRIBUTED_LABEL, country_group
+
+# Okabe & Ito (2008), "Color Universal Design".
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+CHINA_COLOUR = OKABE_ITO["vermillion"]
+FEOC_COLOUR = OKABE_ITO["orange"]
+US_COLOUR = OKABE_ITO["blue"]
+FTA_COLOUR = OKABE_ITO["bluish_green"]
+OTHER_COLOUR = OKABE_ITO["sky_blue"]
+UNATTRIBUTED_COLOUR = "#BBBBBB"
+AS_OF_COLOUR = OKABE_ITO["reddish_purple"]
+GROUP_COLOURS = {
+    "china": CHINA_COLOUR,
+    "feoc": FEOC_COLOUR,
+    "usa": US_COLOUR,
+    "fta": FTA_COLOUR,
+    "other": OTHER_COLOUR,
+    "unattributed": UNATTRIBUTED_COLOUR,
+}
+GROUP_LABELS = {**dict(GROUPS), "unattributed": UNATTRIBUTED_LABEL}
+# Sequential scale for shares on the map (light to vermillion-brown; readable in greyscale).
+MAP_SCALE = [[0.0, "#FFF5EB"], [0.25, "#FDD0A2"], [0.5, "#FD8D3C"], [0.75, "#D94801"], [1.0, "#7F2704"]]
+FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
+
+
+def colour_of(iso3: str, feoc: Sequence[str]) -> str:
+    """The colour of a country's group: the same on every chart."""
+    return GROUP_COLOURS[country_group(iso3, feoc)]
+
+
+def title_text(title: str, *, sources: Sequence[str] = (), computed: str = "", note: str = "") -> str:
+    """Title with a smaller second line naming sources and freshness (kept in PNG exports)."""
+    parts = []
+    if sources:
+        parts.append("Source: " + "; ".join(dict.fromkeys(sources)))
+    if computed:
+        parts.append(computed)
+    if note:
+        parts.append(note)
+    return f"{title}<br><sup>{' · '.join(parts)}</sup>" if parts else title
+
+
+def _layout(title: str, **extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        "font": {"family": FONT, "size": 12, "color": "#1d2330"},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "margin": {"l": 10, "r": 10, "t": 70, "b": 40},
+        "legend": {"orientation": "h", "y": -0.12, "x": 0, "yanchor": "top", "traceorder": "normal"},
+        "hoverlabel": {"font": {"family": FONT}},
+    }
+    layout.update(extra)
+    return layout
+
+
+def payload(figure: go.Figure) -> dict[str, Any]:
+    """The JSON-ready dict a template embeds with json_script (data and layout)."""
+    return json.loads(figure.to_json())
+
+
+# --------------------------------------------------------------------------------------------
+# Overview
+
+
+def dependency_bars(rows: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure:
+    """Per mineral: China, other FEOC, then the alternatives, as 100 % horizontal bars.
+
+    `rows`: {"label", "china", "feoc", "usa", "fta", "other", "unattributed"} (fractions),
+    in display order (top to bottom).
+    """
+    labels = [r["label"] for r in rows]
+    figure = go.Figure()
+    for key in ("china", "feoc", "usa", "fta", "other", "unattributed"):
+        values = [round(100 * (r.get(key) or 0.0), 2) for r in rows]
+        figure.add_trace(
+            go.Bar(
+                name=GROUP_LABELS[key],
+                y=labels,
+                x=values,
+                orientation="h",
+                marker={"color": GROUP_COLOURS[key], "line": {"width": 0}},
+                hovertemplate="%{y}: %{x:.1f} %<extra>" + GROUP_LABELS[key] + "</extra>",
+                meta={"group": key},
+            )
+        )
+    figure.update_layout(
+        _layout(
+            title,
+            barmode="stack",
+            height=max(320, 26 * len(rows) + 150),
+            xaxis={"range": [0, 100], "ticksuffix": " %", "gridcolor": "#e6e9ee"},
+            yaxis={"autorange": "reversed", "automargin": True},
+            bargap=0.25,
+        )
+    )
+    return figure
+
+
+# --------------------------------------------------------------------------------------------
+# Mineral page
+
+
+def production_by_country(
+    shares: Sequence[Sequence[Any]],
+    *,
+    world_total: float | None,
+    unit: str,
+    feoc: Sequence[str],
+    names: Mapping[str, str],
+    title: str,
+    top: int = 12,
+) -> go.Figure:
+    """Production of the largest producers (China highlighted), the rest summed.
+
+    `shares`: [[iso3, share or None], ...] largest first; quantities = share x world total.
+    Withheld countries are listed with no bar (unknown, not zero).
+    """
+    known = [(c, s) for c, s in shares if s is not None]
+    head, tail = known[:top], known[top:]
+    labels = [names.get(c, c) for c, _ in head]
+    values = [s * 100 for _, s in head]
+    colours = [colour_of(c, feoc) for c, _ in head]
+    if tail:
+        labels.append(f"{len(tail)} other countries")
+        values.append(sum(s for _, s in tail) * 100)
+        colours.append(UNATTRIBUTED_COLOUR)
+    quantities = [(v / 100 * world_total) if world_total else None for v in values]
+    figure = go.Figure(
+        go.Bar(
+            y=labels,
+            x=values,
+            orientation="h",
+            marker={"color": colours},
+            customdata=[[q if q is not None else "n/a"] for q in quantities],
+            hovertemplate="%{y}: %{x:.1f} % (%{customdata[0]:,.0f} " + unit + ")<extra></extra>",
+            text=[f"{v:.1f} %" for v in values],
+            textposition="outside",
+            cliponaxis=False,
+            showlegend=False,
+        )
+    )
+    figure.update_layout(
+        _layout(
+            title,
+            height=max(260, 24 * len(labels) + 120),
+            xaxis={"ticksuffix": " %", "range": [0, 115], "gridcolor": "#e6e9ee"},
+            yaxis={"autorange": "reversed", "automargin": True},
+            margin={"l": 10, "r": 30, "t": 70, "b": 30},
+        )
+    )
+    return figure
+
+
+def share_trend(series: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure:
+    """China's (solid) and all FEOC countries' (dashed) share of production across years.
+
+    `series`: {"label", "years": [...], "china": [...], "feoc": [...], "editions": [...]}, one
+    per stage; None values leave a gap (unknown, never zero).
+    """
+    figure = go.Figure()
+    dashes = ["solid", "dot", "dash", "longdash"]
+    for i, s in enumerate(series):
+        figure.add_trace(
+            go.Scatter(
+                x=s["years"],
+                y=[None if v is None else v * 100 for v in s["china"]],
+                name=f"China, {s['label']}",
+                mode="lines+markers",
+                line={"color": CHINA_COLOUR, "width": 3, "dash": dashes[i % len(dashes)]},
+                marker={"size": 8},
+                customdata=s.get("editions"),
+                hovertemplate="%{x}: %{y:.1f} %<br>%{customdata}<extra>China, " + s["label"] + "</extra>",
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=s["years"],
+                y=[None if v is None else v * 100 for v in s["feoc"]],
+                name=f"All FEOC, {s['label']}",
+                mode="lines+markers",
+                line={"color": FEOC_COLOUR, "width": 2, "dash": dashes[(i + 1) % len(dashes)]},
+                marker={"size": 6, "symbol": "diamond"},
+                hovertemplate="%{x}: %{y:.1f} %<extra>All FEOC, " + s["label"] + "</extra>",
+            )
+        )
+    figure.update_layout(
+        _layout(
+            title,
+            height=320,
+            xaxis={"dtick": 1, "tickformat": "d", "gridcolor": "#e6e9ee"},
+            yaxis={"range": [0, 105], "ticksuffix": " %", "gridcolor": "#e6e9ee"},
+        )
+    )
+    return figure
+
+
+def production_map(shares: Sequence[Sequence[Any]], *, names: Mapping[str, str], title: str) -> go.Figure:
+    """World map of production shares (choropleth, ISO-3). China outlined in black.
+
+    Maps draw from our own topojson (charts.js sets config.topojsonURL); `fitbounds` stays off
+    so the world view is stable whatever the producers.
+    """
+    known = [(c, s) for c, s in shares if s is not None]
+    figure = go.Figure(
+        go.Choropleth(
+            locations=[c for c, _ in known],
+            z=[round(s * 100, 2) for _, s in known],
+            text=[names.get(c, c) for c, _ in known],
+            locationmode="ISO-3",
+            colorscale=MAP_SCALE,
+            zmin=0,
+            zmax=100,
+            marker={
+                "line": {
+                    "color": ["#000000" if c == "CHN" else "#ffffff" for c, _ in known],
+                    "width": [1.5 if c == "CHN" else 0.5 for c, _ in known],
+                }
+            },
+            colorbar={"title": {"text": "share"}, "ticksuffix": " %", "thickness": 12, "len": 0.8},
+            hovertemplate="%{text}: %{z:.1f} %<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        _layout(
+            title,
+            height=360,
+            margin={"l": 0, "r": 0, "t": 70, "b": 0},
+            geo={
+                "projection": {"type": "natural earth"},
+                "showframe": False,
+                "showcoastlines": False,
+                "showland": True,
+                "landcolor": "#eef1f5",
+                "showcountries": True,
+                "countrycolor": "#ffffff",
+                "fitbounds": False,
+                "resolution": 110,
+            },
+        )
+    )
+    return figure
+
+
+def _event_shapes(events: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Vertical lines with labels for dated events on a date x axis."""
+    shapes, annotations = [], []
+    for i, event in enumerate(events):
+        when = event["date"].isoformat() if isinstance(event["date"], date) else event["date"]
+        colour = event.get("colour", OKABE_ITO["black"])
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": when,
+                "x1": when,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": colour, "width": 1.5, "dash": event.get("dash", "dot")},
+            }
+        )
+        annotations.append(
+            {
+                "x": when,
+                "y": 1.0 - 0.085 * (i % 4),
+                "xref": "x",
+                "yref": "paper",
+                "text": event["label"],
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "top",
+                "font": {"size": 10, "color": colour},
+                "bgcolor": "rgba(255,255,255,0.85)",
+            }
+        )
+    return shapes, annotations
+
+
+def imports_over_time(
+    years: Sequence[Mapping[str, Any]],
+    *,
+    events: Sequence[Mapping[str, Any]],
+    title: str,
+) -> go.Figure:
+    """U.S. import sources by year (stacked by country group) and net import reliance,
+    with each export-control event marked on the time axis.
+
+    `years`: {"year", "groups": {group: share} or {}, "nir": fraction or None, "nir_bound"}.
+    `events`: {"date", "label", "colour"?, "dash"?}.
+    """
+    x = [f"{y['year']}-07-01" for y in years]  # mid-year, so events fall inside their year
+    figure = go.Figure()
+    for key in ("china", "feoc", "usa", "fta", "other", "unattributed"):
+        values = [(y["groups"].get(key) if y["groups"] else None) for y in years]
+        if not any(v for v in values):
+            continue
+        figure.add_trace(
+            go.Bar(
+                x=x,
+                y=[None if v is None else v * 100 for v in values],
+                name=GROUP_LABELS[key] if key != "unattributed" else "Unknown partner",
+                marker={"color": GROUP_COLOURS[key]},
+                width=1000 * 60 * 60 * 24 * 250,  # 250 days in ms: bars read as years
+                hovertemplate="%{x|%Y}: %{y:.1f} %<extra>" + GROUP_LABELS[key] + "</extra>",
+            )
+        )
+    nir = [None if y["nir"] is None else y["nir"] * 100 for y in years]
+    if any(v is not None for v in nir):
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=nir,
+                name="Net import reliance",
+                mode="lines+markers",
+                line={"color": OKABE_ITO["black"], "width": 2},
+                marker={"size": 8, "symbol": ["triangle-up" if y.get("nir_bound") == ">" else "circle" for y in years]},
+                hovertemplate="%{x|%Y}: %{y:.0f} %<extra>Net import reliance</extra>",
+            )
+        )
+    shapes, annotations = _event_shapes(events)
+    start = min([f"{years[0]['year']}-01-01"] if years else []) if years else None
+    dates = [e["date"] for e in events]
+    end_candidates = [f"{years[-1]['year']}-12-31"] if years else []
+    end_candidates += [(d + timedelta(days=120)).isoformat() for d in dates]
+    start_candidates = [start] if start else []
+    start_candidates += [(d - timedelta(days=60)).isoformat() for d in dates]
+    figure.update_layout(
+        _layout(
+            title,
+            barmode="stack",
+            height=380,
+            shapes=shapes,
+            annotations=annotations,
+            xaxis={
+                "type": "date",
+                "range": [min(start_candidates), max(end_candidates)] if start_candidates else None,
+                "gridcolor": "#e6e9ee",
+            },
+            yaxis={"range": [0, 105], "ticksuffix": " %", "gridcolor": "#e6e9ee", "title": {"text": "share"}},
+        )
+    )
+    if not figure.data:
+        figure.add_annotation(
+            text="No import data loaded for this mineral", x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False
+        )
+    return figure
+
+
+STATUS_STYLES = {
+    "in_force": {"width": 12, "dash": "solid", "label": "in force"},
+    "needs_review": {"width": 12, "dash": "solid", "label": "in force again (suspension over; review)"},
+    "suspended": {"width": 4, "dash": "dot", "label": "suspended"},
+}
+
+
+def policy_timeline(
+    measures: Sequence[Mapping[str, Any]],
+    *,
+    as_of: date,
+    today: date,
+    title: str,
+) -> go.Figure:
+    """One row per measure: in force (thick), suspended (dotted), ended (nothing after the end);
+    colour by issuer group (China vermillion, other FEOC orange, United States blue for its
+    support measures). Lines mark today and the chosen date.
+
+    `measures`: {"key", "label", "issuer", "effective_on", "suspended_from", "suspended_until",
+    "ended_on"}; dates or None.
+    """
+    horizon = max(today, as_of) + timedelta(days=180)
+    figure = go.Figure()
+    legend_seen: set[str] = set()
+    labels = []
+    for m in measures:
+        start = m.get("effective_on") or m.get("announced_on")
+        if start is None:
+            continue
+        label = m["label"]
+        labels.append(label)
+        end = m.get("ended_on") or horizon
+        colour = GROUP_COLOURS[country_group(m["issuer"], ("CHN", "RUS", "PRK", "IRN"))]
+        segments: list[tuple[date, date, str]] = []
+        s_from, s_until = m.get("suspended_from"), m.get("suspended_until")
+        if s_from and s_from < end:
+            if s_from > start:
+                segments.append((start, s_from, "in_force"))
+            stop = min(s_until or end, end)
+            segments.append((max(s_from, start), stop, "suspended"))
+            if s_until and s_until < end:
+                segments.append((s_until, end, "needs_review" if m.get("status") == "needs_review" else "in_force"))
+        else:
+            segments.append((start, end, "in_force"))
+        for seg_start, seg_end, kind in segments:
+            style = STATUS_STYLES[kind]
+            group_name = f"{m['issuer']}: {style['label']}"
+            figure.add_trace(
+                go.Scatter(
+                    x=[seg_start.isoformat(), seg_end.isoformat()],
+                    y=[label, label],
+                    mode="lines",
+                    line={"color": colour, "width": style["width"], "dash": style["dash"]},
+                    name=group_name,
+                    legendgroup=group_name,
+                    showlegend=group_name not in legend_seen,
+                    hovertemplate=f"{label}<br>{style['label']}: {seg_start} to "
+                    + (str(seg_end) if seg_end != horizon else "open")
+                    + "<extra></extra>",
+                )
+            )
+            legend_seen.add(group_name)
+    lines = [{"date": today, "label": f"today {today}", "colour": OKABE_ITO["black"], "dash": "solid"}]
+    if as_of != today:
+        lines.append({"date": as_of, "label": f"as of {as_of}", "colour": AS_OF_COLOUR, "dash": "dash"})
+    shapes, annotations = _event_shapes(lines)
+    for a in annotations:
+        a["y"] = 1.06 if "today" in a["text"] else 1.0
+        a["yanchor"] = "bottom"
+    figure.update_layout(
+        _layout(
+            title,
+            height=max(260, 30 * len(labels) + 150),
+            shapes=shapes,
+            annotations=annotations,
+            xaxis={"type": "date", "gridcolor": "#e6e9ee", "range": ["2022-01-01", horizon.isoformat()]},
+            yaxis={"autorange": "reversed", "automargin": True, "type": "category"},
+            margin={"l": 10, "r": 20, "t": 90, "b": 40},
+        )
+    )
+    return figure
+
+
+# --------------------------------------------------------------------------------------------
+# Portfolio
+
+EXPOSURE_PARTS = (
+    ("direct", "Direct from China", CHINA_COLOUR),
+    ("controlled", "China-controlled elsewhere", FEOC_COLOUR),
+    ("upstream", "China upstream in the chain", OKABE_ITO["yellow"]),
+    ("unaffected", "No China link found", OTHER_COLOUR),
+)
+
+
+def exposure_bars(rows: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure:
+    """Per mineral, the buyer's volume split into disjoint China links (stacked, 100 %), with
+    the share restricted by measures in force as a black marker (it overlaps the others).
+
+    `rows`: {"label", "direct", "controlled", "upstream", "unaffected", "restricted"} fractions.
+    """
+    labels = [r["label"] for r in rows]
+    figure = go.Figure()
+    for key, name, colour in EXPOSURE_PARTS:
+        figure.add_trace(
+            go.Bar(
+                y=labels,
+                x=[round(100 * (r.get(key) or 0.0), 2) for r in rows],
+                name=name,
+                orientation="h",
+                marker={"color": colour},
+                hovertemplate="%{y}: %{x:.1f} %<extra>" + name + "</extra>",
+            )
+        )
+    figure.add_trace(
+        go.Scatter(
+            y=labels,
+            x=[None if r.get("restricted") is None else round(100 * r["restricted"], 2) for r in rows],
+            name="Restricted by measures in force",
+            mode="markers",
+            marker={
+                "symbol": "diamond",
+                "size": 12,
+                "color": OKABE_ITO["black"],
+                "line": {"color": "#fff", "width": 1},
+            },
+            hovertemplate="%{y}: %{x:.1f} % restricted<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        _layout(
+            title,
+            barmode="stack",
+            height=max(300, 30 * len(rows) + 150),
+            xaxis={"range": [0, 100], "ticksuffix": " %", "gridcolor": "#e6e9ee"},
+            yaxis={"autorange": "reversed", "automargin": True},
+        )
+    )
+    return figure
+
+
+def supply_chain_sankey(
+    nodes: Sequence[Mapping[str, Any]], links: Sequence[Mapping[str, Any]], *, unit: str, title: str
+) -> go.Figure:
+    """Origin country -> processing -> the buyer. `nodes`: {"label", "group"}; `links`:
+    {"source", "target", "value"} with node indexes; node colours by country group."""
+    figure = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            valueformat=",.1f",
+            valuesuffix=f" {unit}",
+            node={
+                "label": [n["label"] for n in nodes],
+                "color": [GROUP_COLOURS.get(n["group"], "#4d5563") for n in nodes],
+                "pad": 14,
+                "thickness": 16,
+                "line": {"color": "#ffffff", "width": 0.5},
+            },
+            link={
+                "source": [lk["source"] for lk in links],
+                "target": [lk["target"] for lk in links],
+                "value": [lk["value"] for lk in links],
+                "color": [_translucent(GROUP_COLOURS.get(nodes[lk["source"]]["group"], "#4d5563")) for lk in links],
+            },
+        )
+    )
+    figure.update_layout(
+        _layout(title, height=max(320, 26 * len(nodes) + 120), margin={"l": 10, "r": 10, "t": 70, "b": 20})
+    )
+    return figure
+
+
+def _translucent(hex_colour: str, alpha: float = 0.35) -> str:
+    value = hex_colour.lstrip("#")
+    r, g, b = (int(value[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"

@@ -1,0 +1,124 @@
+"""Forms of the dashboard pages: GET controls (as-of date, filters) and the buyer's edits."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from minerals.models import MeasureType, Unit
+
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
+
+
+class AsOfForm(forms.Form):
+    """The date whose policy status every number follows (a plain GET form, no JS needed)."""
+
+    as_of = forms.DateField(
+        label="As of",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Policy status on this date.",
+    )
+
+    def clean_as_of(self) -> date | None:
+        value = self.cleaned_data.get("as_of")
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise forms.ValidationError(f"Pick a date between {EARLIEST} and {LATEST}.")
+        return value
+
+
+def as_of_from(data: Any) -> tuple[AsOfForm, date]:
+    """The bound form and the date to use (today when empty or invalid)."""
+    form = AsOfForm(data or None)
+    today = timezone.localdate()
+    if form.is_bound and form.is_valid() and form.cleaned_data.get("as_of"):
+        return form, form.cleaned_data["as_of"]
+    if not form.is_bound:
+        form = AsOfForm(initial={"as_of": today})
+    return form, today
+
+
+STATUS_CHOICES = [
+    ("", "any status"),
+    ("in_force", "in force"),
+    ("needs_review", "in force again: needs review"),
+    ("suspended", "suspended"),
+    ("ended", "ended"),
+    ("not_yet", "not yet effective"),
+]
+
+
+class PolicyFilterForm(AsOfForm):
+    issuer = forms.ChoiceField(required=False)
+    mineral = forms.ChoiceField(required=False)
+    measure_type = forms.ChoiceField(label="Type", required=False, choices=[("", "any type"), *MeasureType.choices])
+    target = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(label="Status on the date", required=False, choices=STATUS_CHOICES)
+
+    def __init__(self, *args: Any, choices: dict[str, list[tuple[str, str]]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["issuer"].choices = [("", "any issuer"), *choices["issuer"]]
+        self.fields["mineral"].choices = [("", "any mineral"), *choices["mineral"]]
+        self.fields["target"].choices = [("", "any target"), ("*", "all destinations (no target)"), *choices["target"]]
+
+
+def measure_matches(measure: dict[str, Any], filters: dict[str, Any]) -> bool:
+    """True when a measure (page_selectors' dict) passes the tracker's filters."""
+    if filters.get("issuer") and measure["issuer"] != filters["issuer"]:
+        return False
+    if filters.get("mineral") and filters["mineral"] not in {slug for slug, _ in measure["minerals"]}:
+        return False
+    if filters.get("measure_type") and measure["measure_type"] != filters["measure_type"]:
+        return False
+    target = filters.get("target")
+    if target == "*" and measure["targets"]:
+        return False
+    if target and target != "*" and target not in measure["targets"]:
+        return False
+    return not (filters.get("status") and measure["status"] != filters["status"])
+
+
+class RequirementForm(forms.Form):
+    mineral = forms.ChoiceField()
+    annual_quantity = forms.FloatField(min_value=0, label="Annual quantity")
+    unit = forms.ChoiceField(choices=Unit.choices, initial=Unit.T)
+    notes = forms.CharField(required=False, max_length=500)
+
+    def __init__(self, *args: Any, minerals: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["mineral"].choices = minerals
+
+
+class SourcingForm(forms.Form):
+    mineral = forms.ChoiceField()
+    facility = forms.ChoiceField(required=False, help_text="Leave empty when the facility is not known.")
+    country = forms.ChoiceField(required=False, help_text="Required without a facility.")
+    annual_quantity = forms.FloatField(min_value=0, required=False, label="Annual quantity")
+    share = forms.FloatField(min_value=0, max_value=1, required=False, help_text="Of the requirement, 0 to 1.")
+    notes = forms.CharField(required=False, max_length=500)
+
+    def __init__(self, *args: Any, choices: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["mineral"].choices = choices["minerals"]
+        self.fields["facility"].choices = [("", "not known"), *choices["facilities"]]
+        self.fields["country"].choices = [("", "the facility's country"), *choices["countries"]]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("facility") and not data.get("country"):
+            self.add_error("country", "Pick the source country when the facility is not known.")
+        if data.get("annual_quantity") is None and data.get("share") is None:
+            self.add_error("annual_quantity", "Give an annual quantity or a share of the requirement.")
+        return data
+
+
+class SupplierListUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Supplier list (.csv or .xlsx)",
+        help_text="Columns: mineral, facility, country, annual_quantity, share, notes. "
+        "Replaces your sourcing of the minerals the file lists.",
+    )

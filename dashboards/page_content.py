@@ -1,0 +1,1072 @@
+"""What each page shows: tables, figures and headline numbers, from the page selectors' data.
+
+Pure (plain data in, plain data out), so a page's content can be cached whole under the
+data generation and a page view only renders the template.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from django.urls import reverse
+
+from dashboards import figures
+from dashboards.tables import Column, Table, build_table
+from dashboards.trade_partners import GROUPS, UNATTRIBUTED_LABEL, country_group, group_shares
+
+STAGE_LABELS = {
+    "mine": "mining",
+    "refinery": "refining",
+    "recycling": "recycling",
+    "component": "components",
+}
+STATUS_LABELS = {
+    "in_force": "in force",
+    "needs_review": "in force again: needs review",
+    "suspended": "suspended",
+    "ended": "ended",
+    "not_yet": "not yet effective",
+}
+FEOC_DEFAULT = ("CHN", "RUS", "PRK", "IRN")
+
+
+def computed_text(computed_at: datetime | str | None, *, stale: bool = False) -> str:
+    if computed_at is None:
+        return "not computed yet"
+    if isinstance(computed_at, str):
+        computed_at = datetime.fromisoformat(computed_at)
+    text = f"computed {computed_at:%Y-%m-%d %H:%M} UTC"
+    return f"{text} (newer data waiting)" if stale else text
+
+
+def edition_names(sources: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [s.get("edition") or s.get("key", "") for s in sources]
+
+
+def _chart(fig_id: str, figure: Any, *, filename: str, table: str, label: str) -> dict[str, Any]:
+    return {"id": fig_id, "payload": figures.payload(figure), "filename": filename, "table": table, "label": label}
+
+
+def share_attrs(metric: str, key: str, value: float | None) -> tuple[tuple[str, str], ...]:
+    """data-* attributes carrying the stored number behind a displayed one (browser tests)."""
+    return (("data-metric", metric), ("data-key", key), ("data-value", "" if value is None else repr(value)))
+
+
+# --------------------------------------------------------------------------------------------
+# Overview
+
+
+OVERVIEW_COLUMNS = (
+    Column("name", "Mineral"),
+    Column("china_mine", "China: mining", "share", help="China's share of world mine production, newest year."),
+    Column("china_refinery", "China: refining", "share", help="China's share of refining / primary production."),
+    Column("top3_share", "Top-3 share", "share", help="Three largest producers together (headline stage)."),
+    Column("hhi", "HHI", "hhi", help="Herfindahl-Hirschman index, 0-10,000; above 2,500 is highly concentrated."),
+    Column("import_china_share", "China in U.S. imports", "share", help="China (with HKG, MAC) by value."),
+    Column("nir", "Net import reliance", "share", digits=0, help="U.S.; computed, else as USGS publishes."),
+    Column("restricted", "Restricted share", "share", help="Share of supply under measures in force on the date."),
+    Column("supply_risk", "EU supply risk", "risk", help="EU CRM method; 1.0 or more is critical."),
+    Column("freshness", "Freshness"),
+)
+
+
+def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, today: date) -> dict[str, Any]:
+    as_of: date = data["as_of"]
+    records = []
+    chart_rows = []
+    editions: list[str] = []
+    for m in data["minerals"]:
+        mine, refinery = m["mine"] or {}, m["refinery"] or {}
+        records.append(
+            {
+                "slug": m["slug"],
+                "name": m["name"],
+                "china_mine": mine.get("china_share"),
+                "china_refinery": refinery.get("china_share"),
+                "top3_share": m["top3_share"],
+                "hhi": m["hhi"],
+                "import_china_share": m["import_china_share"],
+                "nir": m["nir"],
+                "nir_bound": m["nir_bound"],
+                "restricted": m["restricted_supply_share"],
+                "supply_risk": m["supply_risk"],
+                "freshness": m["computed_at"].isoformat() if m["computed_at"] else None,
+                "computed_at": m["computed_at"],
+                "stale": m["stale"],
+                "stage": m["headline_stage"],
+                "year": m["year"],
+                "mine_withheld": mine.get("withheld"),
+                "refinery_withheld": refinery.get("withheld"),
+                "review": m["measures_needing_review"],
+            }
+        )
+        editions += edition_names(m["sources"])
+        if m["headline_stage"] and m["country_shares"]:
+            groups = group_shares(m["country_shares"], FEOC_DEFAULT)
+            chart_rows.append(
+                {
+                    "label": f"{m['name']} ({STAGE_LABELS.get(m['headline_stage'], m['headline_stage'])} {m['year']})",
+                    "name": m["name"],
+                    "stage": m["headline_stage"],
+                    "year": m["year"],
+                    **groups,
+                }
+            )
+
+    def decorate(column: Column, record: dict[str, Any]) -> dict[str, Any]:
+        key = record["slug"]
+        match column.key:
+            case "name":
+                return {"href": reverse("dashboards:mineral", args=[key])}
+            case "nir" if record["nir_bound"] and record["nir"] is not None:
+                return {"text": f"{record['nir_bound']} {record['nir'] * 100:.0f} %"}
+            case "china_mine" | "china_refinery" if record[column.key.replace("china_", "") + "_withheld"]:
+                return {"text": "withheld", "title": "USGS withheld China's figure"}
+            case "restricted":
+                return {
+                    "attrs": share_attrs("restricted_supply_share", key, record["restricted"]),
+                    "title": f"{STAGE_LABELS.get(record['stage'] or '', '')} {record['year'] or ''}, as of {as_of}",
+                    "css": "flag" if record["review"] else "",
+                }
+            case "china_refinery" | "china_mine" | "top3_share" | "hhi" | "supply_risk" | "import_china_share":
+                return {"attrs": share_attrs(column.key, key, record[column.key])}
+            case "freshness":
+                stale = record["stale"]
+                text = "stale" if stale else "current"
+                when = record["computed_at"]
+                return {
+                    "text": f"{text} · {when:%Y-%m-%d %H:%M}" if when else "not computed",
+                    "css": "stale" if stale or not when else "fresh",
+                    "title": computed_text(when, stale=stale),
+                }
+        return {}
+
+    table = build_table(
+        id="minerals",
+        caption="Every mineral: concentration, import dependence and policy exposure",
+        columns=OVERVIEW_COLUMNS,
+        records=records,
+        decorate=decorate,
+        sortable=True,
+        note=(
+            "Top-3, HHI, restricted share and supply risk describe the headline stage: refining where USGS publishes "
+            "it, else mining (hover a restricted share for its stage and year). Restricted share and supply risk "
+            f"follow the policy status on {as_of}. Unknown values show \u2013, never 0."
+        ),
+    )
+    chart_rows.sort(key=lambda r: -(r["china"] or 0.0))
+    latest_computed = max((m["computed_at"] for m in data["minerals"] if m["computed_at"]), default=None)
+    chart_title = figures.title_text(
+        "Dependency on China and the alternatives, by mineral",
+        sources=sorted(set(editions)),
+        computed=computed_text(latest_computed),
+    )
+    group_columns = [Column(key, label, "share") for key, label in GROUPS] + [
+        Column("unattributed", UNATTRIBUTED_LABEL, "share")
+    ]
+    dependency_table = build_table(
+        id="dependency",
+        caption="Share of world production by origin group (headline stage, newest year)",
+        columns=(Column("name", "Mineral"), Column("stage", "Stage"), Column("year", "Year", "year"), *group_columns),
+        records=[{**r, "stage": STAGE_LABELS.get(r["stage"], r["stage"])} for r in chart_rows],
+        note="U.S. FTA partners: the 20 countries on USTR's list of free trade agreement partners.",
+    )
+    charts = [
+        _chart(
+            "fig-dependency",
+            figures.dependency_bars(chart_rows, title=chart_title),
+            filename="lodestone-dependency-on-china",
+            table="dependency",
+            label="Stacked bars: share of each mineral's world production from China, other FEOC countries, "
+            "the United States, U.S. FTA partners and other countries.",
+        )
+    ]
+    restrictions = [m for m in measures if m["is_restriction"]]
+    in_force = [m for m in restrictions if m["status"] == "in_force"]
+    review = [m for m in restrictions if m["status"] == "needs_review"]
+    high = [r for r in records if (r["china_refinery"] or r["china_mine"] or 0) >= 0.5]
+    return {
+        "tables": {"minerals": table, "dependency": dependency_table},
+        "charts": charts,
+        "in_force": in_force,
+        "needs_review": review,
+        "kpis": [
+            {"label": "Minerals tracked", "value": str(len(records))},
+            {"label": "China produces half or more", "value": str(len(high))},
+            {"label": f"Restrictions in force on {as_of}", "value": str(len(in_force) + len(review))},
+            {"label": "Measures needing review", "value": str(len(review)), "css": "warn" if review else ""},
+        ],
+        "today": today,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Mineral page
+
+
+def _stage_tables(supply: Sequence[Mapping[str, Any]], names: Mapping[str, str]) -> dict[str, Mapping[str, Any]]:
+    """The newest row per stage (rows arrive newest year first per stage)."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for row in supply:
+        latest.setdefault(row["stage"], row)
+    return latest
+
+
+def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
+    metrics = data["metrics"]
+    names = data["countries"]
+    info = data["mineral"]
+    slug, name = info["slug"], info["name"]
+    as_of = date.fromisoformat(metrics["as_of"])
+    latest = _stage_tables(metrics["supply"], names)
+    charts: list[dict[str, Any]] = []
+    tables: dict[str, Table] = {}
+    stage_sections = []
+    freshness = computed_text(metrics["computed_at"], stale=metrics["stale"])
+
+    for stage, row in latest.items():
+        stage_label = STAGE_LABELS.get(stage, stage)
+        editions = edition_names(row["sources"])
+        shares = row["country_shares"]
+        bars_id, map_id, table_id = f"fig-production-{stage}", f"fig-map-{stage}", f"production_{stage}"
+        charts_for_stage = [
+            _chart(
+                bars_id,
+                figures.production_by_country(
+                    shares,
+                    world_total=row["world_total"],
+                    unit=row["unit"],
+                    feoc=FEOC_DEFAULT,
+                    names=names,
+                    title=figures.title_text(
+                        f"{name}: {stage_label} by country, {row['year']}", sources=editions, computed=freshness
+                    ),
+                ),
+                filename=f"lodestone-{slug}-{stage}-by-country",
+                table=table_id,
+                label=f"Bar chart of {name} {stage_label} by country, China highlighted.",
+            ),
+            _chart(
+                map_id,
+                figures.production_map(
+                    shares,
+                    names=names,
+                    title=figures.title_text(
+                        f"Where {name.lower()} {stage_label} happens, {row['year']}", sources=editions
+                    ),
+                ),
+                filename=f"lodestone-{slug}-{stage}-map",
+                table=table_id,
+                label=f"World map of {name} {stage_label} shares.",
+            ),
+        ]
+        charts += charts_for_stage
+        records = [
+            {
+                "country": names.get(iso3, iso3),
+                "iso3": iso3,
+                "group": dict(GROUPS)[country_group(iso3, FEOC_DEFAULT)],
+                "share": share,
+                "quantity": share * row["world_total"] if share is not None and row["world_total"] else None,
+            }
+            for iso3, share in shares
+        ]
+        tables[table_id] = build_table(
+            id=table_id,
+            caption=f"{name} {stage_label} by country, {row['year']} ({row['unit']})",
+            columns=(
+                Column("country", "Country"),
+                Column("iso3", "ISO3"),
+                Column("group", "Group"),
+                Column("share", "Share of world", "share"),
+                Column("quantity", f"Quantity ({row['unit']})", "number"),
+            ),
+            records=records,
+            decorate=lambda c, r: {"css": "china"} if c.key == "country" and r["iso3"] == "CHN" else {},
+            note=_supply_note(row),
+        )
+        stage_sections.append(
+            {
+                "stage": stage,
+                "label": stage_label,
+                "row": row,
+                "charts": charts_for_stage,
+                "table": tables[table_id],
+            }
+        )
+
+    # Trend across years (stored metrics) and editions (as published).
+    by_stage: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in metrics["supply"]:
+        by_stage[row["stage"]].append(row)
+    series = []
+    for stage, rows in by_stage.items():
+        rows = sorted(rows, key=lambda r: r["year"])
+        series.append(
+            {
+                "label": STAGE_LABELS.get(stage, stage),
+                "years": [r["year"] for r in rows],
+                "china": [r["china_share"] for r in rows],
+                "feoc": [r["feoc_share"] for r in rows],
+                "editions": ["; ".join(edition_names(r["sources"])) for r in rows],
+            }
+        )
+    all_editions = sorted({e for r in metrics["supply"] for e in edition_names(r["sources"])})
+    charts.append(
+        _chart(
+            "fig-trend",
+            figures.share_trend(
+                series,
+                title=figures.title_text(f"{name}: China's share over time", sources=all_editions, computed=freshness),
+            ),
+            filename=f"lodestone-{slug}-trend",
+            table="trend",
+            label=f"Line chart of China's and all FEOC countries' share of {name} production by year.",
+        )
+    )
+    share_by_key = {(r["stage"], r["year"]): r for r in metrics["supply"]}
+    trend_records = []
+    for e in data["china_by_edition"]:
+        stored = share_by_key.get((e["stage"], e["year"]))
+        trend_records.append(
+            {
+                "year": e["year"],
+                "stage": STAGE_LABELS.get(e["stage"], e["stage"]),
+                "edition": e["edition"],
+                "china_quantity": None if e.get("china_withheld") else e.get("china_quantity"),
+                "world_quantity": e.get("world_quantity"),
+                "unit": e.get("unit", ""),
+                "china_share": stored["china_share"] if stored else None,
+                "feoc_share": stored["feoc_share"] if stored else None,
+                "china_withheld": e.get("china_withheld"),
+            }
+        )
+    tables["trend"] = build_table(
+        id="trend",
+        caption=f"China's {name.lower()} production by year and edition",
+        columns=(
+            Column("year", "Year", "year"),
+            Column("stage", "Stage"),
+            Column("edition", "Edition"),
+            Column("china_quantity", "China", "number"),
+            Column("world_quantity", "World total", "number"),
+            Column("unit", "Unit"),
+            Column("china_share", "China's share (metric)", "share"),
+            Column("feoc_share", "FEOC share (metric)", "share"),
+        ),
+        records=trend_records,
+        decorate=lambda c, r: {"text": "withheld"} if c.key == "china_quantity" and r["china_withheld"] else {},
+        note="Shares are the stored metrics, computed from the newest edition of each year; quantities as each "
+        "edition publishes them.",
+    )
+
+    # Imports and net import reliance, with export-control events on the time axis.
+    destination = metrics["destination"]
+    imports = sorted(metrics["imports"], key=lambda r: r["year"])
+    import_years = []
+    for r in imports:
+        groups = group_shares(r["partner_shares"], FEOC_DEFAULT) if r["partner_shares"] else {}
+        if groups and r["import_coverage"] is not None:
+            groups["unattributed"] = max(0.0, 1.0 - sum(s for _, s in r["partner_shares"]))
+        import_years.append(
+            {
+                "year": r["year"],
+                "groups": groups,
+                "nir": r["nir"] if r["nir"] is not None else r["nir_published"],
+                "nir_bound": r["nir_published_bound"] if r["nir"] is None else "",
+            }
+        )
+    measures = data["measures"]
+    events = []
+    for m in sorted(measures.values(), key=lambda m: m["effective_on"] or date.max):
+        if not m["is_restriction"] or m["effective_on"] is None:
+            continue
+        colour = figures.colour_of(m["issuer"], FEOC_DEFAULT)
+        events.append({"date": m["effective_on"], "label": _short(m["title"]), "colour": colour})
+        if m["suspended_from"]:
+            events.append({"date": m["suspended_from"], "label": "suspended", "colour": colour, "dash": "dash"})
+    import_sources = sorted({e for r in imports for e in edition_names(r["sources"])})
+    charts.append(
+        _chart(
+            "fig-imports",
+            figures.imports_over_time(
+                import_years,
+                events=events,
+                title=figures.title_text(
+                    f"{destination} imports of {name.lower()}: sources and net import reliance",
+                    sources=import_sources,
+                    computed=freshness,
+                ),
+            ),
+            filename=f"lodestone-{slug}-imports",
+            table="imports",
+            label=f"{destination} import sources of {name} by year, with export-control events marked.",
+        )
+    )
+    tables["imports"] = build_table(
+        id="imports",
+        caption=f"{destination} imports of {name.lower()} by year",
+        columns=(
+            Column("year", "Year", "year"),
+            Column("import_china_share", "China (by value)", "share"),
+            Column("import_feoc_share", "FEOC (by value)", "share"),
+            Column("top", "Top sources"),
+            Column("import_coverage", "Known partner", "share"),
+            Column("nir", "NIR computed", "share", digits=0),
+            Column("nir_published", "NIR published", "share", digits=0),
+            Column("restricted_import_share", "Restricted imports", "share"),
+        ),
+        records=[
+            {
+                **r,
+                "top": ", ".join(f"{iso3} {share * 100:.0f} %" for iso3, share in r["top_import_sources"]) or None,
+            }
+            for r in sorted(metrics["imports"], key=lambda r: -r["year"])
+        ],
+        decorate=lambda c, r: (
+            {"text": f"{r['nir_published_bound']} {r['nir_published'] * 100:.0f} %"}
+            if c.key == "nir_published" and r["nir_published_bound"] and r["nir_published"] is not None
+            else {}
+        ),
+        note="No bilateral trade flows loaded means no partner shares: the page says so rather than guess. "
+        "Net import reliance as USGS publishes it is shown beside the computed one.",
+    )
+
+    # Policy timeline of this mineral's measures.
+    status_by_key = {s["key"]: s for s in metrics["policy_status"]}
+    timeline_measures = [
+        {**m, "label": _short(m["title"], 48)}
+        for m in sorted(measures.values(), key=lambda m: (m["effective_on"] or date.max, m["key"]))
+    ]
+    charts.append(
+        _chart(
+            "fig-policy",
+            figures.policy_timeline(
+                timeline_measures,
+                as_of=as_of,
+                today=today,
+                title=figures.title_text(f"Measures on {name.lower()}", note="status on each date"),
+            ),
+            filename=f"lodestone-{slug}-policy-timeline",
+            table="policy",
+            label=f"Timeline of the policy measures on {name}: in force, suspended, ended.",
+        )
+    )
+    tables["policy"] = policy_table(
+        timeline_measures, as_of=as_of, table_id="policy", severities=status_by_key, destination=destination
+    )
+
+    # Alternatives.
+    head_stage = next((s for s in ("refinery", "mine", "component", "recycling") if s in latest), None)
+    alt_records = []
+    if head_stage:
+        row = latest[head_stage]
+        for iso3, share in row["country_shares"]:
+            group = country_group(iso3, FEOC_DEFAULT)
+            if group in ("china", "feoc"):
+                continue
+            alt_records.append(
+                {
+                    "country": names.get(iso3, iso3),
+                    "group": dict(GROUPS)[group],
+                    "share": share,
+                    "quantity": share * row["world_total"] if share is not None and row["world_total"] else None,
+                }
+            )
+    tables["alt_countries"] = build_table(
+        id="alt_countries",
+        caption=f"Producing countries outside the FEOC ({STAGE_LABELS.get(head_stage or '', '')}, "
+        f"{latest[head_stage]['year'] if head_stage else ''})",
+        columns=(
+            Column("country", "Country"),
+            Column("group", "Group"),
+            Column("share", "Share of world", "share"),
+            Column("quantity", f"Output ({latest[head_stage]['unit'] if head_stage else ''})", "number"),
+        ),
+        records=alt_records,
+        empty="No producer outside the FEOC countries is listed.",
+    )
+    facility_columns = (
+        Column("name", "Facility"),
+        Column("company", "Company"),
+        Column("country", "Country"),
+        Column("stage_label", "Stage"),
+        Column("capacity", "Capacity / yr", "number"),
+        Column("capacity_unit", "Unit"),
+        Column("status", "Status"),
+        Column("start_year", "Start year", "year"),
+    )
+    facilities = data["facilities"]
+    tables["facilities"] = build_table(
+        id="facilities",
+        caption="Facilities with capacity and status",
+        columns=facility_columns,
+        records=[
+            {**f, "name": f["name"] + (" (fictional)" if f["is_fictional"] and "fictional" not in f["name"] else "")}
+            for f in facilities
+        ],
+        decorate=lambda c, r: {"href": r["source_url"]} if c.key == "name" and r["source_url"] else {},
+        empty="No facility recorded for this mineral.",
+        note="Capacity is empty where no nameplate figure was verified.",
+    )
+    us_projects = sorted(
+        (f for f in facilities if f["country"] == "USA"), key=lambda f: (f["start_year"] or 9999, f["name"])
+    )
+    tables["us_projects"] = build_table(
+        id="us_projects",
+        caption="U.S. domestic projects by start year",
+        columns=facility_columns,
+        records=us_projects,
+        empty="No U.S. project recorded.",
+    )
+    eol = next((p for p in data["parameters"] if p["name"] == "eol_rir"), None)
+    recycling = [f for f in facilities if f["stage"] == "recycling"]
+    tables["recycling"] = build_table(
+        id="recycling",
+        caption="Recycling",
+        columns=facility_columns,
+        records=recycling,
+        empty="No recycling facility recorded.",
+        note=(
+            f"End-of-life recycling input rate: {eol['value'] * 100:.0f} % "
+            f"({eol['source__edition'] or eol['source__key']})."
+            if eol
+            else "End-of-life recycling input rate: not curated (the supply risk uses 0, flagged)."
+        ),
+    )
+
+    # EU supply-risk breakdown.
+    tables["supply_risk"] = build_table(
+        id="supply_risk",
+        caption=f"EU-method supply risk ({destination}, as of {as_of})",
+        columns=(
+            Column("stage", "Stage"),
+            Column("year", "Year", "year"),
+            Column("hhi_wgi_t_global", "HHI·WGI·t (global)", "risk"),
+            Column("hhi_wgi_t_sourcing", "HHI·WGI·t (sourcing)", "risk"),
+            Column("import_reliance", "Import reliance", "share", digits=0),
+            Column("eol_rir", "EoL-RIR", "share", digits=0),
+            Column("substitution_index", "Substitution index", "risk"),
+            Column("supply_risk", "Supply risk", "risk"),
+            Column("verdict", "≥ 1.0 (critical)"),
+            Column("flags", "Flags"),
+        ),
+        records=[
+            {
+                **r,
+                "stage": STAGE_LABELS.get(r["stage"], r["stage"]),
+                "verdict": None if r["above_threshold"] is None else ("yes" if r["above_threshold"] else "no"),
+                "flags": ", ".join(r["flags"]).replace("_", " ") or None,
+            }
+            for r in metrics["supply_risk"]
+        ],
+        decorate=lambda c, r: (
+            {"attrs": share_attrs("supply_risk", f"{r['stage']}-{r['year']}", r["supply_risk"])}
+            if c.key == "supply_risk"
+            else {}
+        ),
+        note="SR = [HHI_WGI,t(global)·IR/2 + HHI_WGI,t(sourcing)·(1 - IR/2)] · (1 - EoL-RIR) · SI. "
+        "HHI on a 0-1 scale times governance (WGI rescaled 0-10, 10 worst) times the trade factor t.",
+    )
+    tables["sources"] = build_table(
+        id="sources",
+        caption="Sources and editions",
+        columns=(
+            Column("publisher", "Publisher"),
+            Column("title", "Title"),
+            Column("edition", "Edition"),
+            Column("licence", "Licence"),
+            Column("key", "Key"),
+        ),
+        records=data["sources"],
+        decorate=lambda c, r: {"href": r["url"]} if c.key == "title" and r["url"] else {},
+    )
+
+    head = latest.get(head_stage) if head_stage else None
+    latest_import = next(
+        (
+            r
+            for r in sorted(metrics["imports"], key=lambda r: -r["year"])
+            if r["nir"] is not None or r["nir_published"] is not None
+        ),
+        None,
+    )
+    risk_row = next(
+        (r for r in metrics["supply_risk"] if head and r["stage"] == head["stage"] and r["year"] == head["year"]), None
+    )
+    nir_value = None
+    nir_text = "\u2013"
+    if latest_import:
+        nir_value = latest_import["nir"] if latest_import["nir"] is not None else latest_import["nir_published"]
+        bound = latest_import["nir_published_bound"] if latest_import["nir"] is None else ""
+        nir_text = f"{bound} {nir_value * 100:.0f} %".strip()
+    kpis = [
+        _kpi(
+            f"China's share of {STAGE_LABELS.get(head_stage or '', '')} ({head['year']})" if head else "China's share",
+            head["china_share"] if head else None,
+            "china_share",
+            slug,
+        ),
+        _kpi(
+            f"Restricted share on {as_of}",
+            head["restricted_supply_share"] if head else None,
+            "restricted_supply_share",
+            slug,
+            css="warn",
+        ),
+        {
+            "label": f"{destination} net import reliance" + (f" ({latest_import['year']})" if latest_import else ""),
+            "value": nir_text,
+            "attrs": share_attrs("nir", slug, nir_value),
+        },
+        {
+            "label": "EU supply risk",
+            "value": "\u2013" if not risk_row or risk_row["supply_risk"] is None else f"{risk_row['supply_risk']:.2f}",
+            "attrs": share_attrs("supply_risk", slug, risk_row["supply_risk"] if risk_row else None),
+        },
+    ]
+    return {
+        "mineral": info,
+        "as_of": as_of,
+        "charts": charts,
+        "tables": tables,
+        "stage_sections": stage_sections,
+        "kpis": kpis,
+        "freshness": freshness,
+        "stale": metrics["stale"],
+        "review": [m for m in measures.values() if m["status"] == "needs_review"],
+    }
+
+
+def _kpi(label: str, value: float | None, metric: str, key: str, css: str = "") -> dict[str, Any]:
+    return {
+        "label": label,
+        "value": "\u2013" if value is None else f"{value * 100:.1f} %",
+        "attrs": share_attrs(metric, key, value),
+        "css": css,
+    }
+
+
+def _supply_note(row: Mapping[str, Any]) -> str:
+    notes = [f"World total: {row['world_total_source'].replace('_', ' ')}."]
+    if row["withheld_countries"]:
+        notes.append(f"Withheld (unknown, not zero): {', '.join(row['withheld_countries'])}.")
+    if row["residual_share"]:
+        notes.append(f"'Other countries' row: {row['residual_share'] * 100:.1f} %.")
+    if not row["complete"]:
+        notes.append("Concentration figures are lower bounds.")
+    return " ".join(notes)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# Policies
+
+
+POLICY_COLUMNS = (
+    Column("title", "Measure"),
+    Column("issuer", "Issuer"),
+    Column("type", "Type"),
+    Column("minerals", "Minerals"),
+    Column("targets", "Targets"),
+    Column("effective_on", "Effective", "date"),
+    Column("suspended", "Suspended"),
+    Column("ended_on", "Ended", "date"),
+    Column("status", "Status on date"),
+    Column("severity", "Severity", "share", digits=0),
+)
+
+
+def policy_table(
+    measures: Sequence[Mapping[str, Any]],
+    *,
+    as_of: date,
+    table_id: str = "measures",
+    severities: Mapping[str, Mapping[str, Any]] | None = None,
+    destination: str = "",
+) -> Table:
+    records = []
+    for m in measures:
+        suspended = ""
+        if m["suspended_from"] or m["suspended_until"]:
+            suspended = f"{m['suspended_from'] or '…'} to {m['suspended_until'] or 'open'}"
+        severity = m["severity"]
+        if severities and m["key"] in severities:
+            severity = severities[m["key"]]["severity"]
+        records.append(
+            {
+                "key": m["key"],
+                "title": m["title"],
+                "issuer": m["issuer"],
+                "type": m["measure_type_label"],
+                "minerals": ", ".join(n for _, n in m["minerals"]) or None,
+                "targets": ", ".join(m["targets"]) or "all",
+                "effective_on": m["effective_on"],
+                "suspended": suspended or None,
+                "ended_on": m["ended_on"],
+                "status": STATUS_LABELS[m["status"]],
+                "status_key": m["status"],
+                "severity": severity,
+            }
+        )
+
+    def decorate(column: Column, record: dict[str, Any]) -> dict[str, Any]:
+        if column.key == "title":
+            return {"href": reverse("dashboards:policy", args=[record["key"]])}
+        if column.key == "status":
+            return {"css": f"status status-{record['status_key']}", "attrs": (("data-status", record["status_key"]),)}
+        return {}
+
+    return build_table(
+        id=table_id,
+        caption=f"Policy measures and their status on {as_of}",
+        columns=POLICY_COLUMNS,
+        records=records,
+        decorate=decorate,
+        empty="No measure matches.",
+        note="Severity: expected share of the affected flow that is blocked (curators' value where set).",
+    )
+
+
+def policies(measures: Sequence[Mapping[str, Any]], *, as_of: date, today: date) -> dict[str, Any]:
+    table = policy_table(measures, as_of=as_of)
+    dated = [{**m, "label": _short(m["title"], 48)} for m in measures if m["effective_on"] or m["announced_on"]]
+    dated.sort(key=lambda m: (m["effective_on"] or m["announced_on"], m["key"]))
+    chart = _chart(
+        "fig-timeline",
+        figures.policy_timeline(
+            dated, as_of=as_of, today=today, title=figures.title_text("Policy timeline", note=f"{len(dated)} measures")
+        ),
+        filename="lodestone-policy-timeline",
+        table="measures",
+        label="Timeline of the listed policy measures.",
+    )
+    return {"tables": {"measures": table}, "charts": [chart]}
+
+
+# --------------------------------------------------------------------------------------------
+# Portfolio
+
+
+def chain_flows(
+    *,
+    mineral: str,
+    sourcing: Sequence[Mapping[str, Any]],
+    requirement: float | None,
+    facilities: Mapping[int, Mapping[str, Any]],
+    links: Sequence[Mapping[str, Any]],
+    buyer: str,
+    names: Mapping[str, str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Nodes and links of the chain origin -> processing -> buyer for one mineral.
+
+    Supply links are followed upstream with their shares multiplied; a processing facility's
+    unlinked input is drawn from "<country>: inputs not mapped" (the risk engine's fallback),
+    and a purchase from a country without a facility from "<country>: facility not recorded".
+    """
+    nodes: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    flows: dict[tuple[int, int], float] = defaultdict(float)
+
+    def node(key: str, label: str, group: str) -> int:
+        if key not in index:
+            index[key] = len(nodes)
+            nodes.append({"label": label, "group": group})
+        return index[key]
+
+    def facility_group(f: Mapping[str, Any]) -> str:
+        if f["country"] == "CHN":
+            return "china"
+        if f["china_controlled"]:
+            return "feoc"
+        return country_group(f["country"], FEOC_DEFAULT)
+
+    inputs: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    for link in links:
+        if link["mineral"] == mineral:
+            inputs[link["downstream"]].append(link)
+
+    def expand(facility_id: int, volume: float, target: int, path: frozenset[int]) -> None:
+        f = facilities[facility_id]
+        here = node(f"f{facility_id}", f"{f['name']} ({f['country']})", facility_group(f))
+        flows[(here, target)] += volume
+        linked = 0.0
+        for link in inputs.get(facility_id, []):
+            if link["upstream"] in path or link["upstream"] not in facilities:
+                continue  # a cycle or an unknown facility: the risk engine reports those
+            linked += link["share"]
+            expand(link["upstream"], volume * link["share"], here, path | {facility_id})
+        remainder = max(0.0, 1.0 - linked)
+        if remainder > 1e-9 and f["stage"] not in ("mine", "recycling") and volume * remainder > 0:
+            country = f["country"]
+            origin = node(
+                f"mix-{country}",
+                f"{names.get(country, country)}: inputs not mapped",
+                country_group(country, FEOC_DEFAULT),
+            )
+            flows[(origin, here)] += volume * remainder
+
+    buyer_node = node("buyer", buyer, "buyer")
+    for line in sourcing:
+        if line["mineral"] != mineral:
+            continue
+        volume = line["annual_quantity"]
+        if volume is None and line["share"] is not None and requirement is not None:
+            volume = line["share"] * requirement
+        if not volume:
+            continue
+        if line["facility_id"] in facilities:
+            expand(line["facility_id"], volume, buyer_node, frozenset())
+        else:
+            country = line["country"]
+            origin = node(
+                f"country-{country}",
+                f"{names.get(country, country)}: facility not recorded",
+                country_group(country, FEOC_DEFAULT),
+            )
+            flows[(origin, buyer_node)] += volume
+    link_list = [{"source": s, "target": t, "value": v} for (s, t), v in flows.items()]
+    return nodes, link_list
+
+
+EXPOSURE_COLUMNS = (
+    Column("mineral_name", "Mineral"),
+    Column("requirement_quantity", "Requirement / yr", "number"),
+    Column("unit", "Unit"),
+    Column("direct_china_share", "Direct China", "share"),
+    Column("china_controlled_share", "China-controlled", "share"),
+    Column("upstream_china_share", "China upstream", "share"),
+    Column("restricted_share", "Restricted", "share"),
+    Column("unaffected", "Unaffected", "share"),
+    Column("unmapped_share", "Resting on fallbacks", "share"),
+    Column("china_exposed_volume", "Exposed volume", "number"),
+    Column("freshness", "Freshness"),
+)
+
+
+def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[str, Any]:
+    names = data["countries"]
+    exposure = data["exposure"]
+    mineral_names = {r["mineral"]: r["mineral_name"] for r in data["requirements"]}
+    mineral_names.update({s["mineral"]: s["mineral_name"] for s in data["sourcing"]})
+    records = []
+    chart_rows = []
+    for row in exposure:
+        upstream = row["upstream_china_share"]
+        controlled = row["china_controlled_share"]
+        direct = row["direct_china_share"]
+        unaffected = None if upstream is None else max(0.0, 1.0 - max(upstream, controlled or 0.0))
+        label = mineral_names.get(row["mineral"], row["mineral"])
+        records.append({**row, "mineral_name": label, "unaffected": unaffected})
+        if upstream is not None:
+            chart_rows.append(
+                {
+                    "label": label,
+                    "direct": direct or 0.0,
+                    "controlled": max(0.0, (controlled or 0.0) - (direct or 0.0)),
+                    "upstream": max(0.0, upstream - max(controlled or 0.0, direct or 0.0)),
+                    "unaffected": unaffected,
+                    "restricted": row["restricted_share"],
+                }
+            )
+
+    def decorate(column: Column, record: dict[str, Any]) -> dict[str, Any]:
+        key = record["mineral"]
+        if column.key == "mineral_name":
+            return {"href": reverse("dashboards:mineral", args=[key])}
+        if column.key == "freshness":
+            when = datetime.fromisoformat(record["computed_at"])
+            return {
+                "text": ("stale" if record["stale"] else "current") + f" · {when:%Y-%m-%d %H:%M}",
+                "css": "stale" if record["stale"] else "fresh",
+            }
+        if column.kind == "share":
+            return {"attrs": share_attrs(column.key, key, record.get(column.key))}
+        return {}
+
+    computed = max((r["computed_at"] for r in exposure), default=None)
+    stale = any(r["stale"] for r in exposure)
+    table = build_table(
+        id="exposure",
+        caption=f"Exposure by mineral, as of {data['as_of']}",
+        columns=EXPOSURE_COLUMNS,
+        records=[{**r, "freshness": r["computed_at"]} for r in records],
+        decorate=decorate,
+        sortable=True,
+        empty="No requirement or sourcing recorded yet: add them below or upload your supplier list.",
+        note="China-controlled includes direct China; China upstream includes both (any stage of the chain). "
+        "Restricted: expected share blocked by measures in force targeting your country, anywhere in the chain.",
+    )
+    editions = sorted({e for r in exposure for e in edition_names(r["sources"])})
+    charts = [
+        _chart(
+            "fig-exposure",
+            figures.exposure_bars(
+                chart_rows,
+                title=figures.title_text(
+                    f"{data['organization']['name']}: exposure to China by mineral",
+                    sources=editions,
+                    computed=computed_text(computed, stale=stale),
+                ),
+            ),
+            filename="lodestone-portfolio-exposure",
+            table="exposure",
+            label="Stacked bars of the portfolio's exposure to China per mineral, restricted share as a marker.",
+        )
+    ]
+    held = [r["mineral"] for r in exposure]
+    by_exposure = sorted(exposure, key=lambda r: -(r["china_exposed_volume"] or 0))
+    selected = sankey_mineral if sankey_mineral in held else (by_exposure[0]["mineral"] if by_exposure else None)
+    tables: dict[str, Table] = {"exposure": table}
+    if selected:
+        requirement = next((r for r in data["requirements"] if r["mineral"] == selected), None)
+        unit = requirement["unit"] if requirement else next(r["unit"] for r in exposure if r["mineral"] == selected)
+        nodes, links = chain_flows(
+            mineral=selected,
+            sourcing=data["sourcing"],
+            requirement=requirement["annual_quantity"] if requirement else None,
+            facilities=data["facilities"],
+            links=data["links"],
+            buyer=data["organization"]["name"],
+            names=names,
+        )
+        charts.append(
+            _chart(
+                "fig-sankey",
+                figures.supply_chain_sankey(
+                    nodes,
+                    links,
+                    unit=unit or "",
+                    title=figures.title_text(
+                        f"{mineral_names.get(selected, selected)}: from origin through processing to you",
+                        note="vermillion = China, orange = China-controlled / other FEOC",
+                    ),
+                ),
+                filename=f"lodestone-portfolio-chain-{selected}",
+                table="chain",
+                label="Sankey diagram of the supply chain from origin country through processing to the buyer.",
+            )
+        )
+        tables["chain"] = build_table(
+            id="chain",
+            caption=f"Supply chain flows: {mineral_names.get(selected, selected)} ({unit}/yr)",
+            columns=(Column("from", "From"), Column("to", "To"), Column("volume", f"Volume ({unit}/yr)", "number")),
+            records=[
+                {"from": nodes[lk["source"]]["label"], "to": nodes[lk["target"]]["label"], "volume": lk["value"]}
+                for lk in links
+            ],
+        )
+    tables["portfolio_measures"] = build_table(
+        id="portfolio_measures",
+        caption=f"Measures hitting the portfolio on {data['as_of']}",
+        columns=(
+            Column("key", "Measure"),
+            Column("issuer", "Issuer"),
+            Column("type", "Type"),
+            Column("minerals", "Your minerals"),
+            Column("targets", "Targets"),
+            Column("severity", "Severity", "share", digits=0),
+            Column("status", "Status"),
+        ),
+        records=[
+            {
+                **m,
+                "type": m["measure_type"].replace("_", " "),
+                "minerals": ", ".join(mineral_names.get(s, s) for s in m["minerals"]),
+                "targets": ", ".join(m["targets"]) or "all",
+                "status": STATUS_LABELS[m["status"]],
+            }
+            for m in data["measures"]
+        ],
+        decorate=lambda c, r: {"href": reverse("dashboards:policy", args=[r["key"]])} if c.key == "key" else {},
+        empty="No measure in force hits the portfolio.",
+    )
+    alt_records = []
+    for slug, ranked in data["alternatives"].items():
+        for a in ranked[:5]:
+            alt_records.append(
+                {
+                    **a,
+                    "mineral": mineral_names.get(slug, slug),
+                    "kind": a["kind"].replace("_", " "),
+                    "country": names.get(a["country"], a["country"]),
+                }
+            )
+    tables["alternatives"] = build_table(
+        id="alternatives",
+        caption="Ranked alternatives for the exposed volume (best 5 per mineral)",
+        columns=(
+            Column("mineral", "Mineral"),
+            Column("rank", "Rank", "integer"),
+            Column("name", "Source"),
+            Column("kind", "Kind"),
+            Column("country", "Country"),
+            Column("status", "Status"),
+            Column("available_capacity", "Available / yr", "number"),
+            Column("unit", "Unit"),
+            Column("governance", "Governance (0 best, 10 worst)", "risk"),
+            Column("coverage_ratio", "Coverage of exposed volume", "share", digits=0),
+        ),
+        records=alt_records,
+        empty="No non-FEOC source with a published capacity.",
+        note="Ranked by status (operating first), coverage, governance (WGI) and capacity. A country's whole output "
+        "is an upper bound of what could be contracted.",
+    )
+    tables["requirements"] = build_table(
+        id="requirements",
+        caption="Requirements",
+        columns=(
+            Column("mineral_name", "Mineral"),
+            Column("annual_quantity", "Annual quantity", "number"),
+            Column("unit", "Unit"),
+            Column("notes", "Notes"),
+        ),
+        records=data["requirements"],
+        empty="No requirement recorded.",
+    )
+    tables["sourcing"] = build_table(
+        id="sourcing",
+        caption="Sourcing (your supplier list)",
+        columns=(
+            Column("mineral", "mineral"),
+            Column("facility", "facility"),
+            Column("country", "country"),
+            Column("annual_quantity", "annual_quantity", "number"),
+            Column("share", "share", "share"),
+            Column("notes", "notes"),
+        ),
+        records=data["sourcing"],
+        decorate=lambda c, r: {"title": r["facility_name"]} if c.key == "facility" and r["facility"] else {},
+        empty="No sourcing recorded.",
+        note="Same columns as the upload format: download as CSV, edit, upload back.",
+    )
+    top = by_exposure[0] if by_exposure else None
+    total_restricted = [r for r in exposure if (r["restricted_share"] or 0) > 0]
+    return {
+        "tables": tables,
+        "charts": charts,
+        "held": [(slug, mineral_names.get(slug, slug)) for slug in held],
+        "sankey_mineral": selected,
+        "kpis": [
+            {"label": "Minerals in portfolio", "value": str(len(exposure))},
+            {
+                "label": "Minerals with restricted supply",
+                "value": str(len(total_restricted)),
+                "css": "warn" if total_restricted else "",
+            },
+            {"label": "Measures hitting the portfolio", "value": str(len(data["measures"]))},
+            {
+                "label": "Most exposed (China upstream)",
+                "value": f"{mineral_names.get(top['mineral'], top['mineral'])} "
+                f"{top['upstream_china_share'] * 100:.0f} %"
+                if top and top["upstream_china_share"] is not None
+                else "\u2013",
+            },
+        ],
+    }

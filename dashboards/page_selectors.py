@@ -1,0 +1,615 @@
+"""Reads for the dashboard pages, built on dashboards.selectors; a fixed number of queries each.
+
+The numbers come from the materialized metric rows. The as-of-dependent ones (restricted
+shares, supply risk) are derived from the stored share vectors with the same risk functions,
+in the same way, as `dashboards.selectors.mineral_metrics` (a test pins the equality): the
+overview needs every mineral at once, and calling that selector per mineral would make the
+page's query count grow with the number of minerals.
+
+Everything returned is plain data (dicts, lists, dates): the figure builders and the cache
+take it as is.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Max, Q, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from dashboards import risk, selectors
+from dashboards.models import ExposureMetric, ImportMetric, SupplyMetric
+from dashboards.services import policy_measures, severity_by_type
+from minerals.models import (
+    Country,
+    DataSource,
+    MeasureType,
+    Mineral,
+    MineralParameter,
+    PolicyMeasure,
+    ProductionRecord,
+    TradeRestrictionFactor,
+)
+from suppliers.models import Company, Facility, Membership, Organization, OwnershipStake, Requirement, Sourcing
+from suppliers.models import SupplyLink as SupplyLinkModel
+
+# The stage a mineral's headline numbers (top 3, HHI, restricted share, supply risk) describe:
+# processing where published (where China's hold is strongest, IEA's focus), else mining.
+HEADLINE_STAGE_ORDER = ("refinery", "mine", "component", "recycling")
+KG_PER_UNIT = {"kg": 1.0, "t": 1000.0}
+
+
+def feoc() -> frozenset[str]:
+    return frozenset(settings.LODESTONE_FEOC_COUNTRIES)
+
+
+# --------------------------------------------------------------------------------------------
+# Data generation: the cache key of every page
+
+
+def data_generation() -> str:
+    """A string that changes whenever any number a public page shows may change. Two queries.
+
+    Minerals' data versions move with every write to their inputs (services mark them stale),
+    the metrics state moves when a recompute lands, and the policy history records every
+    edit of a measure, including those naming no mineral (shown on the policy tracker).
+    """
+    minerals = Mineral.objects.aggregate(
+        n=Count("id"),
+        versions=Sum("data_version"),
+        changed=Max("data_changed_at"),
+        metrics=Sum("metrics_state__data_version"),
+        computed=Max("metrics_state__computed_at"),
+    )
+    policy = PolicyMeasure.history.aggregate(n=Count("history_id"), last=Max("history_date"))
+    parts = [minerals[k] for k in ("n", "versions", "changed", "metrics", "computed")]
+    parts += [policy["n"], policy["last"]]
+    return ":".join("" if p is None else str(p.timestamp() if hasattr(p, "timestamp") else p) for p in parts)
+
+
+def organization_generation(organization: Organization) -> str:
+    """The public generation plus the buyer's own data and exposure rows. Three queries."""
+    exposure = ExposureMetric.objects.filter(organization=organization).aggregate(
+        n=Count("id"), computed=Max("computed_at")
+    )
+    computed = exposure["computed"].timestamp() if exposure["computed"] else ""
+    return f"{data_generation()}:{organization.pk}.{organization.data_version}:{exposure['n']}:{computed}"
+
+
+# --------------------------------------------------------------------------------------------
+# Shared pieces
+
+
+@dataclass(frozen=True)
+class PolicyInputs:
+    measures: list[risk.Measure]
+    severities: dict[str, float]
+    wgi: dict[str, list[float]]
+
+
+def _policy_inputs(mineral_ids: Sequence[int] | None) -> PolicyInputs:
+    """Measures (3 queries), severities (1), latest WGI (1)."""
+    return PolicyInputs(
+        measures=policy_measures(mineral_ids), severities=severity_by_type(), wgi=selectors.latest_wgi()
+    )
+
+
+def _shares(pairs: Sequence[Sequence[Any]]) -> dict[str, float | None]:
+    return {pair[0]: pair[1] for pair in pairs}
+
+
+def country_names() -> dict[str, str]:
+    """ISO3 -> name for every country (one query; about 250 rows)."""
+    return dict(Country.objects.values_list("iso3", "name"))
+
+
+def headline_stage(stages: Sequence[str]) -> str | None:
+    return next((s for s in HEADLINE_STAGE_ORDER if s in stages), stages[0] if stages else None)
+
+
+def supply_risk_of(
+    *,
+    supply: Any,
+    imported: Any | None,
+    slug: str,
+    destination: str,
+    as_of: date,
+    inputs: PolicyInputs,
+    parameters: Mapping[str, float],
+    t_overrides: Mapping[str, float],
+) -> risk.SupplyRisk:
+    """EU-method supply risk of one stored supply row, as `selectors.mineral_metrics` does it."""
+    global_shares = _shares(supply.country_shares)
+    sourcing = _shares(imported.partner_shares) if imported and imported.partner_shares else None
+    return risk.supply_risk(
+        global_shares=global_shares,
+        sourcing_shares=sourcing if sourcing is not None else global_shares,
+        wgi_estimates=inputs.wgi,
+        import_reliance=imported.import_reliance if imported else None,
+        eol_rir=parameters.get(MineralParameter.Name.EOL_RIR),
+        substitution_index=parameters.get(MineralParameter.Name.SUBSTITUTION_INDEX),
+        t_overrides=t_overrides,
+        mineral=slug,
+        destination=destination,
+        as_of=as_of,
+        measures=inputs.measures,
+        severity_by_type=inputs.severities,
+    )
+
+
+def _measure_status(measure: risk.Measure, as_of: date) -> str:
+    if risk.needs_review(measure, as_of):
+        return "needs_review"
+    if risk.in_force(measure, as_of):
+        return "in_force"
+    if risk.is_suspended(measure, as_of):
+        return "suspended"
+    if measure.ended_on is not None and measure.ended_on <= as_of:
+        return "ended"
+    return "not_yet"
+
+
+# --------------------------------------------------------------------------------------------
+# Overview: every mineral
+
+
+def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[str, Any]:
+    """One row per mineral with its headline metrics on `as_of`. Eleven queries, any data size."""
+    destination = destination or settings.LODESTONE_DEFAULT_DESTINATION
+    minerals = list(Mineral.objects.select_related("metrics_state").order_by("name"))
+    supply_rows: dict[int, list[SupplyMetric]] = defaultdict(list)
+    for row in SupplyMetric.objects.order_by("mineral_id", "stage", "-year"):
+        supply_rows[row.mineral_id].append(row)
+    import_rows: dict[int, list[ImportMetric]] = defaultdict(list)
+    for row in ImportMetric.objects.filter(destination_id=destination).order_by("mineral_id", "-year"):
+        import_rows[row.mineral_id].append(row)
+    inputs = _policy_inputs(None)
+    parameters: dict[int, dict[str, float]] = defaultdict(dict)
+    for mineral_id, name, value in MineralParameter.objects.values_list("mineral_id", "name", "value"):
+        parameters[mineral_id][name] = value
+    t_overrides: dict[int, dict[str, float]] = defaultdict(dict)
+    for mineral_id, iso3, t_value in TradeRestrictionFactor.objects.values_list("mineral_id", "country_id", "t_value"):
+        t_overrides[mineral_id][iso3] = t_value
+    now = timezone.now()
+
+    rows = []
+    for mineral in minerals:
+        latest: dict[str, SupplyMetric] = {}
+        for row in supply_rows[mineral.pk]:
+            latest.setdefault(row.stage, row)  # newest year first
+        stage = headline_stage(list(latest))
+        head = latest.get(stage) if stage else None
+        imports = import_rows[mineral.pk]
+        with_partners = next((r for r in imports if r.import_china_share is not None), None)
+        with_nir = next((r for r in imports if r.import_reliance is not None), None)
+        restricted = None
+        sr = None
+        if head is not None:
+            restricted = risk.restriction_breakdown(
+                _shares(head.country_shares),
+                inputs.measures,
+                mineral=mineral.slug,
+                destination=destination,
+                as_of=as_of,
+                severity_by_type=inputs.severities,
+            )
+            imported = next((r for r in imports if r.year == head.year), None)
+            sr = supply_risk_of(
+                supply=head,
+                imported=imported,
+                slug=mineral.slug,
+                destination=destination,
+                as_of=as_of,
+                inputs=inputs,
+                parameters=parameters[mineral.pk],
+                t_overrides=t_overrides[mineral.pk],
+            )
+        state = getattr(mineral, "metrics_state", None)
+        computed_at = state.computed_at if state else None
+        rows.append(
+            {
+                "slug": mineral.slug,
+                "name": mineral.name,
+                "mine": _stage_summary(latest.get("mine")),
+                "refinery": _stage_summary(latest.get("refinery")),
+                "headline_stage": stage,
+                "year": head.year if head else None,
+                "unit": head.unit if head else "",
+                "country_shares": [list(p) for p in head.country_shares] if head else [],
+                "top3_share": head.top3_share if head else None,
+                "hhi": head.hhi if head else None,
+                "hhi_band": head.hhi_band if head else "",
+                "complete": head.complete if head else None,
+                "import_china_share": with_partners.import_china_share if with_partners else None,
+                "import_year": with_partners.year if with_partners else None,
+                "nir": with_nir.import_reliance if with_nir else None,
+                "nir_bound": (with_nir.nir_published_bound if with_nir and with_nir.nir is None else ""),
+                "nir_year": with_nir.year if with_nir else None,
+                "restricted_supply_share": restricted.share if restricted else None,
+                "measures_needing_review": list(restricted.review_measure_keys) if restricted else [],
+                "supply_risk": sr.supply_risk if sr else None,
+                "supply_risk_above_threshold": sr.above_threshold if sr else None,
+                "sources": head.sources if head else [],
+                "data_version": mineral.data_version,
+                "metrics_version": state.data_version if state and computed_at else None,
+                "stale": computed_at is None or state is None or state.data_version < mineral.data_version,
+                "computed_at": computed_at,
+                "age_seconds": (now - computed_at).total_seconds() if computed_at else None,
+            }
+        )
+    return {
+        "as_of": as_of,
+        "destination": destination,
+        "minerals": rows,
+        "measures": _measures_panel(inputs.measures, as_of),
+    }
+
+
+def _stage_summary(row: SupplyMetric | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "year": row.year,
+        "china_share": row.china_share,
+        "feoc_share": row.feoc_share,
+        "unknown": row.unknown,
+        "withheld": "CHN" in (row.withheld_countries or []),
+    }
+
+
+def _measures_panel(measures: Sequence[risk.Measure], as_of: date) -> dict[str, list[str]]:
+    """Keys of the restrictions in force on `as_of` and of those needing a curator's review."""
+    restrictions = [m for m in measures if m.measure_type != MeasureType.DOMESTIC_SUPPORT]
+    return {
+        "in_force": sorted(m.key for m in restrictions if risk.in_force(m, as_of)),
+        "needs_review": sorted(m.key for m in restrictions if risk.needs_review(m, as_of)),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Policy measures (tracker, detail, panels)
+
+
+def _measure_dict(m: PolicyMeasure, as_of: date) -> dict[str, Any]:
+    minerals = sorted(m.minerals.all(), key=lambda x: x.name)
+    targets = sorted(c.iso3 for c in m.targets.all())
+    as_risk = risk.Measure(
+        key=m.key,
+        issuer=m.issuer_id,
+        measure_type=m.measure_type,
+        minerals=frozenset(x.slug for x in minerals),
+        targets=frozenset(targets),
+        effective_on=m.effective_on,
+        suspended_from=m.suspended_from,
+        suspended_until=m.suspended_until,
+        ended_on=m.ended_on,
+        severity_override=m.severity_override,
+        reviewed_on=m.reviewed_on,
+    )
+    return {
+        "key": m.key,
+        "title": m.title,
+        "issuer": m.issuer_id,
+        "issuer_name": m.issuer.name,
+        "measure_type": m.measure_type,
+        "measure_type_label": m.get_measure_type_display(),
+        "is_restriction": m.measure_type != MeasureType.DOMESTIC_SUPPORT,
+        "minerals": [(x.slug, x.name) for x in minerals],
+        "targets": targets,
+        "hs_codes": [(c.hs6, c.description) for c in sorted(m.commodity_codes.all(), key=lambda c: c.hs6)],
+        "announced_on": m.announced_on,
+        "effective_on": m.effective_on,
+        "suspended_from": m.suspended_from,
+        "suspended_until": m.suspended_until,
+        "ended_on": m.ended_on,
+        "reviewed_on": m.reviewed_on,
+        "instrument": m.instrument,
+        "summary": m.summary,
+        "source_url": m.source_url,
+        "source": (
+            {"key": m.source.key, "title": m.source.title, "edition": m.source.edition, "url": m.source.url}
+            if m.source
+            else None
+        ),
+        "is_partly_confirmed": m.is_partly_confirmed,
+        "severity": _own_severity(as_risk),
+        "status": _measure_status(as_risk, as_of),
+    }
+
+
+def _own_severity(measure: risk.Measure) -> float | None:
+    try:
+        return risk.measure_severity(measure, None)
+    except ValueError:  # a type without a default severity (never guessed)
+        return None
+
+
+def _measure_queryset() -> Any:
+    return PolicyMeasure.objects.select_related("issuer", "source").prefetch_related(
+        "minerals", "targets", "commodity_codes"
+    )
+
+
+def policy_measures_list(*, as_of: date) -> list[dict[str, Any]]:
+    """Every measure with its status on `as_of`. Four queries.
+
+    Severities here are the measure's own (override, else the type default); the metrics use
+    the curators' per-type table as well (see the mineral pages).
+    """
+    return [_measure_dict(m, as_of) for m in _measure_queryset().order_by("-effective_on", "key")]
+
+
+def policy_measure(*, key: str, as_of: date) -> dict[str, Any]:
+    """One measure, 404 if unknown. Four queries."""
+    found = list(_measure_queryset().filter(key=key))
+    if not found:
+        raise Http404("No such policy measure.")
+    return _measure_dict(found[0], as_of)
+
+
+def policy_filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """Issuers, minerals and targets that occur in measures. Three queries."""
+    issuers = Country.objects.filter(issued_measures__isnull=False).distinct().order_by("name")
+    targets = Country.objects.filter(targeted_by__isnull=False).distinct().order_by("name")
+    minerals = Mineral.objects.order_by("name")
+    return {
+        "issuer": [(c.iso3, c.name) for c in issuers],
+        "target": [(c.iso3, c.name) for c in targets],
+        "mineral": [(m.slug, m.name) for m in minerals],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Mineral page
+
+
+def mineral_or_404(slug: str) -> Mineral:
+    mineral = Mineral.objects.select_related("metrics_state").filter(slug=slug).first()
+    if mineral is None:
+        raise Http404("No such mineral.")
+    return mineral
+
+
+def mineral_page(*, mineral: Mineral, as_of: date, destination: str | None = None) -> dict[str, Any]:
+    """Everything the mineral page shows. Nine (selector) + six queries."""
+    destination = destination or settings.LODESTONE_DEFAULT_DESTINATION
+    metrics = selectors.mineral_metrics(mineral=mineral, as_of=as_of, destination=destination)
+    china_rows = (
+        ProductionRecord.objects.filter(mineral=mineral)
+        .filter(Q(country_id="CHN") | Q(row_kind=ProductionRecord.RowKind.WORLD_TOTAL))
+        .values(
+            "stage",
+            "year",
+            "row_kind",
+            "quantity",
+            "unit",
+            "is_estimate",
+            "is_withheld",
+            "bound",
+            "source__key",
+            "source__edition",
+        )
+        .order_by("stage", "year", "source__key", "row_kind")
+    )
+    editions: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for r in china_rows:
+        entry = editions.setdefault(
+            (r["stage"], r["year"], r["source__key"]),
+            {"stage": r["stage"], "year": r["year"], "source": r["source__key"], "edition": r["source__edition"]},
+        )
+        prefix = "china" if r["row_kind"] == ProductionRecord.RowKind.COUNTRY else "world"
+        entry[f"{prefix}_quantity"] = r["quantity"]
+        entry[f"{prefix}_withheld"] = r["is_withheld"]
+        entry[f"{prefix}_estimate"] = r["is_estimate"]
+        entry["unit"] = r["unit"]
+    facilities = [
+        {
+            "key": f.key,
+            "name": f.name,
+            "company": f.company.name,
+            "country": f.country_id,
+            "stage": f.stage,
+            "stage_label": f.get_stage_display(),
+            "capacity": f.capacity,
+            "capacity_unit": f.capacity_unit,
+            "capacity_basis": f.capacity_basis,
+            "status": f.status,
+            "start_year": f.start_year,
+            "is_fictional": f.is_fictional,
+            "source_url": f.source_url,
+        }
+        for f in Facility.objects.filter(mineral=mineral).select_related("company").order_by("stage", "name")
+    ]
+    measure_details = {
+        m["key"]: m for m in (_measure_dict(x, as_of) for x in _measure_queryset().filter(minerals=mineral))
+    }
+    source_keys = {s["key"] for row in metrics["supply"] + metrics["imports"] for s in row["sources"]}
+    source_keys |= {m["source"]["key"] for m in measure_details.values() if m["source"]}
+    sources = list(
+        DataSource.objects.filter(key__in=source_keys)
+        .order_by("publisher", "key")
+        .values("key", "publisher", "title", "edition", "url", "published_on", "licence")
+    )
+    parameters = list(
+        MineralParameter.objects.filter(mineral=mineral)
+        .select_related("source")
+        .values("name", "value", "source__key", "source__edition", "notes")
+    )
+    return {
+        "mineral": {"slug": mineral.slug, "name": mineral.name, "symbol": mineral.symbol, "notes": mineral.notes},
+        "metrics": metrics,
+        "china_by_edition": sorted(editions.values(), key=lambda e: (e["stage"], e["year"], e["source"])),
+        "facilities": facilities,
+        "measures": measure_details,
+        "sources": sources,
+        "parameters": parameters,
+        "countries": country_names(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Portfolio
+
+
+def organization_for(*, user: Any, slug: str | None = None) -> tuple[Organization, str]:
+    """The user's organization (by slug, else the first) and the user's role. One query.
+
+    Another organization's slug answers 404 exactly like a missing one: membership is the
+    only way in, and its absence is not disclosed.
+    """
+    memberships = Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
+    if slug is not None:
+        memberships = memberships.filter(organization__slug=slug)
+    membership = memberships.first()
+    if membership is None:
+        raise Http404("No such portfolio.")
+    return membership.organization, membership.role
+
+
+def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
+    """Exposure rows, portfolio lines, supply chains, measures and alternatives (the risk
+    engine's `organization_alternatives`). A fixed number of queries (pinned in the tests)."""
+    exposure = selectors.organization_exposure(organization=organization, today=as_of)
+    requirements = [
+        {
+            "id": r.pk,
+            "mineral": r.mineral.slug,
+            "mineral_name": r.mineral.name,
+            "annual_quantity": r.annual_quantity,
+            "unit": r.unit,
+            "notes": r.notes,
+        }
+        for r in Requirement.objects.filter(organization=organization).select_related("mineral")
+    ]
+    sourcing = [
+        {
+            "id": s.pk,
+            "mineral": s.mineral.slug,
+            "mineral_name": s.mineral.name,
+            "facility": s.facility.key if s.facility else "",
+            "facility_id": s.facility_id,
+            "facility_name": s.facility.name if s.facility else "",
+            "country": s.country_id,
+            "annual_quantity": s.annual_quantity,
+            "share": s.share,
+            "notes": s.notes,
+        }
+        for s in Sourcing.objects.filter(organization=organization)
+        .select_related("mineral", "facility")
+        .order_by("mineral__name", "-annual_quantity", "country_id")
+    ]
+    held = sorted({r["mineral"] for r in requirements} | {s["mineral"] for s in sourcing})
+    mineral_ids = dict(Mineral.objects.filter(slug__in=held).values_list("slug", "id"))
+    facility_rows = list(
+        Facility.objects.filter(mineral_id__in=mineral_ids.values())
+        .select_related("company", "mineral")
+        .order_by("mineral__name", "name")
+    )
+    controlled = risk.controlled_companies(
+        [
+            risk.Stake(str(o), str(d), p / 100.0)
+            for o, d, p in OwnershipStake.objects.values_list("owner_id", "owned_id", "percent")
+        ],
+        {str(c): iso3 for c, iso3 in Company.objects.values_list("id", "hq_country_id")},
+        feoc=feoc(),
+        threshold=settings.LODESTONE_CONTROL_THRESHOLD,
+    )
+    facilities = {
+        f.pk: {
+            "id": f.pk,
+            "key": f.key,
+            "name": f.name,
+            "company": f.company.name,
+            "country": f.country_id,
+            "mineral": f.mineral.slug,
+            "stage": f.stage,
+            "capacity": f.capacity,
+            "capacity_unit": f.capacity_unit,
+            "status": f.status,
+            "start_year": f.start_year,
+            "china_controlled": f.country_id == "CHN"
+            or f.company.recorded_foreign_control
+            or str(f.company_id) in controlled,
+        }
+        for f in facility_rows
+    }
+    links = [
+        {"upstream": up, "downstream": down, "share": share, "mineral": slug}
+        for up, down, share, slug in SupplyLinkModel.objects.filter(mineral_id__in=mineral_ids.values()).values_list(
+            "upstream_id", "downstream_id", "share", "mineral__slug"
+        )
+    ]
+    supply: dict[str, dict[str, Any]] = {}
+    for row in (
+        SupplyMetric.objects.filter(mineral_id__in=mineral_ids.values())
+        .select_related("mineral")
+        .order_by("mineral_id", "stage", "-year")
+    ):
+        by_stage = supply.setdefault(row.mineral.slug, {})
+        by_stage.setdefault(
+            row.stage,
+            {
+                "year": row.year,
+                "unit": row.unit,
+                "world_total": row.world_total,
+                "country_shares": [list(p) for p in row.country_shares],
+            },
+        )
+    inputs = _policy_inputs(list(mineral_ids.values()))
+    hitting = []
+    for measure in inputs.measures:
+        if measure.measure_type == MeasureType.DOMESTIC_SUPPORT:
+            continue
+        minerals_hit = sorted(slug for slug in held if risk.measure_applies(measure, slug, organization.country_id))
+        if not minerals_hit:
+            continue
+        status = _measure_status(measure, as_of)
+        if status not in ("in_force", "needs_review"):
+            continue
+        hitting.append(
+            {
+                "key": measure.key,
+                "issuer": measure.issuer,
+                "measure_type": measure.measure_type,
+                "minerals": minerals_hit,
+                "severity": risk.measure_severity(measure, inputs.severities),
+                "status": status,
+                "targets": sorted(measure.targets),
+            }
+        )
+    data = {
+        "organization": {"name": str(organization), "slug": organization.slug, "country": organization.country_id},
+        "as_of": as_of,
+        "exposure": exposure,
+        "requirements": requirements,
+        "sourcing": sourcing,
+        "facilities": facilities,
+        "links": links,
+        "supply": supply,
+        "measures": hitting,
+        "governance": {iso3: risk.wgi_score(scores) for iso3, scores in inputs.wgi.items()},
+        "countries": country_names(),
+    }
+    # Ranked alternatives come from the risk engine's selector (the same numbers as the API).
+    data["alternatives"] = {
+        row["mineral"]: row["alternatives"]
+        for row in selectors.organization_alternatives(organization=organization, as_of=as_of)
+    }
+    return data
+
+
+def portfolio_form_choices() -> dict[str, Any]:
+    """Minerals, countries and facilities for the portfolio forms. Three queries."""
+    return {
+        "minerals": list(Mineral.objects.order_by("name").values_list("slug", "name")),
+        "countries": list(Country.objects.order_by("name").values_list("iso3", "name")),
+        "facilities": list(
+            Facility.objects.select_related("mineral").order_by("mineral__name", "name").values_list("key", "name")
+        ),
+    }

@@ -1,0 +1,229 @@
+"""Every dashboard page in a real Chromium: loads without errors, nothing leaves 127.0.0.1,
+charts render, the numbers equal the stored metrics, the as-of control, portfolio isolation,
+downloads and the supplier-list upload."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pytest
+
+from dashboards import selectors, services
+from suppliers import services as supplier_services
+from suppliers.models import Organization, Sourcing
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-browser-buyer-1"
+
+
+@dataclass
+class Watch:
+    base: str
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert not self.errors, self.errors
+        assert not self.blocked, f"requests left 127.0.0.1: {self.blocked}"
+
+
+@pytest.fixture(autouse=True)
+def page_cache(settings):  # type: ignore[no-untyped-def]
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "browser"}}
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def site(live_server, demo, django_user_model):  # type: ignore[no-untyped-def]
+    """The demo dataset (reloaded after the previous flush), every metric current, one buyer."""
+    list(services.all_metrics_recompute())
+    user = django_user_model.objects.create_user("browser-buyer", password=PASSWORD)
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    supplier_services.membership_grant(user=user, organization=organization, role="analyst")
+    return live_server
+
+
+@pytest.fixture
+def watched(page, site):  # type: ignore[no-untyped-def]
+    """The page with every request recorded; anything not to the live server is aborted."""
+    watch = Watch(base=site.url)
+
+    def route(r: Any) -> None:
+        url = r.request.url
+        watch.requests.append(url)
+        if url.startswith(site.url) or url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            watch.blocked.append(url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: watch.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: watch.errors.append(f"pageerror: {e}"))
+    return page, watch
+
+
+def _open(page, watch: Watch, path: str, *, status: int = 200) -> None:  # type: ignore[no-untyped-def]
+    response = page.goto(watch.base + path)
+    assert response.status == status, f"{path}: {response.status}"
+    page.wait_for_load_state("networkidle")
+
+
+def _charts_drawn(page, expected: int) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_function(f"document.querySelectorAll('.js-chart.is-drawn').length >= {expected}", timeout=15_000)
+    assert page.locator(".js-plotly-plot").count() >= expected
+    assert page.locator(".js-plotly-plot .main-svg").count() >= expected
+
+
+def _value(page, metric: str, key: str) -> float:  # type: ignore[no-untyped-def]
+    return float(page.locator(f'[data-metric="{metric}"][data-key="{key}"]').first.get_attribute("data-value"))
+
+
+def _log_in(page, watch: Watch) -> None:  # type: ignore[no-untyped-def]
+    _open(page, watch, "/accounts/login/?next=/portfolio/")
+    page.fill("#id_username", "browser-buyer")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/portfolio/")
+
+
+def test_overview(watched, screenshots) -> None:  # type: ignore[no-untyped-def]
+    page, watch = watched
+    _open(page, watch, "/?as_of=2026-11-30")
+    _charts_drawn(page, 1)
+    stored = selectors.mineral_metrics(mineral="gallium", as_of=date(2026, 11, 30))["supply"][0]
+    assert _value(page, "china_refinery", "gallium") == pytest.approx(stored["china_share"])
+    assert _value(page, "restricted_supply_share", "gallium") == pytest.approx(stored["restricted_supply_share"])
+    restricted_cell = page.locator('[data-metric="restricted_supply_share"][data-key="gallium"]')
+    assert restricted_cell.inner_text() == f"{stored['restricted_supply_share'] * 100:.1f} %"
+    assert page.locator('[data-panel="needs-review"] li').count() >= 2
+    page.screenshot(path=str(screenshots / "overview.png"), full_page=True)
+
+    # The as-of control (a GET form): the U.S. gallium ban is suspended on 2026-06-01.
+    page.fill("#id_as_of", "2026-06-01")
+    page.click(".as-of button[type=submit]")
+    page.wait_for_url("**as_of=2026-06-01**")
+    june = selectors.mineral_metrics(mineral="gallium", as_of=date(2026, 6, 1))["supply"][0]
+    assert _value(page, "restricted_supply_share", "gallium") == pytest.approx(june["restricted_supply_share"])
+    assert june["restricted_supply_share"] < stored["restricted_supply_share"]
+
+    # The CSV download has the rows on screen.
+    on_screen = page.locator('table[data-table="minerals"] tbody tr').count()
+    with page.expect_download() as download:
+        page.click('[data-download="minerals-csv"]')
+    rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
+    assert len(rows) - 1 == on_screen
+    names_on_screen = page.locator('table[data-table="minerals"] tbody tr td:first-child').all_inner_texts()
+    assert [r[0] for r in rows[1:]] == names_on_screen
+
+    # PNG export through Plotly's modebar, offline.
+    page.hover("#fig-dependency-plot")
+    with page.expect_download() as png:
+        page.click('#fig-dependency-plot .modebar-btn[data-title="Download plot as a PNG"]')
+    assert png.value.suggested_filename.endswith(".png")
+    assert png.value.path().read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    watch.assert_clean()
+
+
+def test_mineral_page(watched, screenshots) -> None:  # type: ignore[no-untyped-def]
+    page, watch = watched
+    _open(page, watch, "/minerals/gallium/?as_of=2026-11-30")
+    _charts_drawn(page, 5)  # production bars, map, trend, imports, policy timeline
+    assert page.locator("#fig-map-refinery-plot .choroplethlocation").count() > 0
+    assert any(u.endswith("/static/vendor/plotly/topojson/world_110m.json") for u in watch.requests)
+    metrics = selectors.mineral_metrics(mineral="gallium", as_of=date(2026, 11, 30))
+    assert _value(page, "china_share", "gallium") == pytest.approx(metrics["supply"][0]["china_share"])
+    assert page.locator('.kpi-value[data-metric="china_share"]').inner_text() == "98.7 %"
+    assert page.locator('table[data-table="production_refinery"] tbody tr').count() == len(
+        metrics["supply"][0]["country_shares"]
+    )
+    page.screenshot(path=str(screenshots / "mineral.png"), full_page=True)
+    watch.assert_clean()
+
+
+def test_policy_tracker_and_measure_page(watched, screenshots) -> None:  # type: ignore[no-untyped-def]
+    page, watch = watched
+    _open(page, watch, "/policies/?as_of=2026-11-30")
+    _charts_drawn(page, 1)
+    page.select_option("#id_issuer", "USA")
+    page.click(".filters button[type=submit]")
+    page.wait_for_url("**issuer=USA**")
+    issuers = page.locator('table[data-table="measures"] tbody tr td:nth-child(2)').all_inner_texts()
+    assert issuers
+    assert set(issuers) == {"USA"}
+    page.screenshot(path=str(screenshots / "policies.png"), full_page=True)
+    _open(page, watch, "/policies/cn-2024-46-us-ban/?as_of=2026-06-01")
+    assert page.locator("[data-status]").first.get_attribute("data-status") == "suspended"
+    assert "811292" in page.content()
+    page.screenshot(path=str(screenshots / "policy.png"), full_page=True)
+    watch.assert_clean()
+
+
+def test_portfolio(watched, screenshots, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    page, watch = watched
+    _log_in(page, watch)
+    page.wait_for_load_state("networkidle")
+    _charts_drawn(page, 2)  # exposure bars and the supply-chain Sankey
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    for row in selectors.organization_exposure(organization=organization):
+        for metric in ("direct_china_share", "upstream_china_share", "restricted_share"):
+            cell = page.locator(f'td[data-metric="{metric}"][data-key="{row["mineral"]}"]')
+            expected = row[metric]
+            assert float(cell.get_attribute("data-value")) == pytest.approx(expected)
+            assert cell.inner_text() == f"{expected * 100:.1f} %"
+    page.screenshot(path=str(screenshots / "portfolio.png"), full_page=True)
+
+    # Another organization's portfolio answers 404.
+    other = supplier_services.record_save(
+        instance=Organization(name="Rival Buyer", slug="rival-buyer", country_id="DEU")
+    )
+    rival = django_user_model.objects.create_user("rival", password="pw-rival-12345")
+    supplier_services.membership_grant(user=rival, organization=other, role="admin")
+    _open(page, watch, "/portfolio/rival-buyer/", status=404)
+
+    # A malformed supplier list: row errors on screen, nothing saved.
+    _open(page, watch, "/portfolio/")
+    before = sorted(Sourcing.objects.values_list("id", "annual_quantity", "country_id"))
+    page.set_input_files(
+        "#upload input[type=file]",
+        files=[
+            {
+                "name": "suppliers.csv",
+                "mimeType": "text/csv",
+                "buffer": b"mineral,facility,country,annual_quantity,share,notes\n"
+                b"gallium,,JPN,10,,\ngallium,,ATLANTIS,5,,\nkryptonite,,JPN,1,,\n",
+            }
+        ],
+    )
+    page.click("#upload button[type=submit]")
+    page.wait_for_selector("#upload-errors")
+    errors = page.locator("#upload-errors tr.upload-error").all_inner_texts()
+    assert len(errors) == 2
+    assert errors[0].split("\t")[:3] == ["3", "country", "ATLANTIS"]
+    assert errors[1].split("\t")[:3] == ["4", "mineral", "kryptonite"]
+    assert sorted(Sourcing.objects.values_list("id", "annual_quantity", "country_id")) == before
+    watch.errors = [e for e in watch.errors if "400 (Bad Request)" not in e]  # the upload answers 400 on purpose
+    assert not [e for e in watch.errors if "404" not in e]
+    assert not watch.blocked
+
+
+def test_tables_work_without_javascript(browser, site) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(site.url + "/?as_of=2026-06-01&sort=name&dir=desc")
+    names = page.locator('table[data-table="minerals"] tbody tr td:first-child').all_inner_texts()
+    assert names == sorted(names, reverse=True)
+    assert len(names) > 10
+    assert page.locator(".chart-fallback").count() == 1  # the chart says the table has its numbers
+    assert page.locator('[data-as-of="2026-06-01"]').count() == 1
+    context.close()

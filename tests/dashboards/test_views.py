@@ -1,0 +1,495 @@
+"""Dashboard pages: status, numbers equal to the stored metrics, fixed query counts, 404
+isolation of portfolios, downloads, forms and the supplier-list upload."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from dashboards import page_selectors, selectors, services
+from minerals import services as reference
+from minerals.models import Country, DataSource, Mineral, ProductionRecord
+from suppliers import services as supplier_services
+from suppliers.models import Company, Facility, Organization, Requirement, Sourcing
+
+pytestmark = pytest.mark.django_db
+
+TODAY = date(2026, 11, 30)
+
+
+@pytest.fixture(autouse=True)
+def page_cache(settings):  # type: ignore[no-untyped-def]
+    """A private in-memory cache per test: a rolled-back test must not leave pages behind, and
+    clearing must never flush a shared Redis."""
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "views"}}
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.fixture
+def metrics(demo):  # type: ignore[no-untyped-def]
+    """Every metric current (synchronously, as `recompute_metrics --sync` does)."""
+    list(services.all_metrics_recompute())
+
+
+@pytest.fixture
+def buyer(django_user_model, metrics):  # type: ignore[no-untyped-def]
+    user = django_user_model.objects.create_user("buyer-test", password="pw-buyer-test-123")
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    supplier_services.membership_grant(user=user, organization=organization, role="analyst")
+    return user
+
+
+@pytest.fixture
+def buyer_client(client, buyer):  # type: ignore[no-untyped-def]
+    client.force_login(buyer)
+    return client
+
+
+def _value(html: str, metric: str, key: str) -> float | None:
+    match = re.search(rf'data-metric="{metric}" data-key="{re.escape(key)}" data-value="([^"]*)"', html)
+    assert match, f"{metric} of {key} not on the page"
+    return float(match.group(1)) if match.group(1) else None
+
+
+def _count_queries(client, url, django_assert_max_num_queries) -> int:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return len(queries)
+
+
+def _add_mineral_with_data() -> None:
+    """More data of every kind a page reads: a mineral with production, a facility."""
+    source = DataSource.objects.get(key="usgs-mcs-2025")
+    mineral = reference.record_save(instance=Mineral(slug="testium", name="Testium", canonical_unit="t"))
+    for i, iso3 in enumerate(["CHN", "AUS", "CAN", "BRA", "ZAF"]):
+        reference.record_save(
+            instance=ProductionRecord(
+                mineral=mineral, stage="mine", country_id=iso3, year=2024, quantity=100 - i, unit="t", source=source
+            )
+        )
+    company = supplier_services.record_save(instance=Company(name="Testium Co", hq_country_id="AUS"))
+    for stage in ("mine", "refinery"):
+        supplier_services.record_save(
+            instance=Facility(
+                key=f"testium-{stage}",
+                company=company,
+                name=f"Testium {stage}",
+                country_id="AUS",
+                mineral=mineral,
+                stage=stage,
+                status="operating",
+                capacity=10,
+                capacity_unit="t",
+            )
+        )
+    gallium = Mineral.objects.get(slug="gallium")
+    for year in (2021, 2022):
+        reference.record_save(
+            instance=ProductionRecord(
+                mineral=gallium,
+                stage="refinery",
+                country_id="CHN",
+                year=year,
+                quantity=500_000,
+                unit="kg",
+                source=source,
+            )
+        )
+    list(services.all_metrics_recompute())
+
+
+# --------------------------------------------------------------------------------------------
+# Overview
+
+
+def test_overview_shows_the_stored_metrics(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/?as_of=2026-11-30").content.decode()
+    stored = selectors.mineral_metrics(mineral="gallium", as_of=TODAY)
+    latest = next(r for r in stored["supply"] if r["stage"] == "refinery")
+    assert _value(html, "china_refinery", "gallium") == pytest.approx(latest["china_share"])
+    assert _value(html, "restricted_supply_share", "gallium") == pytest.approx(latest["restricted_supply_share"])
+    assert _value(html, "hhi", "gallium") == pytest.approx(latest["hhi"])
+    assert "98.7 %" in html
+    # The panel lists the measures whose suspension ran out in November 2026.
+    assert "cn-2024-46-us-ban" in html
+    assert "cn-2025-10-ree-five" in html
+
+
+def test_overview_numbers_equal_the_mineral_selector_for_every_mineral(metrics) -> None:  # type: ignore[no-untyped-def]
+    """The overview's batch read gives the same numbers as dashboards.selectors, mineral by mineral."""
+    for as_of in (date(2026, 6, 1), TODAY):
+        overview = page_selectors.minerals_overview(as_of=as_of)
+        for row in overview["minerals"]:
+            stored = selectors.mineral_metrics(mineral=row["slug"], as_of=as_of)
+            head = next((r for r in stored["supply"] if r["stage"] == row["headline_stage"]), None)
+            if head is None:
+                assert row["restricted_supply_share"] is None
+                continue
+            assert row["restricted_supply_share"] == pytest.approx(head["restricted_supply_share"])
+            assert row["top3_share"] == head["top3_share"]
+            assert row["hhi"] == head["hhi"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="dashboards.selectors.mineral_metrics calls risk.supply_risk without measures=, so its trade "
+    "factors t stay 1.0 whatever is in force (metrics.md section 4 wants 1 + 0.5 x severity); the overview "
+    "passes the measures. Reported to the risk engine; drop this xfail once the selector passes them.",
+)
+def test_overview_supply_risk_equals_the_mineral_selector(metrics) -> None:  # type: ignore[no-untyped-def]
+    overview = page_selectors.minerals_overview(as_of=TODAY)
+    for row in overview["minerals"]:
+        stored = selectors.mineral_metrics(mineral=row["slug"], as_of=TODAY)
+        sr = next(
+            (r for r in stored["supply_risk"] if r["stage"] == row["headline_stage"] and r["year"] == row["year"]), None
+        )
+        if sr is not None:
+            assert row["supply_risk"] == pytest.approx(sr["supply_risk"])
+
+
+def test_as_of_changes_the_restricted_share_when_a_suspension_straddles_the_date(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    # The U.S. gallium ban (Ann. 46 clause 2) is suspended 2025-11-09..2026-11-27: on 2026-06-01
+    # only the licence (severity 0.2) applies, on 2026-11-30 the ban (1.0) is back.
+    june = _value(client.get("/?as_of=2026-06-01").content.decode(), "restricted_supply_share", "gallium")
+    november = _value(client.get("/?as_of=2026-11-30").content.decode(), "restricted_supply_share", "gallium")
+    china = Mineral.objects.get(slug="gallium")
+    share = selectors.mineral_metrics(mineral=china, as_of=TODAY)["supply"][0]["china_share"]
+    assert june == pytest.approx(share * 0.2)
+    assert november == pytest.approx(share)
+
+
+def test_bad_as_of_falls_back_to_today_with_an_error(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/?as_of=not-a-date")
+    assert response.status_code == 200
+    assert "Enter a valid date" in response.content.decode()
+
+
+def test_overview_sorts_server_side(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/?sort=hhi&dir=desc").content.decode()
+    body = html.split('data-table="minerals"')[1].split("</table>")[0]
+    values = [float(v) for v in re.findall(r'data-metric="hhi" data-key="[^"]+" data-value="([^"]+)"', body)]
+    assert values == sorted(values, reverse=True)
+
+
+@pytest.mark.parametrize("url", ["/", "/minerals/gallium/", "/policies/", "/policies/cn-2024-46-us-ban/"])
+def test_public_pages_make_a_fixed_number_of_queries(client, metrics, url, page_cache) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cold() -> int:
+        page_cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    before = cold()
+    _add_mineral_with_data()
+    after = cold()
+    assert before == after, f"{url}: {before} queries before adding data, {after} after"
+    # Cached: only the data generation is read.
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    assert len(queries) == 2
+
+
+def test_overview_query_count_pinned(client, metrics, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    # generation (2) + minerals, supply, imports, measures (2 when not filtered by mineral),
+    # severities, WGI, parameters, t factors (10) + the policy list (4)
+    with django_assert_num_queries(16):
+        client.get("/")
+    with django_assert_num_queries(2):
+        client.get("/")
+
+
+def test_mineral_page_query_count_pinned(client, metrics, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    # generation (2) + mineral (1) + mineral_metrics (9) + production by edition, facilities,
+    # measures (4), sources, parameters, countries (6)
+    with django_assert_num_queries(21):
+        client.get("/minerals/gallium/")
+
+
+def test_mineral_page_numbers_and_404(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/minerals/gallium/?as_of=2026-11-30")
+    html = response.content.decode()
+    stored = selectors.mineral_metrics(mineral="gallium", as_of=TODAY)
+    assert _value(html, "china_share", "gallium") == pytest.approx(stored["supply"][0]["china_share"])
+    assert _value(html, "restricted_supply_share", "gallium") == pytest.approx(
+        stored["supply"][0]["restricted_supply_share"]
+    )
+    for fig in ("fig-production-refinery", "fig-map-refinery", "fig-trend", "fig-imports", "fig-policy"):
+        assert f'id="{fig}"' in html  # the json_script payload
+    assert "MCS 2025" in html
+    assert client.get("/minerals/unobtainium/").status_code == 404
+
+
+# --------------------------------------------------------------------------------------------
+# Policies
+
+
+def test_policy_tracker_filters(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/policies/?issuer=USA").content.decode()
+    assert "us-2025-dod-mp" in html
+    assert "cn-2024-46-us-ban" not in html
+    html = client.get("/policies/?mineral=gallium&status=needs_review&as_of=2026-11-30").content.decode()
+    assert "cn-2024-46-us-ban" in html
+    assert "cn-2023-23-ga-ge" not in html
+    html = client.get("/policies/?mineral=gallium&status=suspended&as_of=2026-06-01").content.decode()
+    assert "cn-2024-46-us-ban" in html
+    html = client.get("/policies/?target=USA&measure_type=export_ban").content.decode()
+    assert "cn-2024-46-military" in html
+    assert "cn-2026-japan-military" not in html
+
+
+def test_policy_detail_lists_minerals_codes_dates_and_source(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/policies/cn-2024-46-us-ban/?as_of=2026-06-01").content.decode()
+    for text in ("Gallium", "Germanium", "Antimony", "811292", "MOFCOM Ann. No. 46", "2025-11-09", "2026-11-27"):
+        assert text in html
+    assert 'data-status="suspended"' in html
+    assert client.get("/policies/no-such-measure/").status_code == 404
+
+
+# --------------------------------------------------------------------------------------------
+# Portfolio
+
+
+def test_portfolio_requires_login(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/portfolio/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_another_organizations_portfolio_is_404(client, buyer_client, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    other = supplier_services.record_save(
+        instance=Organization(name="Other Buyer", slug="other-buyer", country=Country.objects.get(iso3="DEU"))
+    )
+    outsider = django_user_model.objects.create_user("outsider", password="pw-outsider-123")
+    supplier_services.membership_grant(user=outsider, organization=other, role="admin")
+    assert buyer_client.get("/portfolio/other-buyer/").status_code == 404
+    assert buyer_client.get("/portfolio/no-such-org/").status_code == 404
+    assert buyer_client.get("/portfolio/demo-buyer-inc/").status_code == 200
+    # A user with no membership gets 404 on /portfolio/ too (nothing to show, nothing disclosed).
+    loner = django_user_model.objects.create_user("loner", password="pw-loner-12345")
+    client.force_login(loner)
+    assert client.get("/portfolio/").status_code == 404
+    # The outsider never sees the demo buyer's portfolio either.
+    client.force_login(outsider)
+    assert client.get("/portfolio/demo-buyer-inc/").status_code == 404
+    assert "Other Buyer" in client.get("/portfolio/").content.decode()
+
+
+def test_portfolio_shows_the_stored_exposure(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    html = buyer_client.get("/portfolio/").content.decode()
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    for row in selectors.organization_exposure(organization=organization):
+        for metric in ("direct_china_share", "china_controlled_share", "upstream_china_share", "restricted_share"):
+            assert _value(html, metric, row["mineral"]) == pytest.approx(row[metric])
+    assert 'id="fig-sankey"' in html
+    assert 'id="fig-exposure"' in html
+    html = buyer_client.get("/portfolio/?sankey=rare-earths").content.decode()
+    assert "China Northern Rare Earth" in html  # upstream of the fictional magnet plant
+
+
+def test_portfolio_query_count_is_fixed(buyer_client, buyer, page_cache) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cold() -> int:
+        page_cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            assert buyer_client.get("/portfolio/").status_code == 200
+        return len(queries)
+
+    before = cold()
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    _add_mineral_with_data()
+    supplier_services.record_upsert(
+        model=Requirement,
+        lookup={"organization": organization, "mineral": Mineral.objects.get(slug="testium")},
+        values={"annual_quantity": 5, "unit": "t"},
+    )
+    for key in ("testium-mine", "testium-refinery"):
+        facility = Facility.objects.get(key=key)
+        supplier_services.record_save(
+            instance=Sourcing(
+                organization=organization,
+                mineral=facility.mineral,
+                facility=facility,
+                country_id="AUS",
+                annual_quantity=1,
+            )
+        )
+    after = cold()
+    assert before == after
+    with CaptureQueriesContext(connection) as queries:
+        buyer_client.get("/portfolio/")
+    # session, user, membership, generation (2) + the buyer's exposure rows (1)
+    assert len(queries) == 6
+
+
+def test_viewer_cannot_edit(client, buyer, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    viewer = django_user_model.objects.create_user("viewer-test", password="pw-viewer-123")
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    supplier_services.membership_grant(user=viewer, organization=organization, role="viewer")
+    client.force_login(viewer)
+    html = client.get("/portfolio/").content.decode()
+    assert "Upload your supplier list" not in html
+    response = client.post(
+        "/portfolio/", {"action": "requirement", "mineral": "gallium", "annual_quantity": 1, "unit": "kg"}
+    )
+    assert response.status_code == 403
+
+
+def test_requirement_form_writes_through_services_and_updates_exposure(buyer_client, buyer) -> None:  # type: ignore[no-untyped-def]
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    version = organization.data_version
+    response = buyer_client.post(
+        "/portfolio/", {"action": "requirement", "mineral": "gallium", "annual_quantity": "2500", "unit": "kg"}
+    )
+    assert response.status_code == 302
+    requirement = Requirement.objects.get(organization=organization, mineral__slug="gallium")
+    assert requirement.annual_quantity == 2500
+    assert requirement.history.first().history_user == buyer  # attributed by the service
+    organization.refresh_from_db()
+    assert organization.data_version > version  # marked stale in the same transaction
+    assert "2,500" in buyer_client.get("/portfolio/").content.decode()
+
+
+def test_sourcing_form_validates_and_saves(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    response = buyer_client.post("/portfolio/", {"action": "sourcing", "mineral": "gallium", "annual_quantity": "5"})
+    assert response.status_code == 400
+    assert "Pick the source country" in response.content.decode()
+    response = buyer_client.post(
+        "/portfolio/", {"action": "sourcing", "mineral": "gallium", "country": "KOR", "annual_quantity": "50"}
+    )
+    assert response.status_code == 302
+    assert Sourcing.objects.filter(mineral__slug="gallium", country_id="KOR", annual_quantity=50).exists()
+
+
+def test_delete_only_finds_own_rows(buyer_client, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    other = supplier_services.record_save(
+        instance=Organization(name="Other Buyer", slug="other-buyer", country=Country.objects.get(iso3="DEU"))
+    )
+    row = supplier_services.record_save(
+        instance=Sourcing(
+            organization=other, mineral=Mineral.objects.get(slug="gallium"), country_id="JPN", annual_quantity=1
+        )
+    )
+    buyer_client.post("/portfolio/", {"action": "sourcing-delete", "id": row.pk})
+    assert Sourcing.objects.filter(pk=row.pk).exists()
+
+
+def test_malformed_upload_shows_row_errors_and_changes_nothing(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    before = sorted(Sourcing.objects.values_list("id", "mineral_id", "country_id", "annual_quantity"))
+    body = (
+        b"mineral,facility,country,annual_quantity,share,notes\n"
+        b"gallium,,JPN,300,,fine row\n"
+        b"unobtainium,,JPN,1,,\n"
+        b"gallium,,XXX,-4,,\n"
+        b"germanium,no-such-plant,,abc,,\n"
+    )
+    upload = io.BytesIO(body)
+    upload.name = "suppliers.csv"
+    response = buyer_client.post("/portfolio/", {"action": "upload", "file": upload})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Nothing was saved" in html
+    assert html.count('class="upload-error"') == 6
+    for text in ("unobtainium", "XXX", "-4", "no-such-plant", "abc", "a known mineral slug or name"):
+        assert text in html
+    assert sorted(Sourcing.objects.values_list("id", "mineral_id", "country_id", "annual_quantity")) == before
+
+
+def test_upload_replaces_the_sourcing_of_listed_minerals(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    lithium_before = Sourcing.objects.filter(organization=organization, mineral__slug="lithium").count()
+    body = b"mineral,facility,country,annual_quantity,share,notes\ngallium,,JPN,1200,,\ngallium,,KOR,800,,\n"
+    upload = io.BytesIO(body)
+    upload.name = "suppliers.csv"
+    response = buyer_client.post("/portfolio/", {"action": "upload", "file": upload})
+    assert response.status_code == 302
+    gallium = Sourcing.objects.filter(organization=organization, mineral__slug="gallium")
+    assert sorted(gallium.values_list("country_id", "annual_quantity")) == [("JPN", 1200.0), ("KOR", 800.0)]
+    assert Sourcing.objects.filter(organization=organization, mineral__slug="lithium").count() == lithium_before
+
+
+# --------------------------------------------------------------------------------------------
+# Downloads
+
+
+def _csv_rows(response) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def test_csv_and_xlsx_have_the_rows_on_screen(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/").content.decode()
+    on_screen = html.split('data-table="minerals"')[1].split("</tbody>")[0].count("<tr>") - 1  # minus the header row
+    response = client.get("/?download=minerals&format=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = _csv_rows(response)
+    assert len(rows) - 1 == on_screen == Mineral.objects.count()
+    gallium = next(r for r in rows if r[0] == "Gallium")
+    assert float(gallium[2]) == pytest.approx(0.98684, abs=1e-4)
+    response = client.get("/?download=minerals&format=xlsx")
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert sheet.max_row - 1 == on_screen
+    assert client.get("/?download=nope&format=csv").status_code == 404
+
+
+def test_downloads_escape_formula_cells(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    supplier_services.record_save(
+        instance=Sourcing(
+            organization=organization,
+            mineral=Mineral.objects.get(slug="gallium"),
+            country_id="KOR",
+            annual_quantity=1,
+            notes='=HYPERLINK("http://evil.example","x")',
+        )
+    )
+    rows = _csv_rows(buyer_client.get("/portfolio/?download=sourcing&format=csv"))
+    notes = [r[-1] for r in rows]
+    assert '\'=HYPERLINK("http://evil.example","x")' in notes
+    sheet = load_workbook(io.BytesIO(buyer_client.get("/portfolio/?download=sourcing&format=xlsx").content)).active
+    values = [c.value for c in sheet["F"]]
+    assert '\'=HYPERLINK("http://evil.example","x")' in values
+    assert all(not (isinstance(v, str) and v.startswith("=")) for v in values)
+
+
+# --------------------------------------------------------------------------------------------
+# Security headers and auth pages
+
+
+def test_pages_carry_a_csp_without_unsafe_eval(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/minerals/gallium/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-eval" not in policy
+    assert "<script>" not in response.content.decode().replace("<script id=", "")  # no inline script body
+
+
+def test_login_logout_and_password_pages(client, buyer) -> None:  # type: ignore[no-untyped-def]
+    assert "Log in" in client.get("/accounts/login/").content.decode()
+    response = client.post(
+        "/accounts/login/", {"username": "buyer-test", "password": "pw-buyer-test-123", "next": "/portfolio/"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/portfolio/"
+    assert "Change your password" in client.get("/accounts/password/").content.decode()
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 200
+    assert "You are logged out" in response.content.decode()
