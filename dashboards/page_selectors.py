@@ -124,22 +124,18 @@ def supply_risk_of(
     parameters: Mapping[str, float],
     t_overrides: Mapping[str, float],
 ) -> risk.SupplyRisk:
-    """EU-method supply risk of one stored supply row, as `selectors.mineral_metrics` does it."""
-    global_shares = _shares(supply.country_shares)
-    sourcing = _shares(imported.partner_shares) if imported and imported.partner_shares else None
-    return risk.supply_risk(
-        global_shares=global_shares,
-        sourcing_shares=sourcing if sourcing is not None else global_shares,
-        wgi_estimates=inputs.wgi,
-        import_reliance=imported.import_reliance if imported else None,
-        eol_rir=parameters.get(MineralParameter.Name.EOL_RIR),
-        substitution_index=parameters.get(MineralParameter.Name.SUBSTITUTION_INDEX),
-        t_overrides=t_overrides,
+    """EU-method supply risk of one stored supply row: the same function `selectors.mineral_metrics` uses."""
+    return selectors.stored_supply_risk(
+        supply,
+        imported,
         mineral=slug,
         destination=destination,
         as_of=as_of,
+        wgi=inputs.wgi,
         measures=inputs.measures,
-        severity_by_type=inputs.severities,
+        severities=inputs.severities,
+        parameters=parameters,
+        t_overrides=t_overrides,
     )
 
 

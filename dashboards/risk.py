@@ -795,7 +795,10 @@ def supply_risk(
 
     global_part = sourcing_part = sr = None
     above: bool | None = None
-    if wgi_med is not None or not imputed:
+    if not global_known:
+        # Every producer withheld (germanium): the concentration is unknown, so is the risk, never 0.
+        flags.append("no_known_shares")
+    elif wgi_med is not None or not imputed:
         scores = {c: scores_all.get(c, wgi_med or 0.0) for c in countries}
         global_part = hhi_wgi_t(global_known, scores, factors)
         sourcing_part = hhi_wgi_t(sourcing_known, scores, factors)

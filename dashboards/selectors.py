@@ -66,6 +66,42 @@ def latest_wgi() -> dict[str, list[float]]:
     return out
 
 
+def stored_supply_risk(
+    supply: SupplyMetric,
+    imported: ImportMetric | None,
+    *,
+    mineral: str,
+    destination: str,
+    as_of: date,
+    wgi: Mapping[str, Any],
+    measures: Sequence[risk.Measure],
+    severities: Mapping[str, float],
+    parameters: Mapping[str, float],
+    t_overrides: Mapping[str, float],
+) -> risk.SupplyRisk:
+    """EU-method supply risk of one stored supply row as of a date (metrics.md section 4).
+
+    The t factors come from the measures in force on `as_of`. Without trade data for the
+    destination, its sourcing is assumed to follow the world mix (the caller flags it).
+    """
+    global_shares = _shares(supply.country_shares)
+    sourcing = _shares(imported.partner_shares) if imported and imported.partner_shares else None
+    return risk.supply_risk(
+        global_shares=global_shares,
+        sourcing_shares=sourcing if sourcing is not None else global_shares,
+        wgi_estimates=wgi,
+        import_reliance=imported.import_reliance if imported else None,
+        eol_rir=parameters.get(MineralParameter.Name.EOL_RIR),
+        substitution_index=parameters.get(MineralParameter.Name.SUBSTITUTION_INDEX),
+        t_overrides=t_overrides,
+        mineral=mineral,
+        destination=destination,
+        as_of=as_of,
+        measures=measures,
+        severity_by_type=severities,
+    )
+
+
 def mineral_metrics(
     *,
     mineral: Mineral | str,
@@ -150,20 +186,19 @@ def mineral_metrics(
     risk_out = []
     for row in supply_rows:
         imported = imports_by_year.get(row.year)
-        global_shares = _shares(row.country_shares)
-        sourcing = _shares(imported.partner_shares) if imported and imported.partner_shares else None
-        result = risk.supply_risk(
-            global_shares=global_shares,
-            # No trade data for the destination: its sourcing is assumed to follow the world mix (flagged).
-            sourcing_shares=sourcing if sourcing is not None else global_shares,
-            wgi_estimates=wgi,
-            import_reliance=imported.import_reliance if imported else None,
-            eol_rir=parameters.get(MineralParameter.Name.EOL_RIR),
-            substitution_index=parameters.get(MineralParameter.Name.SUBSTITUTION_INDEX),
+        result = stored_supply_risk(
+            row,
+            imported,
+            mineral=mineral.slug,
+            destination=destination,
+            as_of=as_of,
+            wgi=wgi,
+            measures=measures,
+            severities=severities,
+            parameters=parameters,
             t_overrides=t_overrides,
-            **policy,
         )
-        flags = list(result.flags) + ([] if sourcing is not None else ["sourcing_from_global_mix"])
+        flags = list(result.flags) + ([] if imported and imported.partner_shares else ["sourcing_from_global_mix"])
         risk_out.append(
             {
                 "stage": row.stage,

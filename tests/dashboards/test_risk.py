@@ -874,3 +874,16 @@ def test_freshness_stale_when_inputs_changed_after_compute() -> None:
 def test_freshness_age_floored_at_zero() -> None:
     computed = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
     assert freshness(computed, None, computed - timedelta(seconds=3)).age_seconds == 0.0
+
+
+def test_supply_risk_is_unknown_not_zero_when_every_producer_is_withheld():
+    result = supply_risk(
+        global_shares={"CHN": None, "RUS": None},
+        sourcing_shares={"CHN": None},
+        wgi_estimates={"CHN": (-0.5,) * 6, "USA": (1.0,) * 6},
+        import_reliance=1.0,
+        mineral="germanium",
+        as_of=date(2026, 11, 30),
+    )
+    assert result.supply_risk is None
+    assert "no_known_shares" in result.flags

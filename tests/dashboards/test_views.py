@@ -144,12 +144,6 @@ def test_overview_numbers_equal_the_mineral_selector_for_every_mineral(metrics) 
             assert row["hhi"] == head["hhi"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dashboards.selectors.mineral_metrics calls risk.supply_risk without measures=, so its trade "
-    "factors t stay 1.0 whatever is in force (metrics.md section 4 wants 1 + 0.5 x severity); the overview "
-    "passes the measures. Reported to the risk engine; drop this xfail once the selector passes them.",
-)
 def test_overview_supply_risk_equals_the_mineral_selector(metrics) -> None:  # type: ignore[no-untyped-def]
     overview = page_selectors.minerals_overview(as_of=TODAY)
     for row in overview["minerals"]:
