@@ -6,8 +6,9 @@ Sets up its own PostgreSQL database (`lodestone_dashboard_bench`, dropped and re
 server of DATABASE_URL; never the development one) with the demo dataset, a buyer login and
 every metric computed; or, with `--existing URL`, uses a database as it is (for example the
 2-million-flow `lodestone_bench` of benchmarks/recompute.py after adding a login with
-`--create-login`). Then, for each target in turn, N concurrent users request it for a
-bounded time with no think time: the overview, a mineral page, the portfolio (logged in),
+`--create-login`). Then, for each target in turn, after a concurrent warm-up (each gunicorn
+worker builds and caches the page once, as for any visitor after the first), N concurrent
+users request it for a bounded time with no think time: the overview, a mineral page, the portfolio (logged in),
 and a static file served by the same gunicorn (the bound). Prints requests per second,
 p50/p95/p99 in ms, and each page's throughput as a share of the static file's.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import http.client
 import os
 import secrets
 import signal
@@ -25,8 +27,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -34,6 +38,7 @@ BENCH_DB = "lodestone_dashboard_bench"
 USERNAME, PASSWORD = "bench-buyer", "bench-buyer-password-1"
 
 LOCUSTFILE = """
+import itertools
 import os
 from locust import HttpUser, constant, task
 
@@ -44,26 +49,18 @@ PATHS = {
     "portfolio": "/portfolio/",
     "static": "/static/css/lodestone.css",
 }
+# One session per user, logged in before the measured window (a login hashes the password: 16
+# of them inside the window would eat the CPU the pages are measured on). Secure cookies (DEBUG
+# off) are not sent back over plain http by requests: they are passed by hand.
+COOKIES = os.environ.get("BENCH_COOKIES", "").split(",")
+NEXT = itertools.count()
 
 
 class Visitor(HttpUser):
     wait_time = constant(0)
 
     def on_start(self):
-        self.headers = {}
-        if TARGET == "portfolio":
-            # Secure cookies (DEBUG off) are not sent back over plain http by requests: pass them by hand.
-            token = self.client.get("/accounts/login/", name="login").cookies.get("csrftoken")
-            response = self.client.post(
-                "/accounts/login/",
-                data={"username": "%(user)s", "password": "%(password)s", "csrfmiddlewaretoken": token,
-                      "next": "/portfolio/"},
-                headers={"Referer": self.host + "/accounts/login/", "Cookie": f"csrftoken={token}"},
-                allow_redirects=False,
-                name="login",
-            )
-            session = response.cookies.get("sessionid")
-            self.headers = {"Cookie": f"sessionid={session}"}
+        self.headers = {"Cookie": COOKIES[next(NEXT) %% len(COOKIES)]} if TARGET == "portfolio" else {}
 
     @task
     def page(self):
@@ -129,6 +126,51 @@ def wait_until_up(url: str, timeout: float = 30.0) -> None:
     sys.exit(f"gunicorn did not answer {url} within {timeout} s")
 
 
+def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    for header in response.headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def login_cookie(port: int) -> str:
+    """The bench buyer's session cookie (by hand: the cookies are Secure, the server plain http)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/accounts/login/")
+    response = conn.getresponse()
+    response.read()
+    token = _cookies(response)["csrftoken"]
+    body = urlencode({"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": token, "next": "/portfolio/"})
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Cookie": f"csrftoken={token}",
+        "Referer": f"http://127.0.0.1:{port}/accounts/login/",
+    }
+    conn.request("POST", "/accounts/login/", body=body, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return f"sessionid={_cookies(response)['sessionid']}"
+
+
+def warm_up(port: int, path: str, *, cookie: str, workers: int) -> None:
+    """Concurrent requests until every gunicorn worker has most likely built the page once (each
+    worker has its own in-process cache without REDIS_URL): like any visitor after the first."""
+
+    def get(_: int) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        return response.status
+
+    with ThreadPoolExecutor(max_workers=2 * workers) as pool:
+        statuses = set(pool.map(get, range(8 * workers)))
+    if statuses != {200}:
+        sys.exit(f"warm-up of {path}: status {statuses}")
+
+
 def locust(target: str, *, host: str, users: int, seconds: int, workdir: Path, env: dict[str, str]) -> dict[str, float]:
     prefix = workdir / target
     run(
@@ -172,7 +214,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=20, help="Per target (the bound on the run time).")
-    parser.add_argument("--workers", type=int, default=max(2, (os.cpu_count() or 2)), help="gunicorn workers.")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1) + 1,
+        help="gunicorn sync workers (default 2 x CPUs + 1, gunicorn's advice: a worker waiting on the database "
+        "leaves its CPU to another).",
+    )
     parser.add_argument("--mineral", default="gallium")
     parser.add_argument("--existing", metavar="URL", help="Use this database as it is (no reset, no seed).")
     parser.add_argument("--create-login", action="store_true", help="With --existing: add the bench buyer login.")
@@ -223,8 +271,14 @@ def main() -> None:
             (workdir / "locustfile.py").write_text(LOCUSTFILE % {"user": USERNAME, "password": PASSWORD})
             env_locust = {**env, "BENCH_MINERAL": options.mineral}
             results = {}
+            paths = {"static": "/static/css/lodestone.css", "overview": "/", "portfolio": "/portfolio/"}
+            paths["mineral"] = f"/minerals/{options.mineral}/"
+            cookies = [login_cookie(port) for _ in range(options.users)]
+            env_locust["BENCH_COOKIES"] = ",".join(cookies)
             for target in ("static", "overview", "mineral", "portfolio"):
-                # One warm-up request per target fills each worker's page cache like any second visitor.
+                warm_up(
+                    port, paths[target], cookie=cookies[0] if target == "portfolio" else "", workers=options.workers
+                )
                 results[target] = locust(
                     target, host=host, users=options.users, seconds=options.seconds, workdir=workdir, env=env_locust
                 )
@@ -232,8 +286,10 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
+    load = os.getloadavg()
     print(
-        f"\n{options.users} concurrent users, {options.seconds} s per target, gunicorn {options.workers} workers, "
+        f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min)\n"
+        f"{options.users} concurrent users, {options.seconds} s per target, gunicorn {options.workers} workers, "
         f"{os.cpu_count()} CPUs, DEBUG off, cache: {'redis' if env.get('REDIS_URL') else 'in-process (locmem)'}"
     )
     print(

@@ -11,5 +11,9 @@ urlpatterns = [
     path("policies/", views.policies, name="policies"),
     path("policies/<slug:key>/", views.policy, name="policy"),
     path("portfolio/", views.portfolio, name="portfolio"),
+    # The edit page of the user's first organization; listed before the organization pages, so
+    # an organization whose slug were "edit" would only be reachable as the first organization.
+    path("portfolio/edit/", views.portfolio_edit, name="portfolio_edit"),
     path("portfolio/<slug:org>/", views.portfolio, name="portfolio_org"),
+    path("portfolio/<slug:org>/edit/", views.portfolio_edit, name="portfolio_org_edit"),
 ]

@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
@@ -65,154 +66,260 @@ def favicon(request: HttpRequest) -> HttpResponseBase:
     return redirect(static("img/favicon.svg"), permanent=True)
 
 
+AS_OF_QUERY = frozenset({"as_of"})
+SORTED_QUERY = frozenset({"as_of", "sort", "dir"})
+
+
+def _sort_is_valid(request: HttpRequest, tables: dict[str, Table]) -> bool:
+    """?sort names a column of one of the page's sortable tables (or is absent), ?dir is asc/desc:
+    only then is the rendered page stored (junk values are answered, never cached)."""
+    sort, direction = request.GET.get("sort"), request.GET.get("dir")
+    if direction is not None and direction not in ("asc", "desc"):
+        return False
+    return sort is None or any(t.sortable and any(c.key == sort for c in t.columns) for t in tables.values())
+
+
+def _body(request: HttpRequest, template: str, title: str, context: dict[str, Any]) -> dict[str, str]:
+    return {"title": title, "body": render_to_string(template, context, request=request)}
+
+
+def _page(request: HttpRequest, page: dict[str, Any], *, charts: bool) -> HttpResponse:
+    """The cached body inside the site layout (header with the user, messages: per request)."""
+    return render(request, "dashboards/page.html", {**page, "charts": charts})
+
+
 def overview(request: HttpRequest) -> HttpResponseBase:
     form, as_of = as_of_from(request.GET)
     today = timezone.localdate()
-    content = page_cache.cached(
-        "overview",
-        page_selectors.data_generation(),
-        (as_of, today),
-        lambda: page_content.overview(
-            page_selectors.minerals_overview(as_of=as_of),
-            page_selectors.policy_measures_list(as_of=as_of),
-            today=today,
-        ),
-    )
-    tables = _tables_for_request(content["tables"], request)
-    if response := _download(request, tables, f"lodestone-overview-{as_of}"):
-        return response
-    return render(
-        request,
-        "dashboards/overview.html",
-        {**content, "tables": tables, "form": form, "as_of": as_of, "today": today},
-    )
+    generation = page_selectors.data_generation()
+
+    def content() -> dict[str, Any]:
+        return page_cache.cached(
+            "overview",
+            generation,
+            (as_of, today),
+            lambda: page_content.overview(
+                page_selectors.minerals_overview(as_of=as_of),
+                page_selectors.policy_measures_list(as_of=as_of),
+                today=today,
+            ),
+        )
+
+    if request.GET.get("download"):
+        tables = _tables_for_request(content()["tables"], request)
+        return _download(request, tables, f"lodestone-overview-{as_of}")  # type: ignore[return-value]
+
+    def build() -> tuple[dict[str, str], bool]:
+        page = content()
+        tables = _tables_for_request(page["tables"], request)
+        context = {**page, "tables": tables, "form": form, "as_of": as_of, "today": today}
+        storable = form.is_valid() if form.is_bound else True
+        return _body(request, "dashboards/overview.html", "Minerals", context), storable and _sort_is_valid(
+            request, tables
+        )
+
+    parts = page_cache.query_parts(request.GET, SORTED_QUERY)
+    page = page_cache.html("overview", generation, None if parts is None else (today, parts), build)
+    return _page(request, page, charts=True)
 
 
 def mineral(request: HttpRequest, slug: str) -> HttpResponseBase:
     form, as_of = as_of_from(request.GET)
     today = timezone.localdate()
+    generation = page_selectors.data_generation()
 
-    def build() -> dict[str, Any]:
-        found = page_selectors.mineral_or_404(slug)
-        return page_content.mineral(page_selectors.mineral_page(mineral=found, as_of=as_of), today=today)
+    def content() -> dict[str, Any]:
+        def build_content() -> dict[str, Any]:
+            found = page_selectors.mineral_or_404(slug)
+            return page_content.mineral(page_selectors.mineral_page(mineral=found, as_of=as_of), today=today)
 
-    content = page_cache.cached("mineral", page_selectors.data_generation(), (slug, as_of, today), build)
-    tables = content["tables"]
-    if response := _download(request, tables, f"lodestone-{slug}-{as_of}"):
-        return response
-    return render(request, "dashboards/mineral.html", {**content, "form": form, "today": today})
+        return page_cache.cached("mineral", generation, (slug, as_of, today), build_content)
+
+    if request.GET.get("download"):
+        return _download(request, content()["tables"], f"lodestone-{slug}-{as_of}")  # type: ignore[return-value]
+
+    def build() -> tuple[dict[str, str], bool]:
+        page = content()
+        context = {**page, "form": form, "today": today}
+        storable = form.is_valid() if form.is_bound else True
+        return _body(request, "dashboards/mineral.html", page["mineral"]["name"], context), storable
+
+    parts = page_cache.query_parts(request.GET, AS_OF_QUERY)
+    page = page_cache.html("mineral", generation, None if parts is None else (slug, today, parts), build)
+    return _page(request, page, charts=True)
+
+
+POLICY_QUERY = frozenset({"as_of", "issuer", "mineral", "measure_type", "target", "status"})
 
 
 def policies(request: HttpRequest) -> HttpResponseBase:
     today = timezone.localdate()
     generation = page_selectors.data_generation()
-    choices = page_cache.cached("policy-choices", generation, (), page_selectors.policy_filter_choices)
-    form = PolicyFilterForm(request.GET or None, choices=choices)
-    filters: dict[str, Any] = {}
-    as_of = today
-    if form.is_bound and form.is_valid():
-        filters = {k: v for k, v in form.cleaned_data.items() if k != "as_of" and v}
-        as_of = form.cleaned_data.get("as_of") or today
-    elif not form.is_bound:
-        form = PolicyFilterForm(initial={"as_of": today}, choices=choices)
-    measures = page_cache.cached(
-        "policies", generation, (as_of,), lambda: page_selectors.policy_measures_list(as_of=as_of)
-    )
-    selected = [m for m in measures if measure_matches(m, filters)]
-    content = page_cache.cached(
-        "policies-content",
-        generation,
-        (as_of, today, tuple(sorted(filters.items()))),
-        lambda: page_content.policies(selected, as_of=as_of, today=today),
-    )
-    if response := _download(request, content["tables"], f"lodestone-policies-{as_of}"):
-        return response
-    return render(
-        request,
-        "dashboards/policies.html",
-        {**content, "form": form, "as_of": as_of, "today": today, "count": len(selected), "total": len(measures)},
-    )
+
+    def content() -> tuple[dict[str, Any], dict[str, Any]]:
+        choices = page_cache.cached("policy-choices", generation, (), page_selectors.policy_filter_choices)
+        form = PolicyFilterForm(request.GET or None, choices=choices)
+        filters: dict[str, Any] = {}
+        as_of = today
+        if form.is_bound and form.is_valid():
+            filters = {k: v for k, v in form.cleaned_data.items() if k != "as_of" and v}
+            as_of = form.cleaned_data.get("as_of") or today
+        elif not form.is_bound:
+            form = PolicyFilterForm(initial={"as_of": today}, choices=choices)
+        measures = page_cache.cached(
+            "policies", generation, (as_of,), lambda: page_selectors.policy_measures_list(as_of=as_of)
+        )
+        selected = [m for m in measures if measure_matches(m, filters)]
+        page = page_cache.cached(
+            "policies-content",
+            generation,
+            (as_of, today, tuple(sorted(filters.items()))),
+            lambda: page_content.policies(selected, as_of=as_of, today=today),
+        )
+        extra = {"form": form, "as_of": as_of, "today": today, "count": len(selected), "total": len(measures)}
+        return page, extra
+
+    if request.GET.get("download"):
+        page, extra = content()
+        return _download(request, page["tables"], f"lodestone-policies-{extra['as_of']}")  # type: ignore[return-value]
+
+    def build() -> tuple[dict[str, str], bool]:
+        page, extra = content()
+        form = extra["form"]
+        storable = form.is_valid() if form.is_bound else True
+        return _body(request, "dashboards/policies.html", "Policy tracker", {**page, **extra}), storable
+
+    parts = page_cache.query_parts(request.GET, POLICY_QUERY)
+    page = page_cache.html("policies", generation, None if parts is None else (today, parts), build)
+    return _page(request, page, charts=True)
 
 
 def policy(request: HttpRequest, key: str) -> HttpResponseBase:
     form, as_of = as_of_from(request.GET)
-    measure = page_cache.cached(
-        "policy",
-        page_selectors.data_generation(),
-        (key, as_of),
-        lambda: page_selectors.policy_measure(key=key, as_of=as_of),
-    )
-    status = page_content.STATUS_LABELS[measure["status"]]
-    return render(
-        request, "dashboards/policy.html", {"measure": measure, "status": status, "form": form, "as_of": as_of}
-    )
+    today = timezone.localdate()
+    generation = page_selectors.data_generation()
+
+    def build() -> tuple[dict[str, str], bool]:
+        measure = page_cache.cached(
+            "policy", generation, (key, as_of), lambda: page_selectors.policy_measure(key=key, as_of=as_of)
+        )
+        status = page_content.STATUS_LABELS[measure["status"]]
+        context = {"measure": measure, "status": status, "form": form, "as_of": as_of, "today": today}
+        storable = form.is_valid() if form.is_bound else True
+        return _body(request, "dashboards/policy.html", measure["title"], context), storable
+
+    parts = page_cache.query_parts(request.GET, AS_OF_QUERY)
+    page = page_cache.html("policy", generation, None if parts is None else (key, today, parts), build)
+    return _page(request, page, charts=False)
 
 
 # --------------------------------------------------------------------------------------------
-# Portfolio
+# Portfolio: a read-only page (its body cached as HTML per organization and generation) and an
+# edit page with the forms (large selects) and the supplier-list upload.
+
+PORTFOLIO_QUERY = frozenset({"sankey", "sort", "dir"})
+
+
+def _portfolio_content(organization: Organization, generation: str, today: Any) -> dict[str, Any]:
+    def build() -> dict[str, Any]:
+        data = page_selectors.portfolio(organization=organization, as_of=today)
+        return {"data": page_content.portfolio(data, sankey_mineral=None), "raw": data}
+
+    return page_cache.cached("portfolio", generation, (organization.pk, today), build)
 
 
 @login_required
-@require_http_methods(["GET", "HEAD", "POST"])
+@require_http_methods(["GET", "HEAD"])
 def portfolio(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
     organization, role = page_selectors.organization_for(user=request.user, slug=org)
     can_edit = role in EDITOR_ROLES
     today = timezone.localdate()
     generation = page_selectors.organization_generation(organization)
-    forms_bound: dict[str, Any] = {}
-    upload_errors: list[RowError] = []
-    status = 200
-    if request.method == "POST":
-        if not can_edit:
-            raise PermissionDenied("Viewers cannot edit the portfolio.")
-        outcome = _portfolio_write(request, organization)
-        if outcome is None:
-            return redirect(_portfolio_url(organization, org))
-        forms_bound, upload_errors = outcome
-        status = 400
 
-    def build() -> dict[str, Any]:
-        data = page_selectors.portfolio(organization=organization, as_of=today)
-        return {
-            "data": page_content.portfolio(data, sankey_mineral=None),
-            "raw": data,
-            "choices": page_selectors.portfolio_form_choices() if can_edit else None,
-        }
+    def content() -> tuple[dict[str, Any], bool]:
+        cached = _portfolio_content(organization, generation, today)
+        page = cached["data"]
+        sankey = request.GET.get("sankey")
+        known = sankey is None or sankey in {s for s, _ in page["held"]}
+        if sankey and known and sankey != page["sankey_mineral"]:
+            page = page_cache.cached(
+                "portfolio-sankey",
+                generation,
+                (organization.pk, today, sankey),
+                lambda: page_content.portfolio(cached["raw"], sankey_mineral=sankey),
+            )
+        return page, known
 
-    cached = page_cache.cached("portfolio", generation, (organization.pk, today, can_edit), build)
-    content = cached["data"]
-    sankey = request.GET.get("sankey")
-    if sankey and sankey != content["sankey_mineral"] and sankey in {s for s, _ in content["held"]}:
-        content = page_cache.cached(
-            "portfolio-sankey",
-            generation,
-            (organization.pk, today, sankey),
-            lambda: page_content.portfolio(cached["raw"], sankey_mineral=sankey),
-        )
-    tables = _tables_for_request(content["tables"], request)
-    if response := _download(request, tables, f"lodestone-{organization.slug}-{today}"):
-        return response
-    choices = cached["choices"]
-    context: dict[str, Any] = {
-        **content,
-        "tables": tables,
+    if request.GET.get("download"):
+        tables = _tables_for_request(content()[0]["tables"], request)
+        return _download(request, tables, f"lodestone-{organization.slug}-{today}")  # type: ignore[return-value]
+
+    def build() -> tuple[dict[str, str], bool]:
+        page, known = content()
+        tables = _tables_for_request(page["tables"], request)
+        body = _body(request, "dashboards/_portfolio_body.html", "", {**page, "tables": tables})
+        return body, known and _sort_is_valid(request, tables)
+
+    parts = page_cache.query_parts(request.GET, PORTFOLIO_QUERY)
+    page = page_cache.html("portfolio", generation, None if parts is None else (organization.pk, today, parts), build)
+    context = {
+        "body": page["body"],
+        "title": f"Portfolio · {organization.name}",
         "organization": organization,
         "role": role,
         "can_edit": can_edit,
         "today": today,
-        "upload_errors": upload_errors,
+        "edit_url": _portfolio_url(organization, org, edit=True),
     }
-    if can_edit and choices is not None:
-        context["requirement_form"] = forms_bound.get("requirement") or RequirementForm(minerals=choices["minerals"])
-        context["sourcing_form"] = forms_bound.get("sourcing") or SourcingForm(choices=choices)
-        context["upload_form"] = forms_bound.get("upload") or SupplierListUploadForm()
-        context["requirement_rows"] = cached["raw"]["requirements"]
-        context["sourcing_rows"] = cached["raw"]["sourcing"]
-    return render(request, "dashboards/portfolio.html", context, status=status)
+    return render(request, "dashboards/portfolio.html", context)
 
 
-def _portfolio_url(organization: Organization, org: str | None) -> str:
-    return reverse("dashboards:portfolio_org", args=[organization.slug]) if org else reverse("dashboards:portfolio")
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def portfolio_edit(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
+    """The buyer's requirements and sourcing with the forms that change them (analysts and admins)."""
+    organization, role = page_selectors.organization_for(user=request.user, slug=org)
+    if role not in EDITOR_ROLES:
+        raise PermissionDenied("Viewers cannot edit the portfolio.")
+    today = timezone.localdate()
+    forms_bound: dict[str, Any] = {}
+    upload_errors: list[RowError] = []
+    status = 200
+    if request.method == "POST":
+        outcome = _portfolio_write(request, organization)
+        if outcome is None:
+            return redirect(_portfolio_url(organization, org, edit=True))
+        forms_bound, upload_errors = outcome
+        status = 400
+    generation = page_selectors.organization_generation(organization)
+    cached = _portfolio_content(organization, generation, today)
+    tables = _tables_for_request(cached["data"]["tables"], request)
+    if response := _download(request, tables, f"lodestone-{organization.slug}-{today}"):
+        return response
+    choices = page_cache.cached(
+        "portfolio-choices", page_selectors.data_generation(), (), page_selectors.portfolio_form_choices
+    )
+    context: dict[str, Any] = {
+        "tables": tables,
+        "organization": organization,
+        "role": role,
+        "today": today,
+        "portfolio_url": _portfolio_url(organization, org),
+        "upload_errors": upload_errors,
+        "requirement_form": forms_bound.get("requirement") or RequirementForm(minerals=choices["minerals"]),
+        "sourcing_form": forms_bound.get("sourcing") or SourcingForm(choices=choices),
+        "upload_form": forms_bound.get("upload") or SupplierListUploadForm(),
+        "requirement_rows": cached["raw"]["requirements"],
+        "sourcing_rows": cached["raw"]["sourcing"],
+    }
+    return render(request, "dashboards/portfolio_edit.html", context, status=status)
+
+
+def _portfolio_url(organization: Organization, org: str | None, *, edit: bool = False) -> str:
+    suffix = "_edit" if edit else ""
+    if org:
+        return reverse(f"dashboards:portfolio_org{suffix}", args=[organization.slug])
+    return reverse(f"dashboards:portfolio{suffix}")
 
 
 def _portfolio_write(request: HttpRequest, organization: Organization) -> tuple[dict[str, Any], list[RowError]] | None:

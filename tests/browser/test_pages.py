@@ -182,6 +182,17 @@ def test_portfolio(watched, screenshots, django_user_model) -> None:  # type: ig
             assert float(cell.get_attribute("data-value")) == pytest.approx(expected)
             assert cell.inner_text() == f"{expected * 100:.1f} %"
     page.screenshot(path=str(screenshots / "portfolio.png"), full_page=True)
+    assert page.locator('form[method="post"] input[name="action"]').count() == 0  # read only: forms on the edit page
+
+    # The edit page, linked from the portfolio: the forms and the supplier-list upload.
+    page.click('[data-link="edit"]')
+    page.wait_for_url("**/portfolio/edit/")
+    assert page.locator("#id_country option").count() > 200
+    assert (
+        page.locator('table[data-table="sourcing"] tbody tr').count()
+        == Sourcing.objects.filter(organization=organization).count()
+    )
+    page.screenshot(path=str(screenshots / "portfolio-edit.png"), full_page=True)
 
     # Another organization's portfolio answers 404.
     other = supplier_services.record_save(
@@ -191,8 +202,10 @@ def test_portfolio(watched, screenshots, django_user_model) -> None:  # type: ig
     supplier_services.membership_grant(user=rival, organization=other, role="admin")
     _open(page, watch, "/portfolio/rival-buyer/", status=404)
 
+    _open(page, watch, "/portfolio/rival-buyer/edit/", status=404)
+
     # A malformed supplier list: row errors on screen, nothing saved.
-    _open(page, watch, "/portfolio/")
+    _open(page, watch, "/portfolio/edit/")
     before = sorted(Sourcing.objects.values_list("id", "annual_quantity", "country_id"))
     page.set_input_files(
         "#upload input[type=file]",

@@ -275,6 +275,10 @@ def test_another_organizations_portfolio_is_404(client, buyer_client, django_use
     assert buyer_client.get("/portfolio/other-buyer/").status_code == 404
     assert buyer_client.get("/portfolio/no-such-org/").status_code == 404
     assert buyer_client.get("/portfolio/demo-buyer-inc/").status_code == 200
+    # The edit pages are isolated the same way.
+    assert buyer_client.get("/portfolio/other-buyer/edit/").status_code == 404
+    assert buyer_client.post("/portfolio/other-buyer/edit/", {"action": "requirement"}).status_code == 404
+    assert buyer_client.get("/portfolio/demo-buyer-inc/edit/").status_code == 200
     # A user with no membership gets 404 on /portfolio/ too (nothing to show, nothing disclosed).
     loner = django_user_model.objects.create_user("loner", password="pw-loner-12345")
     client.force_login(loner)
@@ -282,6 +286,7 @@ def test_another_organizations_portfolio_is_404(client, buyer_client, django_use
     # The outsider never sees the demo buyer's portfolio either.
     client.force_login(outsider)
     assert client.get("/portfolio/demo-buyer-inc/").status_code == 404
+    assert client.get("/portfolio/demo-buyer-inc/edit/").status_code == 404
     assert "Other Buyer" in client.get("/portfolio/").content.decode()
 
 
@@ -334,6 +339,94 @@ def test_portfolio_query_count_is_fixed(buyer_client, buyer, page_cache) -> None
     assert len(queries) == 6
 
 
+def test_portfolio_is_read_only_and_links_to_the_edit_page(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    html = buyer_client.get("/portfolio/").content.decode()
+    assert 'href="/portfolio/edit/" data-link="edit"' in html
+    assert 'name="action"' not in html  # no edit form (nor its ~250-country select) on the portfolio
+    assert 'data-table="sourcing"' in html  # the buyer's rows are still shown
+    html = buyer_client.get("/portfolio/demo-buyer-inc/").content.decode()
+    assert 'href="/portfolio/demo-buyer-inc/edit/" data-link="edit"' in html
+    html = buyer_client.get("/portfolio/edit/").content.decode()
+    for action in ("requirement", "sourcing", "upload", "requirement-delete", "sourcing-delete"):
+        assert f'name="action" value="{action}"' in html
+    assert 'data-table="sourcing"' in html
+    assert 'data-table="requirements"' in html
+    assert '<option value="KOR">' in html
+    # The upload's template: the sourcing table downloads from the edit page too.
+    response = buyer_client.get("/portfolio/edit/?download=sourcing&format=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    assert _csv_rows(response)[0][:3] == ["mineral", "facility", "country"]
+
+
+def test_portfolio_edit_query_count_is_fixed(buyer_client, page_cache) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cold() -> int:
+        page_cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            assert buyer_client.get("/portfolio/edit/").status_code == 200
+        return len(queries)
+
+    before = cold()
+    _add_mineral_with_data()
+    assert cold() == before
+    with CaptureQueriesContext(connection) as queries:
+        buyer_client.get("/portfolio/edit/")
+    # session, user, membership, generation (3), public generation for the choices (2)
+    assert len(queries) == 8
+
+
+def test_cached_pages_render_the_user_per_request(client, buyer, django_user_model, page_cache) -> None:  # type: ignore[no-untyped-def]
+    """The body is cached; the header (user, log-out form, CSRF token) never is."""
+    for url in ("/", "/minerals/gallium/", "/policies/", "/policies/cn-2024-46-us-ban/"):
+        anonymous = client.get(url).content.decode()
+        assert "Log in" in anonymous
+        assert "csrfmiddlewaretoken" not in anonymous
+        client.force_login(buyer)
+        logged_in = client.get(url).content.decode()  # from the cache
+        assert '<span class="who">buyer-test</span>' in logged_in
+        assert "csrfmiddlewaretoken" in logged_in
+        client.logout()
+        again = client.get(url).content.decode()
+        assert "buyer-test" not in again
+        assert "csrfmiddlewaretoken" not in again
+        assert again.split('<main id="content">')[1] == anonymous.split('<main id="content">')[1]
+    keys = [k for k in page_cache._cache if ":html:" in k]
+    assert keys
+    assert not [k for k in keys if b"csrfmiddlewaretoken" in page_cache._cache[k]]
+    # Two members of one organization share the portfolio body, each with their own header.
+    other = django_user_model.objects.create_user("buyer-two", password="pw-buyer-two-123")
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    supplier_services.membership_grant(user=other, organization=organization, role="viewer")
+    client.force_login(buyer)
+    first = client.get("/portfolio/").content.decode()
+    client.force_login(other)
+    second = client.get("/portfolio/").content.decode()
+    assert '<span class="who">buyer-two</span>' in second
+    assert "(read only)" in second
+    assert "buyer-test" not in second
+    assert first.split('<section class="kpis"')[1] == second.split('<section class="kpis"')[1]
+
+
+def test_a_new_generation_reads_a_new_page(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    assert "Testium" not in client.get("/").content.decode()
+    _add_mineral_with_data()  # no cache clearing: the data generation moves
+    assert "Testium" in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "query", ["?sort=nope", "?dir=sideways", "?as_of=not-a-date", "?utm_source=x", "?as_of=2026-06-01&as_of=2026-11-30"]
+)
+def test_junk_queries_are_answered_but_not_stored(client, metrics, page_cache, query) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/").status_code == 200
+    stored = {k for k in page_cache._cache if ":html:" in k}
+    assert client.get("/" + query).status_code == 200
+    assert {k for k in page_cache._cache if ":html:" in k} == stored
+    assert client.get("/?sort=hhi&dir=desc").status_code == 200
+    assert len({k for k in page_cache._cache if ":html:" in k}) == len(stored) + 1
+
+
 def test_viewer_cannot_edit(client, buyer, django_user_model) -> None:  # type: ignore[no-untyped-def]
     viewer = django_user_model.objects.create_user("viewer-test", password="pw-viewer-123")
     organization = Organization.objects.get(name="Demo Buyer Inc.")
@@ -341,19 +434,22 @@ def test_viewer_cannot_edit(client, buyer, django_user_model) -> None:  # type: 
     client.force_login(viewer)
     html = client.get("/portfolio/").content.decode()
     assert "Upload your supplier list" not in html
-    response = client.post(
-        "/portfolio/", {"action": "requirement", "mineral": "gallium", "annual_quantity": 1, "unit": "kg"}
-    )
-    assert response.status_code == 403
+    assert 'data-link="edit"' not in html
+    assert client.get("/portfolio/edit/").status_code == 403
+    data = {"action": "requirement", "mineral": "gallium", "annual_quantity": 1, "unit": "kg"}
+    assert client.post("/portfolio/edit/", data).status_code == 403
+    assert client.post("/portfolio/", data).status_code == 405  # the portfolio itself is read only
+    assert not Requirement.objects.filter(organization=organization, annual_quantity=1, unit="kg").exists()
 
 
 def test_requirement_form_writes_through_services_and_updates_exposure(buyer_client, buyer) -> None:  # type: ignore[no-untyped-def]
     organization = Organization.objects.get(name="Demo Buyer Inc.")
     version = organization.data_version
     response = buyer_client.post(
-        "/portfolio/", {"action": "requirement", "mineral": "gallium", "annual_quantity": "2500", "unit": "kg"}
+        "/portfolio/edit/", {"action": "requirement", "mineral": "gallium", "annual_quantity": "2500", "unit": "kg"}
     )
     assert response.status_code == 302
+    assert response["Location"] == "/portfolio/edit/"
     requirement = Requirement.objects.get(organization=organization, mineral__slug="gallium")
     assert requirement.annual_quantity == 2500
     assert requirement.history.first().history_user == buyer  # attributed by the service
@@ -363,11 +459,13 @@ def test_requirement_form_writes_through_services_and_updates_exposure(buyer_cli
 
 
 def test_sourcing_form_validates_and_saves(buyer_client) -> None:  # type: ignore[no-untyped-def]
-    response = buyer_client.post("/portfolio/", {"action": "sourcing", "mineral": "gallium", "annual_quantity": "5"})
+    response = buyer_client.post(
+        "/portfolio/edit/", {"action": "sourcing", "mineral": "gallium", "annual_quantity": "5"}
+    )
     assert response.status_code == 400
     assert "Pick the source country" in response.content.decode()
     response = buyer_client.post(
-        "/portfolio/", {"action": "sourcing", "mineral": "gallium", "country": "KOR", "annual_quantity": "50"}
+        "/portfolio/edit/", {"action": "sourcing", "mineral": "gallium", "country": "KOR", "annual_quantity": "50"}
     )
     assert response.status_code == 302
     assert Sourcing.objects.filter(mineral__slug="gallium", country_id="KOR", annual_quantity=50).exists()
@@ -382,7 +480,7 @@ def test_delete_only_finds_own_rows(buyer_client, django_user_model) -> None:  #
             organization=other, mineral=Mineral.objects.get(slug="gallium"), country_id="JPN", annual_quantity=1
         )
     )
-    buyer_client.post("/portfolio/", {"action": "sourcing-delete", "id": row.pk})
+    buyer_client.post("/portfolio/edit/", {"action": "sourcing-delete", "id": row.pk})
     assert Sourcing.objects.filter(pk=row.pk).exists()
 
 
@@ -397,7 +495,7 @@ def test_malformed_upload_shows_row_errors_and_changes_nothing(buyer_client) -> 
     )
     upload = io.BytesIO(body)
     upload.name = "suppliers.csv"
-    response = buyer_client.post("/portfolio/", {"action": "upload", "file": upload})
+    response = buyer_client.post("/portfolio/edit/", {"action": "upload", "file": upload})
     assert response.status_code == 400
     html = response.content.decode()
     assert "Nothing was saved" in html
@@ -413,7 +511,7 @@ def test_upload_replaces_the_sourcing_of_listed_minerals(buyer_client) -> None: 
     body = b"mineral,facility,country,annual_quantity,share,notes\ngallium,,JPN,1200,,\ngallium,,KOR,800,,\n"
     upload = io.BytesIO(body)
     upload.name = "suppliers.csv"
-    response = buyer_client.post("/portfolio/", {"action": "upload", "file": upload})
+    response = buyer_client.post("/portfolio/edit/", {"action": "upload", "file": upload})
     assert response.status_code == 302
     gallium = Sourcing.objects.filter(organization=organization, mineral__slug="gallium")
     assert sorted(gallium.values_list("country_id", "annual_quantity")) == [("JPN", 1200.0), ("KOR", 800.0)]
