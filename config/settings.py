@@ -280,6 +280,74 @@ LODESTONE_IMPORT_MAX_ERRORS = env.int("LODESTONE_IMPORT_MAX_ERRORS", default=100
 LODESTONE_IMPORT_UPLOAD_DIR = env.path("LODESTONE_IMPORT_UPLOAD_DIR", default=VAR_DIR / "import-uploads")
 LODESTONE_IMPORT_REPORT_DIR = env.path("LODESTONE_IMPORT_REPORT_DIR", default=VAR_DIR / "import-reports")
 
+# --- API (/api/v1/, issue #6) ------------------------------------------------------------------
+# Overrides the REST_FRAMEWORK and SPECTACULAR_SETTINGS blocks above (kept there untouched):
+# the API needs its authentication, pagination, throttling and renderers set here.
+# OAuth2 first: it answers an anonymous request with 401 and a `WWW-Authenticate: Bearer`
+# challenge; the session class enforces CSRF on unsafe methods (browser callers).
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    # Every operation documents its 400/401/403/404/429 answers.
+    "DEFAULT_SCHEMA_CLASS": "minerals.api.schema.LodestoneAutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "minerals.api.authentication.ClientCredentialsAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "minerals.api.pagination.KeysetCursorPagination",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "minerals.api.renderers.SafeCSVRenderer",
+        "minerals.api.renderers.SafeXLSXRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "minerals.api.parsers.CSVTextParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["minerals.api.throttles.CallerScopeThrottle"],
+    "EXCEPTION_HANDLER": "minerals.api.errors.api_exception_handler",
+    "URL_FORMAT_OVERRIDE": "format",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+# Requests per caller (token application, else user) and per throttle scope; read at request
+# time, so tests and the benchmark can change them. 429 answers carry Retry-After.
+LODESTONE_API_THROTTLE_RATES = {
+    "reference": env.str("API_RATE_REFERENCE", default="1200/min"),
+    "metrics": env.str("API_RATE_METRICS", default="1200/min"),
+    "portfolio": env.str("API_RATE_PORTFOLIO", default="600/min"),
+    "bulk": env.str("API_RATE_BULK", default="30/min"),
+}
+LODESTONE_API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=100)
+LODESTONE_API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=1000)
+# One bulk request: rows accepted (a 10,000-row push is the documented case).
+LODESTONE_API_BULK_MAX_ROWS = env.int("API_BULK_MAX_ROWS", default=50_000)
+# A bulk JSON array of 50,000 trade flows is ~7 MB; uploads above this stream to disk.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(DATA_UPLOAD_MAX_MEMORY_SIZE, 32 * 1024 * 1024)
+SPECTACULAR_SETTINGS = {
+    **SPECTACULAR_SETTINGS,
+    "DESCRIPTION": "Lodestone: U.S. buyers' exposure of critical minerals to China. See docs/api.md.",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "minerals.models.Stage",
+        "UnitEnum": "minerals.models.Unit",
+        "MeasureTypeEnum": "minerals.models.MeasureType",
+    },
+    # Swagger UI's own initializer is a static file of ours (no inline script: CSP script-src 'self').
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": False},
+}
+# django-oauth-toolkit's Application is swappable: the binding model's migration names the setting.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+
 # --- Dashboard -----------------------------------------------------------------------------------
 # Login, logout and password change use Django's auth views with templates/registration/.
 LOGIN_URL = "login"

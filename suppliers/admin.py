@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from minerals.admin import CuratedModelAdmin, resource_for
 from suppliers import services
 from suppliers.models import (
+    ApplicationOrganization,
     Company,
     Facility,
     Membership,
@@ -131,3 +132,18 @@ class SourcingAdmin(SuppliersAdmin):
     search_fields = ["organization__name", "mineral__name", "facility__name"]
     autocomplete_fields = ["organization", "mineral", "facility", "country"]
     resource_class = resource_for(Sourcing, services_module=services)
+
+
+@admin.register(ApplicationOrganization)
+class ApplicationOrganizationAdmin(admin.ModelAdmin):
+    """Which organization a partner application's portfolio scopes act for (API, issue #6).
+
+    Applications and their tokens (expiry, revocation) are managed in django-oauth-toolkit's
+    own admin pages; this binding only names the organization.
+    """
+
+    list_display = ["application", "organization", "created_at"]
+    list_select_related = ["application", "organization"]
+    search_fields = ["application__name", "application__client_id", "organization__name"]
+    raw_id_fields = ["application"]
+    autocomplete_fields = ["organization"]

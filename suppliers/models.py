@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from oauth2_provider.settings import oauth2_settings
 from simple_history.models import HistoricalRecords
 
 from minerals.models import Country, DataSource, Mineral, Stage, Unit, share_range, share_validators
@@ -254,3 +255,25 @@ class Sourcing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization}: {self.mineral} from {self.facility or self.country_id}"
+
+
+class ApplicationOrganization(models.Model):
+    """Binds a partner's OAuth2 application to the one organization its portfolio scopes act for.
+
+    A client-credentials token has no user, so `portfolio:*` scopes need this binding to know
+    whose requirements and sourcing they read and write; an unbound application gets 403 there.
+    Reference scopes do not use it. Tokens expire and are revoked in the admin (django-oauth-toolkit).
+    """
+
+    application = models.OneToOneField(
+        oauth2_settings.APPLICATION_MODEL, on_delete=models.CASCADE, related_name="organization_binding"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="applications")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization__name"]
+        verbose_name = "API application of an organization"
+
+    def __str__(self) -> str:
+        return f"{self.application} -> {self.organization}"

@@ -1,0 +1,231 @@
+"""API load benchmark: requests/s and p95 of the metrics endpoint and a trade-flow page.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/lodestone .venv/bin/python benchmarks/api_load.py \
+        --flows 10000 [--flows 2000000] [--seconds 15] [--users 16]
+
+Runs on its own database `lodestone_bench_api` (dropped and re-created on the server of
+DATABASE_URL; never the development database): migrate, the demo dataset, then N trade flows
+COPY-generated (psycopg 3 `cursor.copy`) for HS 811292 (gallium/germanium) across countries and
+years. Serves it with gunicorn on 127.0.0.1 (DEBUG off, persistent connections) and runs locust
+headless with 16 concurrent clients per endpoint, bounded in time, authenticated with a
+client-credentials token. Throttles are raised for the run (the benchmark measures serving,
+not rate limiting). Prints one table row per (flows, endpoint). Not part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_DB = "lodestone_bench_api"
+WARM_UP_SECONDS = 5
+BIN = REPO / ".venv" / "bin"
+
+LOCUSTFILE = """
+import os
+from locust import FastHttpUser, constant, task
+
+HEADERS = {"Authorization": "Bearer " + os.environ["BENCH_TOKEN"]}
+PATH = os.environ["BENCH_PATH"]
+
+
+class ApiClient(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def get(self):
+        self.client.get(PATH, headers=HEADERS, name=PATH)
+"""
+
+ENDPOINTS = {
+    "metrics (gallium, full report)": "/api/v1/metrics/?mineral=gallium",
+    "trade-flow page (100 rows)": "/api/v1/trade-flows/?page_size=100",
+    # Filtered page: served by the (commodity_code, importer, year) index, then sorted by id.
+    "trade-flow page (100 rows, hs6+importer)": "/api/v1/trade-flows/?commodity_code=811292&importer=USA&page_size=100",
+}
+
+
+def bench_url(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres"):
+        sys.exit("benchmarks/api_load.py runs on PostgreSQL: set DATABASE_URL=postgres://...")
+    return urlunsplit(parts._replace(path="/postgres")), urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+
+
+def create_database(admin_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+
+
+def prepare(flows: int) -> str:
+    """Schema, demo data, N trade flows; returns a curator token."""
+    import django
+
+    django.setup()
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken, Application, set_token_value
+
+    from dashboards.services import all_metrics_recompute
+    from minerals.models import CommodityCode, Country, DataSource, TradeFlow
+    from suppliers.demo_dataset import demo_dataset_load
+
+    call_command("migrate", verbosity=0)
+    demo_dataset_load()
+    source = DataSource.objects.get(key="usgs-mcs-2025")
+    code = CommodityCode.objects.get(hs6="811292")
+    countries = list(Country.objects.order_by("iso3").values_list("iso3", flat=True))
+    started = time.monotonic()
+    columns = "year, exporter_id, importer_id, commodity_code_id, basis, value_usd, quantity_kg, source_id"
+    written = 0
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {TradeFlow._meta.db_table} ({columns}) FROM STDIN") as copy,
+    ):
+        year = 2024
+        while written < flows:
+            for importer in countries:
+                for exporter in countries:
+                    if exporter == importer:
+                        continue
+                    copy.write_row((year, exporter, importer, code.hs6, "import", 1000.0 + written, 10.0, source.pk))
+                    written += 1
+                    if written >= flows:
+                        break
+                if written >= flows:
+                    break
+            year -= 1
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {TradeFlow._meta.db_table}")
+    print(f"  {flows:,} trade flows COPY-loaded in {time.monotonic() - started:.1f} s", flush=True)
+    started = time.monotonic()
+    list(all_metrics_recompute())
+    print(f"  metrics recomputed in {time.monotonic() - started:.1f} s", flush=True)
+    owner = (
+        __import__("django.contrib.auth", fromlist=["get_user_model"])
+        .get_user_model()
+        .objects.create_user("bench-curator", is_staff=True, is_superuser=True)
+    )
+    app = Application.objects.create(
+        name="bench",
+        user=owner,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+    )
+    raw = secrets.token_urlsafe(30)
+    token = AccessToken(application=app, scope="reference:read", expires=timezone.now() + timedelta(hours=2))
+    set_token_value(token, raw)
+    token.save()
+    return raw
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level", "warning"],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    sys.exit("gunicorn did not start")
+
+
+def run_locust(env: dict[str, str], port: int, path: str, users: int, seconds: int) -> tuple[float, float, int, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        locustfile = Path(tmp) / "locustfile.py"
+        locustfile.write_text(LOCUSTFILE)
+        prefix = str(Path(tmp) / "stats")
+        done = subprocess.run(
+            [str(BIN / "locust"), "-f", str(locustfile), "--headless", "--only-summary", "-u", str(users),
+             "-r", str(users), "-t", f"{seconds}s", "-H", f"http://127.0.0.1:{port}", "--csv", prefix],
+            cwd=REPO, env={**env, "BENCH_PATH": path}, check=False, capture_output=True, timeout=seconds + 60,
+        )  # fmt: skip
+        with open(f"{prefix}_stats.csv", newline="") as fh:
+            row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+    if not int(row["Request Count"]) and seconds > WARM_UP_SECONDS:
+        sys.exit(f"locust made no request:\n{done.stderr.decode()[-2000:]}")
+    if not int(row["Request Count"]):
+        return 0.0, 0.0, 0, 0
+    return float(row["Requests/s"]), float(row["95%"]), int(row["Request Count"]), int(row["Failure Count"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows", type=int, action="append", help="trade flows (repeatable); default 10000")
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--users", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2))
+    args = parser.parse_args()
+    admin_url, url = bench_url(os.environ.get("DATABASE_URL", ""))
+    results = []
+    for flows in args.flows or [10_000]:
+        print(f"== {flows:,} trade flows (database {BENCH_DB})", flush=True)
+        if results:
+            from django.db import connections
+
+            connections.close_all()
+        create_database(admin_url)
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(64),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "false",
+            "SECURE_HSTS_SECONDS": "0",
+            "CELERY_TASK_ALWAYS_EAGER": "true",
+            "LOG_LEVEL": "WARNING",
+            **{f"API_RATE_{s}": "100000000/min" for s in ("REFERENCE", "METRICS", "PORTFOLIO", "BULK")},
+        }
+        os.environ.update({k: v for k, v in env.items() if k in ("DATABASE_URL", "LOG_LEVEL")})
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        sys.path.insert(0, str(REPO))
+        token = prepare(flows)
+        env["BENCH_TOKEN"] = token
+        port = free_port()
+        server = serve(env, port, args.workers)
+        try:
+            for label, path in ENDPOINTS.items():
+                run_locust(env, port, path, args.users, WARM_UP_SECONDS)  # connections, imports, caches
+                rps, p95, count, failures = run_locust(env, port, path, args.users, args.seconds)
+                results.append((flows, label, rps, p95, count, failures))
+                print(f"  {label}: {rps:,.0f} req/s, p95 {p95:,.0f} ms ({count:,} requests, {failures} failures)")
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    print("\n| trade flows | endpoint | req/s | p95 (ms) | requests | failures |\n|---|---|---|---|---|---|")
+    for flows, label, rps, p95, count, failures in results:
+        print(f"| {flows:,} | {label} | {rps:,.0f} | {p95:,.0f} | {count:,} | {failures} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""CSV and XLSX for list endpoints (`?format=csv`, `?format=xlsx`).
+
+Spreadsheet formula injection: a text cell starting with = + - @ (or a tab or carriage
+return) would be run as a formula by Excel; such cells are prefixed with an apostrophe.
+Numbers are written as numbers (a negative number is not a formula). Nested values (share
+vectors, sources) are written as JSON text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rest_framework.renderers import BaseRenderer
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, list | dict):
+        value = json.dumps(value, separators=(",", ":"), default=str)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def table_rows(data: Any) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of a list answer (a page's `results`, or a plain list; an object is one row)."""
+    if isinstance(data, Mapping) and isinstance(data.get("results"), list):
+        data = data["results"]
+    rows: Iterable[Any] = data if isinstance(data, list) else [data]
+    header: list[str] = []
+    for row in rows:
+        if isinstance(row, Mapping):
+            header.extend(k for k in row if k not in header)
+    if not header:
+        return ["value"], [[spreadsheet_cell(r)] for r in rows]
+    return header, [[spreadsheet_cell(row.get(k)) for k in header] for row in rows if isinstance(row, Mapping)]
+
+
+class SafeCSVRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        if data is None:
+            return b""
+        header, rows = table_rows(data)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+        return out.getvalue().encode("utf-8")
+
+
+class SafeXLSXRenderer(BaseRenderer):
+    media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    format = "xlsx"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        from openpyxl import Workbook  # imported on use: most requests never need it
+
+        if data is None:
+            return b""
+        header, rows = table_rows(data)
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("data")
+        sheet.append(header)
+        for row in rows:
+            sheet.append(row)
+        out = io.BytesIO()
+        workbook.save(out)
+        response = (renderer_context or {}).get("response")
+        view = (renderer_context or {}).get("view")
+        if response is not None:
+            name = getattr(view, "basename", None) or "export"
+            response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
+        return out.getvalue()

@@ -1,0 +1,78 @@
+"""/api/v1/metrics/: the numbers of `show_metrics --json`, and conditional GET for pollers."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from minerals import services as reference
+from minerals.models import Mineral
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = "2026-11-30"
+
+
+def _without_clock(value: Any) -> Any:
+    """Drop `age_seconds`: it moves with the clock between the two reads."""
+    if isinstance(value, dict):
+        return {k: _without_clock(v) for k, v in value.items() if k != "age_seconds"}
+    if isinstance(value, list):
+        return [_without_clock(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("slug", ["gallium", "germanium", "rare-earths", "graphite-natural"])
+def test_same_numbers_as_show_metrics_json(world: Any, slug: str) -> None:
+    out = StringIO()
+    call_command("show_metrics", "--mineral", slug, "--as-of", AS_OF, "--json", stdout=out)
+    expected = json.loads(out.getvalue())
+    response = world.clients["token_reference_read"].get("/api/v1/metrics/", {"mineral": slug, "as_of": AS_OF})
+    assert response.status_code == 200
+    assert _without_clock(response.json()) == _without_clock(expected)
+    assert expected["supply"], "the demo has supply metrics for this mineral"
+
+
+def test_gallium_2024_china_share_through_the_api(world: Any) -> None:
+    body = world.clients["buyer_a"].get("/api/v1/metrics/?mineral=gallium&stage=refinery&year=2024").json()
+    (row,) = body["supply"]
+    assert round(row["china_share"], 3) == 0.987
+    assert row["sources"][0]["key"] == "usgs-mcs-2025"
+    assert {"stale", "computed_at", "data_version"} <= set(row)
+
+
+def test_conditional_get_answers_304_until_the_data_changes(world: Any) -> None:
+    client = world.clients["curator_token"]
+    first = client.get("/api/v1/metrics/?mineral=gallium")
+    assert first.status_code == 200
+    etag, last_modified = first["ETag"], first["Last-Modified"]
+    assert etag.startswith('W/"')
+
+    with CaptureQueriesContext(connection) as queries:
+        cached = client.get("/api/v1/metrics/?mineral=gallium", HTTP_IF_NONE_MATCH=etag)
+    assert cached.status_code == 304
+    assert cached.content == b""
+    # token lookup (1) + the mineral with its metrics state (1): no metric row is read
+    assert len(queries) <= 3, [q["sql"] for q in queries]
+    assert client.get("/api/v1/metrics/?mineral=gallium", HTTP_IF_MODIFIED_SINCE=last_modified).status_code == 304
+    # Other parameters are another representation.
+    assert client.get("/api/v1/metrics/?mineral=gallium&year=2024", HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+    reference.minerals_mark_stale(mineral_ids=[Mineral.objects.get(slug="gallium").pk])
+    changed = client.get("/api/v1/metrics/?mineral=gallium", HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    assert changed.json()["stale"] is True
+
+
+def test_unknown_mineral_404_missing_mineral_400(world: Any) -> None:
+    client = world.clients["curator_token"]
+    assert client.get("/api/v1/metrics/?mineral=unobtainium").status_code == 404
+    assert client.get("/api/v1/metrics/").status_code == 400
+    assert client.get("/api/v1/metrics/?mineral=gallium&stage=moon").status_code == 400

@@ -1,0 +1,72 @@
+"""Queries per request are pinned and do not grow with the number of rows on the page.
+
+Counted with a curator token (reference) or buyer A's token (portfolio): the token lookup is
+included. Each endpoint is measured, rows are added, and it is measured again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from minerals.models import Country, DataSource, TradeFlow
+from tests.api.conftest import bearer, make_token
+
+pytestmark = pytest.mark.django_db
+
+# endpoint -> queries (token lookup and application owner/binding included)
+PINNED = {
+    "/api/v1/countries/": 2,
+    "/api/v1/minerals/": 3,
+    "/api/v1/commodity-codes/": 4,
+    "/api/v1/sources/": 2,
+    "/api/v1/production/": 2,
+    "/api/v1/trade-flows/": 2,
+    "/api/v1/trade-flows/?mineral=gallium": 2,
+    "/api/v1/policies/": 5,
+    "/api/v1/policies/?in_force_on=2025-06-01&target=USA&mineral=gallium": 5,
+    "/api/v1/companies/": 2,
+    "/api/v1/facilities/?china_controlled=true": 4,
+    "/api/v1/metrics/?mineral=gallium": 11,
+    "/api/v1/organization/": 2,
+    "/api/v1/requirements/": 3,
+    "/api/v1/sourcing/": 3,
+    "/api/v1/exposure/": 3,
+}
+
+
+def _count(client: Any, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, (url, response.content[:300])
+    return len(queries)
+
+
+def _more_rows(world: Any) -> None:
+    from minerals.models import CommodityCode
+
+    source = DataSource.objects.get(key="usgs-mcs-2025")
+    code = CommodityCode.objects.get(hs6="811292")
+    exporters = list(Country.objects.exclude(iso3="USA").order_by("iso3")[:60])
+    TradeFlow.objects.bulk_create(
+        [TradeFlow(year=2021, exporter=c, importer_id="USA", commodity_code=code, basis="import", value_usd=1.0,
+                   source=source) for c in exporters]
+    )  # fmt: skip
+    client = world.clients["buyer_a"]
+    for iso3 in ("KOR", "DEU", "FRA", "CAN"):
+        client.post("/api/v1/sourcing/", {"mineral": "tungsten", "country": iso3, "share": 0.1}, format="json")
+
+
+def test_query_counts_are_pinned_and_flat(world: Any) -> None:
+    curator = world.clients["curator_token"]
+    buyer = bearer(make_token(world.app_a, "portfolio:read portfolio:write"))
+    portfolio = {"/api/v1/organization/", "/api/v1/requirements/", "/api/v1/sourcing/", "/api/v1/exposure/"}
+    client_for = {url: buyer if url in portfolio else curator for url in PINNED}
+    before = {url: _count(client_for[url], url) for url in PINNED}
+    _more_rows(world)
+    after = {url: _count(client_for[url], url) for url in PINNED}
+    assert before == after, "query count grows with rows"
+    assert before == PINNED
