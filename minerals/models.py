@@ -413,6 +413,9 @@ class TradeFlow(models.Model):
         indexes = [
             models.Index(fields=["commodity_code", "importer", "year"], name="trade_code_importer_year"),
             models.Index(fields=["exporter", "year"], name="trade_exporter_year"),
+            # The API pages flows by id filtered on one country: keeps a page flat at millions of rows.
+            models.Index(fields=["importer", "id"], name="trade_importer_id"),
+            models.Index(fields=["exporter", "id"], name="trade_exporter_id"),
         ]
         constraints = [
             models.UniqueConstraint(
