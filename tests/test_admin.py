@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from oauth2_provider.models import Application
 
 from minerals.models import (
     CommodityCode,
@@ -18,7 +19,7 @@ from minerals.models import (
     TradeFlow,
     TradeRestrictionFactor,
 )
-from suppliers.models import Membership, Organization
+from suppliers.models import ApplicationOrganization, Membership, Organization
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +63,10 @@ def rows_everywhere(curator):
     for i in range(3):
         user = get_user_model().objects.create_user(f"member{i}")
         Membership.objects.create(user=user, organization=organization, role="viewer")
+        application = Application.objects.create(
+            name=f"partner {i}", user=curator, client_type="confidential", authorization_grant_type="client-credentials"
+        )
+        ApplicationOrganization.objects.create(application=application, organization=organization)
 
 
 def changelist_queries(client, model, model_admin, per_page: int, monkeypatch) -> int:
