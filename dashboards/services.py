@@ -515,24 +515,42 @@ def mineral_metrics_compute(*, mineral_id: int, target: int, set_based: bool | N
     `set_based` (default: on PostgreSQL) leaves the import rows to the set-based statement
     run by `mineral_metrics_write`; False forces the pure path (tests compare the two).
     """
+    return _minerals_metrics_compute({mineral_id: target}, set_based=set_based)[0]
+
+
+def _minerals_metrics_compute(targets: Mapping[int, int], *, set_based: bool | None = None) -> list[MineralMetrics]:
+    """`mineral_metrics_compute` of several minerals (mineral id -> target version) at once:
+    the sources, production tables and buyer exposure (ownership control solved once) are
+    read for the whole batch; the import inputs are per mineral (four small queries each)."""
     started = time.perf_counter()
     if set_based is None:
         set_based = metric_sql.supported()
+    mineral_ids = list(targets)
     sources = data_sources()
-    tables = supply_tables([mineral_id], sources)
-    inputs = import_inputs(mineral_id, tables, sources) if set_based else None
-    imports = [] if set_based else import_tables(mineral_id, tables, sources)
-    exposure = exposures_compute(mineral_ids=[mineral_id], mineral_versions={mineral_id: target}, supply=tables)
+    all_tables = supply_tables(mineral_ids, sources)
+    exposure = exposures_compute(mineral_ids=mineral_ids, mineral_versions=dict(targets), supply=all_tables)
     now = timezone.now()
-    return MineralMetrics(
-        mineral_id=mineral_id,
-        data_version=target,
-        supply_rows=[_supply_row(t, version=target, now=now, sources=sources) for t in tables],
-        import_rows=[_import_row(mineral_id, t, version=target, now=now, sources=sources) for t in imports],
-        exposure=exposure,
-        started=started,
-        import_inputs=inputs,
-    )
+    batch = []
+    for mineral_id, target in targets.items():
+        tables = [t for t in all_tables if t.mineral_id == mineral_id]
+        inputs = import_inputs(mineral_id, tables, sources) if set_based else None
+        imports = [] if set_based else import_tables(mineral_id, tables, sources)
+        batch.append(
+            MineralMetrics(
+                mineral_id=mineral_id,
+                data_version=target,
+                supply_rows=[_supply_row(t, version=target, now=now, sources=sources) for t in tables],
+                import_rows=[_import_row(mineral_id, t, version=target, now=now, sources=sources) for t in imports],
+                exposure=ExposureBatch(
+                    rows=[r for r in exposure.rows if r.mineral_id == mineral_id],
+                    organization_versions=exposure.organization_versions,
+                    pairs={p for p in exposure.pairs if p[1] == mineral_id},
+                ),
+                started=started,
+                import_inputs=inputs,
+            )
+        )
+    return batch
 
 
 def mineral_metrics_write(metrics: MineralMetrics, *, force: bool = False) -> bool:
@@ -541,43 +559,65 @@ def mineral_metrics_write(metrics: MineralMetrics, *, force: bool = False) -> bo
 
 
 def _metrics_write(metrics: MineralMetrics, *, force: bool = False) -> int | None:
-    """The write of `mineral_metrics_write`; returns the import rows written, None if skipped.
+    """The write of `mineral_metrics_write`; returns the import rows written, None if skipped."""
+    return _metrics_write_many([metrics], force=force)[metrics.mineral_id]
 
-    The conditional UPDATE of the state row is the gate: it locks that row until commit, so
-    concurrent runs of one mineral serialize, and an older or duplicate run matches nothing.
-    Import rows (the bulk: destinations x years with partner vectors) are written set-based on
-    PostgreSQL: one INSERT ... SELECT ... ON CONFLICT DO UPDATE that never replaces a row by an
-    older version, then one DELETE of the keys the run no longer produced.
+
+def _metrics_write_many(batch: Sequence[MineralMetrics], *, force: bool = False) -> dict[int, int | None]:
+    """Write several minerals' rows in one transaction; per mineral the import rows written,
+    None if skipped.
+
+    The conditional UPDATE of each mineral's state row is its gate: it locks that row until
+    commit, so concurrent runs of one mineral serialize, and an older or duplicate run matches
+    nothing (that mineral is skipped, the others written). Gates are claimed in mineral id
+    order. Import rows (the bulk: destinations x years with partner vectors) are written
+    set-based on PostgreSQL: one INSERT ... SELECT ... ON CONFLICT DO UPDATE for every claimed
+    mineral that never replaces a row by an older version, then one DELETE of the keys the run
+    no longer produced.
     """
-    mineral_id, target = metrics.mineral_id, metrics.data_version
+    result: dict[int, int | None] = {m.mineral_id: None for m in batch}
     with transaction.atomic():
-        MineralMetricsState.objects.bulk_create([MineralMetricsState(mineral_id=mineral_id)], ignore_conflicts=True)
-        gate = Q(data_version__lte=target) if force else Q(data_version__lt=target) | Q(computed_at__isnull=True)
-        claimed = MineralMetricsState.objects.filter(gate, mineral_id=mineral_id).update(
-            data_version=target,
-            computed_at=timezone.now(),
-            recompute_count=F("recompute_count") + 1,
-            duration_ms=(time.perf_counter() - metrics.started) * 1000.0,
+        MineralMetricsState.objects.bulk_create(
+            [MineralMetricsState(mineral_id=m.mineral_id) for m in batch], ignore_conflicts=True
         )
+        claimed = []
+        for metrics in sorted(batch, key=lambda m: m.mineral_id):
+            target = metrics.data_version
+            gate = Q(data_version__lte=target) if force else Q(data_version__lt=target) | Q(computed_at__isnull=True)
+            if MineralMetricsState.objects.filter(gate, mineral_id=metrics.mineral_id).update(
+                data_version=target,
+                computed_at=timezone.now(),
+                recompute_count=F("recompute_count") + 1,
+                duration_ms=(time.perf_counter() - metrics.started) * 1000.0,
+            ):
+                claimed.append(metrics)
+            # else a newer (or the same) version is stored: this mineral's run is redundant
         if not claimed:
-            return None  # a newer (or the same) version is stored: this run is redundant
-        SupplyMetric.objects.filter(mineral_id=mineral_id).delete()
-        SupplyMetric.objects.bulk_create(metrics.supply_rows)
-        if metrics.import_inputs is not None:
-            import_rows = metric_sql.import_metrics_upsert(
-                mineral_id=mineral_id,
-                version=target,
-                now=timezone.now(),
-                inputs=metrics.import_inputs,
-                china_group=china_group(),
-                feoc=feoc_countries(),
-            )
-        else:
-            ImportMetric.objects.filter(mineral_id=mineral_id).delete()
-            ImportMetric.objects.bulk_create(metrics.import_rows)
-            import_rows = len(metrics.import_rows)
-        exposures_write(metrics.exposure, mineral_ids=[mineral_id])
-    return import_rows
+            return result
+        claimed_ids = [m.mineral_id for m in claimed]
+        SupplyMetric.objects.filter(mineral_id__in=claimed_ids).delete()
+        SupplyMetric.objects.bulk_create([row for m in claimed for row in m.supply_rows])
+        set_based = [m for m in claimed if m.import_inputs is not None]
+        written = metric_sql.import_metrics_upsert_many(
+            [(m.mineral_id, m.data_version, m.import_inputs) for m in set_based if m.import_inputs is not None],
+            now=timezone.now(),
+            china_group=china_group(),
+            feoc=feoc_countries(),
+        )
+        result.update({m.mineral_id: written.get(m.mineral_id, 0) for m in set_based})
+        pure = [m for m in claimed if m.import_inputs is None]
+        if pure:
+            ImportMetric.objects.filter(mineral_id__in=[m.mineral_id for m in pure]).delete()
+            ImportMetric.objects.bulk_create([row for m in pure for row in m.import_rows])
+            result.update({m.mineral_id: len(m.import_rows) for m in pure})
+        first = claimed[0].exposure
+        exposure = ExposureBatch(
+            rows=[row for m in claimed for row in m.exposure.rows],
+            organization_versions=first.organization_versions,
+            pairs={pair for m in claimed for pair in m.exposure.pairs},
+        )
+        exposures_write(exposure, mineral_ids=claimed_ids)
+    return result
 
 
 def mineral_metrics_recompute(*, mineral_id: int, force: bool = False) -> RecomputeResult:
@@ -586,29 +626,57 @@ def mineral_metrics_recompute(*, mineral_id: int, force: bool = False) -> Recomp
     A fixed number of queries whatever the data size (pinned in the tests). `force` rewrites
     rows of the current version too (the `recompute_metrics --all` repair path).
     """
+    return minerals_metrics_recompute(mineral_ids=[mineral_id], force=force)[0]
+
+
+def minerals_metrics_recompute(*, mineral_ids: Sequence[int], force: bool = False) -> list[RecomputeResult]:
+    """`mineral_metrics_recompute` of several minerals as one batch: one read of the shared
+    inputs, one exposure computation (ownership control solved once), one transaction with
+    one import statement for all (one scan of the trade flows). One result per mineral, in
+    the order given. Queries: a fixed number plus five per mineral (gate, import inputs)."""
     started = time.perf_counter()
-    state = (
-        Mineral.objects.filter(pk=mineral_id)
-        .values("data_version", "metrics_state__data_version", "metrics_state__computed_at")
-        .first()
-    )
-    if state is None:
-        return RecomputeResult(mineral_id, 0, written=False)
-    target = state["data_version"]
-    current = state["metrics_state__computed_at"] is not None and state["metrics_state__data_version"] >= target
-    if current and not force:
-        return RecomputeResult(mineral_id, target, written=False)
-    metrics = mineral_metrics_compute(mineral_id=mineral_id, target=target)
-    import_rows = _metrics_write(metrics, force=force)
-    return RecomputeResult(
-        mineral_id,
-        target,
-        written=import_rows is not None,
-        supply_rows=len(metrics.supply_rows),
-        import_rows=import_rows or 0,
-        exposure_rows=len(metrics.exposure.rows),
-        seconds=time.perf_counter() - started,
-    )
+    states = {
+        row["id"]: row
+        for row in Mineral.objects.filter(pk__in=list(mineral_ids)).values(
+            "id", "data_version", "metrics_state__data_version", "metrics_state__computed_at"
+        )
+    }
+    targets: dict[int, int] = {}
+    for mineral_id in mineral_ids:
+        state = states.get(mineral_id)
+        if state is None:
+            continue
+        current = state["metrics_state__computed_at"] is not None and (
+            state["metrics_state__data_version"] >= state["data_version"]
+        )
+        if force or not current:
+            targets[mineral_id] = state["data_version"]
+    batch = _minerals_metrics_compute(targets) if targets else []
+    written = _metrics_write_many(batch, force=force) if batch else {}
+    seconds = time.perf_counter() - started
+    by_id = {m.mineral_id: m for m in batch}
+    results = []
+    for mineral_id in mineral_ids:
+        state = states.get(mineral_id)
+        if state is None:
+            results.append(RecomputeResult(mineral_id, 0, written=False))
+        elif mineral_id not in by_id:
+            results.append(RecomputeResult(mineral_id, state["data_version"], written=False))
+        else:
+            metrics = by_id[mineral_id]
+            import_rows = written.get(mineral_id)
+            results.append(
+                RecomputeResult(
+                    mineral_id,
+                    metrics.data_version,
+                    written=import_rows is not None,
+                    supply_rows=len(metrics.supply_rows),
+                    import_rows=import_rows or 0,
+                    exposure_rows=len(metrics.exposure.rows),
+                    seconds=seconds,
+                )
+            )
+    return results
 
 
 # --------------------------------------------------------------------------------------------
@@ -901,15 +969,15 @@ def stale_organization_ids(*, today: date | None = None) -> list[int]:
 def all_metrics_recompute(
     *, mineral_ids: Sequence[int] | None = None, force: bool = False
 ) -> Iterator[RecomputeResult]:
-    """The synchronous path (commands, `seed_demo`, the benchmark): one mineral at a time,
-    then the buyers whose rows are still behind. Yields one result per mineral."""
+    """The synchronous path (commands, `seed_demo`, the benchmark): every mineral as one batch
+    (`minerals_metrics_recompute`), then the buyers whose rows are still behind. Yields one
+    result per mineral."""
     ids = (
         list(mineral_ids)
         if mineral_ids is not None
         else list(Mineral.objects.values_list("id", flat=True).order_by("id"))
     )
-    for mineral_id in ids:
-        yield mineral_metrics_recompute(mineral_id=mineral_id, force=force)
+    yield from minerals_metrics_recompute(mineral_ids=ids, force=force)
     if mineral_ids is None:
         stale = stale_organization_ids()
         if stale:
