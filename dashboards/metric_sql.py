@@ -96,34 +96,58 @@ WITH minerals AS (
     SELECT * FROM unnest(%(ds_mineral)s::int[], %(ds_year)s::int[], %(ds_source)s::int[], %(ds_basis)s::text[])
         AS c(mineral_id, year, source_id, basis)
 ), flows AS MATERIALIZED (
-    SELECT cd.mineral_id, tf.year, tf.importer_id, tf.exporter_id, tf.value_usd, tf.quantity_kg
+    SELECT cd.mineral_id, tf.year, tf.importer_id, tf.exporter_id, tf.commodity_code_id AS code,
+           tf.value_usd, tf.quantity_kg
     FROM minerals_tradeflow tf
     JOIN codes cd ON cd.code = tf.commodity_code_id
     JOIN chosen c ON c.mineral_id = cd.mineral_id AND c.year = tf.year AND c.source_id = tf.source_id
                  AND c.basis = tf.basis
     WHERE tf.commodity_code_id = ANY(%(codes)s::text[])
-      AND tf.exporter_id IS NOT NULL AND tf.importer_id IS NOT NULL
-), partners AS (
-    SELECT mineral_id, importer_id AS destination, year,
-           CASE WHEN exporter_id = ANY(%(china_group)s::text[]) THEN 'CHN' ELSE exporter_id END AS partner,
+), by_code AS (
+    -- partner NULL: the "World" aggregate row of the code, a total, never a partner
+    SELECT mineral_id, importer_id AS destination, year, code,
+           CASE WHEN exporter_id IS NULL THEN NULL
+                WHEN exporter_id = ANY(%(china_group)s::text[]) THEN 'CHN' ELSE exporter_id END AS partner,
            SUM(value_usd) AS value,
            SUM(quantity_kg) AS quantity,
            SUM(value_usd) FILTER (WHERE quantity_kg IS NOT NULL) AS value_with_quantity
     FROM flows
-    WHERE %(all_destinations)s OR importer_id = ANY(%(destinations)s::text[])
+    WHERE importer_id IS NOT NULL AND (%(all_destinations)s OR importer_id = ANY(%(destinations)s::text[]))
+    GROUP BY 1, 2, 3, 4, 5
+), attributed AS (
+    -- What the World total holds beyond the named partners comes from unknown partners
+    -- (services.attributed_flows does the same on the pure path).
+    SELECT mineral_id, destination, year, partner,
+           CASE WHEN partner IS NOT NULL THEN value
+                ELSE GREATEST(value - COALESCE(SUM(value) FILTER (WHERE partner IS NOT NULL) OVER c, 0), 0)
+           END AS value,
+           CASE WHEN partner IS NOT NULL THEN quantity
+                WHEN quantity IS NULL THEN NULL
+                ELSE GREATEST(quantity - COALESCE(SUM(quantity) FILTER (WHERE partner IS NOT NULL) OVER c, 0), 0)
+           END AS quantity,
+           CASE WHEN partner IS NOT NULL THEN value_with_quantity
+                WHEN quantity IS NULL THEN NULL
+                ELSE GREATEST(value - COALESCE(SUM(value) FILTER (WHERE partner IS NOT NULL) OVER c, 0), 0)
+           END AS value_with_quantity
+    FROM by_code
+    WINDOW c AS (PARTITION BY mineral_id, destination, year, code)
+), partners AS (
+    SELECT mineral_id, destination, year, partner,
+           SUM(value) AS value, SUM(quantity) AS quantity, SUM(value_with_quantity) AS value_with_quantity
+    FROM attributed
     GROUP BY 1, 2, 3, 4
 ), shares AS (
     SELECT mineral_id, destination, year, partner, value, quantity, value_with_quantity,
            SUM(value) OVER w AS total_value,
            SUM(quantity) OVER w AS total_quantity,
-           value / NULLIF(SUM(value) OVER w, 0) AS share,
-           quantity / NULLIF(SUM(quantity) OVER w, 0) AS qshare
+           CASE WHEN partner IS NOT NULL THEN value / NULLIF(SUM(value) OVER w, 0) END AS share,
+           CASE WHEN partner IS NOT NULL THEN quantity / NULLIF(SUM(quantity) OVER w, 0) END AS qshare
     FROM partners
     WINDOW w AS (PARTITION BY mineral_id, destination, year)
 ), imports AS (
     SELECT mineral_id, destination, year,
            MAX(total_value) AS total_value_usd,
-           SUM(value) / NULLIF(MAX(total_value), 0) AS import_coverage,
+           SUM(value) FILTER (WHERE partner IS NOT NULL) / NULLIF(MAX(total_value), 0) AS import_coverage,
            CASE WHEN MAX(total_value) > 0
                 THEN COALESCE(SUM(share) FILTER (WHERE partner = 'CHN'), 0) END AS china,
            CASE WHEN MAX(total_value) > 0
@@ -140,11 +164,17 @@ WITH minerals AS (
            {_vector("qshare")} AS qvector
     FROM shares
     GROUP BY mineral_id, destination, year
-), exports AS (
-    SELECT mineral_id, exporter_id AS destination, year, SUM(quantity_kg) AS kg
+), exports_by_code AS (
+    -- A World total and the partner rows describe the same exports: take the larger per code.
+    SELECT mineral_id, exporter_id AS destination, year, code,
+           GREATEST(COALESCE(SUM(quantity_kg) FILTER (WHERE importer_id IS NULL), 0),
+                    COALESCE(SUM(quantity_kg) FILTER (WHERE importer_id IS NOT NULL), 0)) AS kg
     FROM flows
-    WHERE quantity_kg IS NOT NULL AND (%(all_destinations)s OR exporter_id = ANY(%(destinations)s::text[]))
-    GROUP BY 1, 2, 3
+    WHERE quantity_kg IS NOT NULL AND exporter_id IS NOT NULL
+      AND (%(all_destinations)s OR exporter_id = ANY(%(destinations)s::text[]))
+    GROUP BY 1, 2, 3, 4
+), exports AS (
+    SELECT mineral_id, destination, year, SUM(kg) AS kg FROM exports_by_code GROUP BY 1, 2, 3
 ), production AS (
     SELECT * FROM unnest(%(pr_mineral)s::int[], %(pr_country)s::text[], %(pr_year)s::int[], %(pr_kg)s::float8[])
         AS p(mineral_id, country, year, kg)

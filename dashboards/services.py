@@ -14,6 +14,7 @@ Contract (docs/metrics.md, "Recompute"):
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -300,6 +301,26 @@ class ImportTable:
     source_ids: tuple[int, ...]
 
 
+def attributed_flows(code_flows: Sequence[risk.ImportFlow]) -> list[risk.ImportFlow]:
+    """One HS code's flows into one destination, the partner aggregate "World" made a residual.
+
+    A World row is a total, never a partner: what it holds beyond the named partners is value
+    from unknown partners (exporter None), so shares use the World total as denominator and
+    `import_coverage` says how much of it is attributed. Without a World row the partners are
+    the total. The set-based statement (dashboards.metric_sql) does the same per code.
+    """
+    partners = [f for f in code_flows if f.exporter is not None]
+    world = [f for f in code_flows if f.exporter is None]
+    if not world:
+        return partners
+    world_value = math.fsum(f.value_usd for f in world)
+    world_quantities = [f.quantity_kg for f in world if f.quantity_kg is not None]
+    known_value = math.fsum(f.value_usd for f in partners)
+    known_quantity = math.fsum(f.quantity_kg for f in partners if f.quantity_kg is not None)
+    residual_quantity = max(math.fsum(world_quantities) - known_quantity, 0.0) if world_quantities else None
+    return [*partners, risk.ImportFlow(None, max(world_value - known_value, 0.0), residual_quantity)]
+
+
 def import_tables(
     mineral_id: int, tables: Sequence[SupplyTable], sources: Mapping[int, SourceInfo]
 ) -> list[ImportTable]:
@@ -319,25 +340,41 @@ def import_tables(
     trade_source: dict[int, int] = {}
     if datasets is not None:
         base = TradeFlow.objects.filter(datasets, commodity_code_id__in=_mineral_codes(mineral_id))
-        inbound = base.filter(exporter__isnull=False, importer__isnull=False)
+        inbound = base.filter(importer__isnull=False)
         if destinations is not None:
             inbound = inbound.filter(importer_id__in=destinations)
         has_quantity = ExpressionWrapper(Q(quantity_kg__isnull=False), output_field=BooleanField())
         summed = (
-            inbound.values("year", "importer_id", "exporter_id", "source_id", has_quantity=has_quantity)
+            inbound.values(
+                "year", "importer_id", "commodity_code_id", "exporter_id", "source_id", has_quantity=has_quantity
+            )
             .annotate(value=Sum("value_usd"), quantity=Sum("quantity_kg"))
             .order_by()
         )
+        by_code: dict[tuple[str, int, str], list[risk.ImportFlow]] = defaultdict(list)
         for row in summed:
-            flows[(row["importer_id"], row["year"])].append(
+            by_code[(row["importer_id"], row["year"], row["commodity_code_id"])].append(
                 risk.ImportFlow(row["exporter_id"], row["value"], row["quantity"] if row["has_quantity"] else None)
             )
             trade_source[row["year"]] = row["source_id"]
-        outbound = base.filter(exporter__isnull=False, importer__isnull=False, quantity_kg__isnull=False)
+        for (importer, year, _code), code_flows in by_code.items():
+            flows[(importer, year)].extend(attributed_flows(code_flows))
+        outbound = base.filter(exporter__isnull=False, quantity_kg__isnull=False)
         if destinations is not None:
             outbound = outbound.filter(exporter_id__in=destinations)
-        for row in outbound.values("year", "exporter_id").annotate(quantity=Sum("quantity_kg")).order_by():
-            exports_kg[(row["exporter_id"], row["year"])] = row["quantity"]
+        to_world = ExpressionWrapper(Q(importer__isnull=True), output_field=BooleanField())
+        exported = (
+            outbound.values("year", "exporter_id", "commodity_code_id", to_world=to_world)
+            .annotate(quantity=Sum("quantity_kg"))
+            .order_by()
+        )
+        per_code: dict[tuple[str, int, str], float] = defaultdict(float)
+        for row in exported:
+            key = (row["exporter_id"], row["year"], row["commodity_code_id"])
+            # A World total and the partner rows describe the same exports: take the larger.
+            per_code[key] = max(per_code[key], row["quantity"]) if row["to_world"] else per_code[key] + row["quantity"]
+        for (exporter, year, _code), kg in per_code.items():
+            exports_kg[(exporter, year)] = exports_kg.get((exporter, year), 0.0) + kg
 
     published = published_nir(mineral_id, destinations, sources)
 

@@ -32,6 +32,7 @@ from minerals.models import (
     PolicyMeasure,
     ProductionRecord,
     SalientStatistic,
+    TradeFlow,
     WgiScore,
 )
 from minerals.services import WriteResult, relation_set
@@ -105,6 +106,7 @@ class _Loader:
         self.countries: set[str] = set()
         self.minerals: dict[str, Mineral] = {}
         self.sources: dict[str, DataSource] = {}
+        self.codes: dict[str, CommodityCode] = {}
         self.companies: dict[str, Company] = {}
         self.facilities: dict[str, Facility] = {}
         self.organizations: dict[str, Organization] = {}
@@ -201,11 +203,13 @@ class _Loader:
                 {"hs6": row["hs6"]},
                 {"description": row["description"], "is_basket": _bool(row["is_basket"]), "note": row["note"]},
             )
+            self.codes[row["hs6"]] = code
             if row["mineral"]:
                 mineral = self.lookup(self.minerals, row["mineral"], "mineral", "commodity_codes.csv", row)
                 self.upsert(CommodityMineral, {"commodity_code": code, "mineral": mineral, "stage": row["stage"]}, {})
 
         self.load_production()
+        self.load_trade_flows()
         self.load_salient()
         self.load_wgi()
         self.load_policies()
@@ -234,6 +238,25 @@ class _Loader:
                     "bound": row["bound"],
                     "notes": row["notes"][:300],
                 },
+            )
+
+    def load_trade_flows(self) -> None:
+        """U.S.-reported imports from China and from the World total (a total, not a partner)."""
+        name = "trade_flows.csv"
+        if not (self.directory / name).exists():
+            return
+        for row in self.each(name):
+            self.upsert(
+                TradeFlow,
+                {
+                    "year": int(row["year"]),
+                    "exporter_id": self.country(row["exporter"], name, row),
+                    "importer_id": self.country(row["importer"], name, row),
+                    "commodity_code": self.lookup(self.codes, row["hs6"], "HS code", name, row),
+                    "basis": row["basis"],
+                    "source": self.lookup(self.sources, row["source"], "source", name, row),
+                },
+                {"value_usd": float(row["value_usd"]), "quantity_kg": _float(row["quantity_kg"])},
             )
 
     def load_salient(self) -> None:

@@ -80,6 +80,29 @@ def _generate(seed: int = 11) -> Mineral:
                                 basis=basis, value_usd=value, quantity_kg=quantity, source=source,
                             )
                         )  # fmt: skip
+    # "World" aggregate rows (totals, not partners) for DEU: mostly above the named partners (the
+    # rest is unknown partners), once below them (no residual), some with a quantity; and KOR's
+    # exports to the World for its NIR.
+    for year in YEARS:
+        for source, basis in {(f.source, f.basis) for f in flows if f.year == year}:
+            for n, code in enumerate(codes):
+                named = [f for f in flows if (f.year, f.source, f.basis, f.importer_id, f.commodity_code) == (
+                    year, source, basis, "DEU", code)]  # fmt: skip
+                value = sum(f.value_usd for f in named) * (0.9 if n == 1 and year == 2023 else 1.25)
+                kg = sum(f.quantity_kg or 0.0 for f in named)
+                flows.append(
+                    TradeFlow(
+                        year=year, exporter=None, importer_id="DEU", commodity_code=code, basis=basis,
+                        value_usd=round(value, 2), quantity_kg=round(kg * 1.1, 3) if rng.random() < 0.6 else None,
+                        source=source,
+                    )
+                )  # fmt: skip
+                flows.append(
+                    TradeFlow(
+                        year=year, exporter_id="KOR", importer=None, commodity_code=code, basis=basis,
+                        value_usd=1e4, quantity_kg=10.0 * (n + 1), source=source,
+                    )
+                )  # fmt: skip
     TradeFlow.objects.bulk_create(flows)
     # Production in kg for the NIR: JPN withheld in 2023 (NIR unknown), KOR listed, others absent (0).
     usgs = DataSource.objects.get(key="usgs-mcs-2025")
@@ -142,8 +165,8 @@ def test_pure_path_matches_risk_on_raw_flows(demo: None, settings: Any) -> None:
     rows = _write(gallium, set_based=False)
     chosen = {2022: ("trade-old", "import"), 2023: ("trade-old", "import"), 2024: ("trade-new", "import")}
     for (destination, year), row in rows.items():
-        if year not in chosen:
-            continue  # published NIR only (no flows that year)
+        if year not in chosen or destination == "DEU":
+            continue  # published NIR only (no flows that year); DEU's World totals: see below
         source, basis = chosen[year]
         raw = TradeFlow.objects.filter(
             commodity_code__hs6__in=["999901", "999902"], importer_id=destination, year=year, source__key=source,
@@ -209,3 +232,40 @@ def test_upsert_never_goes_back_and_drops_vanished_keys(demo: None, settings: An
     assert not [key for key in after if key[0] == "DEU"]
     assert ("USA", 2024) in after
     assert connection.vendor == "postgresql"
+
+
+def test_world_totals_are_totals_and_the_rest_is_unknown_partners(demo: None, settings: Any) -> None:
+    """Code A: China 60 of a World total of 100 (30 kg of 50 kg); code B: Australia 50, no World row.
+    Value: total 100 + 50 = 150; China 60/150 = 0.4, Australia 50/150 = 1/3, unknown 40;
+    coverage (60 + 50)/150 = 0.7333; HHI 10,000 x (0.4^2 + (1/3)^2) = 2,711.1.
+    Quantity: code A residual 50 - 30 = 20 kg, code B 25 kg: total 75 kg; China 30/75 = 0.4.
+    The USA's own exports (to the World and to Canada) are not imports of the USA."""
+    settings.LODESTONE_IMPORT_DESTINATIONS = ["USA"]
+    lithium = Mineral.objects.get(slug="lithium")
+    source = DataSource.objects.create(key="world-test", publisher="t", title="t", published_on=date(2030, 1, 1))
+    code_a, code_b = (CommodityCode.objects.create(hs6=hs6, description="test") for hs6 in ("999911", "999912"))
+    for code in (code_a, code_b):
+        CommodityMineral.objects.create(commodity_code=code, mineral=lithium, stage="refinery")
+    rows = [
+        ("CHN", "USA", code_a, 60.0, 30.0), (None, "USA", code_a, 100.0, 50.0), ("AUS", "USA", code_b, 50.0, 25.0),
+        ("USA", None, code_a, 8.0, 10.0), ("USA", "CAN", code_a, 3.0, 4.0),
+    ]  # fmt: skip
+    TradeFlow.objects.bulk_create(
+        TradeFlow(year=2030, exporter_id=e, importer_id=i, commodity_code=c, basis="import", value_usd=v,
+                  quantity_kg=q, source=source)
+        for e, i, c, v, q in rows
+    )  # fmt: skip
+    paths = [False, True] if metric_sql.supported() else [False]
+    for set_based in paths:
+        ImportMetric.objects.filter(mineral=lithium).delete()
+        target = Mineral.objects.get(pk=lithium.pk).data_version
+        metrics = services.mineral_metrics_compute(mineral_id=lithium.pk, target=target, set_based=set_based)
+        assert services.mineral_metrics_write(metrics, force=True)
+        row = ImportMetric.objects.get(mineral=lithium, destination_id="USA", year=2030)
+        assert row.total_value_usd == pytest.approx(150.0)
+        assert row.import_china_share == pytest.approx(0.4)
+        assert row.import_coverage == pytest.approx(110 / 150)
+        assert row.import_hhi == pytest.approx(10_000 * (0.4**2 + (1 / 3) ** 2))
+        assert [p[0] for p in row.partner_shares] == ["CHN", "AUS"]
+        assert row.total_quantity_kg == pytest.approx(75.0)
+        assert row.import_china_share_by_quantity == pytest.approx(0.4)

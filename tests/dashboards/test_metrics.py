@@ -34,6 +34,18 @@ def _recompute(slug: str) -> None:
     services.mineral_metrics_recompute(mineral_id=Mineral.objects.get(slug=slug).pk, force=True)
 
 
+def test_china_share_of_us_graphite_imports_2024_from_comtrade(demo: None) -> None:
+    # demo/trade_flows.csv (U.S.-reported, HS 250410): from China USD 94,199,288 of a World total
+    # of USD 141,811,851; the other USD 47.6 M come from partners the extract does not name.
+    _recompute("graphite-natural")
+    row = ImportMetric.objects.get(mineral__slug="graphite-natural", destination_id="USA", year=2024)
+    assert row.total_value_usd == 141_811_851
+    assert row.import_china_share == pytest.approx(94_199_288 / 141_811_851)  # 0.664
+    assert row.import_coverage == pytest.approx(94_199_288 / 141_811_851)
+    assert row.partner_shares == [["CHN", pytest.approx(94_199_288 / 141_811_851)]]
+    assert {s["key"] for s in row.sources} == {"comtrade", "usgs-mcs-2025"}
+
+
 def test_gallium_2024_china_share_is_usgs_0_987(demo: None) -> None:
     # demo/production.csv: gallium is typed "Primary production" (stage refinery); 2024 CHN
     # 750,000 kg of a published world total of 760,000 kg -> 0.98684 (USGS T5 publishes 99 %).
