@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,33 +47,35 @@ class ImportCommand(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         import_options = self.options_from(options)
-        failed = []
-        # Each file is one batch and one transaction; the command stops at the first failed file
-        # (files before it stay imported: each is valid and idempotent on its own).
-        for path in self.files(options["paths"]):
-            try:
-                outcome = import_file(
-                    importer=self.importer,
-                    path=path,
-                    options=import_options,
-                    progress=self._progress_bar(path, options),
-                )
-            except ImportFailed as exc:
-                raise CommandError(str(exc)) from exc
-            finally:
-                self._close_bar()
-            for line in outcome.summary_lines():
-                self.stdout.write(line)
-            if outcome.error_count:
-                shown = len(outcome.errors)
-                self.stderr.write(f"{outcome.error_count:,} error(s); the first {shown}:")
-                for message in outcome.errors:
-                    self.stderr.write(f"  {message}")
-            if outcome.failed:
-                failed.append(path.name)
-                break
-        if failed:
-            raise CommandError(f"import failed: {', '.join(failed)} (nothing written for that file)")
+        files = self.files(options["paths"])
+        if len(files) > 1 and not (import_options.dry_run or import_options.skip_invalid):
+            # All or nothing across files too: validate every file (a dry run each) before writing any.
+            failed = [
+                path.name for path in files if not self._run(path, replace(import_options, dry_run=True), options)
+            ]
+            if failed:
+                raise CommandError(f"import failed: {', '.join(failed)} (nothing written for any file)")
+        for path in files:
+            if not self._run(path, import_options, options):
+                raise CommandError(f"import failed: {path.name} (nothing written for that file)")
+
+    def _run(self, path: Path, import_options: ImportOptions, options: dict[str, Any]) -> bool:
+        """Import (or validate) one file, print its summary and errors; False when it failed."""
+        try:
+            outcome = import_file(
+                importer=self.importer, path=path, options=import_options, progress=self._progress_bar(path, options)
+            )
+        except ImportFailed as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            self._close_bar()
+        for line in outcome.summary_lines():
+            self.stdout.write(line)
+        if outcome.error_count:
+            self.stderr.write(f"{outcome.error_count:,} error(s); the first {len(outcome.errors)}:")
+            for message in outcome.errors:
+                self.stderr.write(f"  {message}")
+        return not outcome.failed
 
     _bar: Any = None
 

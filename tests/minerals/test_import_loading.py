@@ -211,6 +211,23 @@ def test_command_exits_non_zero_on_error(tmp_path):
         )
 
 
+def test_a_command_over_several_files_writes_nothing_when_one_is_invalid(tmp_path):
+    good = world_file(tmp_path, GOOD_ROWS.replace("750,000", "740,000"), name="MCS2025_World_Data_a.csv")
+    bad = world_file(
+        tmp_path, GOOD_ROWS + "MCS2025,Gallium,Atlantis,x,kilograms,1,1,,,,,,\n", "MCS2025_World_Data_b.csv"
+    )
+    before = counts()
+    china = ProductionRecord.objects.get(
+        mineral__slug="gallium", country_id="CHN", year=2024, source__key="usgs-mcs-2025"
+    )
+    with pytest.raises(CommandError, match="nothing written for any file"):
+        call_command("import_usgs_mcs", str(good), str(bad))
+    assert counts() == before
+    china.refresh_from_db()
+    assert china.quantity == 750_000  # the valid first file was not imported either
+    assert not ImportBatch.objects.filter(status="succeeded").exists()
+
+
 def test_a_new_commodity_gets_a_mineral_for_review(tmp_path):
     rows = "MCS2025,Unobtainium,China,Mine production,metric tons,10,20,,,,,,\n"
     outcome = import_file(importer="usgs_mcs", path=world_file(tmp_path, rows))
