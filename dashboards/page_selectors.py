@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from dashboards import risk, selectors
 from dashboards.models import ExposureMetric, ImportMetric, SupplyMetric
-from dashboards.services import policy_measures, severity_by_type
+from dashboards.services import feoc_controlled_companies, policy_measures, severity_by_type
 from minerals.models import (
     Country,
     DataSource,
@@ -36,7 +36,7 @@ from minerals.models import (
     ProductionRecord,
     TradeRestrictionFactor,
 )
-from suppliers.models import Company, Facility, Membership, Organization, OwnershipStake, Requirement, Sourcing
+from suppliers.models import Facility, Membership, Organization, Requirement, Sourcing
 from suppliers.models import SupplyLink as SupplyLinkModel
 
 # The stage a mineral's headline numbers (top 3, HHI, restricted share, supply risk) describe:
@@ -507,15 +507,7 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
         .select_related("company", "mineral")
         .order_by("mineral__name", "name")
     )
-    controlled = risk.controlled_companies(
-        [
-            risk.Stake(str(o), str(d), p / 100.0)
-            for o, d, p in OwnershipStake.objects.values_list("owner_id", "owned_id", "percent")
-        ],
-        {str(c): iso3 for c, iso3 in Company.objects.values_list("id", "hq_country_id")},
-        feoc=feoc(),
-        threshold=settings.LODESTONE_CONTROL_THRESHOLD,
-    )
+    controlled = feoc_controlled_companies()
     facilities = {
         f.pk: {
             "id": f.pk,

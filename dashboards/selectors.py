@@ -18,9 +18,16 @@ from django.utils import timezone
 
 from dashboards import risk
 from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
-from dashboards.services import KG_PER_UNIT, STAGE_ORDER, feoc_countries, policy_measures, severity_by_type
+from dashboards.services import (
+    KG_PER_UNIT,
+    STAGE_ORDER,
+    feoc_controlled_companies,
+    feoc_countries,
+    policy_measures,
+    severity_by_type,
+)
 from minerals.models import WGI_DIMENSIONS, Mineral, MineralParameter, Stage, TradeRestrictionFactor, WgiScore
-from suppliers.models import Company, Facility, Organization, OwnershipStake
+from suppliers.models import Facility, Organization
 
 SUPPLY_FIELDS = (
     "stage", "year", "unit", "world_total", "world_total_source", "coverage", "residual_share", "china_share",
@@ -322,7 +329,6 @@ def _alternative_candidates(
     """Candidates per mineral, in six queries whatever the number of minerals or facilities:
     supply rows, facilities (with their company), ownership stakes, company domiciles, WGI,
     EoL recycling input rates."""
-    feoc = feoc_countries()
     wgi = {country: risk.wgi_score(estimates) for country, estimates in latest_wgi().items()}
     # Producing countries: the most upstream stage's newest table up to as_of, as stored by the
     # recompute (newest edition already chosen); output = share x world total.
@@ -333,15 +339,7 @@ def _alternative_candidates(
         rank = STAGE_ORDER.index(row.stage) if row.stage in STAGE_ORDER else len(STAGE_ORDER)
         if best is None or (rank, -row.year) < (STAGE_ORDER.index(best.stage), -best.year):
             tables[row.mineral_id] = row
-    controlled = risk.controlled_companies(
-        [
-            risk.Stake(str(o), str(d), p / 100.0)
-            for o, d, p in OwnershipStake.objects.values_list("owner_id", "owned_id", "percent")
-        ],
-        {str(c): iso3 for c, iso3 in Company.objects.values_list("id", "hq_country_id")},
-        feoc=feoc,
-        threshold=settings.LODESTONE_CONTROL_THRESHOLD,
-    )
+    controlled = feoc_controlled_companies()
     rates = dict(
         MineralParameter.objects.filter(mineral_id__in=mineral_ids, name=MineralParameter.Name.EOL_RIR).values_list(
             "mineral_id", "value"

@@ -51,6 +51,19 @@ BASIS_PREFERENCE = (TradeFlow.Basis.RECONCILED, TradeFlow.Basis.IMPORT_REPORTED,
 STAGE_ORDER = (Stage.MINE, Stage.REFINERY, Stage.RECYCLING, Stage.COMPONENT)
 
 
+def feoc_controlled_companies() -> frozenset[str]:
+    """Companies (ids as text, as risk keys them) domiciled in a FEOC country or owned at or
+    above the control threshold by such entities through ownership chains. Two queries."""
+    stakes = [
+        risk.Stake(str(owner), str(owned), percent / 100.0)
+        for owner, owned, percent in OwnershipStake.objects.values_list("owner_id", "owned_id", "percent")
+    ]
+    domiciles = {str(c): iso3 for c, iso3 in Company.objects.values_list("id", "hq_country_id")}
+    return risk.controlled_companies(
+        stakes, domiciles, feoc=feoc_countries(), threshold=settings.LODESTONE_CONTROL_THRESHOLD
+    )
+
+
 def feoc_countries() -> frozenset[str]:
     return frozenset(settings.LODESTONE_FEOC_COUNTRIES)
 
@@ -816,15 +829,7 @@ def exposures_compute(
     tables = list(supply) if supply is not None else supply_tables(minerals_in_scope, sources)
     mix_tables = {m: _mix_table([t for t in tables if t.mineral_id == m]) for m in minerals_in_scope}
 
-    controlled = risk.controlled_companies(
-        [
-            risk.Stake(str(o), str(d), p / 100.0)
-            for o, d, p in OwnershipStake.objects.values_list("owner_id", "owned_id", "percent")
-        ],
-        {str(c): iso3 for c, iso3 in Company.objects.values_list("id", "hq_country_id")},
-        feoc=feoc_countries(),
-        threshold=settings.LODESTONE_CONTROL_THRESHOLD,
-    )
+    controlled = feoc_controlled_companies()
     facilities: dict[int, list[risk.FacilityNode]] = defaultdict(list)
     facility_rows = Facility.objects.filter(mineral_id__in=minerals_in_scope).values_list(
         "id", "mineral_id", "country_id", "company_id", "stage", "company__recorded_foreign_control"

@@ -9,24 +9,14 @@ whatever the number of facilities, then a plain SQL condition.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 
-from dashboards import risk
-from dashboards.services import feoc_countries
-from suppliers.models import Company, Facility, OwnershipStake
+from dashboards.services import feoc_controlled_companies
+from suppliers.models import Facility
 
 
 def feoc_controlled_company_ids() -> set[int]:
-    stakes = [
-        risk.Stake(str(owner), str(owned), percent / 100.0)
-        for owner, owned, percent in OwnershipStake.objects.values_list("owner_id", "owned_id", "percent")
-    ]
-    countries = {str(c): iso3 for c, iso3 in Company.objects.values_list("id", "hq_country_id")}
-    controlled = risk.controlled_companies(
-        stakes, countries, feoc=feoc_countries(), threshold=settings.LODESTONE_CONTROL_THRESHOLD
-    )
-    return {int(c) for c in controlled}
+    return {int(c) for c in feoc_controlled_companies()}
 
 
 def china_controlled_condition(controlled_company_ids: set[int]) -> Q:

@@ -8,7 +8,10 @@ from suppliers.demo_dataset import DemoDataError, demo_dataset_load, demo_logins
 
 
 class Command(BaseCommand):
-    help = "Load the curated demo dataset and bring its metrics current (demo/*.csv): real public figures plus one fictional buyer. Idempotent."
+    help = (
+        "Load the curated demo dataset and bring its metrics current (demo/*.csv): "
+        "real public figures plus one fictional buyer. Idempotent."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
