@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from dashboards import risk, selectors
 from dashboards.models import ExposureMetric, ImportMetric, SupplyMetric
-from dashboards.services import feoc_controlled_companies, policy_measures, severity_by_type
+from dashboards.services import feoc_controlled_companies, measure_for_risk, policy_measures, severity_by_type
 from minerals.models import (
     Country,
     DataSource,
@@ -275,19 +275,7 @@ def _measures_panel(measures: Sequence[risk.Measure], as_of: date) -> dict[str, 
 def _measure_dict(m: PolicyMeasure, as_of: date) -> dict[str, Any]:
     minerals = sorted(m.minerals.all(), key=lambda x: x.name)
     targets = sorted(c.iso3 for c in m.targets.all())
-    as_risk = risk.Measure(
-        key=m.key,
-        issuer=m.issuer_id,
-        measure_type=m.measure_type,
-        minerals=frozenset(x.slug for x in minerals),
-        targets=frozenset(targets),
-        effective_on=m.effective_on,
-        suspended_from=m.suspended_from,
-        suspended_until=m.suspended_until,
-        ended_on=m.ended_on,
-        severity_override=m.severity_override,
-        reviewed_on=m.reviewed_on,
-    )
+    as_risk = measure_for_risk(m, minerals=(x.slug for x in minerals), targets=targets)
     return {
         "key": m.key,
         "title": m.title,

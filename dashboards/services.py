@@ -504,21 +504,26 @@ def policy_measures(mineral_ids: Iterable[int] | None = None) -> list[risk.Measu
     for measure_id, iso3 in through_targets.values_list("policymeasure_id", "country_id"):
         targets_of[measure_id].add(iso3)
     return [
-        risk.Measure(
-            key=m.key,
-            issuer=m.issuer_id,
-            measure_type=m.measure_type,
-            minerals=frozenset(minerals_of[m.pk]),
-            targets=frozenset(targets_of[m.pk]),
-            effective_on=m.effective_on,
-            suspended_from=m.suspended_from,
-            suspended_until=m.suspended_until,
-            ended_on=m.ended_on,
-            severity_override=m.severity_override,
-            reviewed_on=m.reviewed_on,
-        )
+        measure_for_risk(m, minerals=minerals_of[m.pk], targets=targets_of[m.pk])
         for m in PolicyMeasure.objects.filter(pk__in=list(minerals_of)).order_by("key")
     ]
+
+
+def measure_for_risk(measure: PolicyMeasure, *, minerals: Iterable[str], targets: Iterable[str]) -> risk.Measure:
+    """A stored measure as the pure maths sees it (minerals by slug, targets by ISO3)."""
+    return risk.Measure(
+        key=measure.key,
+        issuer=measure.issuer_id,
+        measure_type=measure.measure_type,
+        minerals=frozenset(minerals),
+        targets=frozenset(targets),
+        effective_on=measure.effective_on,
+        suspended_from=measure.suspended_from,
+        suspended_until=measure.suspended_until,
+        ended_on=measure.ended_on,
+        severity_override=measure.severity_override,
+        reviewed_on=measure.reviewed_on,
+    )
 
 
 def severity_by_type() -> dict[str, float]:
