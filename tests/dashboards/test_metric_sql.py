@@ -184,9 +184,8 @@ def test_pure_path_matches_risk_on_raw_flows(demo: None, settings: Any) -> None:
     assert tie == ["AUS", "CAN"]  # equal shares: ranked by code
 
 
-@pytest.mark.skipif(not metric_sql.supported(), reason="the set-based statement runs on PostgreSQL")
 @pytest.mark.parametrize("destinations", [["*"], []])
-def test_sql_path_matches_pure_path(demo: None, settings: Any, destinations: list[str]) -> None:
+def test_sql_path_matches_pure_path(postgresql: None, demo: None, settings: Any, destinations: list[str]) -> None:
     settings.LODESTONE_IMPORT_DESTINATIONS = destinations
     gallium = _generate()
     pure = _write(gallium, set_based=False)
@@ -205,8 +204,7 @@ def test_sql_path_matches_pure_path(demo: None, settings: Any, destinations: lis
         assert sql[("JPN", 2023)]["nir"] is None
 
 
-@pytest.mark.skipif(not metric_sql.supported(), reason="the set-based statement runs on PostgreSQL")
-def test_upsert_never_goes_back_and_drops_vanished_keys(demo: None, settings: Any) -> None:
+def test_upsert_never_goes_back_and_drops_vanished_keys(postgresql: None, demo: None, settings: Any) -> None:
     settings.LODESTONE_IMPORT_DESTINATIONS = ["*"]
     gallium = _generate()
     target = Mineral.objects.get(pk=gallium.pk).data_version
