@@ -26,6 +26,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from minerals.bulk_upsert import Staging, Target, UpsertCount
+from minerals.imports import TO_CANONICAL_UNIT
 from minerals.models import (
     CommodityCode,
     CommodityMineral,
@@ -372,12 +373,6 @@ PRODUCTION_COLUMNS = (
     Column("source", "the key of a stored data source", lambda v: str(v).strip()),
 )
 
-# The mineral's canonical unit wins, as in the USGS importer: kg <-> t converted in SQL.
-_TO_CANONICAL = (
-    "CASE WHEN s.unit = 'kg' AND m.canonical_unit = 't' THEN s.quantity / 1000.0 "
-    "WHEN s.unit = 't' AND m.canonical_unit = 'kg' THEN s.quantity * 1000.0 ELSE s.quantity END"
-)
-
 
 def production_bulk_upsert(*, rows: Sequence[Any], user: AbstractBaseUser | None = None) -> BulkResult:
     """Insert or update production figures by (mineral, stage, country or row kind, year, source)."""
@@ -444,7 +439,7 @@ def production_bulk_upsert(*, rows: Sequence[Any], user: AbstractBaseUser | None
         "row_kind": "s.row_kind",
         "country_id": "s.country_id",
         "year": "s.year",
-        "quantity": _TO_CANONICAL,
+        "quantity": TO_CANONICAL_UNIT.format(value="s.quantity"),  # as the importers do
         "unit": "m.canonical_unit",
         "is_estimate": "s.is_estimate",
         "is_withheld": "s.is_withheld",

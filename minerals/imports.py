@@ -499,7 +499,7 @@ _MCS_DOI = {2025: "https://doi.org/10.5066/P13XCP3R", 2024: "https://doi.org/10.
 SALIENT_STATISTICS = {c.value for c in SalientStatistic.Statistic}
 # The parser converts masses to its own canonical unit; the mineral's stored canonical_unit (a
 # curator's choice, e.g. indium in t) wins, so kg <-> t is converted once more in SQL.
-_TO_CANONICAL = (
+TO_CANONICAL_UNIT = (
     "CASE WHEN s.unit = 'kg' AND m.canonical_unit = 't' THEN {value} / 1000.0 "
     "WHEN s.unit = 't' AND m.canonical_unit = 'kg' THEN {value} * 1000.0 ELSE {value} END"
 )
@@ -710,7 +710,7 @@ class UsgsMcsLoader(Loader):
             "row_kind": "s.row_kind",
             "country_id": "s.country_id",
             "year": "s.year",
-            "quantity": _TO_CANONICAL.format(value="s.quantity"),
+            "quantity": TO_CANONICAL_UNIT.format(value="s.quantity"),
             "unit": "m.canonical_unit",
             "is_estimate": "s.is_estimate",
             "is_withheld": "s.is_withheld",
@@ -758,7 +758,7 @@ class UsgsMcsLoader(Loader):
                         "country_id": "s.country_id",
                         "year": "s.year",
                         "statistic": "s.statistic",
-                        "value": _TO_CANONICAL.format(value="s.value"),
+                        "value": TO_CANONICAL_UNIT.format(value="s.value"),
                         "unit": "CASE WHEN s.unit IN ('kg', 't') THEN m.canonical_unit ELSE s.unit END",
                         "bound": "s.bound",
                         "is_estimate": "s.is_estimate",
