@@ -1,20 +1,31 @@
-"""Set-based import metrics on PostgreSQL: shares, HHI, partner vectors and NIR in one statement.
+"""Set-based import metrics on PostgreSQL: shares, HHI, partner amounts and NIR, all minerals at once.
 
-`import_metrics_upsert` computes every `ImportMetric` row of one mineral inside the database
-and writes it in the same statement (INSERT ... SELECT ... ON CONFLICT DO UPDATE WHERE not
-older): the trade flows and the per-partner sums never leave the server. The small inputs
-decided in Python (dataset per year, production per country, published NIR, source labels; a
-few hundred values) go in as arrays (`unnest`), so the statement is one round trip whatever
-the data size.
+`import_metrics_upsert_many` computes every `ImportMetric` row of a batch of minerals inside
+the database and writes them; the trade flows and the per-partner sums never leave the server.
+Two statements:
+
+1. `CREATE TEMP TABLE ... AS SELECT`, one `UNION ALL` branch per mineral, each a whole
+   pipeline over that mineral's flows (its codes and chosen datasets, an index scan). A
+   `CREATE TABLE AS` may run in parallel (an `INSERT ... SELECT` may not): the branches are
+   spread over the parallel workers by a Parallel Append, so a batch uses every core the
+   server allows. The amounts are summed per partner once and every figure of a
+   (destination, year) follows in one more pass: a share needs the total, so the row keeps
+   the partners' amounts (`partners`, the shares are derived on read), the HHI is
+   `10,000 * sum V_c^2 / V^2`, and the China and FEOC shares are sums over the total.
+2. `INSERT ... SELECT ... ON CONFLICT DO UPDATE WHERE not older` from that table, with the
+   small inputs decided in Python (chosen dataset per year, production per country,
+   published NIR, source labels; a few hundred values, as arrays) joined for the NIR and the
+   sources. Then the obsolete rows are deleted.
 
 The SQL is the same maths as dashboards.risk, term by term (docs/metrics.md section 2):
 
 * partners: exporters of the China group merged into CHN; flows summed per (destination, year,
   partner), values and quantities, plus the value of flows that report a quantity;
-* `i_c = V_c / V` with window sums over (destination, year); `import_china_share = i_CHN` (0
-  when absent), `import_feoc_share = sum i_c` over FEOC keys, `import_hhi = 10,000 sum i_c^2`,
-  DOJ band; the same by quantity over flows that report one; no value (V = 0) gives NULLs;
-* partner vectors `[[iso3, share], ...]` largest first, ties by code (`risk._ranked`);
+* `i_c = V_c / V`; `import_china_share = i_CHN` (0 when absent), `import_feoc_share = sum i_c`
+  over FEOC keys, `import_hhi = 10,000 sum i_c^2`, DOJ band; the same by quantity over flows
+  that report one; no value (V = 0) gives NULLs;
+* `partners` `[[iso3, value_usd, quantity_kg or null], ...]` largest value first, ties by code
+  (`risk.ranked_partner_amounts`);
 * `nir = (imports - exports) / (production + imports - exports)` clamped to [0, 1], NULL when
   an input is unknown or consumption <= 0 (`risk.net_import_reliance`).
 
@@ -29,7 +40,7 @@ the recompute uses the pure Python path (`services.import_tables`), same results
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,10 +49,17 @@ from django.db import connection
 
 IMPORT_COLUMNS = (
     "mineral_id", "destination_id", "year", "data_version", "computed_at", "sources", "total_value_usd",
-    "import_coverage", "import_china_share", "import_feoc_share", "import_hhi", "import_hhi_band", "partner_shares",
+    "import_coverage", "import_china_share", "import_feoc_share", "import_hhi", "import_hhi_band", "partners",
     "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity", "import_feoc_share_by_quantity",
-    "import_hhi_by_quantity", "partner_shares_by_quantity", "nir", "nir_published", "nir_published_bound",
+    "import_hhi_by_quantity", "nir", "nir_published", "nir_published_bound",
 )  # fmt: skip
+# What a branch computes per (mineral, destination, year), in the temporary table.
+COMPUTED_COLUMNS = (
+    "total_value_usd", "import_coverage", "import_china_share", "import_feoc_share", "import_hhi", "partners",
+    "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity", "import_feoc_share_by_quantity",
+    "import_hhi_by_quantity", "exports_kg",
+)  # fmt: skip
+TEMP_TABLE = "lodestone_import_rows"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,122 +91,131 @@ def supported() -> bool:
 
 _UPDATE = ", ".join(f"{c} = EXCLUDED.{c}" for c in IMPORT_COLUMNS[3:])
 
+# One mineral's flows: its mapped codes (index scan) in the dataset chosen for each year.
+_FLOWS = """minerals_tradeflow tf
+    WHERE tf.commodity_code_id = ANY(%(codes_{i})s::text[])
+      AND (tf.year, tf.source_id, tf.basis) IN (
+          SELECT * FROM unnest(%(ds_year_{i})s::int[], %(ds_source_{i})s::int[], %(ds_basis_{i})s::text[]))"""
 
-def _vector(share: str) -> str:
-    """`[[iso3, share], ...]` largest first, ties by code (`risk._ranked`), as one jsonb.
+# One mineral's rows: a branch of the UNION ALL. Keys are COLLATE "C" (byte order): the sorts
+# and the ties of the partner ranking then compare bytes, not locale rules (several times
+# faster, same groups; ISO3 codes sort the same either way). No UNION inside a branch: it
+# would take the parallel workers for itself instead of leaving them the branches.
+BRANCH_SQL = f"""
+SELECT %(mineral_{{i}})s::int AS mineral_id, i.destination COLLATE "default" AS destination, i.year,
+       i.total_value_usd,
+       i.known_value / NULLIF(i.total_value_usd, 0) AS import_coverage,
+       CASE WHEN i.total_value_usd > 0 THEN i.china_value / i.total_value_usd END AS import_china_share,
+       CASE WHEN i.total_value_usd > 0 THEN i.feoc_value / i.total_value_usd END AS import_feoc_share,
+       CASE WHEN i.total_value_usd > 0
+            THEN 10000 * i.value_squares / (i.total_value_usd * i.total_value_usd) END AS import_hhi,
+       i.partners, i.total_quantity_kg,
+       i.value_with_quantity / NULLIF(i.total_value_usd, 0) AS quantity_coverage,
+       CASE WHEN i.total_quantity_kg > 0 THEN i.china_quantity / i.total_quantity_kg END
+           AS import_china_share_by_quantity,
+       CASE WHEN i.total_quantity_kg > 0 THEN i.feoc_quantity / i.total_quantity_kg END
+           AS import_feoc_share_by_quantity,
+       CASE WHEN i.total_quantity_kg > 0
+            THEN 10000 * i.quantity_squares / (i.total_quantity_kg * i.total_quantity_kg)
+       END AS import_hhi_by_quantity,
+       e.kg AS exports_kg
+FROM (
+    -- Totals: the named partners plus the unknown ones (the World rows' residual).
+    SELECT COALESCE(n.destination, r.destination) AS destination, COALESCE(n.year, r.year) AS year,
+           COALESCE(n.value, 0) + COALESCE(r.value, 0) AS total_value_usd,
+           COALESCE(n.value, 0) AS known_value,
+           COALESCE(n.china_value, 0) AS china_value, COALESCE(n.feoc_value, 0) AS feoc_value,
+           COALESCE(n.value_squares, 0) AS value_squares,
+           CASE WHEN n.quantity IS NOT NULL OR r.quantity IS NOT NULL
+                THEN COALESCE(n.quantity, 0) + COALESCE(r.quantity, 0) END AS total_quantity_kg,
+           COALESCE(n.china_quantity, 0) AS china_quantity, COALESCE(n.feoc_quantity, 0) AS feoc_quantity,
+           COALESCE(n.quantity_squares, 0) AS quantity_squares,
+           COALESCE(n.value_with_quantity, 0) + COALESCE(r.value_with_quantity, 0) AS value_with_quantity,
+           COALESCE(n.partners, '[]'::jsonb) AS partners
+    FROM (
+        SELECT destination, year,
+               SUM(value) AS value,
+               SUM(value) FILTER (WHERE partner = 'CHN') AS china_value,
+               SUM(value) FILTER (WHERE partner = ANY(%(feoc)s::text[])) AS feoc_value,
+               SUM(value * value) AS value_squares,
+               SUM(quantity) AS quantity,
+               SUM(quantity) FILTER (WHERE partner = 'CHN') AS china_quantity,
+               SUM(quantity) FILTER (WHERE partner = ANY(%(feoc)s::text[])) AS feoc_quantity,
+               SUM(quantity * quantity) AS quantity_squares,
+               SUM(value_with_quantity) AS value_with_quantity,
+               -- JSON text built in one ordered pass, parsed once (a jsonb value per partner
+               -- costs about 2x more); a float's text is its shortest exact form.
+               ('[' || string_agg(
+                   '[' || to_json(partner)::text || ',' || value::text || ','
+                       || COALESCE(quantity::text, 'null') || ']',
+                   ',' ORDER BY value DESC, partner) || ']')::jsonb AS partners
+        FROM (
+            -- Named partners (the China group merged into CHN), summed over the mineral's codes.
+            SELECT tf.importer_id COLLATE "C" AS destination, tf.year,
+                   (CASE WHEN tf.exporter_id = ANY(%(china_group)s::text[]) THEN 'CHN' ELSE tf.exporter_id END)
+                       COLLATE "C" AS partner,
+                   SUM(tf.value_usd) AS value,
+                   SUM(tf.quantity_kg) AS quantity,
+                   SUM(tf.value_usd) FILTER (WHERE tf.quantity_kg IS NOT NULL) AS value_with_quantity
+            FROM {_FLOWS}
+              AND tf.importer_id IS NOT NULL AND tf.exporter_id IS NOT NULL
+              AND (%(all_destinations)s OR tf.importer_id = ANY(%(destinations)s::text[]))
+            GROUP BY 1, 2, 3
+        ) AS by_partner
+        GROUP BY destination, year
+    ) AS n
+    FULL JOIN (
+        SELECT destination, year, SUM(value) AS value, SUM(quantity) AS quantity,
+               SUM(value_with_quantity) AS value_with_quantity
+        FROM (
+            -- What the "World" total row of a code (exporter NULL, a total, never a partner)
+            -- holds beyond that code's named partners comes from unknown partners
+            -- (services.attributed_flows does the same on the pure path).
+            SELECT tf.importer_id COLLATE "C" AS destination, tf.year,
+                   GREATEST(SUM(tf.value_usd) FILTER (WHERE tf.exporter_id IS NULL)
+                            - COALESCE(SUM(tf.value_usd) FILTER (WHERE tf.exporter_id IS NOT NULL), 0), 0) AS value,
+                   CASE WHEN SUM(tf.quantity_kg) FILTER (WHERE tf.exporter_id IS NULL) IS NOT NULL
+                        THEN GREATEST(SUM(tf.quantity_kg) FILTER (WHERE tf.exporter_id IS NULL)
+                                      - COALESCE(SUM(tf.quantity_kg) FILTER (WHERE tf.exporter_id IS NOT NULL), 0), 0)
+                   END AS quantity,
+                   CASE WHEN SUM(tf.quantity_kg) FILTER (WHERE tf.exporter_id IS NULL) IS NOT NULL
+                        THEN GREATEST(SUM(tf.value_usd) FILTER (WHERE tf.exporter_id IS NULL)
+                                      - COALESCE(SUM(tf.value_usd) FILTER (WHERE tf.exporter_id IS NOT NULL), 0), 0)
+                   END AS value_with_quantity
+            FROM {_FLOWS}
+              AND tf.importer_id IS NOT NULL
+              AND (%(all_destinations)s OR tf.importer_id = ANY(%(destinations)s::text[]))
+              -- only the codes that have a World row (usually few): the others have no residual
+              AND (tf.importer_id, tf.year, tf.commodity_code_id) IN (
+                  SELECT tf.importer_id, tf.year, tf.commodity_code_id FROM {_FLOWS}
+                    AND tf.exporter_id IS NULL AND tf.importer_id IS NOT NULL)
+            GROUP BY tf.importer_id, tf.year, tf.commodity_code_id
+        ) AS by_code
+        GROUP BY destination, year
+    ) AS r ON r.destination = n.destination AND r.year = n.year
+) AS i
+LEFT JOIN (
+    SELECT destination, year, SUM(kg) AS kg
+    FROM (
+        -- A World total and the partner rows describe the same exports: take the larger per code.
+        SELECT tf.exporter_id COLLATE "C" AS destination, tf.year,
+               GREATEST(COALESCE(SUM(tf.quantity_kg) FILTER (WHERE tf.importer_id IS NULL), 0),
+                        COALESCE(SUM(tf.quantity_kg) FILTER (WHERE tf.importer_id IS NOT NULL), 0)) AS kg
+        FROM {_FLOWS}
+          AND tf.quantity_kg IS NOT NULL AND tf.exporter_id IS NOT NULL
+          AND (%(all_destinations)s OR tf.exporter_id = ANY(%(destinations)s::text[]))
+        GROUP BY tf.exporter_id, tf.year, tf.commodity_code_id
+    ) AS by_code
+    GROUP BY 1, 2
+) AS e ON e.destination = i.destination AND e.year = i.year
+"""  # noqa: S608 (only constant SQL fragments are interpolated; values are parameters)
 
-    Built as JSON text by an ordered `string_agg` and parsed once: `jsonb_agg(jsonb_build_array())`
-    builds a jsonb value per partner and costs about 2x more. Same value: `to_jsonb(float8)` also
-    goes through the float's text form (shortest exact) to a numeric.
-    """
-    return (
-        f"('[' || COALESCE(string_agg('[' || to_json(partner)::text || ',' || {share}::text || ']', ','"
-        f" ORDER BY {share} DESC, partner COLLATE \"C\") FILTER (WHERE {share} IS NOT NULL), '') || ']')::jsonb"
-    )
-
-
-IMPORT_SQL = f"""
+WRITE_SQL = f"""
 WITH minerals AS (
     SELECT * FROM unnest(%(m_id)s::int[], %(m_version)s::bigint[]) AS m(mineral_id, version)
-), codes AS (
-    SELECT * FROM unnest(%(cd_mineral)s::int[], %(cd_code)s::text[]) AS c(mineral_id, code)
 ), chosen AS (
-    SELECT * FROM unnest(%(ds_mineral)s::int[], %(ds_year)s::int[], %(ds_source)s::int[], %(ds_basis)s::text[])
-        AS c(mineral_id, year, source_id, basis)
-), datasets AS MATERIALIZED (
-    -- (code, dataset) pairs to read: one hash join of the flows instead of two
-    SELECT cd.mineral_id, cd.code, c.year, c.source_id, c.basis FROM codes cd JOIN chosen c USING (mineral_id)
-), flows AS MATERIALIZED (
-    SELECT d.mineral_id, tf.year, tf.importer_id, tf.exporter_id, tf.commodity_code_id AS code,
-           tf.value_usd, tf.quantity_kg
-    FROM minerals_tradeflow tf
-    JOIN datasets d ON d.code = tf.commodity_code_id AND d.year = tf.year AND d.source_id = tf.source_id
-                   AND d.basis = tf.basis
-    WHERE tf.commodity_code_id = ANY(%(codes)s::text[])
-), partners AS (
-    -- Named partners (the China group merged into CHN) summed over the mineral's codes ...
-    SELECT mineral_id, importer_id AS destination, year,
-           CASE WHEN exporter_id = ANY(%(china_group)s::text[]) THEN 'CHN' ELSE exporter_id END AS partner,
-           SUM(value_usd) AS value,
-           SUM(quantity_kg) AS quantity,
-           SUM(value_usd) FILTER (WHERE quantity_kg IS NOT NULL) AS value_with_quantity
-    FROM flows
-    WHERE importer_id IS NOT NULL AND exporter_id IS NOT NULL
-      AND (%(all_destinations)s OR importer_id = ANY(%(destinations)s::text[]))
-    GROUP BY 1, 2, 3, 4
-    UNION ALL
-    -- ... and partner NULL: what the "World" total row of a code (exporter NULL, a total, never a
-    -- partner) holds beyond that code's named partners comes from unknown partners
-    -- (services.attributed_flows does the same on the pure path), summed over the codes.
-    SELECT mineral_id, destination, year, NULL, SUM(value), SUM(quantity), SUM(value_with_quantity)
-    FROM (
-        SELECT mineral_id, importer_id AS destination, year,
-               GREATEST(SUM(value_usd) FILTER (WHERE exporter_id IS NULL)
-                        - COALESCE(SUM(value_usd) FILTER (WHERE exporter_id IS NOT NULL), 0), 0) AS value,
-               CASE WHEN SUM(quantity_kg) FILTER (WHERE exporter_id IS NULL) IS NOT NULL
-                    THEN GREATEST(SUM(quantity_kg) FILTER (WHERE exporter_id IS NULL)
-                                  - COALESCE(SUM(quantity_kg) FILTER (WHERE exporter_id IS NOT NULL), 0), 0)
-               END AS quantity,
-               CASE WHEN SUM(quantity_kg) FILTER (WHERE exporter_id IS NULL) IS NOT NULL
-                    THEN GREATEST(SUM(value_usd) FILTER (WHERE exporter_id IS NULL)
-                                  - COALESCE(SUM(value_usd) FILTER (WHERE exporter_id IS NOT NULL), 0), 0)
-               END AS value_with_quantity
-        FROM flows
-        WHERE importer_id IS NOT NULL AND (%(all_destinations)s OR importer_id = ANY(%(destinations)s::text[]))
-          -- only the codes that have a World row (usually few): the others have no residual
-          AND (mineral_id, importer_id, year, code) IN (
-              SELECT mineral_id, importer_id, year, code FROM flows
-              WHERE exporter_id IS NULL AND importer_id IS NOT NULL
-          )
-        GROUP BY mineral_id, importer_id, year, code
-        HAVING bool_or(exporter_id IS NULL)
-    ) AS residual
-    GROUP BY 1, 2, 3
-), totals AS (
-    SELECT mineral_id, destination, year, SUM(value) AS total_value, SUM(quantity) AS total_quantity
-    FROM partners
-    GROUP BY 1, 2, 3
-), shares AS (
-    -- destination COLLATE "C": `imports` sorts its groups by it (byte order, not strcoll; the same
-    -- equality, so the same groups and joins)
-    SELECT p.mineral_id, p.destination COLLATE "C" AS destination, p.year, p.partner,
-           p.value, p.quantity, p.value_with_quantity,
-           t.total_value, t.total_quantity,
-           CASE WHEN p.partner IS NOT NULL THEN p.value / NULLIF(t.total_value, 0) END AS share,
-           CASE WHEN p.partner IS NOT NULL THEN p.quantity / NULLIF(t.total_quantity, 0) END AS qshare
-    FROM partners p
-    JOIN totals t ON t.mineral_id = p.mineral_id AND t.destination = p.destination AND t.year = p.year
-), imports AS (
-    SELECT mineral_id, destination, year,
-           MAX(total_value) AS total_value_usd,
-           SUM(value) FILTER (WHERE partner IS NOT NULL) / NULLIF(MAX(total_value), 0) AS import_coverage,
-           CASE WHEN MAX(total_value) > 0
-                THEN COALESCE(SUM(share) FILTER (WHERE partner = 'CHN'), 0) END AS china,
-           CASE WHEN MAX(total_value) > 0
-                THEN COALESCE(SUM(share) FILTER (WHERE partner = ANY(%(feoc)s::text[])), 0) END AS feoc,
-           CASE WHEN MAX(total_value) > 0 THEN 10000 * SUM(share * share) END AS hhi,
-           {_vector("share")} AS vector,
-           MAX(total_quantity) AS total_quantity_kg,
-           COALESCE(SUM(value_with_quantity), 0) / NULLIF(MAX(total_value), 0) AS quantity_coverage,
-           CASE WHEN MAX(total_quantity) > 0
-                THEN COALESCE(SUM(qshare) FILTER (WHERE partner = 'CHN'), 0) END AS qchina,
-           CASE WHEN MAX(total_quantity) > 0
-                THEN COALESCE(SUM(qshare) FILTER (WHERE partner = ANY(%(feoc)s::text[])), 0) END AS qfeoc,
-           CASE WHEN MAX(total_quantity) > 0 THEN 10000 * SUM(qshare * qshare) END AS qhhi,
-           {_vector("qshare")} AS qvector
-    FROM shares
-    GROUP BY mineral_id, destination, year
-), exports_by_code AS (
-    -- A World total and the partner rows describe the same exports: take the larger per code.
-    SELECT mineral_id, exporter_id AS destination, year, code,
-           GREATEST(COALESCE(SUM(quantity_kg) FILTER (WHERE importer_id IS NULL), 0),
-                    COALESCE(SUM(quantity_kg) FILTER (WHERE importer_id IS NOT NULL), 0)) AS kg
-    FROM flows
-    WHERE quantity_kg IS NOT NULL AND exporter_id IS NOT NULL
-      AND (%(all_destinations)s OR exporter_id = ANY(%(destinations)s::text[]))
-    GROUP BY 1, 2, 3, 4
-), exports AS (
-    SELECT mineral_id, destination, year, SUM(kg) AS kg FROM exports_by_code GROUP BY 1, 2, 3
+    SELECT * FROM unnest(%(ds_mineral)s::int[], %(ds_year)s::int[], %(ds_source)s::int[])
+        AS c(mineral_id, year, source_id)
 ), production AS (
     SELECT * FROM unnest(%(pr_mineral)s::int[], %(pr_country)s::text[], %(pr_year)s::int[], %(pr_kg)s::float8[])
         AS p(mineral_id, country, year, kg)
@@ -201,34 +228,32 @@ WITH minerals AS (
 ), labels AS (
     SELECT * FROM unnest(%(src_id)s::int[], %(src_label)s::text[]) AS s(id, label)
 ), keyed AS (
-    SELECT COALESCE(i.mineral_id, pu.mineral_id) AS mineral_id,
-           COALESCE(i.destination, pu.destination) AS destination, COALESCE(i.year, pu.year) AS year,
-           i.destination IS NOT NULL AS has_imports, i.total_value_usd, i.import_coverage, i.china, i.feoc,
-           i.hhi, i.vector, i.total_quantity_kg, i.quantity_coverage, i.qchina, i.qfeoc, i.qhhi, i.qvector,
-           pu.value AS nir_published, pu.bound,
-           pu.source_id AS published_source
-    FROM imports i FULL OUTER JOIN published pu
-      ON pu.mineral_id = i.mineral_id AND pu.destination = i.destination AND pu.year = i.year
+    SELECT COALESCE(r.mineral_id, pu.mineral_id) AS mineral_id,
+           COALESCE(r.destination::text, pu.destination) AS destination, COALESCE(r.year::int, pu.year) AS year,
+           r.destination IS NOT NULL AS has_imports, {", ".join(f"r.{c}" for c in COMPUTED_COLUMNS)},
+           pu.value AS nir_published, pu.bound, pu.source_id AS published_source
+    FROM {TEMP_TABLE} r FULL OUTER JOIN published pu
+      ON pu.mineral_id = r.mineral_id AND pu.destination = r.destination AND pu.year = r.year
 ), nir_inputs AS (
     SELECT k.*,
            CASE WHEN pr.country IS NOT NULL THEN pr.kg WHEN py.year IS NOT NULL THEN 0.0 END AS prod,
-           CASE WHEN k.total_quantity_kg IS NOT NULL THEN COALESCE(ex.kg, 0.0) END AS exp,
+           CASE WHEN k.total_quantity_kg IS NOT NULL THEN COALESCE(k.exports_kg, 0.0) END AS exp,
            CASE WHEN k.has_imports THEN c.source_id END AS trade_source
     FROM keyed k
-    LEFT JOIN production pr ON pr.mineral_id = k.mineral_id AND pr.country = k.destination AND pr.year = k.year
+    LEFT JOIN production pr ON pr.mineral_id = k.mineral_id AND pr.year = k.year AND pr.country = k.destination
     LEFT JOIN production_years py ON py.mineral_id = k.mineral_id AND py.year = k.year
-    LEFT JOIN exports ex ON ex.mineral_id = k.mineral_id AND ex.destination = k.destination AND ex.year = k.year
     LEFT JOIN chosen c ON c.mineral_id = k.mineral_id AND c.year = k.year
 )
 INSERT INTO dashboards_importmetric ({", ".join(IMPORT_COLUMNS)})
 SELECT n.mineral_id, n.destination, n.year, m.version, %(now)s,
        (SELECT COALESCE(jsonb_agg(l.label::jsonb ORDER BY l.id), '[]'::jsonb)
         FROM labels l WHERE l.id = n.trade_source OR l.id = n.published_source),
-       n.total_value_usd, n.import_coverage, n.china, n.feoc, n.hhi,
-       CASE WHEN n.hhi IS NULL THEN '' WHEN n.hhi < 1500 THEN 'low' WHEN n.hhi <= 2500 THEN 'moderate'
-            ELSE 'high' END,
-       COALESCE(n.vector, '[]'::jsonb),
-       n.total_quantity_kg, n.quantity_coverage, n.qchina, n.qfeoc, n.qhhi, COALESCE(n.qvector, '[]'::jsonb),
+       n.total_value_usd, n.import_coverage, n.import_china_share, n.import_feoc_share, n.import_hhi,
+       CASE WHEN n.import_hhi IS NULL THEN '' WHEN n.import_hhi < 1500 THEN 'low'
+            WHEN n.import_hhi <= 2500 THEN 'moderate' ELSE 'high' END,
+       COALESCE(n.partners, '[]'::jsonb),
+       n.total_quantity_kg, n.quantity_coverage, n.import_china_share_by_quantity, n.import_feoc_share_by_quantity,
+       n.import_hhi_by_quantity,
        CASE WHEN n.prod IS NULL OR n.total_quantity_kg IS NULL OR n.prod + n.total_quantity_kg - n.exp <= 0 THEN NULL
             ELSE LEAST(1.0, GREATEST(0.0, (n.total_quantity_kg - n.exp) / (n.prod + n.total_quantity_kg - n.exp)))
        END,
@@ -239,6 +264,23 @@ ON CONFLICT (mineral_id, destination_id, year) DO UPDATE SET {_UPDATE}
 WHERE dashboards_importmetric.data_version <= EXCLUDED.data_version
 RETURNING mineral_id
 """  # noqa: S608 (only constant column names and expressions are interpolated)
+
+# Transaction-local settings. Per-partner sorts fit in memory; JIT compilation would cost more
+# than it saves; a float's text is its shortest exact form (the default, pinned). Hash joins
+# only: the unnest-ed inputs are estimated at a few rows, and the nested loops or merge joins
+# chosen on that estimate (a merge join on (mineral, year) filtering 2.4 M pairs by country for
+# the production) cost far more than hash joins, never worse here. lz4 rather than pglz for the
+# TOASTed partner lists when the server has it (cheaper to write).
+SETTINGS_SQL = (
+    "SET LOCAL work_mem = '64MB'; SET LOCAL jit = off; SET LOCAL extra_float_digits = 1;"
+    " SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off;"
+    " SELECT set_config(name, 'lz4', true) FROM pg_settings"
+    " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+)
+# With several minerals, no parallel scan inside a branch: whole branches spread over the
+# workers (a Parallel Append) beat splitting each scan, whose sort and ordered aggregate would
+# stay in the leader.
+WHOLE_BRANCHES_SQL = "SET LOCAL min_parallel_table_scan_size = '1TB'; SET LOCAL min_parallel_index_scan_size = '1TB'"
 
 # Rows of keys the run no longer produced (a dataset or destination went away). Runs under the
 # minerals' gates, after the upsert: every row this run wrote carries exactly `now`.
@@ -278,14 +320,11 @@ def import_metrics_upsert_many(
     """Compute and write every import row of several minerals, (mineral_id, version, inputs)
     each; returns the rows written per mineral.
 
-    Statements: the settings (transaction-local: memory, no JIT, no nested loops, lz4 TOAST
-    compression), one upsert per mineral, one obsolete-row delete for all. The
-    statement takes any number of minerals, but with all of them in one the planner misjudges
-    the unnest-ed inputs (estimates of a few rows for 2 M flows: merge or nested-loop joins,
-    sorts spilled to disk; 15-90 s instead of ~7 s at benchmark scale): one mineral per
-    statement keeps the index scan on the mapped codes and in-memory sorts. Every mineral's
-    version must have been claimed in the caller's transaction; the destinations are those of
-    the first inputs (`import_destinations()`, the same for all).
+    Statements: the settings (transaction-local; one more with several minerals), the
+    computation into a temporary table (one branch per mineral, in parallel), the upsert from
+    it, the obsolete-row delete with the drop of that table.
+    Every mineral's version must have been claimed in the caller's transaction; the
+    destinations are those of the first inputs (`import_destinations()`, the same for all).
     """
     if not batch:
         return {}
@@ -294,8 +333,7 @@ def import_metrics_upsert_many(
     sources: dict[int, Mapping[str, object]] = {}
     for _, _, inputs in batch:
         sources.update(inputs.sources)
-    minerals = {"m_id": [b[0] for b in batch], "m_version": [b[1] for b in batch], "now": now}
-    shared = {
+    params: dict[str, object] = {
         "now": now,
         "china_group": sorted(china_group),
         "feoc": feoc_keys,
@@ -303,55 +341,57 @@ def import_metrics_upsert_many(
         "destinations": list(destinations or []),
         "src_id": sorted(sources),
         "src_label": [json.dumps(sources[sid]) for sid in sorted(sources)],
+        **_batch_params(batch),
     }
-    written: Counter[int] = Counter()
+    for i, (mineral_id, _, inputs) in enumerate(batch):
+        params.update(_branch_params(i, mineral_id, inputs))
+    branches = " UNION ALL ".join(f"({BRANCH_SQL.replace('{i}', str(i))})" for i in range(len(batch)))
     with connection.cursor() as cursor:
-        # Per-partner sorts fit in memory; JIT compilation would cost more than it saves; the
-        # vectors' text form of a float is its shortest exact one (the default, pinned here).
-        # No nested loops: the unnest-ed inputs and the flows CTE are estimated at a few rows,
-        # and a nested loop over them (the exports join: 1,000 x 1,000 rows) costs more than
-        # the hash joins, which are never worse here. The partner vectors (TOASTed) compressed
-        # with lz4 rather than pglz when the server has it (same values, cheaper to write).
-        # All transaction-local, like before; one round trip.
-        cursor.execute(
-            "SET LOCAL work_mem = '64MB'; SET LOCAL jit = off; SET LOCAL extra_float_digits = 1;"
-            " SET LOCAL enable_nestloop = off;"
-            " SELECT set_config(name, 'lz4', true) FROM pg_settings"
-            " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
-        )
-        for mineral_id, version, inputs in batch:
-            cursor.execute(IMPORT_SQL, {**shared, **_mineral_params(mineral_id, version, inputs)})
-            written.update(row[0] for row in cursor.fetchall())
-        cursor.execute(OBSOLETE_SQL, minerals)
+        cursor.execute(SETTINGS_SQL)
+        if len(batch) > 1:
+            cursor.execute(WHOLE_BRANCHES_SQL)
+        cursor.execute(f"CREATE TEMP TABLE {TEMP_TABLE} ON COMMIT DROP AS {branches}", params)
+        cursor.execute(WRITE_SQL, params)
+        written = Counter(row[0] for row in cursor.fetchall())
+        # Dropped now, not only at commit: the caller may run another batch in this transaction.
+        cursor.execute(f"{OBSOLETE_SQL}; DROP TABLE {TEMP_TABLE}", params)
     return dict(written)
 
 
-def _mineral_params(mineral_id: int, version: int, inputs: ImportInputs) -> dict[str, object]:
-    """One mineral's inputs as the statement's arrays (the mineral column repeated)."""
+def _column(rows: Sequence[Sequence[object]], i: int) -> list[object]:
+    return [r[i] for r in rows]
 
-    def column(rows: Sequence[Sequence[object]], i: int) -> list[object]:
-        return [r[i] for r in rows]
 
+def _branch_params(i: int, mineral_id: int, inputs: ImportInputs) -> dict[str, object]:
+    """One mineral's branch: its codes and chosen datasets."""
     return {
-        "m_id": [mineral_id],
-        "m_version": [version],
-        "cd_mineral": [mineral_id] * len(inputs.codes),
-        "cd_code": list(inputs.codes),
-        "codes": list(inputs.codes),
-        "ds_mineral": [mineral_id] * len(inputs.datasets),
-        "ds_year": column(inputs.datasets, 0),
-        "ds_source": column(inputs.datasets, 1),
-        "ds_basis": column(inputs.datasets, 2),
-        "pr_mineral": [mineral_id] * len(inputs.production),
-        "pr_country": column(inputs.production, 0),
-        "pr_year": column(inputs.production, 1),
-        "pr_kg": column(inputs.production, 2),
-        "py_mineral": [mineral_id] * len(inputs.production_years),
-        "py_year": list(inputs.production_years),
-        "pu_mineral": [mineral_id] * len(inputs.published),
-        "pu_dest": column(inputs.published, 0),
-        "pu_year": column(inputs.published, 1),
-        "pu_value": column(inputs.published, 2),
-        "pu_bound": column(inputs.published, 3),
-        "pu_source": column(inputs.published, 4),
+        f"mineral_{i}": mineral_id,
+        f"codes_{i}": list(inputs.codes),
+        f"ds_year_{i}": _column(inputs.datasets, 0),
+        f"ds_source_{i}": _column(inputs.datasets, 1),
+        f"ds_basis_{i}": _column(inputs.datasets, 2),
     }
+
+
+def _batch_params(batch: Sequence[tuple[int, int, ImportInputs]]) -> dict[str, list[object]]:
+    """The write's inputs of every mineral as arrays, the mineral column repeated."""
+    out: dict[str, list[object]] = defaultdict(list)
+    for mineral_id, version, inputs in batch:
+        out["m_id"].append(mineral_id)
+        out["m_version"].append(version)
+        out["ds_mineral"] += [mineral_id] * len(inputs.datasets)
+        out["ds_year"] += _column(inputs.datasets, 0)
+        out["ds_source"] += _column(inputs.datasets, 1)
+        out["pr_mineral"] += [mineral_id] * len(inputs.production)
+        out["pr_country"] += _column(inputs.production, 0)
+        out["pr_year"] += _column(inputs.production, 1)
+        out["pr_kg"] += _column(inputs.production, 2)
+        out["py_mineral"] += [mineral_id] * len(inputs.production_years)
+        out["py_year"] += list(inputs.production_years)
+        out["pu_mineral"] += [mineral_id] * len(inputs.published)
+        out["pu_dest"] += _column(inputs.published, 0)
+        out["pu_year"] += _column(inputs.published, 1)
+        out["pu_value"] += _column(inputs.published, 2)
+        out["pu_bound"] += _column(inputs.published, 3)
+        out["pu_source"] += _column(inputs.published, 4)
+    return out

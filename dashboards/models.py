@@ -7,8 +7,9 @@ mineral's current one is stale: newer data is waiting for the recompute.
 
 What is stored and what is computed at read time (docs/metrics.md, "Storage"):
 * `SupplyMetric` per (mineral, stage, year): the concentration results and the country share
-  vector. `ImportMetric` per (mineral, destination, year): the import shares, the partner
-  share vector and net import reliance (computed and as published). Neither depends on a date.
+  vector. `ImportMetric` per (mineral, destination, year): the import shares, the partners'
+  amounts (value, quantity; the share vectors follow on read) and net import reliance
+  (computed and as published). Neither depends on a date.
 * The as-of-dependent numbers (restricted shares, policy status, t factors, supply risk) are
   computed by the selectors from the stored share vectors and the measures with the pure
   functions of dashboards.risk: a few microseconds per row, any date, no stale "today".
@@ -16,9 +17,13 @@ What is stored and what is computed at read time (docs/metrics.md, "Storage"):
   computed); the beat sweep recomputes rows whose day has passed.
 """
 
+from functools import cached_property
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
+from dashboards import risk
 from minerals.models import Country, Mineral, Stage
 from suppliers.models import Organization
 
@@ -93,14 +98,15 @@ class ImportMetric(MetricRow):
     import_feoc_share = models.FloatField(null=True)
     import_hhi = models.FloatField(null=True)
     import_hhi_band = models.CharField(max_length=10, blank=True)
-    # [[iso3, share], ...] largest first (China group merged into CHN).
-    partner_shares = models.JSONField(default=list)
+    # [[iso3, value_usd, quantity_kg or null], ...] largest value first (China group merged into
+    # CHN): the amounts, not the shares, so the set-based recompute builds it in one pass
+    # (a share needs the total first); `partner_shares*` derive the shares on read.
+    partners = models.JSONField(default=list)
     total_quantity_kg = models.FloatField(null=True)
     quantity_coverage = models.FloatField(null=True)
     import_china_share_by_quantity = models.FloatField(null=True)
     import_feoc_share_by_quantity = models.FloatField(null=True)
     import_hhi_by_quantity = models.FloatField(null=True)
-    partner_shares_by_quantity = models.JSONField(default=list)
     nir = models.FloatField(null=True, help_text="Computed from trade and production (fraction).")
     nir_published = models.FloatField(null=True, help_text="As published, e.g. USGS (fraction).")
     nir_published_bound = models.CharField(max_length=1, blank=True, help_text="'>' or '<' when published as a bound.")
@@ -111,6 +117,17 @@ class ImportMetric(MetricRow):
 
     def __str__(self) -> str:
         return f"imports {self.mineral_id} -> {self.destination_id} {self.year} (v{self.data_version})"
+
+    @cached_property
+    def partner_shares(self) -> list[list[Any]]:
+        """``[[iso3, value share], ...]`` largest first (risk.ranked_partner_shares)."""
+        return [list(p) for p in risk.ranked_partner_shares(self.partners, self.total_value_usd)]
+
+    @cached_property
+    def partner_shares_by_quantity(self) -> list[list[Any]]:
+        """``[[iso3, quantity share], ...]`` largest first, partners reporting a quantity."""
+        shares = risk.ranked_partner_shares(self.partners, self.total_quantity_kg, by_quantity=True)
+        return [list(p) for p in shares]
 
     @property
     def import_reliance(self) -> float | None:

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from statistics import median
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 __all__ = [
     "CHINA",
@@ -330,11 +330,14 @@ class ImportDependence:
 
     Partner shares merge the China group into ``"CHN"`` and are ranked largest first; their
     denominator includes flows from unknown partners, so they sum to ``import_coverage``.
-    The ``*_by_quantity`` fields use only flows that report a quantity.
+    The ``*_by_quantity`` fields use only flows that report a quantity. ``partners`` holds
+    the amounts behind the shares, ``(iso3, value_usd, quantity_kg or None)`` largest value
+    first (ties by code): what is stored, the shares follow from it (``ranked_partner_shares``).
     """
 
     total_value_usd: float
     import_coverage: float | None
+    partners: tuple[tuple[str, float, float | None], ...]
     partner_shares: tuple[tuple[str, float], ...]
     import_china_share: float | None
     import_feoc_share: float | None
@@ -361,6 +364,28 @@ class _ShareSummary:
     china: float | None
     feoc: float | None
     hhi: float | None
+
+
+def ranked_partner_amounts(
+    value_by_partner: Mapping[str, float], quantity_by_partner: Mapping[str, float]
+) -> tuple[tuple[str, float, float | None], ...]:
+    """``(iso3, value_usd, quantity_kg or None)`` largest value first, ties by code."""
+    return tuple(
+        (partner, value, quantity_by_partner.get(partner))
+        for partner, value in sorted(value_by_partner.items(), key=lambda item: (-item[1], item[0]))
+    )
+
+
+def ranked_partner_shares(
+    partners: Iterable[Sequence[Any]], total: float | None, *, by_quantity: bool = False
+) -> tuple[tuple[str, float], ...]:
+    """Partner shares ``amount / total`` ranked largest first (ties by code) from the
+    ``(iso3, value_usd, quantity_kg or None)`` amounts; by quantity, partners without one are
+    left out. Empty when the total is unknown or not positive (every share unknown)."""
+    if total is None or total <= 0:
+        return ()
+    column = 2 if by_quantity else 1
+    return _ranked({p[0]: p[column] / total for p in partners if p[column] is not None})
 
 
 def _summarise(totals: Mapping[str, float], denominator: float, feoc_keys: frozenset[str]) -> _ShareSummary:
@@ -422,6 +447,7 @@ def import_dependence(
     return ImportDependence(
         total_value_usd=total_value,
         import_coverage=known_value / total_value if total_value > 0 else None,
+        partners=ranked_partner_amounts(value_by_partner, quantity_by_partner),
         partner_shares=by_value.ranked,
         import_china_share=by_value.china,
         import_feoc_share=by_value.feoc,
@@ -919,6 +945,25 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class SupplyNetwork:
+    """One mineral's facilities by id and the links into each facility, validated once and
+    shared by every buyer of the mineral (``supply_network``; ``buyer_exposure`` builds it
+    from ``facilities`` and ``links`` when not given)."""
+
+    facilities: Mapping[int, FacilityNode]
+    inputs: Mapping[int, Sequence[Link]]
+
+
+def supply_network(facilities: Iterable[FacilityNode], links: Iterable[Link]) -> SupplyNetwork:
+    """Index the facilities by id and the links by downstream facility; shares must be fractions."""
+    inputs: dict[int, list[Link]] = {}
+    for link in links:
+        _require_fraction(f"link {link.upstream_id}->{link.downstream_id}", link.share)
+        inputs.setdefault(link.downstream_id, []).append(link)
+    return SupplyNetwork(facilities={f.id: f for f in facilities}, inputs=inputs)
+
+
+@dataclass(frozen=True, slots=True)
 class Exposure:
     """A buyer's exposure for one mineral; shares of ``total_volume``, ``None`` when empty.
 
@@ -954,8 +999,7 @@ class _ChainTracer:
     def __init__(
         self,
         *,
-        facilities: Mapping[int, FacilityNode],
-        links: Sequence[Link],
+        network: SupplyNetwork,
         controlled: frozenset[str],
         fallback_mix: Mapping[str, Mapping[str, float]],
         measures: Sequence[Measure],
@@ -964,11 +1008,8 @@ class _ChainTracer:
         as_of: date,
         severity_by_type: Mapping[str, float] | None,
     ) -> None:
-        self.facilities = facilities
-        self.inputs: dict[int, list[Link]] = {}
-        for link in links:
-            _require_fraction(f"link {link.upstream_id}->{link.downstream_id}", link.share)
-            self.inputs.setdefault(link.downstream_id, []).append(link)
+        self.facilities = network.facilities
+        self.inputs = network.inputs
         self.controlled = controlled
         self.fallback_mix = fallback_mix
         self.severity_cache: dict[str, float] = {}
@@ -1080,6 +1121,7 @@ def buyer_exposure(
     buyer_country: str = DEFAULT_DESTINATION,
     facilities: Sequence[FacilityNode] = (),
     links: Sequence[Link] = (),
+    network: SupplyNetwork | None = None,
     stakes: Sequence[Stake] = (),
     company_country: Mapping[str, str] | None = None,
     fallback_mix: Mapping[str, Mapping[str, float]] | None = None,
@@ -1106,8 +1148,10 @@ def buyer_exposure(
       blocked anywhere along the chain, ``s_c = country_severity(c -> buyer_country)``,
       stages assumed independent.
 
-    A supply-link cycle is cut at the link that closes it (that link is treated as a
-    country line from the upstream facility's country) and reported in ``cycles``.
+    ``network`` (``supply_network(facilities, links)``) replaces ``facilities`` and ``links``
+    when one network serves many buyers. A supply-link cycle is cut at the link that closes
+    it (that link is treated as a country line from the upstream facility's country) and
+    reported in ``cycles``.
     An empty portfolio (total volume 0) gives every share ``None``.
     """
     for line in lines:
@@ -1115,8 +1159,7 @@ def buyer_exposure(
     total = math.fsum(line.volume for line in lines)
     controlled = controlled_companies(stakes, company_country or {}, feoc=feoc, threshold=control_threshold)
     tracer = _ChainTracer(
-        facilities={f.id: f for f in facilities},
-        links=links,
+        network=network or supply_network(facilities, links),
         controlled=controlled,
         fallback_mix=fallback_mix or {},
         measures=measures,

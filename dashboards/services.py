@@ -469,13 +469,12 @@ def _import_row(
         import_feoc_share=d.import_feoc_share if d else None,
         import_hhi=d.import_hhi if d else None,
         import_hhi_band=(d.import_hhi_band or "") if d else "",
-        partner_shares=[list(p) for p in d.partner_shares] if d else [],
+        partners=[list(p) for p in d.partners] if d else [],
         total_quantity_kg=d.total_quantity_kg if d else None,
         quantity_coverage=d.quantity_coverage if d else None,
         import_china_share_by_quantity=d.import_china_share_by_quantity if d else None,
         import_feoc_share_by_quantity=d.import_feoc_share_by_quantity if d else None,
         import_hhi_by_quantity=d.import_hhi_by_quantity if d else None,
-        partner_shares_by_quantity=[list(p) for p in d.partner_shares_by_quantity] if d else [],
         nir=table.nir,
         nir_published=table.nir_published,
         nir_published_bound=table.nir_published_bound,
@@ -851,6 +850,7 @@ def exposures_compute(
         "upstream_id", "downstream_id", "share", "mineral_id"
     ):
         links[mid].append(risk.Link(up, down, share))
+    networks = {m: risk.supply_network(facilities[m], links[m]) for m in minerals_in_scope}
     measures = policy_measures(minerals_in_scope)
     severities = severity_by_type()
 
@@ -872,8 +872,7 @@ def exposures_compute(
             mineral=slugs[mid],
             as_of=as_of,
             buyer_country=org_info[org_id][1],
-            facilities=facilities[mid],
-            links=links[mid],
+            network=networks[mid],
             fallback_mix=_FallbackMix(mix_table),
             measures=measures,
             feoc=feoc_countries(),

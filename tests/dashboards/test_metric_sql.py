@@ -123,10 +123,10 @@ def _generate(seed: int = 11) -> Mineral:
 
 
 def _rows() -> dict[tuple[str, int], dict[str, Any]]:
-    fields = (*FLOAT_FIELDS, *EXACT_FIELDS, "partner_shares", "partner_shares_by_quantity")
+    fields = (*FLOAT_FIELDS, *EXACT_FIELDS, "partners", "partner_shares", "partner_shares_by_quantity")
     return {
-        (row["destination_id"], row["year"]): row
-        for row in ImportMetric.objects.filter(mineral__slug="gallium").values("destination_id", "year", *fields)
+        (row.destination_id, row.year): {name: getattr(row, name) for name in fields}
+        for row in ImportMetric.objects.filter(mineral__slug="gallium")
     }
 
 
@@ -156,6 +156,9 @@ def _assert_same(got: dict[str, Any], expected: dict[str, Any], key: Any) -> Non
         assert got[name] == expected[name], (key, name)
     _assert_vector(got["partner_shares"], expected["partner_shares"])
     _assert_vector(got["partner_shares_by_quantity"], expected["partner_shares_by_quantity"])
+    assert [p[0] for p in got["partners"]] == [p[0] for p in expected["partners"]]
+    for column in (1, 2):
+        assert [p[column] for p in got["partners"]] == pytest.approx([p[column] for p in expected["partners"]])
 
 
 def test_pure_path_matches_risk_on_raw_flows(demo: None, settings: Any) -> None:

@@ -222,10 +222,10 @@ def test_recompute_query_count_does_not_grow_with_rows(demo: None, django_assert
     )
     _add_gallium_trade(countries[:3])
     _add_production(gallium, countries[:3])
-    # 32 on both paths (by coincidence of the sum): PostgreSQL reads the mapped codes, sets
-    # work_mem/jit and runs the set-based upsert + obsolete delete where the pure path (SQLite)
-    # reads flows and exports, deletes and bulk-inserts.
-    with django_assert_num_queries(32) as small:
+    # PostgreSQL reads the mapped codes, then sets work_mem/jit, computes into a temporary
+    # table, upserts from it and deletes obsolete rows (4 statements) where the pure path
+    # (SQLite) reads flows and exports, deletes and bulk-inserts: 33 and 32.
+    with django_assert_num_queries(32 if connection.vendor == "sqlite" else 33) as small:
         services.mineral_metrics_recompute(mineral_id=gallium.pk, force=True)
     _add_gallium_trade(countries[3:60])
     _add_production(gallium, countries[3:60])
@@ -312,11 +312,11 @@ def test_batch_recompute_writes_the_same_rows_and_keeps_the_gate(demo: None, dja
     for mineral_id in ids:
         services.mineral_metrics_recompute(mineral_id=mineral_id, force=True)
     one_by_one = _metric_rows()
-    # 17 demo minerals: about 6 queries per mineral (its gate, the import inputs, its import
-    # statement; on SQLite its flows and exports instead, skipped for a mineral without flows)
-    # plus a fixed number (states, sources, production, exposure once, the writes). Pinned for
-    # the demo: one-by-one it would be 17 x 32 = 544.
-    with django_assert_num_queries(105 if connection.vendor == "sqlite" else 128):
+    # 17 demo minerals: about 5 queries per mineral (its gate, the import inputs; on SQLite its
+    # flows and exports too, skipped for a mineral without flows) plus a fixed number (states,
+    # sources, production, exposure once, the writes; on PostgreSQL the 5 statements of all
+    # minerals' import rows). Pinned for the demo: one-by-one it would be 17 x 32 = 544.
+    with django_assert_num_queries(105 if connection.vendor == "sqlite" else 114):
         results = services.minerals_metrics_recompute(mineral_ids=ids, force=True)
     assert [r.mineral_id for r in results] == ids
     assert all(r.written for r in results)

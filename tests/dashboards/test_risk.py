@@ -29,11 +29,13 @@ from dashboards.risk import (
     needs_review,
     net_import_reliance,
     rank_alternatives,
+    ranked_partner_shares,
     restricted_import_share,
     restricted_share,
     restricted_supply_share,
     restriction_breakdown,
     supply_concentration,
+    supply_network,
     supply_risk,
     trade_factor,
     wgi_score,
@@ -652,6 +654,21 @@ def test_three_tier_chain_with_partial_shares() -> None:
     assert result.restricted_share == pytest.approx(0.064)
     assert result.china_exposed_volume == pytest.approx(32)
     assert result.cycles == ()
+    # One network shared by many buyers gives the same exposure.
+    shared = buyer_exposure(
+        [SourcingLine(80, 5, "USA"), SourcingLine(20, None, "AUS")],
+        network=supply_network(facilities, links),
+        fallback_mix={"USA": {"CHN": 0.5, "AUS": 0.5}, "AUS": {"AUS": 1.0}},
+        measures=[_measure()],
+        mineral="gallium",
+        as_of=AS_OF,
+    )
+    assert shared == result
+
+
+def test_supply_network_rejects_a_share_above_one() -> None:
+    with pytest.raises(ValueError, match="link 1->2"):
+        supply_network([FacilityNode(1, "CHN"), FacilityNode(2, "USA")], [Link(1, 2, 1.5)])
 
 
 def test_direct_and_controlled_shares() -> None:
@@ -887,3 +904,28 @@ def test_supply_risk_is_unknown_not_zero_when_every_producer_is_withheld():
     )
     assert result.supply_risk is None
     assert "no_known_shares" in result.flags
+
+
+def test_stored_partner_amounts_give_back_the_ranked_shares() -> None:
+    # CHN 60 USD / 30 kg + HKG 20 USD (no quantity; merged into CHN) + AUS 20 USD / 10 kg, and
+    # 20 USD from unknown partners: V = 120, Q = 40 kg. Amounts: CHN (80, 30), AUS (20, 10).
+    # Value shares CHN 80/120, AUS 20/120 (sum = coverage 100/120); quantity CHN 0.75, AUS 0.25.
+    result = import_dependence(
+        [
+            ImportFlow("CHN", 60.0, 30.0),
+            ImportFlow("HKG", 20.0),
+            ImportFlow("AUS", 20.0, 10.0),
+            ImportFlow(None, 20.0),
+        ]
+    )
+    assert result.partners == (("CHN", 80.0, 30.0), ("AUS", 20.0, 10.0))
+    assert ranked_partner_shares(result.partners, 120.0) == (("CHN", 80 / 120), ("AUS", 20 / 120))
+    assert ranked_partner_shares(result.partners, 120.0) == result.partner_shares
+    by_quantity = ranked_partner_shares(result.partners, result.total_quantity_kg, by_quantity=True)
+    assert by_quantity == (("CHN", 0.75), ("AUS", 0.25)) == result.partner_shares_by_quantity
+    # A partner without any quantity is absent by quantity; ties ranked by code; no total, no shares.
+    amounts = [["USA", 5.0, None], ["BRA", 5.0, 2.0]]
+    assert ranked_partner_shares(amounts, 10.0) == (("BRA", 0.5), ("USA", 0.5))
+    assert ranked_partner_shares(amounts, 2.0, by_quantity=True) == (("BRA", 1.0),)
+    assert ranked_partner_shares(amounts, None) == ()
+    assert ranked_partner_shares(amounts, 0.0) == ()
