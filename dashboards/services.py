@@ -223,25 +223,29 @@ def _mineral_codes(mineral_id: int) -> Any:
     return CommodityMineral.objects.filter(mineral_id=mineral_id).values("commodity_code_id")
 
 
-def dataset_choice(
-    mineral_id: int, sources: Mapping[int, SourceInfo], codes: Sequence[str] | None = None
+def _choose_datasets(
+    found: Mapping[int, Mapping[int, set[str]]], sources: Mapping[int, SourceInfo]
 ) -> list[tuple[int, int, str]]:
-    """The (year, source, basis) used per year: newest edition, then the preferred basis. One query.
-
-    Mirror statistics (importer's and exporter's reports, BACI) describe the same flows: mixing
-    them would double count, so each year uses exactly one dataset.
-    """
-    found: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    mapped = _mineral_codes(mineral_id) if codes is None else list(codes)
-    rows = TradeFlow.objects.filter(commodity_code_id__in=mapped).values_list("year", "source_id", "basis")
-    for year, source_id, basis in rows.distinct().order_by():
-        found[year][source_id].add(basis)
+    """Per year (year -> source -> bases found): the newest edition, then the preferred basis."""
     chosen = []
     for year, by_source in sorted(found.items()):
         source_id = _newest(by_source, sources)
         basis = next(b for b in BASIS_PREFERENCE if b in by_source[source_id])
         chosen.append((year, source_id, basis))
     return chosen
+
+
+def dataset_choice(mineral_id: int, sources: Mapping[int, SourceInfo]) -> list[tuple[int, int, str]]:
+    """The (year, source, basis) used per year: newest edition, then the preferred basis. One query.
+
+    Mirror statistics (importer's and exporter's reports, BACI) describe the same flows: mixing
+    them would double count, so each year uses exactly one dataset.
+    """
+    found: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    rows = TradeFlow.objects.filter(commodity_code_id__in=_mineral_codes(mineral_id))
+    for year, source_id, basis in rows.values_list("year", "source_id", "basis").distinct().order_by():
+        found[year][source_id].add(basis)
+    return _choose_datasets(found, sources)
 
 
 def trade_datasets(mineral_id: int, sources: Mapping[int, SourceInfo]) -> Q | None:
@@ -254,21 +258,22 @@ def trade_datasets(mineral_id: int, sources: Mapping[int, SourceInfo]) -> Q | No
 
 
 def published_nir(
-    mineral_id: int, destinations: Sequence[str] | None, sources: Mapping[int, SourceInfo]
-) -> dict[tuple[str, int], dict[str, Any]]:
-    """The published NIR row per (country, year), newest edition. One query."""
+    mineral_ids: Sequence[int], destinations: Sequence[str] | None, sources: Mapping[int, SourceInfo]
+) -> dict[int, dict[tuple[str, int], dict[str, Any]]]:
+    """Per mineral, the published NIR row per (country, year), newest edition. One query."""
     salient = SalientStatistic.objects.filter(
-        mineral_id=mineral_id, statistic=SalientStatistic.Statistic.NET_IMPORT_RELIANCE
+        mineral_id__in=list(mineral_ids), statistic=SalientStatistic.Statistic.NET_IMPORT_RELIANCE
     )
     if destinations is not None:
         salient = salient.filter(country_id__in=destinations)
-    by_key: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-    for row in salient.values("country_id", "year", "value", "bound", "is_withheld", "source_id").order_by():
-        by_key[(row["country_id"], row["year"])].append(row)
-    published = {}
-    for key, rows in by_key.items():
+    by_key: dict[tuple[int, str, int], list[dict[str, Any]]] = defaultdict(list)
+    fields = ("mineral_id", "country_id", "year", "value", "bound", "is_withheld", "source_id")
+    for row in salient.values(*fields).order_by():
+        by_key[(row["mineral_id"], row["country_id"], row["year"])].append(row)
+    published: dict[int, dict[tuple[str, int], dict[str, Any]]] = {m: {} for m in mineral_ids}
+    for (mineral_id, country, year), rows in by_key.items():
         newest = _newest((r["source_id"] for r in rows), sources)
-        published[key] = next(r for r in rows if r["source_id"] == newest)
+        published[mineral_id][(country, year)] = next(r for r in rows if r["source_id"] == newest)
     return published
 
 
@@ -279,28 +284,49 @@ def _published_fraction(stated: Mapping[str, Any] | None) -> float | None:
 
 
 def import_inputs(
-    mineral_id: int, tables: Sequence[SupplyTable], sources: Mapping[int, SourceInfo]
-) -> metric_sql.ImportInputs:
-    """The small inputs of the set-based import statement: destinations (buyers' countries),
-    mapped codes, dataset choice, published NIR; four small queries, none returning flows."""
+    tables: Sequence[SupplyTable], sources: Mapping[int, SourceInfo], mineral_ids: Sequence[int]
+) -> dict[int, metric_sql.ImportInputs]:
+    """The small inputs of the set-based import statement, per mineral: destinations (buyers'
+    countries), mapped codes, dataset choice, published NIR, production. Four queries for any
+    number of minerals, none returning flows."""
     destinations = import_destinations()
-    codes = sorted(set(_mineral_codes(mineral_id).values_list("commodity_code_id", flat=True)))
-    datasets = dataset_choice(mineral_id, sources, codes) if codes else []
-    published = published_nir(mineral_id, destinations, sources)
-    production = _primary_production_kg(tables)
-    used = {d[1] for d in datasets} | {row["source_id"] for row in published.values()}
-    return metric_sql.ImportInputs(
-        codes=codes,
-        datasets=datasets,
-        destinations=destinations,
-        production=[(country, year, kg) for (country, year), kg in production.items() if country != "*"],
-        production_years=sorted(year for country, year in production if country == "*"),
-        published=[
-            (country, year, _published_fraction(row), row["bound"] or "", row["source_id"])
-            for (country, year), row in sorted(published.items())
-        ],
-        sources={sid: sources[sid].as_json() for sid in sorted(used) if sid in sources},
-    )
+    codes: dict[int, set[str]] = defaultdict(set)
+    for code, mineral_id in CommodityMineral.objects.filter(mineral_id__in=list(mineral_ids)).values_list(
+        "commodity_code_id", "mineral_id"
+    ):
+        codes[mineral_id].add(code)
+    # Distinct datasets per code, over every mapped code at once (one scan instead of one per mineral).
+    by_code: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    mapped = sorted({code for found in codes.values() for code in found})
+    datasets = TradeFlow.objects.filter(commodity_code_id__in=mapped)
+    for code, year, source_id, basis in (
+        datasets.values_list("commodity_code_id", "year", "source_id", "basis").distinct().order_by()
+    ):
+        by_code[code].append((year, source_id, basis))
+    published = published_nir(mineral_ids, destinations, sources)
+    inputs = {}
+    for mineral_id in mineral_ids:
+        found: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for code in codes[mineral_id]:
+            for year, source_id, basis in by_code[code]:
+                found[year][source_id].add(basis)
+        chosen = _choose_datasets(found, sources)
+        stated = published[mineral_id]
+        production = _primary_production_kg([t for t in tables if t.mineral_id == mineral_id])
+        used = {d[1] for d in chosen} | {row["source_id"] for row in stated.values()}
+        inputs[mineral_id] = metric_sql.ImportInputs(
+            codes=sorted(codes[mineral_id]),
+            datasets=chosen,
+            destinations=destinations,
+            production=[(country, year, kg) for (country, year), kg in production.items() if country != "*"],
+            production_years=sorted(year for country, year in production if country == "*"),
+            published=[
+                (country, year, _published_fraction(row), row["bound"] or "", row["source_id"])
+                for (country, year), row in sorted(stated.items())
+            ],
+            sources={sid: sources[sid].as_json() for sid in sorted(used) if sid in sources},
+        )
+    return inputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,7 +415,7 @@ def import_tables(
         for (exporter, year, _code), kg in per_code.items():
             exports_kg[(exporter, year)] = exports_kg.get((exporter, year), 0.0) + kg
 
-    published = published_nir(mineral_id, destinations, sources)
+    published = published_nir([mineral_id], destinations, sources)[mineral_id]
 
     production = _primary_production_kg(tables)
     result = []
@@ -575,7 +601,7 @@ def mineral_metrics_compute(*, mineral_id: int, target: int, set_based: bool | N
 def _minerals_metrics_compute(targets: Mapping[int, int], *, set_based: bool | None = None) -> list[MineralMetrics]:
     """`mineral_metrics_compute` of several minerals (mineral id -> target version) at once:
     the sources, production tables and buyer exposure (ownership control solved once) are
-    read for the whole batch; the import inputs are per mineral (four small queries each)."""
+    read for the whole batch, and so are the import inputs (four small queries)."""
     started = time.perf_counter()
     if set_based is None:
         set_based = metric_sql.supported()
@@ -584,10 +610,10 @@ def _minerals_metrics_compute(targets: Mapping[int, int], *, set_based: bool | N
     all_tables = supply_tables(mineral_ids, sources)
     exposure = exposures_compute(mineral_ids=mineral_ids, mineral_versions=dict(targets), supply=all_tables)
     now = timezone.now()
+    inputs = import_inputs(all_tables, sources, mineral_ids) if set_based else {}
     batch = []
     for mineral_id, target in targets.items():
         tables = [t for t in all_tables if t.mineral_id == mineral_id]
-        inputs = import_inputs(mineral_id, tables, sources) if set_based else None
         imports = [] if set_based else import_tables(mineral_id, tables, sources)
         batch.append(
             MineralMetrics(
@@ -601,7 +627,7 @@ def _minerals_metrics_compute(targets: Mapping[int, int], *, set_based: bool | N
                     pairs={p for p in exposure.pairs if p[1] == mineral_id},
                 ),
                 started=started,
-                import_inputs=inputs,
+                import_inputs=inputs.get(mineral_id),
             )
         )
     return batch
@@ -686,8 +712,9 @@ def mineral_metrics_recompute(*, mineral_id: int, force: bool = False) -> Recomp
 def minerals_metrics_recompute(*, mineral_ids: Sequence[int], force: bool = False) -> list[RecomputeResult]:
     """`mineral_metrics_recompute` of several minerals as one batch: one read of the shared
     inputs, one exposure computation (ownership control solved once), one transaction with
-    one import statement for all (one scan of the trade flows). One result per mineral, in
-    the order given. Queries: a fixed number plus five per mineral (gate, import inputs)."""
+    one import computation for all (metric_sql: one parallel statement). One result per mineral, in
+    the order given. Queries: a fixed number plus one per mineral (its gate) on PostgreSQL;
+    the pure path (SQLite) reads each mineral's flows."""
     started = time.perf_counter()
     states = {
         row["id"]: row
