@@ -99,7 +99,8 @@ _FLOWS = """minerals_tradeflow tf
 
 # One mineral's rows: a branch of the UNION ALL. Keys are COLLATE "C" (byte order): the sorts
 # and the ties of the partner ranking then compare bytes, not locale rules (several times
-# faster, same groups; ISO3 codes sort the same either way). No UNION inside a branch: it
+# faster, same groups; ISO3 codes sort the same either way); the output is back in the default
+# collation, which the write's joins with the array inputs use. No UNION inside a branch: it
 # would take the parallel workers for itself instead of leaving them the branches.
 BRANCH_SQL = f"""
 SELECT %(mineral_{{i}})s::int AS mineral_id, i.destination COLLATE "default" AS destination, i.year,
