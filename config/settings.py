@@ -6,6 +6,7 @@ least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL (see .env.ex
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from csp.constants import NONE, SELF
@@ -152,10 +153,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
 # --- REST API and OAuth2 client credentials ------------------------------------------------------
-REST_FRAMEWORK = {
+# Mixed values: the API section below extends both with lists, flags and nested mappings.
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SPECTACULAR_SETTINGS = {
+SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "Lodestone API",
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -42,6 +42,11 @@ def as_of_from(data: Any) -> tuple[AsOfForm, date]:
     return form, today
 
 
+def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
+    """A ChoiceField declared on the form, by name (`form.fields` is typed as holding any Field)."""
+    return cast(forms.ChoiceField, form.fields[name])
+
+
 STATUS_CHOICES = [
     ("", "any status"),
     ("in_force", "in force"),
@@ -61,9 +66,13 @@ class PolicyFilterForm(AsOfForm):
 
     def __init__(self, *args: Any, choices: dict[str, list[tuple[str, str]]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["issuer"].choices = [("", "any issuer"), *choices["issuer"]]
-        self.fields["mineral"].choices = [("", "any mineral"), *choices["mineral"]]
-        self.fields["target"].choices = [("", "any target"), ("*", "all destinations (no target)"), *choices["target"]]
+        _choice_field(self, "issuer").choices = [("", "any issuer"), *choices["issuer"]]
+        _choice_field(self, "mineral").choices = [("", "any mineral"), *choices["mineral"]]
+        _choice_field(self, "target").choices = [
+            ("", "any target"),
+            ("*", "all destinations (no target)"),
+            *choices["target"],
+        ]
 
 
 def measure_matches(measure: dict[str, Any], filters: dict[str, Any]) -> bool:
@@ -90,7 +99,7 @@ class RequirementForm(forms.Form):
 
     def __init__(self, *args: Any, minerals: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["mineral"].choices = minerals
+        _choice_field(self, "mineral").choices = minerals
 
 
 class SourcingForm(forms.Form):
@@ -103,12 +112,13 @@ class SourcingForm(forms.Form):
 
     def __init__(self, *args: Any, choices: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["mineral"].choices = choices["minerals"]
-        self.fields["facility"].choices = [("", "not known"), *choices["facilities"]]
-        self.fields["country"].choices = [("", "the facility's country"), *choices["countries"]]
+        _choice_field(self, "mineral").choices = choices["minerals"]
+        _choice_field(self, "facility").choices = [("", "not known"), *choices["facilities"]]
+        _choice_field(self, "country").choices = [("", "the facility's country"), *choices["countries"]]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data; only an override may return None
         if not data.get("facility") and not data.get("country"):
             self.add_error("country", "Pick the source country when the facility is not known.")
         if data.get("annual_quantity") is None and data.get("share") is None:

@@ -44,6 +44,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeAlias
 
 from django.db import connection
 
@@ -60,6 +61,8 @@ COMPUTED_COLUMNS = (
     "import_hhi_by_quantity", "exports_kg",
 )  # fmt: skip
 TEMP_TABLE = "lodestone_import_rows"
+# A statement parameter, as the driver adapts it (a list becomes an array).
+SQLParam: TypeAlias = bool | int | float | str | datetime | list[Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +337,7 @@ def import_metrics_upsert_many(
     sources: dict[int, Mapping[str, object]] = {}
     for _, _, inputs in batch:
         sources.update(inputs.sources)
-    params: dict[str, object] = {
+    params: dict[str, SQLParam] = {
         "now": now,
         "china_group": sorted(china_group),
         "feoc": feoc_keys,
@@ -363,7 +366,7 @@ def _column(rows: Sequence[Sequence[object]], i: int) -> list[object]:
     return [r[i] for r in rows]
 
 
-def _branch_params(i: int, mineral_id: int, inputs: ImportInputs) -> dict[str, object]:
+def _branch_params(i: int, mineral_id: int, inputs: ImportInputs) -> dict[str, SQLParam]:
     """One mineral's branch: its codes and chosen datasets."""
     return {
         f"mineral_{i}": mineral_id,

@@ -163,8 +163,8 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
     for row in SupplyMetric.objects.order_by("mineral_id", "stage", "-year"):
         supply_rows[row.mineral_id].append(row)
     import_rows: dict[int, list[ImportMetric]] = defaultdict(list)
-    for row in ImportMetric.objects.filter(destination_id=destination).order_by("mineral_id", "-year"):
-        import_rows[row.mineral_id].append(row)
+    for import_row in ImportMetric.objects.filter(destination_id=destination).order_by("mineral_id", "-year"):
+        import_rows[import_row.mineral_id].append(import_row)
     inputs = _policy_inputs(None)
     parameters: dict[int, dict[str, float]] = defaultdict(dict)
     for mineral_id, name, value in MineralParameter.objects.values_list("mineral_id", "name", "value"):
@@ -460,7 +460,7 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
     """Exposure rows, portfolio lines, supply chains, measures and alternatives (the risk
     engine's `organization_alternatives`). A fixed number of queries (pinned in the tests)."""
     exposure = selectors.organization_exposure(organization=organization, today=as_of)
-    requirements = [
+    requirements: list[dict[str, Any]] = [
         {
             "id": r.pk,
             "mineral": r.mineral.slug,
@@ -471,7 +471,7 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
         }
         for r in Requirement.objects.filter(organization=organization).select_related("mineral")
     ]
-    sourcing = [
+    sourcing: list[dict[str, Any]] = [
         {
             "id": s.pk,
             "mineral": s.mineral.slug,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -147,10 +147,11 @@ def mineral_metrics(
     wgi = latest_wgi()
     parameters = dict(MineralParameter.objects.filter(mineral=mineral).values_list("name", "value"))
     t_overrides = dict(TradeRestrictionFactor.objects.filter(mineral=mineral).values_list("country_id", "t_value"))
-    policy = {"mineral": mineral.slug, "destination": destination, "as_of": as_of, "severity_by_type": severities}
 
     def restriction(shares: Mapping[str, float | None]) -> risk.Restriction:
-        return risk.restriction_breakdown(shares, measures, **policy)
+        return risk.restriction_breakdown(
+            shares, measures, mineral=mineral.slug, destination=destination, as_of=as_of, severity_by_type=severities
+        )
 
     supply_out = []
     for row in supply_rows:
@@ -172,19 +173,19 @@ def mineral_metrics(
 
     imports_by_year = {row.year: row for row in import_rows}
     import_out = []
-    for row in import_rows:
-        restricted = restriction(_shares(row.partner_shares))
+    for import_row in import_rows:
+        restricted = restriction(_shares(import_row.partner_shares))
         import_out.append(
             {
-                "destination": row.destination_id,
-                **{name: getattr(row, name) for name in IMPORT_FIELDS},
-                "top_import_sources": row.partner_shares[:5],
-                "restricted_import_share": restricted.share if row.partner_shares else None,
+                "destination": import_row.destination_id,
+                **{name: getattr(import_row, name) for name in IMPORT_FIELDS},
+                "top_import_sources": import_row.partner_shares[:5],
+                "restricted_import_share": restricted.share if import_row.partner_shares else None,
                 "restricted_contributions": [_contribution(c) for c in restricted.contributions],
                 **row_freshness(
-                    row_version=row.data_version,
+                    row_version=import_row.data_version,
                     current_version=mineral.data_version,
-                    computed_at=row.computed_at,
+                    computed_at=import_row.computed_at,
                     now=now,
                 ),
             }
@@ -374,6 +375,7 @@ def _alternative_candidates(
         "company_id", "company__recorded_foreign_control",
     )  # fmt: skip
     for mid, key, name, country, stage, status, start, capacity, cap_unit, company, recorded in facilities.order_by():
+        assert capacity is not None  # filtered on capacity__isnull=False
         kind: risk.AlternativeKind = "facility"
         if stage == Stage.RECYCLING:
             kind = "recycling"
@@ -385,7 +387,7 @@ def _alternative_candidates(
                 kind=kind,
                 country=country,
                 available_capacity=_convert(capacity, cap_unit, unit_of[mid]),
-                status=status,
+                status=cast(risk.ProjectStatus, status),  # filtered on _SUPPLYING_STATUSES
                 start_year=start,
                 governance=wgi.get(country),
                 feoc_controlled=recorded or str(company) in controlled,

@@ -227,7 +227,7 @@ def _choose_datasets(
     found: Mapping[int, Mapping[int, set[str]]], sources: Mapping[int, SourceInfo]
 ) -> list[tuple[int, int, str]]:
     """Per year (year -> source -> bases found): the newest edition, then the preferred basis."""
-    chosen = []
+    chosen: list[tuple[int, int, str]] = []
     for year, by_source in sorted(found.items()):
         source_id = _newest(by_source, sources)
         basis = next(b for b in BASIS_PREFERENCE if b in by_source[source_id])
@@ -408,10 +408,11 @@ def import_tables(
             .order_by()
         )
         per_code: dict[tuple[str, int, str], float] = defaultdict(float)
-        for row in exported:
-            key = (row["exporter_id"], row["year"], row["commodity_code_id"])
+        for export_row in exported:
+            key = (export_row["exporter_id"], export_row["year"], export_row["commodity_code_id"])
+            quantity = export_row["quantity"]
             # A World total and the partner rows describe the same exports: take the larger.
-            per_code[key] = max(per_code[key], row["quantity"]) if row["to_world"] else per_code[key] + row["quantity"]
+            per_code[key] = max(per_code[key], quantity) if export_row["to_world"] else per_code[key] + quantity
         for (exporter, year, _code), kg in per_code.items():
             exports_kg[(exporter, year)] = exports_kg.get((exporter, year), 0.0) + kg
 
@@ -873,10 +874,10 @@ def exposures_compute(
             )
         )
     links: dict[int, list[risk.Link]] = defaultdict(list)
-    for up, down, share, mid in SupplyLink.objects.filter(mineral_id__in=minerals_in_scope).values_list(
+    for up, down, link_share, mid in SupplyLink.objects.filter(mineral_id__in=minerals_in_scope).values_list(
         "upstream_id", "downstream_id", "share", "mineral_id"
     ):
-        links[mid].append(risk.Link(up, down, share))
+        links[mid].append(risk.Link(up, down, link_share))
     networks = {m: risk.supply_network(facilities[m], links[m]) for m in minerals_in_scope}
     measures = policy_measures(minerals_in_scope)
     severities = severity_by_type()

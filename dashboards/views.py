@@ -327,14 +327,15 @@ def _portfolio_write(request: HttpRequest, organization: Organization) -> tuple[
     else the bound forms and upload errors to show."""
     action = request.POST.get("action", "")
     user = request.user
+    assert user.is_authenticated  # portfolio_edit is login_required
     choices = page_selectors.portfolio_form_choices()
     try:
         match action:
             case "requirement":
-                form = RequirementForm(request.POST, minerals=choices["minerals"])
-                if not form.is_valid():
-                    return {"requirement": form}, []
-                data = form.cleaned_data
+                requirement_form = RequirementForm(request.POST, minerals=choices["minerals"])
+                if not requirement_form.is_valid():
+                    return {"requirement": requirement_form}, []
+                data = requirement_form.cleaned_data
                 supplier_services.record_upsert(
                     model=Requirement,
                     lookup={"organization": organization, "mineral": Mineral.objects.get(slug=data["mineral"])},
@@ -343,30 +344,35 @@ def _portfolio_write(request: HttpRequest, organization: Organization) -> tuple[
                 )
                 messages.success(request, "Requirement saved; exposure recomputed.")
             case "sourcing":
-                form = SourcingForm(request.POST, choices=choices)
-                if not form.is_valid():
-                    return {"sourcing": form}, []
-                _sourcing_save(form.cleaned_data, organization, user)
+                sourcing_form = SourcingForm(request.POST, choices=choices)
+                if not sourcing_form.is_valid():
+                    return {"sourcing": sourcing_form}, []
+                _sourcing_save(sourcing_form.cleaned_data, organization, user)
                 messages.success(request, "Sourcing saved; exposure recomputed.")
             case "requirement-delete" | "sourcing-delete":
                 model = Requirement if action == "requirement-delete" else Sourcing
-                instance = model.objects.filter(organization=organization, pk=request.POST.get("id")).first()
+                row_id = request.POST.get("id")
+                instance = (
+                    model.objects.filter(organization=organization, pk=row_id).first() if row_id is not None else None
+                )
                 if instance is not None:  # another organization's row is simply not found
                     supplier_services.record_delete(instance=instance, user=user)
                     messages.success(request, "Removed.")
             case "upload":
-                form = SupplierListUploadForm(request.POST, request.FILES)
-                if not form.is_valid():
-                    return {"upload": form}, []
-                upload = form.cleaned_data["file"]
+                upload_form = SupplierListUploadForm(request.POST, request.FILES)
+                if not upload_form.is_valid():
+                    return {"upload": upload_form}, []
+                upload = upload_form.cleaned_data["file"]
                 if upload.size > settings.LODESTONE_SUPPLIER_UPLOAD_MAX_BYTES:
                     limit = settings.LODESTONE_SUPPLIER_UPLOAD_MAX_BYTES // 1024
-                    return {"upload": form}, [RowError(1, "(file)", upload.name, f"a file of at most {limit} KB")]
+                    return {"upload": upload_form}, [
+                        RowError(1, "(file)", upload.name, f"a file of at most {limit} KB")
+                    ]
                 result = sourcing_upload(
                     organization=organization, file_name=upload.name, content=upload.read(), user=user
                 )
                 if not result.ok:
-                    return {"upload": form}, result.errors
+                    return {"upload": upload_form}, result.errors
                 messages.success(
                     request,
                     f"Supplier list loaded: {result.inserted} added, {result.updated} updated, "

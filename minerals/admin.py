@@ -133,6 +133,7 @@ class ImportUploadForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data; the stubs allow None for overrides
         upload = data.get("file")
         importer = data.get("importer")
         if upload is None or importer is None:

@@ -33,10 +33,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
@@ -68,6 +67,9 @@ from minerals.models import (
     WgiScore,
 )
 from minerals.services import minerals_mark_stale
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 IMPORTERS = ("usgs_mcs", "comtrade", "baci", "wgi")
 SHOWN_ERRORS = 50
@@ -159,7 +161,7 @@ def import_file(
     *,
     importer: str,
     path: str | Path,
-    user: AbstractBaseUser | None = None,
+    user: User | AnonymousUser | None = None,
     options: ImportOptions | None = None,
     progress: Progress | None = None,
 ) -> ImportOutcome:
@@ -185,7 +187,7 @@ def import_batch_start(
     *,
     importer: str,
     path: str | Path,
-    user: AbstractBaseUser | None = None,
+    user: User | AnonymousUser | None = None,
     options: ImportOptions | None = None,
     file_name: str = "",
 ) -> ImportBatch:
@@ -462,8 +464,10 @@ class Loader:
                         writer.writerow(csv_safe_row([str(line), *cells, " | ".join(pending.pop(line))]))
             if not header_written:
                 writer.writerow(["line", "error"])
-            for line, messages in sorted(pending.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
-                writer.writerow(csv_safe_row(["" if line is None else str(line), " | ".join(messages)]))
+            # Its own name: `line` above is always a number, these may be None (a file-level problem).
+            for pending_line, messages in sorted(pending.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+                located = "" if pending_line is None else str(pending_line)
+                writer.writerow(csv_safe_row([located, " | ".join(messages)]))
         return str(target)
 
     def known_country(self, iso3: str | None, line: int, column: str, value: str) -> ParseError | None:
@@ -688,7 +692,8 @@ class UsgsMcsLoader(Loader):
         if "fig2" in layouts and salient_dups:
             # Fig2 lists some minerals once per form (abrasives: fused aluminum oxide / silicon carbide):
             # no single NIR for the mineral, so those rows are skipped and counted, not an error.
-            lines = {d.line for d in salient_dups} | {int(d.value) for d in salient_dups}
+            # Every duplicate has a line (_duplicates locates each one): the None test only narrows the type.
+            lines = {d.line for d in salient_dups if d.line is not None} | {int(d.value) for d in salient_dups}
             salient.delete_lines(lines)
             self.outcome.skipped["Fig2 mineral listed once per form (no single NIR)"] += len(lines)
         else:
@@ -956,6 +961,15 @@ TRADE_COLUMNS = (
 )
 
 
+class _TradeTargetCommon(TypedDict):
+    """The `Target` arguments shared by the three trade-flow upserts (one per partial unique index)."""
+
+    table: str
+    select: dict[str, str]
+    compare: tuple[str, ...]
+    scope: str
+
+
 class TradeLoader(Loader):
     """Shared by Comtrade and BACI: stage flows, create unknown codes, upsert per partial index."""
 
@@ -971,7 +985,7 @@ class TradeLoader(Loader):
             "source_id": str(int(self.source_id)),
         }
         table = TradeFlow._meta.db_table
-        common = {
+        common: _TradeTargetCommon = {
             "table": table,
             "select": select,
             "compare": ("value_usd", "quantity_kg"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q
 
@@ -50,7 +51,8 @@ def production_overview() -> list[ProductionSummary]:
         )
         .order_by("mineral_id", "stage", "-year", "-source__published_on", "-source_id")
     )
-    latest: dict[tuple[int, str], dict[str, object]] = {}
+    # Per (mineral, stage): the chosen year, source, edition and unit, plus the China and world rows by row_kind.
+    latest: dict[tuple[int, str], dict[str, Any]] = {}
     for row in rows:
         key = (row["mineral_id"], row["stage"])
         entry = latest.setdefault(
@@ -73,12 +75,12 @@ def production_overview() -> list[ProductionSummary]:
             ProductionSummary(
                 mineral=minerals[mineral_id],
                 stage=stage,
-                year=int(entry["year"]),  # type: ignore[call-overload]
+                year=int(entry["year"]),
                 edition=str(entry["edition"]),
-                china_quantity=china.get("quantity"),  # type: ignore[union-attr]
-                world_total=world.get("quantity"),  # type: ignore[union-attr]
+                china_quantity=china.get("quantity"),
+                world_total=world.get("quantity"),
                 unit=str(entry["unit"]),
-                china_withheld=bool(china.get("is_withheld")),  # type: ignore[union-attr]
+                china_withheld=bool(china.get("is_withheld")),
             )
         )
     return sorted(summaries, key=lambda s: (s.mineral.name, s.stage))

@@ -127,7 +127,8 @@ def record_save(*, instance: ModelT, user: AbstractBaseUser | None = None, scope
     `scope` maps a row to the minerals it feeds; higher apps pass their own for their models.
     """
     scope = scope or affected_mineral_ids
-    stored = type(instance).objects.filter(pk=instance.pk).first() if not instance._state.adding else None
+    # A generic model is typed without `objects`; _default_manager is that same manager on every model here.
+    stored = type(instance)._default_manager.filter(pk=instance.pk).first() if not instance._state.adding else None
     before = scope(stored) if stored is not None else set()
     instance.full_clean()
     _attribute_to(instance, user)
@@ -182,7 +183,7 @@ def record_upsert(
 
     Unchanged rows are not saved, so re-running an idempotent load writes no history.
     """
-    instance = model.objects.filter(**lookup).first()
+    instance = model._default_manager.filter(**lookup).first()
     if instance is None:
         return record_save(instance=model(**lookup, **values), user=user, scope=scope), WriteResult.INSERTED
     changed = {name: value for name, value in values.items() if _field_value(instance, name) != _comparable(value)}
@@ -196,6 +197,8 @@ def record_upsert(
 def _field_value(instance: models.Model, name: str) -> Any:
     field = instance._meta.get_field(name)
     if field.is_relation and not name.endswith("_id"):
+        # `values` name the model's own fields, never a reverse relation (which has no attname).
+        assert isinstance(field, models.Field)
         # Compare foreign keys by id, so passing a model instance never fetches the old one.
         return getattr(instance, field.attname)
     return getattr(instance, name)

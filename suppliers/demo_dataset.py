@@ -35,7 +35,7 @@ from minerals.models import (
     TradeFlow,
     WgiScore,
 )
-from minerals.services import WriteResult, relation_set
+from minerals.services import ModelT, WriteResult, relation_set
 from suppliers.models import (
     Company,
     Facility,
@@ -112,7 +112,7 @@ class _Loader:
         self.organizations: dict[str, Organization] = {}
         self.where = "demo/"
 
-    def upsert(self, model: type, lookup: dict[str, Any], values: dict[str, Any]) -> Any:
+    def upsert(self, model: type[ModelT], lookup: dict[str, Any], values: dict[str, Any]) -> ModelT:
         try:
             instance, result = record_upsert(model=model, lookup=lookup, values=values)
         except ValidationError as exc:

@@ -87,7 +87,7 @@ def sourcing_bulk_upsert(
                 checker.error(number, name, value, expected)
         if any(failed for *_, failed in bad):
             continue
-        lookup = {"organization": organization, "mineral_id": mineral_id}
+        lookup: dict[str, Any] = {"organization": organization, "mineral_id": mineral_id}
         lookup |= {"facility_id": facility.pk} if facility else {"facility__isnull": True, "country_id": country}
         values = {"country_id": country, "annual_quantity": row["annual_quantity"], "share": row["share"]}
         values |= {"notes": row["notes"] or ""}

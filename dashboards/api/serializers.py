@@ -21,7 +21,10 @@ class FacilityOutputSerializer(serializers.ModelSerializer):
     company = serializers.CharField(source="company.name", read_only=True)
     country = serializers.CharField(source="country_id", read_only=True)
     mineral = serializers.CharField(source="mineral.slug", read_only=True)
-    source = serializers.CharField(source="source.key", read_only=True, allow_null=True, default=None)
+    # The stubs read a field named "source" as Field.source (a str); DRF takes it as a declared field.
+    source = serializers.CharField(  # type: ignore[assignment]
+        source="source.key", read_only=True, allow_null=True, default=None
+    )
     capacity_unit = serializers.CharField(read_only=True, help_text="kg or t; blank without a capacity.")
     china_controlled = serializers.BooleanField(
         read_only=True, help_text="Located in China, or under FEOC control (recorded, or >= 25 % owned)."
@@ -39,7 +42,8 @@ class FacilityInputSerializer(serializers.ModelSerializer):
     company = serializers.SlugRelatedField(slug_field="name", queryset=Company.objects.all())
     country = serializers.SlugRelatedField(slug_field="iso3", queryset=Country.objects.all())
     mineral = serializers.SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all())
-    source = serializers.SlugRelatedField(
+    # The stubs read a field named "source" as Field.source (a str); DRF takes it as a declared field.
+    source = serializers.SlugRelatedField(  # type: ignore[assignment]
         slug_field="key", queryset=DataSource.objects.all(), required=False, allow_null=True
     )
 

@@ -150,7 +150,9 @@ class ExposureView(views.APIView):
         responses=serializers.ExposureRowSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        rows = selectors.organization_exposure(organization=caller_organization(request))
+        organization = caller_organization(request)
+        assert organization is not None  # PortfolioAccess refused callers without one
+        rows = selectors.organization_exposure(organization=organization)
         mineral = request.query_params.get("mineral")
         if mineral:
             rows = [row for row in rows if row["mineral"] == mineral]

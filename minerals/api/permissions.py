@@ -8,12 +8,15 @@ with `reference:write` of an application owned by such a staff user.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import models
 from oauth2_provider.models import AbstractAccessToken
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 REFERENCE_READ = "reference:read"
 REFERENCE_WRITE = "reference:write"
@@ -32,7 +35,7 @@ def is_signed_in(request: Request) -> bool:
     return request_token(request) is not None or bool(request.user and request.user.is_authenticated)
 
 
-def acting_user(request: Request) -> AbstractBaseUser | None:
+def acting_user(request: Request) -> User | None:
     """Who a write is recorded against: the session user, or the token application's owner."""
     token = request_token(request)
     if token is not None:
@@ -44,7 +47,7 @@ def token_has_scope(token: AbstractAccessToken, scope: str) -> bool:
     return token.is_valid([scope])
 
 
-def _curator(user: AbstractBaseUser | None, model: type | None, method: str) -> bool:
+def _curator(user: User | None, model: type[models.Model] | None, method: str) -> bool:
     if user is None or not user.is_active or not user.is_staff:
         return False
     if model is None:
@@ -53,15 +56,17 @@ def _curator(user: AbstractBaseUser | None, model: type | None, method: str) -> 
     return user.has_perm(f"{meta.app_label}.{_PERM_BY_METHOD.get(method, 'change')}_{meta.model_name}")
 
 
-def is_curator(request: Request, model: type | None = None) -> bool:
+def is_curator(request: Request, model: type[models.Model] | None = None) -> bool:
     """Staff with the model permission (session), or a `reference:write` token of a staff owner."""
+    # None only for a hand-built HttpRequest; "" then means "change", as None did.
+    method = request.method or ""
     token = request_token(request)
     if token is not None:
-        return token_has_scope(token, REFERENCE_WRITE) and _curator(acting_user(request), model, request.method)
-    return _curator(request.user if request.user.is_authenticated else None, model, request.method)
+        return token_has_scope(token, REFERENCE_WRITE) and _curator(acting_user(request), model, method)
+    return _curator(request.user if request.user.is_authenticated else None, model, method)
 
 
-def _view_model(view: Any) -> type | None:
+def _view_model(view: Any) -> type[models.Model] | None:
     queryset = getattr(view, "queryset", None)
     model = getattr(view, "write_model", None) or (queryset.model if queryset is not None else None)
     return model

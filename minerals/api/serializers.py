@@ -7,12 +7,17 @@ from rest_framework import serializers
 from minerals.models import (
     CommodityCode,
     Country,
+    CriticalMineralList,
     DataSource,
     Mineral,
     PolicyMeasure,
     ProductionRecord,
+    Stage,
     TradeFlow,
 )
+
+# A serializer field named `source` or `errors` shadows an attribute of Field/Serializer in the stubs
+# only: DRF's SerializerMetaclass pops declared fields off the class into `_declared_fields`.
 
 
 class CountryOutputSerializer(serializers.ModelSerializer):
@@ -23,7 +28,9 @@ class CountryOutputSerializer(serializers.ModelSerializer):
 
 
 class MineralOutputSerializer(serializers.ModelSerializer):
-    critical_lists = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
+    critical_lists: serializers.SlugRelatedField[CriticalMineralList] = serializers.SlugRelatedField(
+        slug_field="key", many=True, read_only=True
+    )
 
     class Meta:
         model = Mineral
@@ -58,7 +65,9 @@ class DataSourceOutputSerializer(serializers.ModelSerializer):
 class ProductionOutputSerializer(serializers.ModelSerializer):
     mineral = serializers.CharField(source="mineral.slug", read_only=True)
     country = serializers.CharField(source="country_id", read_only=True, allow_null=True)
-    source = serializers.CharField(source="source.key", read_only=True)
+    source = serializers.CharField(  # type: ignore[assignment]  # see the module note
+        source="source.key", read_only=True
+    )
 
     class Meta:
         model = ProductionRecord
@@ -71,7 +80,7 @@ class ProductionBulkRowSerializer(serializers.Serializer):
     """One production figure of a bulk upsert (JSON array item, or a CSV row with these columns)."""
 
     mineral = serializers.CharField(help_text="Mineral slug.")
-    stage = serializers.ChoiceField(choices=ProductionRecord._meta.get_field("stage").choices)
+    stage = serializers.ChoiceField(choices=Stage.choices)  # the choices of ProductionRecord.stage
     row_kind = serializers.ChoiceField(choices=ProductionRecord.RowKind.choices, required=False)
     country = serializers.CharField(required=False, allow_null=True, help_text="ISO3; country rows only.")
     year = serializers.IntegerField(min_value=1900, max_value=2100)
@@ -81,14 +90,18 @@ class ProductionBulkRowSerializer(serializers.Serializer):
     is_withheld = serializers.BooleanField(required=False)
     bound = serializers.ChoiceField(choices=["", ">", "<"], required=False)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=300)
-    source = serializers.CharField(help_text="Key of a stored data source.")
+    source = serializers.CharField(  # type: ignore[assignment]  # see the module note
+        help_text="Key of a stored data source."
+    )
 
 
 class TradeFlowOutputSerializer(serializers.ModelSerializer):
     exporter = serializers.CharField(source="exporter_id", read_only=True, allow_null=True)
     importer = serializers.CharField(source="importer_id", read_only=True, allow_null=True)
     commodity_code = serializers.CharField(source="commodity_code_id", read_only=True)
-    source = serializers.CharField(source="source.key", read_only=True)
+    source = serializers.CharField(  # type: ignore[assignment]  # see the module note
+        source="source.key", read_only=True
+    )
 
     class Meta:
         model = TradeFlow
@@ -107,16 +120,24 @@ class TradeFlowBulkRowSerializer(serializers.Serializer):
     basis = serializers.ChoiceField(choices=TradeFlow.Basis.choices)
     value_usd = serializers.FloatField(min_value=0)
     quantity_kg = serializers.FloatField(required=False, allow_null=True, min_value=0)
-    source = serializers.CharField(help_text="Key of a stored data source.")
+    source = serializers.CharField(  # type: ignore[assignment]  # see the module note
+        help_text="Key of a stored data source."
+    )
 
 
 class PolicyMeasureOutputSerializer(serializers.ModelSerializer):
     source_url = serializers.CharField(read_only=True)  # may be blank: not a "uri" then
     issuer = serializers.CharField(source="issuer_id", read_only=True)
-    minerals = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    commodity_codes = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    targets = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    source = serializers.CharField(source="source.key", read_only=True, allow_null=True, default=None)
+    minerals: serializers.SlugRelatedField[Mineral] = serializers.SlugRelatedField(
+        slug_field="slug", many=True, read_only=True
+    )
+    commodity_codes: serializers.PrimaryKeyRelatedField[CommodityCode] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
+    targets: serializers.PrimaryKeyRelatedField[Country] = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    source = serializers.CharField(  # type: ignore[assignment]  # see the module note
+        source="source.key", read_only=True, allow_null=True, default=None
+    )
 
     class Meta:
         model = PolicyMeasure
@@ -138,7 +159,7 @@ class PolicyMeasureInputSerializer(serializers.ModelSerializer):
     targets = serializers.SlugRelatedField(
         slug_field="iso3", many=True, queryset=Country.objects.all(), required=False, help_text="Empty: all."
     )
-    source = serializers.SlugRelatedField(
+    source = serializers.SlugRelatedField(  # type: ignore[assignment]  # see the module note
         slug_field="key", queryset=DataSource.objects.all(), required=False, allow_null=True
     )
 
@@ -168,4 +189,4 @@ class BulkResultSerializer(serializers.Serializer):
 class BulkRejectedSerializer(serializers.Serializer):
     detail = serializers.CharField()
     rows = serializers.IntegerField()
-    errors = BulkRowErrorSerializer(many=True)
+    errors = BulkRowErrorSerializer(many=True)  # type: ignore[assignment]  # see the module note

@@ -42,7 +42,9 @@ class CompanyInputSerializer(serializers.ModelSerializer):
 
 
 class RequirementOutputSerializer(serializers.ModelSerializer):
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     mineral = serializers.CharField(source="mineral.slug", read_only=True)
 
     class Meta:
@@ -60,7 +62,9 @@ class RequirementInputSerializer(serializers.ModelSerializer):
 
 
 class SourcingOutputSerializer(serializers.ModelSerializer):
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     mineral = serializers.CharField(source="mineral.slug", read_only=True)
     facility = serializers.CharField(source="facility.key", read_only=True, allow_null=True, default=None)
     country = serializers.CharField(source="country_id", read_only=True)

@@ -49,6 +49,8 @@ class OrganizationView(views.APIView):
 
 
 class PortfolioViewSet(ServiceModelViewSet):
+    # Each subclass sets a QuerySet of its model (the stubs also allow a Manager or None).
+    queryset: QuerySet[Any]
     permission_classes = [PortfolioAccess]
     throttle_scope = "portfolio"
     services_module = services

@@ -41,11 +41,11 @@ class Command(BaseCommand):
                 written += result.written
                 progress.set_postfix_str(f"{mineral_id}: {result.supply_rows}+{result.import_rows} rows")
                 progress.update()
-        organizations = services.stale_organization_ids()
-        if organizations:
-            services.organizations_exposure_recompute(organization_ids=organizations)
+        stale_organizations = services.stale_organization_ids()
+        if stale_organizations:
+            services.organizations_exposure_recompute(organization_ids=stale_organizations)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Recomputed {written} of {len(ids)} mineral(s); {len(organizations)} buyer(s) refreshed."
+                f"Recomputed {written} of {len(ids)} mineral(s); {len(stale_organizations)} buyer(s) refreshed."
             )
         )
