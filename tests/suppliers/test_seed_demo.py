@@ -91,11 +91,11 @@ def test_the_demo_buyer_is_fictional_and_mixes_chinese_and_alternative_supply():
     lines = Sourcing.objects.filter(organization=buyer).select_related("facility__company__hq_country")
     assert any(line.country_id == "CHN" for line in lines), "direct Chinese supply"
     assert any(
-        (line.facility
-        and line.facility.country_id != "CHN"
-        and line.facility.company.hq_country_id == "CHN")
-        or (line.facility
-        and line.facility.company.stakes_in.filter(owner__hq_country_id="CHN", percent__gte=25).exists())
+        (line.facility and line.facility.country_id != "CHN" and line.facility.company.hq_country_id == "CHN")
+        or (
+            line.facility
+            and line.facility.company.stakes_in.filter(owner__hq_country_id="CHN", percent__gte=25).exists()
+        )
         for line in lines
     ), "a Chinese-owned facility abroad"
     assert any(
