@@ -10,7 +10,7 @@ Two statements:
    spread over the parallel workers by a Parallel Append, so a batch uses every core the
    server allows. The amounts are summed per partner once and every figure of a
    (destination, year) follows in one more pass: a share needs the total, so the row keeps
-   the partners' amounts (`partners`, the shares are derived on read), the HHI is
+   the partners' amounts (`partners_json`, the shares are derived on read), the HHI is
    `10,000 * sum V_c^2 / V^2`, and the China and FEOC shares are sums over the total.
 2. `INSERT ... SELECT ... ON CONFLICT DO UPDATE WHERE not older` from that table, with the
    small inputs decided in Python (chosen dataset per year, production per country,
@@ -24,8 +24,8 @@ The SQL is the same maths as dashboards.risk, term by term (docs/metrics.md sect
 * `i_c = V_c / V`; `import_china_share = i_CHN` (0 when absent), `import_feoc_share = sum i_c`
   over FEOC keys, `import_hhi = 10,000 sum i_c^2`, DOJ band; the same by quantity over flows
   that report one; no value (V = 0) gives NULLs;
-* `partners` `[[iso3, value_usd, quantity_kg or null], ...]` largest value first, ties by code
-  (`risk.ranked_partner_amounts`);
+* `partners_json` `[[iso3, value_usd, quantity_kg or null], ...]` largest value first, ties by
+  code (`risk.ranked_partner_amounts`), JSON text;
 * `nir = (imports - exports) / (production + imports - exports)` clamped to [0, 1], NULL when
   an input is unknown or consumption <= 0 (`risk.net_import_reliance`).
 
@@ -50,13 +50,13 @@ from django.db import connection
 
 IMPORT_COLUMNS = (
     "mineral_id", "destination_id", "year", "data_version", "computed_at", "sources", "total_value_usd",
-    "import_coverage", "import_china_share", "import_feoc_share", "import_hhi", "import_hhi_band", "partners",
+    "import_coverage", "import_china_share", "import_feoc_share", "import_hhi", "import_hhi_band", "partners_json",
     "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity", "import_feoc_share_by_quantity",
     "import_hhi_by_quantity", "nir", "nir_published", "nir_published_bound",
 )  # fmt: skip
 # What a branch computes per (mineral, destination, year), in the temporary table.
 COMPUTED_COLUMNS = (
-    "total_value_usd", "import_coverage", "import_china_share", "import_feoc_share", "import_hhi", "partners",
+    "total_value_usd", "import_coverage", "import_china_share", "import_feoc_share", "import_hhi", "partners_json",
     "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity", "import_feoc_share_by_quantity",
     "import_hhi_by_quantity", "exports_kg",
 )  # fmt: skip
@@ -113,7 +113,7 @@ SELECT %(mineral_{{i}})s::int AS mineral_id, i.destination COLLATE "default" AS 
        CASE WHEN i.total_value_usd > 0 THEN i.feoc_value / i.total_value_usd END AS import_feoc_share,
        CASE WHEN i.total_value_usd > 0
             THEN 10000 * i.value_squares / (i.total_value_usd * i.total_value_usd) END AS import_hhi,
-       i.partners, i.total_quantity_kg,
+       i.partners_json, i.total_quantity_kg,
        i.value_with_quantity / NULLIF(i.total_value_usd, 0) AS quantity_coverage,
        CASE WHEN i.total_quantity_kg > 0 THEN i.china_quantity / i.total_quantity_kg END
            AS import_china_share_by_quantity,
@@ -135,7 +135,7 @@ FROM (
            COALESCE(n.china_quantity, 0) AS china_quantity, COALESCE(n.feoc_quantity, 0) AS feoc_quantity,
            COALESCE(n.quantity_squares, 0) AS quantity_squares,
            COALESCE(n.value_with_quantity, 0) + COALESCE(r.value_with_quantity, 0) AS value_with_quantity,
-           COALESCE(n.partners, '[]'::jsonb) AS partners
+           COALESCE(n.partners_json, '[]') AS partners_json
     FROM (
         SELECT destination, year,
                SUM(value) AS value,
@@ -147,12 +147,12 @@ FROM (
                SUM(quantity) FILTER (WHERE partner = ANY(%(feoc)s::text[])) AS feoc_quantity,
                SUM(quantity * quantity) AS quantity_squares,
                SUM(value_with_quantity) AS value_with_quantity,
-               -- JSON text built in one ordered pass, parsed once (a jsonb value per partner
-               -- costs about 2x more); a float's text is its shortest exact form.
+               -- JSON text built in one ordered pass and stored as text (ImportMetric.partners_json);
+               -- a float's text is its shortest exact form (extra_float_digits).
                ('[' || string_agg(
                    '[' || to_json(partner)::text || ',' || value::text || ','
                        || COALESCE(quantity::text, 'null') || ']',
-                   ',' ORDER BY value DESC, partner) || ']')::jsonb AS partners
+                   ',' ORDER BY value DESC, partner) || ']') AS partners_json
         FROM (
             -- Named partners (the China group merged into CHN), summed over the mineral's codes.
             SELECT tf.importer_id COLLATE "C" AS destination, tf.year,
@@ -255,7 +255,7 @@ SELECT n.mineral_id, n.destination, n.year, m.version, %(now)s,
        n.total_value_usd, n.import_coverage, n.import_china_share, n.import_feoc_share, n.import_hhi,
        CASE WHEN n.import_hhi IS NULL THEN '' WHEN n.import_hhi < 1500 THEN 'low'
             WHEN n.import_hhi <= 2500 THEN 'moderate' ELSE 'high' END,
-       COALESCE(n.partners, '[]'::jsonb),
+       COALESCE(n.partners_json, '[]'),
        n.total_quantity_kg, n.quantity_coverage, n.import_china_share_by_quantity, n.import_feoc_share_by_quantity,
        n.import_hhi_by_quantity,
        CASE WHEN n.prod IS NULL OR n.total_quantity_kg IS NULL OR n.prod + n.total_quantity_kg - n.exp <= 0 THEN NULL

@@ -13,6 +13,7 @@ Contract (docs/metrics.md, "Recompute"):
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -496,7 +497,7 @@ def _import_row(
         import_feoc_share=d.import_feoc_share if d else None,
         import_hhi=d.import_hhi if d else None,
         import_hhi_band=(d.import_hhi_band or "") if d else "",
-        partners=[list(p) for p in d.partners] if d else [],
+        partners_json=json.dumps([list(p) for p in d.partners] if d else []),
         total_quantity_kg=d.total_quantity_kg if d else None,
         quantity_coverage=d.quantity_coverage if d else None,
         import_china_share_by_quantity=d.import_china_share_by_quantity if d else None,

@@ -1,4 +1,4 @@
-"""ImportMetric stores the partners' amounts (value, quantity) instead of two share vectors.
+"""ImportMetric stores the partners' amounts (value, quantity; JSON text) instead of two share vectors.
 
 The shares follow from the amounts and the totals on read (ImportMetric.partner_shares). The
 stored rows cannot be converted (the amounts are not in them): they are deleted and every
@@ -21,5 +21,5 @@ class Migration(migrations.Migration):
         migrations.RunPython(drop_import_rows, migrations.RunPython.noop),
         migrations.RemoveField(model_name="importmetric", name="partner_shares"),
         migrations.RemoveField(model_name="importmetric", name="partner_shares_by_quantity"),
-        migrations.AddField(model_name="importmetric", name="partners", field=models.JSONField(default=list)),
+        migrations.AddField(model_name="importmetric", name="partners_json", field=models.TextField(default="[]")),
     ]
