@@ -278,6 +278,11 @@ def test_recompute_metrics_command_sync(demo: None) -> None:
     call_command("recompute_metrics", "--mineral", "gallium", "--sync", stdout=out)
     assert "Recomputed 1 of 1" in out.getvalue()
     assert not ExposureMetric.objects.filter(mineral__slug="gallium", mineral_data_version__lt=_gallium().data_version)
+    # Every mineral, in batches (17 demo minerals: more than one batch), rows as one by one.
+    before = _metric_rows()
+    call_command("recompute_metrics", "--all", "--sync", stdout=out)
+    assert f"Recomputed {Mineral.objects.count()} of {Mineral.objects.count()}" in out.getvalue()
+    assert _metric_rows() == before
 
 
 def test_newest_edition_wins(demo: None) -> None:
