@@ -725,34 +725,26 @@ class UsgsMcsLoader(Loader):
         }
         compare = ("quantity", "unit", "is_estimate", "is_withheld", "bound", "notes")
         table = ProductionRecord._meta.db_table
-        count.add(
-            production.upsert(
-                Target(
-                    table=table,
-                    select=prod_select,
-                    joins=mineral_join,
-                    where="s.row_kind = 'country'",
-                    key=("mineral_id", "stage", "country_id", "year", "source_id"),
-                    predicate="{t}row_kind = 'country'",
-                    compare=compare,
-                    scope="mineral_id",
+        # Country rows and the world total / "other countries" rows each have their own partial
+        # unique index: keyed by country, or by row kind.
+        for where, identity, predicate in (
+            ("s.row_kind = 'country'", "country_id", "{t}row_kind = 'country'"),
+            ("s.row_kind <> 'country'", "row_kind", "NOT ({t}row_kind = 'country')"),
+        ):
+            count.add(
+                production.upsert(
+                    Target(
+                        table=table,
+                        select=prod_select,
+                        joins=mineral_join,
+                        where=where,
+                        key=("mineral_id", "stage", identity, "year", "source_id"),
+                        predicate=predicate,
+                        compare=compare,
+                        scope="mineral_id",
+                    )
                 )
             )
-        )
-        count.add(
-            production.upsert(
-                Target(
-                    table=table,
-                    select=prod_select,
-                    joins=mineral_join,
-                    where="s.row_kind <> 'country'",
-                    key=("mineral_id", "stage", "row_kind", "year", "source_id"),
-                    predicate="NOT ({t}row_kind = 'country')",
-                    compare=compare,
-                    scope="mineral_id",
-                )
-            )
-        )
         count.add(
             salient.upsert(
                 Target(
