@@ -25,8 +25,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
-from minerals.bulk_upsert import Staging, Target, UpsertCount
-from minerals.imports import TO_CANONICAL_UNIT
+from minerals.bulk_upsert import Staging, UpsertCount
 from minerals.models import (
     CommodityCode,
     CommodityMineral,
@@ -38,6 +37,12 @@ from minerals.models import (
     TradeFlow,
 )
 from minerals.services import minerals_mark_stale
+from minerals.upsert_targets import (
+    PRODUCTION_FIGURE_STAGING_COLUMNS,
+    TRADE_FLOW_STAGING_COLUMNS,
+    production_targets,
+    trade_flow_targets,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -192,16 +197,7 @@ def mineral_slugs(ids: Iterable[int]) -> list[str]:
 
 # ---------------------------------------------------------------------------------- trade flows
 
-TRADE_STAGING_COLUMNS = (
-    ("year", "int"),
-    ("exporter_id", "text"),
-    ("importer_id", "text"),
-    ("commodity_code_id", "text"),
-    ("basis", "text"),
-    ("value_usd", "float"),
-    ("quantity_kg", "float"),
-    ("source_id", "bigint"),
-)
+TRADE_STAGING_COLUMNS = (*TRADE_FLOW_STAGING_COLUMNS, ("source_id", "bigint"))
 
 
 def _upper(value: Any) -> str:
@@ -218,47 +214,6 @@ TRADE_COLUMNS = (
     Column("quantity_kg", "a number of 0 or more, or empty", parse_float, required=False),
     Column("source", "the key of a stored data source", lambda v: str(v).strip()),
 )
-
-
-def trade_targets() -> list[Target]:
-    """The three partial unique indexes of TradeFlow (as minerals.imports.TradeLoader upserts them),
-    with the source taken from each staged row instead of one per file."""
-    select = {
-        "year": "s.year",
-        "exporter_id": "s.exporter_id",
-        "importer_id": "s.importer_id",
-        "commodity_code_id": "s.commodity_code_id",
-        "basis": "s.basis",
-        "value_usd": "s.value_usd",
-        "quantity_kg": "s.quantity_kg",
-        "source_id": "s.source_id",
-    }
-    common: dict[str, Any] = {
-        "table": TradeFlow._meta.db_table,
-        "select": select,
-        "compare": ("value_usd", "quantity_kg"),
-        "scope": "commodity_code_id",
-    }
-    return [
-        Target(
-            **common,
-            where="s.exporter_id IS NOT NULL AND s.importer_id IS NOT NULL",
-            key=("source_id", "year", "exporter_id", "importer_id", "commodity_code_id", "basis"),
-            predicate="{t}exporter_id IS NOT NULL AND {t}importer_id IS NOT NULL",
-        ),
-        Target(
-            **common,
-            where="s.exporter_id IS NULL",
-            key=("source_id", "year", "importer_id", "commodity_code_id", "basis"),
-            predicate="{t}exporter_id IS NULL",
-        ),
-        Target(
-            **common,
-            where="s.importer_id IS NULL",
-            key=("source_id", "year", "exporter_id", "commodity_code_id", "basis"),
-            predicate="{t}importer_id IS NULL",
-        ),
-    ]
 
 
 def trade_flows_bulk_upsert(*, rows: Sequence[Any], user: AbstractBaseUser | None = None) -> BulkResult:
@@ -318,7 +273,7 @@ def trade_flows_bulk_upsert(*, rows: Sequence[Any], user: AbstractBaseUser | Non
             for line, record in enumerate(staged, start=1):
                 out.write((*record, line))
         count = UpsertCount()
-        for target in trade_targets():
+        for target in trade_flow_targets(source_id="s.source_id"):
             count.add(staging.upsert(target))
         mineral_ids = set(
             CommodityMineral.objects.filter(commodity_code_id__in=count.scope).values_list("mineral_id", flat=True)
@@ -343,20 +298,7 @@ def _result(rows: int, count: UpsertCount, mineral_ids: set[int], user: Any, wha
 
 # ---------------------------------------------------------------------------------- production
 
-PRODUCTION_STAGING_COLUMNS = (
-    ("mineral_id", "bigint"),
-    ("stage", "text"),
-    ("row_kind", "text"),
-    ("country_id", "text"),
-    ("year", "int"),
-    ("quantity", "float"),
-    ("unit", "text"),
-    ("is_estimate", "bool"),
-    ("is_withheld", "bool"),
-    ("bound", "text"),
-    ("notes", "text"),
-    ("source_id", "bigint"),
-)
+PRODUCTION_STAGING_COLUMNS = (("mineral_id", "bigint"), *PRODUCTION_FIGURE_STAGING_COLUMNS, ("source_id", "bigint"))
 
 PRODUCTION_COLUMNS = (
     Column("mineral", "the slug of a stored mineral", lambda v: str(v).strip()),
@@ -433,27 +375,6 @@ def production_bulk_upsert(*, rows: Sequence[Any], user: AbstractBaseUser | None
     if checker.errors:
         raise BulkRejected(checker.errors, len(rows))
 
-    select = {
-        "mineral_id": "s.mineral_id",
-        "stage": "s.stage",
-        "row_kind": "s.row_kind",
-        "country_id": "s.country_id",
-        "year": "s.year",
-        "quantity": TO_CANONICAL_UNIT.format(value="s.quantity"),  # as the importers do
-        "unit": "m.canonical_unit",
-        "is_estimate": "s.is_estimate",
-        "is_withheld": "s.is_withheld",
-        "bound": "s.bound",
-        "notes": "s.notes",
-        "source_id": "s.source_id",
-    }
-    common: dict[str, Any] = {
-        "table": ProductionRecord._meta.db_table,
-        "select": select,
-        "joins": "JOIN minerals_mineral m ON m.id = s.mineral_id",
-        "compare": ("quantity", "unit", "is_estimate", "is_withheld", "bound", "notes"),
-        "scope": "mineral_id",
-    }
     with transaction.atomic():
         staging = Staging("lodestone_stage_api_production", PRODUCTION_STAGING_COLUMNS)
         staging.create()
@@ -461,26 +382,9 @@ def production_bulk_upsert(*, rows: Sequence[Any], user: AbstractBaseUser | None
             for line, record in enumerate(staged, start=1):
                 out.write((*record, line))
         count = UpsertCount()
-        count.add(
-            staging.upsert(
-                Target(
-                    **common,
-                    where="s.row_kind = 'country'",
-                    key=("mineral_id", "stage", "country_id", "year", "source_id"),
-                    predicate="{t}row_kind = 'country'",
-                )
-            )
-        )
-        count.add(
-            staging.upsert(
-                Target(
-                    **common,
-                    where="s.row_kind <> 'country'",
-                    key=("mineral_id", "stage", "row_kind", "year", "source_id"),
-                    predicate="NOT ({t}row_kind = 'country')",
-                )
-            )
-        )
+        mineral_join = "JOIN minerals_mineral m ON m.id = s.mineral_id"
+        for target in production_targets(mineral_join=mineral_join, source_id="s.source_id"):
+            count.add(staging.upsert(target))
         mineral_ids = {int(m) for m in count.scope}
         minerals_mark_stale(mineral_ids=mineral_ids)
         staging.drop()

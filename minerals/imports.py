@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypedDict
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, connections, transaction
@@ -63,10 +63,16 @@ from minerals.models import (
     Mineral,
     ProductionRecord,
     SalientStatistic,
-    TradeFlow,
     WgiScore,
 )
 from minerals.services import minerals_mark_stale
+from minerals.upsert_targets import (
+    PRODUCTION_FIGURE_STAGING_COLUMNS,
+    TO_CANONICAL_UNIT,
+    TRADE_FLOW_STAGING_COLUMNS,
+    production_targets,
+    trade_flow_targets,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -501,12 +507,6 @@ def _source(key: str, defaults: dict[str, Any]) -> DataSource:
 
 _MCS_DOI = {2025: "https://doi.org/10.5066/P13XCP3R", 2024: "https://doi.org/10.5066/P144BA54"}
 SALIENT_STATISTICS = {c.value for c in SalientStatistic.Statistic}
-# The parser converts masses to its own canonical unit; the mineral's stored canonical_unit (a
-# curator's choice, e.g. indium in t) wins, so kg <-> t is converted once more in SQL.
-TO_CANONICAL_UNIT = (
-    "CASE WHEN s.unit = 'kg' AND m.canonical_unit = 't' THEN {value} / 1000.0 "
-    "WHEN s.unit = 't' AND m.canonical_unit = 'kg' THEN {value} * 1000.0 ELSE {value} END"
-)
 
 
 def _mcs_year(path: Path) -> int | None:
@@ -529,16 +529,7 @@ class UsgsMcsLoader(Loader):
         ("mineral_slug", "text"),
         ("commodity", "text"),
         ("measure", "text"),
-        ("stage", "text"),
-        ("row_kind", "text"),
-        ("country_id", "text"),
-        ("year", "int"),
-        ("quantity", "float"),
-        ("unit", "text"),
-        ("is_estimate", "bool"),
-        ("is_withheld", "bool"),
-        ("bound", "text"),
-        ("notes", "text"),
+        *PRODUCTION_FIGURE_STAGING_COLUMNS,
     )
     salient_columns = (
         ("mineral_slug", "text"),
@@ -709,42 +700,8 @@ class UsgsMcsLoader(Loader):
         count = UpsertCount()
         src = int(self.source_id)
         mineral_join = "JOIN minerals_mineral m ON m.slug = s.mineral_slug"
-        prod_select = {
-            "mineral_id": "m.id",
-            "stage": "s.stage",
-            "row_kind": "s.row_kind",
-            "country_id": "s.country_id",
-            "year": "s.year",
-            "quantity": TO_CANONICAL_UNIT.format(value="s.quantity"),
-            "unit": "m.canonical_unit",
-            "is_estimate": "s.is_estimate",
-            "is_withheld": "s.is_withheld",
-            "bound": "s.bound",
-            "notes": "s.notes",
-            "source_id": str(src),
-        }
-        compare = ("quantity", "unit", "is_estimate", "is_withheld", "bound", "notes")
-        table = ProductionRecord._meta.db_table
-        # Country rows and the world total / "other countries" rows each have their own partial
-        # unique index: keyed by country, or by row kind.
-        for where, identity, predicate in (
-            ("s.row_kind = 'country'", "country_id", "{t}row_kind = 'country'"),
-            ("s.row_kind <> 'country'", "row_kind", "NOT ({t}row_kind = 'country')"),
-        ):
-            count.add(
-                production.upsert(
-                    Target(
-                        table=table,
-                        select=prod_select,
-                        joins=mineral_join,
-                        where=where,
-                        key=("mineral_id", "stage", identity, "year", "source_id"),
-                        predicate=predicate,
-                        compare=compare,
-                        scope="mineral_id",
-                    )
-                )
-            )
+        for target in production_targets(mineral_join=mineral_join, source_id=str(src)):
+            count.add(production.upsert(target))
         count.add(
             salient.upsert(
                 Target(
@@ -942,84 +899,14 @@ def _t5_checked(entries: list[dict[str, Any]], source_id: int) -> list[dict[str,
 
 # ---------------------------------------------------------------------------------- trade (Comtrade, BACI)
 
-TRADE_COLUMNS = (
-    ("year", "int"),
-    ("exporter_id", "text"),
-    ("importer_id", "text"),
-    ("commodity_code_id", "text"),
-    ("basis", "text"),
-    ("value_usd", "float"),
-    ("quantity_kg", "float"),
-)
-
-
-class _TradeTargetCommon(TypedDict):
-    """The `Target` arguments shared by the three trade-flow upserts (one per partial unique index)."""
-
-    table: str
-    select: dict[str, str]
-    compare: tuple[str, ...]
-    scope: str
-
 
 class TradeLoader(Loader):
     """Shared by Comtrade and BACI: stage flows, create unknown codes, upsert per partial index."""
 
-    def trade_targets(self, staging: Staging, *, bilateral_only: bool = False) -> UpsertCount:
-        select = {
-            "year": "s.year",
-            "exporter_id": "s.exporter_id",
-            "importer_id": "s.importer_id",
-            "commodity_code_id": "s.commodity_code_id",
-            "basis": "s.basis",
-            "value_usd": "s.value_usd",
-            "quantity_kg": "s.quantity_kg",
-            "source_id": str(int(self.source_id)),
-        }
-        table = TradeFlow._meta.db_table
-        common: _TradeTargetCommon = {
-            "table": table,
-            "select": select,
-            "compare": ("value_usd", "quantity_kg"),
-            "scope": "commodity_code_id",
-        }
-        count = UpsertCount()
-        count.add(
-            staging.upsert(
-                Target(
-                    **common,
-                    where="s.exporter_id IS NOT NULL AND s.importer_id IS NOT NULL",
-                    key=("source_id", "year", "exporter_id", "importer_id", "commodity_code_id", "basis"),
-                    predicate="{t}exporter_id IS NOT NULL AND {t}importer_id IS NOT NULL",
-                )
-            )
-        )
-        if bilateral_only:
-            return count  # BACI has no partner aggregates: two scans of the staging table saved
-        count.add(
-            staging.upsert(
-                Target(
-                    **common,
-                    where="s.exporter_id IS NULL",
-                    predicate="{t}exporter_id IS NULL",
-                    key=("source_id", "year", "importer_id", "commodity_code_id", "basis"),
-                )
-            )
-        )
-        count.add(
-            staging.upsert(
-                Target(
-                    **common,
-                    where="s.importer_id IS NULL",
-                    predicate="{t}importer_id IS NULL",
-                    key=("source_id", "year", "exporter_id", "commodity_code_id", "basis"),
-                )
-            )
-        )
-        return count
+    bilateral_only = False  # BACI has no partner aggregates: two scans of the staging table saved
 
     def load_trade(self, write: Callable[[Any, Any], ParseError | None]) -> None:
-        staging = Staging("lodestone_stage_trade", TRADE_COLUMNS)
+        staging = Staging("lodestone_stage_trade", TRADE_FLOW_STAGING_COLUMNS)
         staging.create()
         with staging.writer() as out:
             self.stream(lambda rec: write(out, rec))
@@ -1042,7 +929,10 @@ class TradeLoader(Loader):
         if self.outcome.error_count and not self.options.skip_invalid:
             return
         self._codes(staging)
-        count = self.trade_targets(staging, bilateral_only=self.importer == "baci")
+        targets = trade_flow_targets(source_id=str(int(self.source_id)))
+        count = UpsertCount()
+        for target in targets[:1] if self.bilateral_only else targets:
+            count.add(staging.upsert(target))
         self.finish_counts(count)
         affected = CommodityMineral.objects.filter(commodity_code_id__in=count.scope).values_list(
             "mineral_id", flat=True
@@ -1128,6 +1018,7 @@ class ComtradeLoader(TradeLoader):
 
 class BaciLoader(TradeLoader):
     importer = "baci"
+    bilateral_only = True
 
     @classmethod
     def source_for(cls, path: Path, options: ImportOptions) -> DataSource:
