@@ -242,7 +242,7 @@ def import_batch_run(*, batch: ImportBatch, progress: Progress | None = None) ->
     try:
         with transaction.atomic():
             loader.load()
-            if outcome.error_count and not options.skip_invalid:
+            if loader.failing():
                 raise _Rollback
     except _Rollback:
         outcome.inserted = outcome.updated = outcome.unchanged = 0
@@ -442,6 +442,10 @@ class Loader:
         if problems and self.options.skip_invalid:
             staging.delete_lines(p.line for p in problems if p.line is not None)
 
+    def failing(self) -> bool:
+        """Errors without --skip-invalid: the import rolls back, so the rest of the work is skipped."""
+        return bool(self.outcome.error_count) and not self.options.skip_invalid
+
     def finish_counts(self, count: UpsertCount) -> None:
         self.outcome.inserted += count.inserted
         self.outcome.updated += count.updated
@@ -521,6 +525,18 @@ def _mcs_year(path: Path) -> int | None:
     return None
 
 
+@dataclass
+class _McsRead:
+    """What one pass over an MCS file leaves besides the staged rows (the writers while it runs)."""
+
+    expected_edition: str | None
+    production: Any = None
+    salient: Any = None
+    layouts: set[str] = field(default_factory=set)
+    t5: list[dict[str, Any]] = field(default_factory=list)
+    fig2: list[dict[str, Any]] = field(default_factory=list)
+
+
 class UsgsMcsLoader(Loader):
     """World production (all editions), salient statistics, T5 and Fig2 of the MCS data release."""
 
@@ -566,121 +582,142 @@ class UsgsMcsLoader(Loader):
         return parse_usgs_mcs(fh, stats=self.stats)
 
     def load(self) -> None:
-        edition = DataSource.objects.values_list("edition", flat=True).get(pk=self.source_id)
-        year = re.search(r"(\d{4})", edition or "")
-        expected_edition = f"MCS {year.group(1)}" if year else None
         production = Staging("lodestone_stage_production", self.production_columns)
         salient = Staging("lodestone_stage_salient", self.salient_columns)
         production.create()
         salient.create()
-        t5: list[dict[str, Any]] = []
-        fig2: list[dict[str, Any]] = []
-        layouts: set[str] = set()
-        name = self.path.name
-        with production.writer() as prod_out, salient.writer() as sal_out:
-
-            def write(rec: Any) -> ParseError | None:
-                if expected_edition and rec.edition != expected_edition:
-                    return ParseError(
-                        name,
-                        rec.line,
-                        "Source",
-                        rec.edition,
-                        expected_edition,
-                        "is another edition than the rest of the file",
-                    )
-                if isinstance(rec, ProductionRow):
-                    layouts.add("production")
-                    problem = _year_error(name, rec.line, rec.year) or self.known_country(
-                        rec.country_iso3, rec.line, "country", rec.country_name
-                    )
-                    if problem:
-                        return problem
-                    notes = "; ".join(x for x in (f"USGS Type: {rec.measure}", rec.notes) if x)[:300]
-                    prod_out.write(
-                        (
-                            rec.mineral_slug,
-                            rec.commodity,
-                            rec.measure,
-                            rec.stage,
-                            rec.row_kind,
-                            rec.country_iso3,
-                            rec.year,
-                            rec.quantity,
-                            rec.unit,
-                            rec.is_estimate,
-                            rec.is_withheld,
-                            rec.bound,
-                            notes,
-                            rec.line,
-                        )
-                    )
-                    return None
-                if isinstance(rec, SalientValue):
-                    layouts.add("salient")
-                    if rec.statistic not in SALIENT_STATISTICS:
-                        self.stats.skip(f"salient {rec.statistic} column (not stored)")
-                        return None
-                    if not rec.is_primary:
-                        self.stats.skip("salient component column (several columns for one statistic, no total)")
-                        return None
-                    return self._salient_row(
-                        sal_out,
-                        rec.mineral_slug,
-                        rec.commodity,
-                        rec.year,
-                        rec.statistic,
-                        rec.value,
-                        rec.unit,
-                        rec.bound,
-                        rec.is_estimate,
-                        rec.is_withheld,
-                        rec.notes or f"USGS column {rec.column}",
-                        rec.line,
-                    )
-                if isinstance(rec, CriticalMineralSummary):
-                    layouts.add("t5")
-                    t5.append(_t5_entry(rec))
-                    return self._nir_row(
-                        sal_out,
-                        rec.mineral_slug,
-                        rec.mineral,
-                        rec.year,
-                        rec.is_estimate,
-                        rec.net_import_reliance,
-                        rec.line,
-                    )
-                if isinstance(rec, NetImportReliance):
-                    layouts.add("fig2")
-                    fig2.append(
-                        {
-                            "mineral": rec.mineral_slug,
-                            "commodity": rec.commodity,
-                            "year": rec.year,
-                            "import_sources": list(rec.import_sources_iso3),
-                            "line": rec.line,
-                        }
-                    )
-                    return self._nir_row(
-                        sal_out,
-                        rec.mineral_slug,
-                        rec.commodity.partition(",")[0].title(),
-                        rec.year,
-                        False,
-                        rec.reliance_pct,
-                        rec.line,
-                    )
-                return None
-
-            self.stream(write)
-
+        read = self._stage(production, salient)
         self.drop_rejected_lines(production, salient)
+        self._reject_duplicates(production, salient, fig2="fig2" in read.layouts)
+        if self.failing():
+            return
+        created = self._create_minerals(production, salient)
+        converted = self._unit_conversions(production, salient)
+        if converted:
+            self.outcome.skipped["rows converted to the mineral's canonical unit (kept)"] += converted
+        if self.failing():
+            return
+        count = self._upsert(production, salient)
+        self.finish_counts(count)
+        minerals_mark_stale(mineral_ids=count.scope)
+        if created:
+            self.outcome.report["created_minerals"] = created
+        if read.t5:
+            self.outcome.report["t5"] = _t5_checked(read.t5, int(self.source_id))
+        if read.fig2:
+            self.outcome.report["fig2"] = read.fig2
 
+    def _expected_edition(self) -> str | None:
+        """``MCS 2025`` for the batch's source: every row of the file must name that edition."""
+        edition = DataSource.objects.values_list("edition", flat=True).get(pk=self.source_id)
+        year = re.search(r"(\d{4})", edition or "")
+        return f"MCS {year.group(1)}" if year else None
+
+    def _stage(self, production: Staging, salient: Staging) -> _McsRead:
+        """Stream the file into the two staging tables; T5 and Fig2 entries are kept for the report."""
+        read = _McsRead(expected_edition=self._expected_edition())
+        with production.writer() as read.production, salient.writer() as read.salient:
+            self.stream(lambda rec: self._stage_record(rec, read))
+        return read
+
+    def _stage_record(self, rec: Any, read: _McsRead) -> ParseError | None:
+        if read.expected_edition and rec.edition != read.expected_edition:
+            return ParseError(
+                self.path.name,
+                rec.line,
+                "Source",
+                rec.edition,
+                read.expected_edition,
+                "is another edition than the rest of the file",
+            )
+        if isinstance(rec, ProductionRow):
+            read.layouts.add("production")
+            return self._production_row(read.production, rec)
+        if isinstance(rec, SalientValue):
+            read.layouts.add("salient")
+            return self._salient_value(read.salient, rec)
+        if isinstance(rec, CriticalMineralSummary):
+            read.layouts.add("t5")
+            read.t5.append(_t5_entry(rec))
+            return self._nir_row(
+                read.salient,
+                rec.mineral_slug,
+                rec.mineral,
+                rec.year,
+                rec.is_estimate,
+                rec.net_import_reliance,
+                rec.line,
+            )
+        if isinstance(rec, NetImportReliance):
+            read.layouts.add("fig2")
+            read.fig2.append(
+                {
+                    "mineral": rec.mineral_slug,
+                    "commodity": rec.commodity,
+                    "year": rec.year,
+                    "import_sources": list(rec.import_sources_iso3),
+                    "line": rec.line,
+                }
+            )
+            commodity = rec.commodity.partition(",")[0].title()
+            return self._nir_row(read.salient, rec.mineral_slug, commodity, rec.year, False, rec.reliance_pct, rec.line)
+        return None
+
+    def _production_row(self, out: Any, rec: ProductionRow) -> ParseError | None:
+        problem = _year_error(self.path.name, rec.line, rec.year) or self.known_country(
+            rec.country_iso3, rec.line, "country", rec.country_name
+        )
+        if problem:
+            return problem
+        notes = "; ".join(x for x in (f"USGS Type: {rec.measure}", rec.notes) if x)[:300]
+        out.write(
+            (
+                rec.mineral_slug,
+                rec.commodity,
+                rec.measure,
+                rec.stage,
+                rec.row_kind,
+                rec.country_iso3,
+                rec.year,
+                rec.quantity,
+                rec.unit,
+                rec.is_estimate,
+                rec.is_withheld,
+                rec.bound,
+                notes,
+                rec.line,
+            )
+        )
+        return None
+
+    def _salient_value(self, out: Any, rec: SalientValue) -> ParseError | None:
+        if rec.statistic not in SALIENT_STATISTICS:
+            self.stats.skip(f"salient {rec.statistic} column (not stored)")
+            return None
+        if not rec.is_primary:
+            self.stats.skip("salient component column (several columns for one statistic, no total)")
+            return None
+        return self._salient_row(
+            out,
+            rec.mineral_slug,
+            rec.commodity,
+            rec.year,
+            rec.statistic,
+            rec.value,
+            rec.unit,
+            rec.bound,
+            rec.is_estimate,
+            rec.is_withheld,
+            rec.notes or f"USGS column {rec.column}",
+            rec.line,
+        )
+
+    def _reject_duplicates(self, production: Staging, salient: Staging, *, fig2: bool) -> None:
         self.reject_staged(
             production, self._duplicates(production, ("mineral_slug", "stage", "row_kind", "country_id", "year"))
         )
         salient_dups = self._duplicates(salient, ("mineral_slug", "country_id", "year", "statistic"))
-        if "fig2" in layouts and salient_dups:
+        if fig2 and salient_dups:
             # Fig2 lists some minerals once per form (abrasives: fused aluminum oxide / silicon carbide):
             # no single NIR for the mineral, so those rows are skipped and counted, not an error.
             # Every duplicate has a line (_duplicates locates each one): the None test only narrows the type.
@@ -689,18 +726,12 @@ class UsgsMcsLoader(Loader):
             self.outcome.skipped["Fig2 mineral listed once per form (no single NIR)"] += len(lines)
         else:
             self.reject_staged(salient, salient_dups)
-        if self.outcome.error_count and not self.options.skip_invalid:
-            return
-        created = self._create_minerals(production, salient)
-        converted = self._unit_conversions(production, salient)
-        if converted:
-            self.outcome.skipped["rows converted to the mineral's canonical unit (kept)"] += converted
-        if self.outcome.error_count and not self.options.skip_invalid:
-            return
+
+    def _upsert(self, production: Staging, salient: Staging) -> UpsertCount:
         count = UpsertCount()
-        src = int(self.source_id)
+        src = str(int(self.source_id))
         mineral_join = "JOIN minerals_mineral m ON m.slug = s.mineral_slug"
-        for target in production_targets(mineral_join=mineral_join, source_id=str(src)):
+        for target in production_targets(mineral_join=mineral_join, source_id=src):
             count.add(production.upsert(target))
         count.add(
             salient.upsert(
@@ -718,7 +749,7 @@ class UsgsMcsLoader(Loader):
                         "is_estimate": "s.is_estimate",
                         "is_withheld": "s.is_withheld",
                         "notes": "s.notes",
-                        "source_id": str(src),
+                        "source_id": src,
                     },
                     key=("mineral_id", "country_id", "year", "statistic", "source_id"),
                     compare=("value", "unit", "bound", "is_estimate", "is_withheld", "notes"),
@@ -726,14 +757,7 @@ class UsgsMcsLoader(Loader):
                 )
             )
         )
-        self.finish_counts(count)
-        minerals_mark_stale(mineral_ids=count.scope)
-        if created:
-            self.outcome.report["created_minerals"] = created
-        if t5:
-            self.outcome.report["t5"] = _t5_checked(t5, src)
-        if fig2:
-            self.outcome.report["fig2"] = fig2
+        return count
 
     def _salient_row(
         self,
@@ -926,7 +950,7 @@ class TradeLoader(Loader):
                 for line, first in staging.duplicates(key, limit=self.max_errors)
             ],
         )
-        if self.outcome.error_count and not self.options.skip_invalid:
+        if self.failing():
             return
         self._codes(staging)
         targets = trade_flow_targets(source_id=str(int(self.source_id)))
@@ -1177,7 +1201,7 @@ class WgiLoader(Loader):
                 for line, first in staging.duplicates(("country_id", "year", "dim"), limit=self.max_errors)
             ],
         )
-        if self.outcome.error_count and not self.options.skip_invalid:
+        if self.failing():
             return
         # Only the dimensions the file carries are written: a one-indicator export never blanks the others.
         present = [d for (d,) in staging.values("SELECT DISTINCT dim FROM {stage} ORDER BY dim") if d in _WGI_FIELDS]
