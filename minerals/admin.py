@@ -129,8 +129,6 @@ class ImportUploadForm(forms.Form):
     skip_invalid = forms.BooleanField(required=False, help_text="Import the valid rows; reject the others.")
     dry_run = forms.BooleanField(required=False, help_text="Validate and report only.")
 
-    EXTENSIONS = {"usgs_mcs": (".csv",), "comtrade": (".csv",), "baci": (".csv",), "wgi": (".csv", ".xlsx")}
-
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         assert data is not None  # Form.clean returns cleaned_data; the stubs allow None for overrides
@@ -141,8 +139,9 @@ class ImportUploadForm(forms.Form):
         if upload.size > settings.LODESTONE_IMPORT_MAX_UPLOAD_BYTES:
             cap = settings.LODESTONE_IMPORT_MAX_UPLOAD_BYTES
             raise forms.ValidationError(f"The file is {upload.size:,} bytes; uploads are capped at {cap:,}.")
-        if Path(upload.name).suffix.lower() not in self.EXTENSIONS[importer]:
-            raise forms.ValidationError(f"A {importer} file ends in {' or '.join(self.EXTENSIONS[importer])}.")
+        extensions = IMPORTERS[importer].extensions
+        if Path(upload.name).suffix.lower() not in extensions:
+            raise forms.ValidationError(f"A {importer} file ends in {' or '.join(extensions)}.")
         if importer == "baci" and not data.get("countries"):
             raise forms.ValidationError("BACI needs its country-code file.")
         return data

@@ -8,19 +8,24 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from minerals.imports import ImportFailed, ImportOptions, import_file
+from minerals.imports import IMPORTERS, ImportFailed, ImportOptions, import_file
 
 # Files smaller than this finish before a progress bar is worth drawing.
 PROGRESS_BAR_BYTES = 5 * 1024 * 1024
 
 
 class ImportCommand(BaseCommand):
+    """``importer`` names the entry of minerals.imports.IMPORTERS; its help and file endings come from there."""
+
     importer = ""
-    extensions: tuple[str, ...] = (".csv",)
-    many_files = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = IMPORTERS[self.importer].description
+        self.extensions = IMPORTERS[self.importer].extensions
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("paths", nargs="+" if self.many_files else 1, help="Files (or folders of files).")
+        parser.add_argument("paths", nargs="+", help="Files (or folders of files).")
         parser.add_argument("--dry-run", action="store_true", help="Validate and report; write nothing.")
         parser.add_argument(
             "--skip-invalid", action="store_true", help="Import the valid rows; write the rejected ones to a report."

@@ -2,7 +2,10 @@
 
 Commands, the admin upload and the Celery task all call :func:`import_file` (or
 :func:`import_batch_start` + :func:`import_batch_run` when the batch must exist before the work,
-as for an upload). The flow for one file:
+as for an upload); which formats exist is :data:`IMPORTERS`, the one registry they all read. The
+loaders write set-based SQL directly, not row by row through minerals.services: that is what
+keeps a large file at COPY speed, so they mark the changed minerals stale themselves. The flow for
+one file:
 
 1. SHA-256 of the file; the edition's DataSource is found or created (``usgs-mcs-2025``,
    ``comtrade``, ``baci-hs22-v202401``, ``wgi-2022``); an ImportBatch (who, when) is committed.
@@ -77,7 +80,6 @@ from minerals.upsert_targets import (
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
-IMPORTERS = ("usgs_mcs", "comtrade", "baci", "wgi")
 SHOWN_ERRORS = 50
 Progress = Callable[[float], None]
 
@@ -198,14 +200,13 @@ def import_batch_start(
     file_name: str = "",
 ) -> ImportBatch:
     """Create the batch (status running) for a file; the edition's DataSource is found or created."""
-    if importer not in LOADERS:
+    if importer not in IMPORTERS:
         raise ImportFailed(f"unknown importer {importer!r} (one of {', '.join(IMPORTERS)})")
     options = options or ImportOptions()
     path = Path(path)
     if not path.is_file():
         raise ImportFailed(f"{path}: no such file")
-    loader_cls = LOADERS[importer]
-    source = loader_cls.source_for(path, options)
+    source = IMPORTERS[importer].loader.source_for(path, options)
     return ImportBatch.objects.create(
         source=source,
         importer=importer,
@@ -238,7 +239,9 @@ def import_batch_run(*, batch: ImportBatch, progress: Progress | None = None) ->
         return outcome
 
     reporter = _BatchProgress(batch, progress)
-    loader = LOADERS[batch.importer](batch=batch, path=path, options=options, outcome=outcome, progress=reporter)
+    loader = IMPORTERS[batch.importer].loader(
+        batch=batch, path=path, options=options, outcome=outcome, progress=reporter
+    )
     try:
         with transaction.atomic():
             loader.load()
@@ -346,12 +349,11 @@ def csv_safe_row(cells: list[str]) -> list[str]:
 class Loader:
     """What every format shares: the record loop, error bookkeeping, the rejects report."""
 
-    importer = ""
-
     def __init__(
         self, *, batch: ImportBatch, path: Path, options: ImportOptions, outcome: ImportOutcome, progress: Progress
     ) -> None:
         self.batch = batch
+        self.importer = batch.importer  # the key of IMPORTERS
         self.path = path
         self.options = options
         self.outcome = outcome
@@ -540,7 +542,6 @@ class _McsRead:
 class UsgsMcsLoader(Loader):
     """World production (all editions), salient statistics, T5 and Fig2 of the MCS data release."""
 
-    importer = "usgs_mcs"
     production_columns = (
         ("mineral_slug", "text"),
         ("commodity", "text"),
@@ -1006,8 +1007,6 @@ class TradeLoader(Loader):
 
 
 class ComtradeLoader(TradeLoader):
-    importer = "comtrade"
-
     @classmethod
     def source_for(cls, path: Path, options: ImportOptions) -> DataSource:
         return _source(
@@ -1041,7 +1040,6 @@ class ComtradeLoader(TradeLoader):
 
 
 class BaciLoader(TradeLoader):
-    importer = "baci"
     bilateral_only = True
 
     @classmethod
@@ -1134,8 +1132,6 @@ def _wgi_release(path: Path) -> int | None:
 
 
 class WgiLoader(Loader):
-    importer = "wgi"
-
     @classmethod
     def source_for(cls, path: Path, options: ImportOptions) -> DataSource:
         release = int(options.release) if options.release else _wgi_release(path)
@@ -1238,9 +1234,43 @@ class WgiLoader(Loader):
             minerals_mark_stale(mineral_ids=Mineral.objects.values_list("id", flat=True))
 
 
-LOADERS: dict[str, type[Loader]] = {
-    "usgs_mcs": UsgsMcsLoader,
-    "comtrade": ComtradeLoader,
-    "baci": BaciLoader,
-    "wgi": WgiLoader,
+# ---------------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Importer:
+    """One publisher's format: the loader that reads it (through its parser in minerals/importers/),
+    what the command and the admin say about it, and the file name endings they accept."""
+
+    key: str
+    loader: type[Loader]
+    description: str
+    extensions: tuple[str, ...] = (".csv",)
+
+
+# Every importer, by the key stored in ImportBatch.importer: the admin upload form (choices,
+# extensions), the import_<key> commands (help, extensions) and import_batch_run (so the Celery
+# task) all read it here.
+IMPORTERS: dict[str, Importer] = {
+    importer.key: importer
+    for importer in (
+        Importer(
+            "usgs_mcs",
+            UsgsMcsLoader,
+            "Import USGS Mineral Commodity Summaries CSV files: the MCS 2025 world file, the per-commodity world "
+            "files of the 2024/2023 editions, salient statistics, T5 and Fig2 (a folder or a list of files).",
+        ),
+        Importer(
+            "comtrade",
+            ComtradeLoader,
+            "Import UN Comtrade CSV files (API extracts or Comtrade+ downloads) as reported trade flows.",
+        ),
+        Importer("baci", BaciLoader, "Import a CEPII BACI yearly file (t,i,j,k,v,q) as reconciled trade flows."),
+        Importer(
+            "wgi",
+            WgiLoader,
+            "Import World Bank Worldwide Governance Indicators (official CSV layouts or the XLSX workbook).",
+            extensions=(".csv", ".xlsx"),
+        ),
+    )
 }

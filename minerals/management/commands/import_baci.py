@@ -7,7 +7,6 @@ from minerals.imports import ImportOptions
 
 
 class Command(ImportCommand):
-    help = "Import a CEPII BACI yearly file (t,i,j,k,v,q) as reconciled trade flows."
     importer = "baci"
 
     def add_arguments(self, parser: CommandParser) -> None:

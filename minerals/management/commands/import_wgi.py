@@ -7,9 +7,7 @@ from minerals.imports import ImportOptions
 
 
 class Command(ImportCommand):
-    help = "Import World Bank Worldwide Governance Indicators (official CSV layouts or the XLSX workbook)."
     importer = "wgi"
-    extensions = (".csv", ".xlsx")
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
