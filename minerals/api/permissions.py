@@ -30,11 +30,6 @@ def request_token(request: Request) -> AbstractAccessToken | None:
     return request.auth if isinstance(request.auth, AbstractAccessToken) else None
 
 
-def is_signed_in(request: Request) -> bool:
-    """A session user or a valid token (a client-credentials token has no user)."""
-    return request_token(request) is not None or bool(request.user and request.user.is_authenticated)
-
-
 def acting_user(request: Request) -> User | None:
     """Who a write is recorded against: the session user, or the token application's owner."""
     token = request_token(request)
