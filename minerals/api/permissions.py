@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 REFERENCE_READ = "reference:read"
 REFERENCE_WRITE = "reference:write"
-PORTFOLIO_READ = "portfolio:read"
-PORTFOLIO_WRITE = "portfolio:write"
 
 _PERM_BY_METHOD = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
 

@@ -13,9 +13,11 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from minerals.api.permissions import PORTFOLIO_READ, PORTFOLIO_WRITE, request_token, token_has_scope
+from minerals.api.permissions import request_token, token_has_scope
 from suppliers.models import ApplicationOrganization, Membership, Organization
 
+PORTFOLIO_READ = "portfolio:read"
+PORTFOLIO_WRITE = "portfolio:write"
 WRITER_ROLES = {Membership.Role.ANALYST, Membership.Role.ADMIN}
 _UNSET = object()
 
