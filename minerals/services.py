@@ -1,4 +1,7 @@
-"""Writes to reference data. Admin, API, importers and commands all come through here.
+"""Writes to reference data, one row at a time: the admin, the API and seed_demo come through here.
+
+The bulk loaders (minerals.imports, minerals.bulk_services) write set-based SQL instead, by
+design, and call `minerals_mark_stale` themselves once per file or request.
 
 Every write validates (full_clean plus the database constraints), records who made it (for
 django-simple-history) and marks the affected minerals stale in the same transaction. The
