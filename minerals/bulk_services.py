@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
-from minerals.bulk_upsert import Staging, UpsertCount
+from minerals.bulk_upsert import Staging, Target, UpsertCount
 from minerals.models import (
     CommodityCode,
     CommodityMineral,
@@ -266,21 +266,37 @@ def trade_flows_bulk_upsert(*, rows: Sequence[Any], user: AbstractBaseUser | Non
     if checker.errors:
         raise BulkRejected(checker.errors, len(rows))
 
+    count, mineral_ids = _upsert_staged(
+        Staging("lodestone_stage_api_trade", TRADE_STAGING_COLUMNS),
+        staged,
+        trade_flow_targets(source_id="s.source_id"),
+        minerals_of=lambda codes: set(
+            CommodityMineral.objects.filter(commodity_code_id__in=codes).values_list("mineral_id", flat=True)
+        ),
+    )
+    return _result(len(rows), count, mineral_ids, user, "trade flows")
+
+
+def _upsert_staged(
+    staging: Staging,
+    staged: Sequence[tuple[Any, ...]],
+    targets: Iterable[Target],
+    minerals_of: Callable[[set[Any]], set[int]],
+) -> tuple[UpsertCount, set[int]]:
+    """In one transaction: the checked rows into the staging table, one upsert per unique index,
+    and the minerals of the written rows (``minerals_of`` the targets' scope) marked stale."""
     with transaction.atomic():
-        staging = Staging("lodestone_stage_api_trade", TRADE_STAGING_COLUMNS)
         staging.create()
         with staging.writer() as out:
             for line, record in enumerate(staged, start=1):
                 out.write((*record, line))
         count = UpsertCount()
-        for target in trade_flow_targets(source_id="s.source_id"):
+        for target in targets:
             count.add(staging.upsert(target))
-        mineral_ids = set(
-            CommodityMineral.objects.filter(commodity_code_id__in=count.scope).values_list("mineral_id", flat=True)
-        )
+        mineral_ids = minerals_of(count.scope)
         minerals_mark_stale(mineral_ids=mineral_ids)
         staging.drop()
-    return _result(len(rows), count, mineral_ids, user, "trade flows")
+    return count, mineral_ids
 
 
 def _result(rows: int, count: UpsertCount, mineral_ids: set[int], user: Any, what: str) -> BulkResult:
@@ -375,17 +391,10 @@ def production_bulk_upsert(*, rows: Sequence[Any], user: AbstractBaseUser | None
     if checker.errors:
         raise BulkRejected(checker.errors, len(rows))
 
-    with transaction.atomic():
-        staging = Staging("lodestone_stage_api_production", PRODUCTION_STAGING_COLUMNS)
-        staging.create()
-        with staging.writer() as out:
-            for line, record in enumerate(staged, start=1):
-                out.write((*record, line))
-        count = UpsertCount()
-        mineral_join = "JOIN minerals_mineral m ON m.id = s.mineral_id"
-        for target in production_targets(mineral_join=mineral_join, source_id="s.source_id"):
-            count.add(staging.upsert(target))
-        mineral_ids = {int(m) for m in count.scope}
-        minerals_mark_stale(mineral_ids=mineral_ids)
-        staging.drop()
+    count, mineral_ids = _upsert_staged(
+        Staging("lodestone_stage_api_production", PRODUCTION_STAGING_COLUMNS),
+        staged,
+        production_targets(mineral_join="JOIN minerals_mineral m ON m.id = s.mineral_id", source_id="s.source_id"),
+        minerals_of=lambda ids: {int(m) for m in ids},
+    )
     return _result(len(rows), count, mineral_ids, user, "production")
