@@ -28,7 +28,6 @@ from django.db import transaction
 from minerals.bulk_upsert import Staging, Target, UpsertCount
 from minerals.models import (
     CommodityCode,
-    CommodityMineral,
     Country,
     DataSource,
     Mineral,
@@ -41,6 +40,7 @@ from minerals.upsert_targets import (
     PRODUCTION_FIGURE_STAGING_COLUMNS,
     TRADE_FLOW_STAGING_COLUMNS,
     production_targets,
+    trade_flow_mineral_ids,
     trade_flow_targets,
 )
 
@@ -270,9 +270,7 @@ def trade_flows_bulk_upsert(*, rows: Sequence[Any], user: AbstractBaseUser | Non
         Staging("lodestone_stage_api_trade", TRADE_STAGING_COLUMNS),
         staged,
         trade_flow_targets(source_id="s.source_id"),
-        minerals_of=lambda codes: set(
-            CommodityMineral.objects.filter(commodity_code_id__in=codes).values_list("mineral_id", flat=True)
-        ),
+        minerals_of=trade_flow_mineral_ids,
     )
     return _result(len(rows), count, mineral_ids, user, "trade flows")
 

@@ -74,6 +74,7 @@ from minerals.upsert_targets import (
     TO_CANONICAL_UNIT,
     TRADE_FLOW_STAGING_COLUMNS,
     production_targets,
+    trade_flow_mineral_ids,
     trade_flow_targets,
 )
 
@@ -959,10 +960,7 @@ class TradeLoader(Loader):
         for target in targets[:1] if self.bilateral_only else targets:
             count.add(staging.upsert(target))
         self.finish_counts(count)
-        affected = CommodityMineral.objects.filter(commodity_code_id__in=count.scope).values_list(
-            "mineral_id", flat=True
-        )
-        minerals_mark_stale(mineral_ids=set(affected))
+        minerals_mark_stale(mineral_ids=trade_flow_mineral_ids(count.scope))
 
     def _codes(self, staging: Staging) -> None:
         codes = {row[0] for row in staging.values("SELECT DISTINCT commodity_code_id FROM {stage}")}

@@ -9,8 +9,10 @@ come from: one source per file for an import, a source per row for the API.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from minerals.bulk_upsert import Target
-from minerals.models import ProductionRecord, TradeFlow
+from minerals.models import CommodityMineral, ProductionRecord, TradeFlow
 
 # The parsers convert masses to their own canonical unit; the mineral's stored canonical_unit (a
 # curator's choice, e.g. indium in t) wins, so kg <-> t is converted once more in SQL.
@@ -82,6 +84,11 @@ def trade_flow_targets(*, source_id: str) -> list[Target]:
             ("s.importer_id IS NULL", ("exporter_id",), "{t}importer_id IS NULL"),
         )
     ]
+
+
+def trade_flow_mineral_ids(codes: Iterable[str]) -> set[int]:
+    """The minerals that trade flows of these HS codes feed (the trade targets' scope is the code)."""
+    return set(CommodityMineral.objects.filter(commodity_code_id__in=codes).values_list("mineral_id", flat=True))
 
 
 def production_targets(*, mineral_join: str, source_id: str) -> list[Target]:
