@@ -24,8 +24,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from dashboards import risk, selectors
+from dashboards.inputs import feoc_controlled_companies, measure_for_risk, policy_measures, severity_by_type
 from dashboards.models import ExposureMetric, ImportMetric, SupplyMetric
-from dashboards.services import feoc_controlled_companies, measure_for_risk, policy_measures, severity_by_type
 from minerals.models import (
     Country,
     DataSource,

@@ -17,8 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from dashboards import risk
-from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
-from dashboards.services import (
+from dashboards.inputs import (
     KG_PER_UNIT,
     STAGE_ORDER,
     feoc_controlled_companies,
@@ -26,6 +25,7 @@ from dashboards.services import (
     policy_measures,
     severity_by_type,
 )
+from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
 from minerals.models import WGI_DIMENSIONS, Mineral, MineralParameter, Stage, TradeRestrictionFactor, WgiScore
 from suppliers.models import Facility, Organization
 

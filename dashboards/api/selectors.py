@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 
-from dashboards.services import feoc_controlled_companies
+from dashboards.inputs import feoc_controlled_companies
 from suppliers.models import Facility
 
 
