@@ -507,4 +507,5 @@ def metrics_stale(mineral: Mineral) -> bool:
     (services.stale_mineral_ids; minerals are few, so the sweep applies it to every one).
     """
     state: MineralMetricsState | None = getattr(mineral, "metrics_state", None)
-    return state is None or state.computed_at is None or state.data_version < mineral.data_version
+    computed = state.data_version if state is not None and state.computed_at is not None else None
+    return risk.is_stale(computed, mineral.data_version)
