@@ -17,7 +17,7 @@ Two statements:
    published NIR, source labels; a few hundred values, as arrays) joined for the NIR and the
    sources. Then the obsolete rows are deleted.
 
-The SQL is the same maths as dashboards.risk, term by term (docs/metrics.md section 2):
+The SQL is the same maths as dashboards.risk, term by term (docs/metrics.md, "Import dependence: how it is computed"):
 
 * partners: exporters of the China group merged into CHN; flows summed per (destination, year,
   partner), values and quantities, plus the value of flows that report a quantity;
