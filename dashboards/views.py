@@ -1,8 +1,9 @@
 """Dashboard pages. Thin: read the GET controls, fetch the cached page content, render.
 
 Content comes from page_selectors (reads) -> page_content (tables, figures), cached under the
-data generation, so a view does a fixed, small number of queries whatever the data size.
-Writes (portfolio forms, supplier list upload) go through suppliers.services.
+data generation (dashboards.page_cache), so a view does a fixed, small number of queries
+whatever the data size. Writes (portfolio forms, supplier list upload) go through
+suppliers.services, suppliers.portfolio_services and suppliers.sourcing_upload.
 """
 
 from __future__ import annotations
