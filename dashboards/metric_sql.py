@@ -17,7 +17,7 @@ Two statements:
    published NIR, source labels; a few hundred values, as arrays) joined for the NIR and the
    sources. Then the obsolete rows are deleted.
 
-The SQL is the same maths as dashboards.risk, term by term (docs/metrics.md section 2):
+The SQL is the same maths as dashboards.risk, term by term (docs/metrics.md, "Import dependence: how it is computed"):
 
 * partners: exporters of the China group merged into CHN; flows summed per (destination, year,
   partner), values and quantities, plus the value of flows that report a quantity;
@@ -34,7 +34,7 @@ tests/dashboards/test_metric_sql.py against `risk.import_dependence` on generate
 band could only differ for an HHI within ~1e-12 of 1,500 or 2,500.
 
 SQLite (development, the fast test suite) has no ordered JSON aggregate before 3.44: there
-the recompute uses the pure Python path (`services.import_tables`), same results.
+the recompute uses the pure Python path (`inputs.import_tables`), same results.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ FROM (
         FROM (
             -- What the "World" total row of a code (exporter NULL, a total, never a partner)
             -- holds beyond that code's named partners comes from unknown partners
-            -- (services.attributed_flows does the same on the pure path).
+            -- (inputs.attributed_flows does the same on the pure path).
             SELECT tf.importer_id COLLATE "C" AS destination, tf.year,
                    GREATEST(SUM(tf.value_usd) FILTER (WHERE tf.exporter_id IS NULL)
                             - COALESCE(SUM(tf.value_usd) FILTER (WHERE tf.exporter_id IS NOT NULL), 0), 0) AS value,

@@ -61,7 +61,7 @@ class MetricRow(models.Model):
 
 
 class SupplyMetric(MetricRow):
-    """Supply concentration of (mineral, stage, year), metrics.md section 1."""
+    """Supply concentration of (mineral, stage, year): risk.supply_concentration's result."""
 
     stage = models.CharField(max_length=10, choices=Stage.choices)
     unit = models.CharField(max_length=2)
@@ -90,7 +90,7 @@ class SupplyMetric(MetricRow):
 
 
 class ImportMetric(MetricRow):
-    """Import dependence of (mineral, destination, year), metrics.md section 2."""
+    """Import dependence of (mineral, destination, year): risk.import_dependence's result."""
 
     destination = models.ForeignKey(Country, on_delete=models.CASCADE, related_name="+")
     total_value_usd = models.FloatField(null=True)
@@ -144,7 +144,7 @@ class ImportMetric(MetricRow):
 
 
 class ExposureMetric(models.Model):
-    """A buyer's exposure for one mineral as of `as_of`, metrics.md section 5."""
+    """A buyer's exposure for one mineral as of `as_of`: risk.buyer_exposure's result."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="exposure_metrics")
     mineral = models.ForeignKey(Mineral, on_delete=models.CASCADE, related_name="+")

@@ -15,7 +15,11 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
 from django.utils.safestring import mark_safe
+
+from dashboards import downloads
+from dashboards.tables import Table
 
 T = TypeVar("T")
 
@@ -78,3 +82,43 @@ def html(
                 key, {"title": str(page["title"]), "body": str(page["body"])}, settings.LODESTONE_PAGE_CACHE_SECONDS
             )
     return {"title": page["title"], "body": mark_safe(page["body"])}  # noqa: S308 - our own rendered template
+
+
+def body(
+    request: HttpRequest,
+    name: str,
+    generation: str,
+    key: tuple[Any, ...],
+    allowed: frozenset[str],
+    build: Callable[[], tuple[dict[str, str], bool]],
+) -> dict[str, Any]:
+    """The page's body from the HTML cache, keyed by `key` and the request's query string (the
+    parameters in `allowed`; any other query renders uncached). The one setup of every page."""
+    parts = query_parts(request.GET, allowed)
+    return html(name, generation, None if parts is None else (*key, parts), build)
+
+
+# --------------------------------------------------------------------------------------------
+# Sorting and downloads of a page's tables (from the cached content: no recomputation)
+
+
+def tables_for_request(tables: dict[str, Table], request: HttpRequest) -> dict[str, Table]:
+    """Apply ?sort=<column>&dir=asc|desc to the page's sortable tables (server side: works without JS)."""
+    sort = request.GET.get("sort", "")
+    if not sort:
+        return tables
+    descending = request.GET.get("dir") == "desc"
+    return {key: t.sorted_by(sort, descending) if t.sortable else t for key, t in tables.items()}
+
+
+def download(request: HttpRequest, tables: Callable[[], dict[str, Table]], stem: str) -> HttpResponse | None:
+    """?download=<table id>&format=csv|xlsx answers that table (sorted as asked) as a file; None
+    when the request asks for no download (then `tables` is not even built)."""
+    table_id = request.GET.get("download")
+    if not table_id:
+        return None
+    fmt = request.GET.get("format", "csv")
+    table = tables_for_request(tables(), request).get(table_id)
+    if table is None or fmt not in downloads.FORMATS:
+        return HttpResponse("Unknown table or format.", status=404, content_type="text/plain")
+    return downloads.table_response(table, fmt, filename_stem=stem)

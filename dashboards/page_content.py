@@ -30,7 +30,6 @@ STATUS_LABELS = {
     "ended": "ended",
     "not_yet": "not yet effective",
 }
-FEOC_DEFAULT = ("CHN", "RUS", "PRK", "IRN")
 
 
 def computed_text(computed_at: datetime | str | None, *, stale: bool = False) -> str:
@@ -75,6 +74,7 @@ OVERVIEW_COLUMNS = (
 
 def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, today: date) -> dict[str, Any]:
     as_of: date = data["as_of"]
+    feoc = data["feoc"]
     records = []
     chart_rows = []
     editions: list[str] = []
@@ -105,7 +105,7 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
         )
         editions += edition_names(m["sources"])
         if m["headline_stage"] and m["country_shares"]:
-            groups = group_shares(m["country_shares"], FEOC_DEFAULT)
+            groups = group_shares(m["country_shares"], feoc)
             chart_rows.append(
                 {
                     "label": f"{m['name']} ({STAGE_LABELS.get(m['headline_stage'], m['headline_stage'])} {m['year']})",
@@ -215,19 +215,59 @@ def _stage_tables(supply: Sequence[Mapping[str, Any]], names: Mapping[str, str])
     return latest
 
 
-def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
-    metrics = data["metrics"]
-    names = data["countries"]
-    info = data["mineral"]
-    slug, name = info["slug"], info["name"]
-    as_of = date.fromisoformat(metrics["as_of"])
-    latest = _stage_tables(metrics["supply"], names)
-    charts: list[dict[str, Any]] = []
-    tables: dict[str, Table] = {}
-    stage_sections = []
-    freshness = computed_text(metrics["computed_at"], stale=metrics["stale"])
+class _MineralPage:
+    """What the sections of a mineral page share, and what they add to it in page order:
+    charts (figures with their data table) and tables (sortable, downloadable)."""
 
-    for stage, row in latest.items():
+    def __init__(self, data: Mapping[str, Any], *, today: date) -> None:
+        self.data = data
+        self.today = today
+        self.metrics: Mapping[str, Any] = data["metrics"]
+        self.names: Mapping[str, str] = data["countries"]
+        self.feoc: Sequence[str] = data["feoc"]
+        self.slug: str = data["mineral"]["slug"]
+        self.name: str = data["mineral"]["name"]
+        self.as_of = date.fromisoformat(self.metrics["as_of"])
+        self.destination: str = self.metrics["destination"]
+        self.measures: Mapping[str, Mapping[str, Any]] = data["measures"]
+        self.latest = _stage_tables(self.metrics["supply"], self.names)
+        # The stage the headline numbers describe: processing where published, else mining.
+        self.head_stage = next((s for s in ("refinery", "mine", "component", "recycling") if s in self.latest), None)
+        self.head = self.latest.get(self.head_stage) if self.head_stage else None
+        self.freshness = computed_text(self.metrics["computed_at"], stale=self.metrics["stale"])
+        self.charts: list[dict[str, Any]] = []
+        self.tables: dict[str, Table] = {}
+
+
+def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
+    """A mineral page: its sections in page order, then the headline figures."""
+    page = _MineralPage(data, today=today)
+    stage_sections = _production_sections(page)
+    _trend_section(page)
+    _imports_section(page)
+    _policy_section(page)
+    _alternatives_section(page)
+    _facilities_section(page)
+    _supply_risk_section(page)
+    _sources_section(page)
+    return {
+        "mineral": data["mineral"],
+        "as_of": page.as_of,
+        "charts": page.charts,
+        "tables": page.tables,
+        "stage_sections": stage_sections,
+        "kpis": _mineral_kpis(page),
+        "freshness": page.freshness,
+        "stale": page.metrics["stale"],
+        "review": [m for m in page.measures.values() if m["status"] == "needs_review"],
+    }
+
+
+def _production_sections(page: _MineralPage) -> list[dict[str, Any]]:
+    """Per stage: production by country (bars, map) and its table."""
+    names, name, slug, freshness, tables = page.names, page.name, page.slug, page.freshness, page.tables
+    stage_sections = []
+    for stage, row in page.latest.items():
         stage_label = STAGE_LABELS.get(stage, stage)
         editions = edition_names(row["sources"])
         shares = row["country_shares"]
@@ -239,7 +279,7 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
                     shares,
                     world_total=row["world_total"],
                     unit=row["unit"],
-                    feoc=FEOC_DEFAULT,
+                    feoc=page.feoc,
                     names=names,
                     title=figures.title_text(
                         f"{name}: {stage_label} by country, {row['year']}", sources=editions, computed=freshness
@@ -263,12 +303,12 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
                 label=f"World map of {name} {stage_label} shares.",
             ),
         ]
-        charts += charts_for_stage
+        page.charts += charts_for_stage
         records = [
             {
                 "country": names.get(iso3, iso3),
                 "iso3": iso3,
-                "group": dict(GROUPS)[country_group(iso3, FEOC_DEFAULT)],
+                "group": dict(GROUPS)[country_group(iso3, page.feoc)],
                 "share": share,
                 "quantity": share * row["world_total"] if share is not None and row["world_total"] else None,
             }
@@ -298,7 +338,13 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
             }
         )
 
-    # Trend across years (stored metrics) and editions (as published).
+    return stage_sections
+
+
+def _trend_section(page: _MineralPage) -> None:
+    """China's share across years (stored metrics) and editions (as published)."""
+    metrics, data, name, slug, freshness = page.metrics, page.data, page.name, page.slug, page.freshness
+    charts, tables = page.charts, page.tables
     by_stage: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in metrics["supply"]:
         by_stage[row["stage"]].append(row)
@@ -363,12 +409,15 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
         "edition publishes them.",
     )
 
-    # Imports and net import reliance, with export-control events on the time axis.
-    destination = metrics["destination"]
+
+def _imports_section(page: _MineralPage) -> None:
+    """Imports and net import reliance, with export-control events on the time axis."""
+    metrics, name, slug, freshness, destination = page.metrics, page.name, page.slug, page.freshness, page.destination
+    charts, tables, measures = page.charts, page.tables, page.measures
     imports = sorted(metrics["imports"], key=lambda r: r["year"])
     import_years = []
     for r in imports:
-        groups = group_shares(r["partner_shares"], FEOC_DEFAULT) if r["partner_shares"] else {}
+        groups = group_shares(r["partner_shares"], page.feoc) if r["partner_shares"] else {}
         if groups and r["import_coverage"] is not None:
             groups["unattributed"] = max(0.0, 1.0 - sum(s for _, s in r["partner_shares"]))
         import_years.append(
@@ -379,12 +428,11 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
                 "nir_bound": r["nir_published_bound"] if r["nir"] is None else "",
             }
         )
-    measures = data["measures"]
     events = []
     for m in sorted(measures.values(), key=lambda m: m["effective_on"] or date.max):
         if not m["is_restriction"] or m["effective_on"] is None:
             continue
-        colour = figures.colour_of(m["issuer"], FEOC_DEFAULT)
+        colour = figures.colour_of(m["issuer"], page.feoc)
         events.append({"date": m["effective_on"], "label": _short(m["title"]), "colour": colour})
         if m["suspended_from"]:
             events.append({"date": m["suspended_from"], "label": "suspended", "colour": colour, "dash": "dash"})
@@ -435,7 +483,11 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
         "Net import reliance as USGS publishes it is shown beside the computed one.",
     )
 
-    # Policy timeline of this mineral's measures.
+
+def _policy_section(page: _MineralPage) -> None:
+    """Timeline and table of the mineral's measures, with their status on the as-of date."""
+    metrics, name, slug, as_of, today = page.metrics, page.name, page.slug, page.as_of, page.today
+    charts, tables, measures, destination = page.charts, page.tables, page.measures, page.destination
     status_by_key = {s["key"]: s for s in metrics["policy_status"]}
     timeline_measures = [
         {**m, "label": _short(m["title"], 48)}
@@ -459,13 +511,15 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
         timeline_measures, as_of=as_of, table_id="policy", severities=status_by_key, destination=destination
     )
 
-    # Alternatives.
-    head_stage = next((s for s in ("refinery", "mine", "component", "recycling") if s in latest), None)
+
+def _alternatives_section(page: _MineralPage) -> None:
+    """Producing countries outside the FEOC at the headline stage."""
+    names, latest, head_stage, tables = page.names, page.latest, page.head_stage, page.tables
     alt_records = []
     if head_stage:
         row = latest[head_stage]
         for iso3, share in row["country_shares"]:
-            group = country_group(iso3, FEOC_DEFAULT)
+            group = country_group(iso3, page.feoc)
             if group in ("china", "feoc"):
                 continue
             alt_records.append(
@@ -489,6 +543,11 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
         records=alt_records,
         empty="No producer outside the FEOC countries is listed.",
     )
+
+
+def _facilities_section(page: _MineralPage) -> None:
+    """Facilities, U.S. projects and recycling (with the end-of-life recycling input rate)."""
+    data, tables = page.data, page.tables
     facility_columns = (
         Column("name", "Facility"),
         Column("company", "Company"),
@@ -538,7 +597,10 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
         ),
     )
 
-    # EU supply-risk breakdown.
+
+def _supply_risk_section(page: _MineralPage) -> None:
+    """The EU-method supply risk, term by term."""
+    metrics, destination, as_of, tables = page.metrics, page.destination, page.as_of, page.tables
     tables["supply_risk"] = build_table(
         id="supply_risk",
         caption=f"EU-method supply risk ({destination}, as of {as_of})",
@@ -571,6 +633,11 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
         note="SR = [HHI_WGI,t(global)·IR/2 + HHI_WGI,t(sourcing)·(1 - IR/2)] · (1 - EoL-RIR) · SI. "
         "HHI on a 0-1 scale times governance (WGI rescaled 0-10, 10 worst) times the trade factor t.",
     )
+
+
+def _sources_section(page: _MineralPage) -> None:
+    """Sources and editions behind every number of the page."""
+    data, tables = page.data, page.tables
     tables["sources"] = build_table(
         id="sources",
         caption="Sources and editions",
@@ -585,7 +652,11 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
         decorate=lambda c, r: {"href": r["url"]} if c.key == "title" and r["url"] else {},
     )
 
-    head = latest.get(head_stage) if head_stage else None
+
+def _mineral_kpis(page: _MineralPage) -> list[dict[str, Any]]:
+    """The headline figures: China's share, restricted share, net import reliance, supply risk."""
+    metrics, head, head_stage, slug, as_of = page.metrics, page.head, page.head_stage, page.slug, page.as_of
+    destination = page.destination
     latest_import = next(
         (
             r
@@ -628,17 +699,7 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
             "attrs": share_attrs("supply_risk", slug, risk_row["supply_risk"] if risk_row else None),
         },
     ]
-    return {
-        "mineral": info,
-        "as_of": as_of,
-        "charts": charts,
-        "tables": tables,
-        "stage_sections": stage_sections,
-        "kpis": kpis,
-        "freshness": freshness,
-        "stale": metrics["stale"],
-        "review": [m for m in measures.values() if m["status"] == "needs_review"],
-    }
+    return kpis
 
 
 def _kpi(label: str, value: float | None, metric: str, key: str, css: str = "") -> dict[str, Any]:
@@ -763,6 +824,7 @@ def chain_flows(
     links: Sequence[Mapping[str, Any]],
     buyer: str,
     names: Mapping[str, str],
+    feoc: Sequence[str],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Nodes and links of the chain origin -> processing -> buyer for one mineral.
 
@@ -785,7 +847,7 @@ def chain_flows(
             return "china"
         if f["china_controlled"]:
             return "feoc"
-        return country_group(f["country"], FEOC_DEFAULT)
+        return country_group(f["country"], feoc)
 
     inputs: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for link in links:
@@ -808,7 +870,7 @@ def chain_flows(
             origin = node(
                 f"mix-{country}",
                 f"{names.get(country, country)}: inputs not mapped",
-                country_group(country, FEOC_DEFAULT),
+                country_group(country, feoc),
             )
             flows[(origin, here)] += volume * remainder
 
@@ -828,7 +890,7 @@ def chain_flows(
             origin = node(
                 f"country-{country}",
                 f"{names.get(country, country)}: facility not recorded",
-                country_group(country, FEOC_DEFAULT),
+                country_group(country, feoc),
             )
             flows[(origin, buyer_node)] += volume
     link_list = [{"source": s, "target": t, "value": v} for (s, t), v in flows.items()]
@@ -935,6 +997,7 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
             links=data["links"],
             buyer=data["organization"]["name"],
             names=names,
+            feoc=data["feoc"],
         )
         charts.append(
             _chart(

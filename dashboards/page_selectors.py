@@ -1,10 +1,10 @@
 """Reads for the dashboard pages, built on dashboards.selectors; a fixed number of queries each.
 
 The numbers come from the materialized metric rows. The as-of-dependent ones (restricted
-shares, supply risk) are derived from the stored share vectors with the same risk functions,
-in the same way, as `dashboards.selectors.mineral_metrics` (a test pins the equality): the
-overview needs every mineral at once, and calling that selector per mineral would make the
-page's query count grow with the number of minerals.
+shares, supply risk) are derived by dashboards.selectors (`as_of_inputs` read once for every
+mineral, then `restriction_of` and `stored_supply_risk` per row), the same derivation as the
+mineral page and the API: the overview needs every mineral at once, and calling
+`mineral_metrics` per mineral would make the page's query count grow with the minerals.
 
 Everything returned is plain data (dicts, lists, dates): the figure builders and the cache
 take it as is.
@@ -13,8 +13,7 @@ take it as is.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -24,8 +23,15 @@ from django.http import Http404
 from django.utils import timezone
 
 from dashboards import risk, selectors
+from dashboards.inputs import (
+    feoc_controlled_companies,
+    feoc_countries,
+    measure_for_risk,
+    metrics_stale,
+    policy_measures,
+    severity_by_type,
+)
 from dashboards.models import ExposureMetric, ImportMetric, SupplyMetric
-from dashboards.services import feoc_controlled_companies, measure_for_risk, policy_measures, severity_by_type
 from minerals.models import (
     Country,
     DataSource,
@@ -34,7 +40,6 @@ from minerals.models import (
     MineralParameter,
     PolicyMeasure,
     ProductionRecord,
-    TradeRestrictionFactor,
 )
 from suppliers.models import Facility, Membership, Organization, Requirement, Sourcing
 from suppliers.models import SupplyLink as SupplyLinkModel
@@ -42,11 +47,6 @@ from suppliers.models import SupplyLink as SupplyLinkModel
 # The stage a mineral's headline numbers (top 3, HHI, restricted share, supply risk) describe:
 # processing where published (where China's hold is strongest, IEA's focus), else mining.
 HEADLINE_STAGE_ORDER = ("refinery", "mine", "component", "recycling")
-KG_PER_UNIT = {"kg": 1.0, "t": 1000.0}
-
-
-def feoc() -> frozenset[str]:
-    return frozenset(settings.LODESTONE_FEOC_COUNTRIES)
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,24 +86,6 @@ def organization_generation(organization: Organization) -> str:
 # Shared pieces
 
 
-@dataclass(frozen=True)
-class PolicyInputs:
-    measures: list[risk.Measure]
-    severities: dict[str, float]
-    wgi: dict[str, list[float]]
-
-
-def _policy_inputs(mineral_ids: Sequence[int] | None) -> PolicyInputs:
-    """Measures (3 queries), severities (1), latest WGI (1)."""
-    return PolicyInputs(
-        measures=policy_measures(mineral_ids), severities=severity_by_type(), wgi=selectors.latest_wgi()
-    )
-
-
-def _shares(pairs: Sequence[Sequence[Any]]) -> dict[str, float | None]:
-    return {pair[0]: pair[1] for pair in pairs}
-
-
 def country_names() -> dict[str, str]:
     """ISO3 -> name for every country (one query; about 250 rows)."""
     return dict(Country.objects.values_list("iso3", "name"))
@@ -111,32 +93,6 @@ def country_names() -> dict[str, str]:
 
 def headline_stage(stages: Sequence[str]) -> str | None:
     return next((s for s in HEADLINE_STAGE_ORDER if s in stages), stages[0] if stages else None)
-
-
-def supply_risk_of(
-    *,
-    supply: Any,
-    imported: Any | None,
-    slug: str,
-    destination: str,
-    as_of: date,
-    inputs: PolicyInputs,
-    parameters: Mapping[str, float],
-    t_overrides: Mapping[str, float],
-) -> risk.SupplyRisk:
-    """EU-method supply risk of one stored supply row: the same function `selectors.mineral_metrics` uses."""
-    return selectors.stored_supply_risk(
-        supply,
-        imported,
-        mineral=slug,
-        destination=destination,
-        as_of=as_of,
-        wgi=inputs.wgi,
-        measures=inputs.measures,
-        severities=inputs.severities,
-        parameters=parameters,
-        t_overrides=t_overrides,
-    )
 
 
 def _measure_status(measure: risk.Measure, as_of: date) -> str:
@@ -165,13 +121,7 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
     import_rows: dict[int, list[ImportMetric]] = defaultdict(list)
     for import_row in ImportMetric.objects.filter(destination_id=destination).order_by("mineral_id", "-year"):
         import_rows[import_row.mineral_id].append(import_row)
-    inputs = _policy_inputs(None)
-    parameters: dict[int, dict[str, float]] = defaultdict(dict)
-    for mineral_id, name, value in MineralParameter.objects.values_list("mineral_id", "name", "value"):
-        parameters[mineral_id][name] = value
-    t_overrides: dict[int, dict[str, float]] = defaultdict(dict)
-    for mineral_id, iso3, t_value in TradeRestrictionFactor.objects.values_list("mineral_id", "country_id", "t_value"):
-        t_overrides[mineral_id][iso3] = t_value
+    inputs = selectors.as_of_inputs(None)
     now = timezone.now()
 
     rows = []
@@ -187,24 +137,12 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
         restricted = None
         sr = None
         if head is not None:
-            restricted = risk.restriction_breakdown(
-                _shares(head.country_shares),
-                inputs.measures,
-                mineral=mineral.slug,
-                destination=destination,
-                as_of=as_of,
-                severity_by_type=inputs.severities,
+            restricted = selectors.restriction_of(
+                head.country_shares, mineral=mineral.slug, destination=destination, as_of=as_of, inputs=inputs
             )
             imported = next((r for r in imports if r.year == head.year), None)
-            sr = supply_risk_of(
-                supply=head,
-                imported=imported,
-                slug=mineral.slug,
-                destination=destination,
-                as_of=as_of,
-                inputs=inputs,
-                parameters=parameters[mineral.pk],
-                t_overrides=t_overrides[mineral.pk],
+            sr = selectors.stored_supply_risk(
+                head, imported, mineral=mineral, destination=destination, as_of=as_of, inputs=inputs
             )
         state = getattr(mineral, "metrics_state", None)
         computed_at = state.computed_at if state else None
@@ -234,7 +172,7 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
                 "sources": head.sources if head else [],
                 "data_version": mineral.data_version,
                 "metrics_version": state.data_version if state and computed_at else None,
-                "stale": computed_at is None or state is None or state.data_version < mineral.data_version,
+                "stale": metrics_stale(mineral),
                 "computed_at": computed_at,
                 "age_seconds": (now - computed_at).total_seconds() if computed_at else None,
             }
@@ -244,6 +182,7 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
         "destination": destination,
         "minerals": rows,
         "measures": _measures_panel(inputs.measures, as_of),
+        "feoc": sorted(feoc_countries()),
     }
 
 
@@ -434,6 +373,7 @@ def mineral_page(*, mineral: Mineral, as_of: date, destination: str | None = Non
         "sources": sources,
         "parameters": parameters,
         "countries": country_names(),
+        "feoc": sorted(feoc_countries()),
     }
 
 
@@ -537,9 +477,10 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
                 "country_shares": [list(p) for p in row.country_shares],
             },
         )
-    inputs = _policy_inputs(list(mineral_ids.values()))
+    measures = policy_measures(list(mineral_ids.values()))
+    severities = severity_by_type()
     hitting = []
-    for measure in inputs.measures:
+    for measure in measures:
         if measure.measure_type == MeasureType.DOMESTIC_SUPPORT:
             continue
         minerals_hit = sorted(slug for slug in held if risk.measure_applies(measure, slug, organization.country_id))
@@ -554,7 +495,7 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
                 "issuer": measure.issuer,
                 "measure_type": measure.measure_type,
                 "minerals": minerals_hit,
-                "severity": risk.measure_severity(measure, inputs.severities),
+                "severity": risk.measure_severity(measure, severities),
                 "status": status,
                 "targets": sorted(measure.targets),
             }
@@ -569,8 +510,9 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
         "links": links,
         "supply": supply,
         "measures": hitting,
-        "governance": {iso3: risk.wgi_score(scores) for iso3, scores in inputs.wgi.items()},
+        "governance": {iso3: risk.wgi_score(scores) for iso3, scores in selectors.latest_wgi().items()},
         "countries": country_names(),
+        "feoc": sorted(feoc_countries()),
     }
     # Ranked alternatives come from the risk engine's selector (the same numbers as the API).
     data["alternatives"] = {

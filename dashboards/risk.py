@@ -12,8 +12,9 @@ Conventions used throughout:
 * Quantities are in the caller's base unit (kg, t or USD); only ratios are computed here, so
   every input to one call must share a unit.
 
-Sections follow docs/metrics.md: 1 supply concentration, 2 import dependence, 3 policy
-exposure, 4 EU-method supply risk, 5 buyer exposure and alternatives, 6 freshness.
+Sections follow the metric definitions of the design (docs/metrics.md says what is implemented
+and decided): 1 supply concentration, 2 import dependence, 3 policy exposure, 4 EU-method
+supply risk, 5 buyer exposure and alternatives, 6 staleness.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from enum import StrEnum
+from datetime import date
 from statistics import median
 from types import MappingProxyType
 from typing import Any, Final, Literal
+
+from minerals.policy_terms import DEFAULT_SEVERITY, MeasureType
 
 __all__ = [
     "CHINA",
@@ -41,7 +43,6 @@ __all__ = [
     "Concentration",
     "Exposure",
     "FacilityNode",
-    "Freshness",
     "ImportDependence",
     "ImportFlow",
     "Link",
@@ -57,11 +58,11 @@ __all__ = [
     "controlled_companies",
     "country_severity",
     "effective_ownership",
-    "freshness",
     "hhi_band",
     "hhi_wgi_t",
     "import_dependence",
     "in_force",
+    "is_stale",
     "is_suspended",
     "measure_applies",
     "measure_severity",
@@ -219,7 +220,7 @@ def supply_concentration(
     residual: float | None = None,
     feoc: frozenset[str] = FEOC,
 ) -> Concentration:
-    """Shares, FEOC share, top-3 share and HHI of world production (metrics.md section 1).
+    """Shares, FEOC share, top-3 share and HHI of world production (section 1).
 
     ``W`` = ``world_total`` as published (same unit as the rows) when given and > 0, else the
     sum of the known country rows plus ``residual``. ``residual`` is the "Other countries"
@@ -407,7 +408,7 @@ def import_dependence(
     feoc: frozenset[str] = FEOC,
     top_n: int = 5,
 ) -> ImportDependence:
-    """Who supplies the destination's imports (metrics.md section 2).
+    """Who supplies the destination's imports (section 2).
 
     Exporters in ``china_group`` (default CHN, HKG, MAC) are merged into ``"CHN"``.
     ``i_c = V_c / V`` with ``V`` the total value (USD) of all flows, unknown partners
@@ -481,32 +482,6 @@ def net_import_reliance(production: float | None, imports: float | None, exports
 
 # --------------------------------------------------------------------------------------------
 # 3. Policy exposure, per (mineral, destination, as_of)
-
-
-class MeasureType(StrEnum):
-    """Kinds of policy measure, with a default severity each (``DEFAULT_SEVERITY``)."""
-
-    EXPORT_BAN = "export_ban"
-    EXPORT_QUOTA = "export_quota"
-    EXPORT_LICENCE = "export_licence"
-    EXPORT_TAX = "export_tax"
-    EXTRATERRITORIAL_RULE = "extraterritorial_rule"
-    TECHNOLOGY_EXPORT_BAN = "technology_export_ban"
-    DOMESTIC_SUPPORT = "domestic_support"
-
-
-DEFAULT_SEVERITY: Final[Mapping[str, float]] = MappingProxyType(
-    {
-        MeasureType.EXPORT_BAN: 1.0,
-        MeasureType.EXPORT_QUOTA: 0.4,
-        MeasureType.EXPORT_LICENCE: 0.2,
-        MeasureType.EXPORT_TAX: 0.2,
-        MeasureType.EXTRATERRITORIAL_RULE: 0.2,
-        MeasureType.TECHNOLOGY_EXPORT_BAN: 0.0,
-        MeasureType.DOMESTIC_SUPPORT: 0.0,
-    }
-)
-"""Expected share of the affected flow blocked, by measure type (metrics.md section 3)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1130,7 +1105,7 @@ def buyer_exposure(
     control_threshold: float = CONTROL_THRESHOLD,
     severity_by_type: Mapping[str, float] | None = None,
 ) -> Exposure:
-    """A buyer's China exposure for one mineral (metrics.md section 5); shares of volume.
+    """A buyer's China exposure for one mineral (section 5); shares of volume.
 
     With ``w_l = volume_l / total_volume``:
 
@@ -1292,19 +1267,11 @@ def rank_alternatives(
 
 
 # --------------------------------------------------------------------------------------------
-# 6. Freshness
+# 6. Staleness
 
 
-@dataclass(frozen=True, slots=True)
-class Freshness:
-    """``stale`` when inputs changed after the computation; ``age_seconds`` since computed."""
-
-    stale: bool
-    age_seconds: float
-
-
-def freshness(computed_at: datetime, inputs_changed_at: datetime | None, now: datetime) -> Freshness:
-    """``stale = inputs_changed_at > computed_at``; ``age_seconds = now - computed_at`` in
-    seconds, floored at 0 (clock skew). Pass all three aware (or all naive) datetimes."""
-    stale = inputs_changed_at is not None and inputs_changed_at > computed_at
-    return Freshness(stale=stale, age_seconds=max(0.0, (now - computed_at).total_seconds()))
+def is_stale(metrics_version: int | None, data_version: int) -> bool:
+    """Numbers computed from `metrics_version` of the data (None: never computed) are stale
+    once the data moved past it: the one staleness rule of the metrics (version-based, so a
+    clock never decides it)."""
+    return metrics_version is None or metrics_version < data_version

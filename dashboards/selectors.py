@@ -9,7 +9,9 @@ Shares are fractions; field names follow docs/metrics.md.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
@@ -17,15 +19,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from dashboards import risk
-from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
-from dashboards.services import (
+from dashboards.inputs import (
     KG_PER_UNIT,
     STAGE_ORDER,
     feoc_controlled_companies,
     feoc_countries,
+    metrics_stale,
     policy_measures,
     severity_by_type,
 )
+from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
 from minerals.models import WGI_DIMENSIONS, Mineral, MineralParameter, Stage, TradeRestrictionFactor, WgiScore
 from suppliers.models import Facility, Organization
 
@@ -51,7 +54,7 @@ def row_freshness(*, row_version: int, current_version: int, computed_at: Any, n
     return {
         "data_version": row_version,
         "current_data_version": current_version,
-        "stale": row_version < current_version,
+        "stale": risk.is_stale(row_version, current_version),
         "computed_at": computed_at.isoformat(),
         "age_seconds": round(max(0.0, (now - computed_at).total_seconds()), 3),
     }
@@ -73,39 +76,82 @@ def latest_wgi() -> dict[str, list[float]]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class AsOfInputs:
+    """What the as-of-dependent figures read besides the stored rows, for many minerals at once."""
+
+    measures: list[risk.Measure]
+    severities: dict[str, float]
+    wgi: dict[str, list[float]]
+    parameters: dict[int, dict[str, float]]
+    t_overrides: dict[int, dict[str, float]]
+
+
+def as_of_inputs(mineral_ids: Sequence[int] | None = None) -> AsOfInputs:
+    """Measures (3 queries), severities, WGI, parameters and t overrides (1 each) of the given
+    minerals (None: all), seven queries whatever their number."""
+    parameters: dict[int, dict[str, float]] = defaultdict(dict)
+    t_overrides: dict[int, dict[str, float]] = defaultdict(dict)
+    stored_parameters = MineralParameter.objects.all()
+    stored_factors = TradeRestrictionFactor.objects.all()
+    if mineral_ids is not None:
+        stored_parameters = stored_parameters.filter(mineral_id__in=list(mineral_ids))
+        stored_factors = stored_factors.filter(mineral_id__in=list(mineral_ids))
+    measures = policy_measures(mineral_ids)
+    severities = severity_by_type()
+    wgi = latest_wgi()
+    for mineral_id, name, value in stored_parameters.values_list("mineral_id", "name", "value"):
+        parameters[mineral_id][name] = value
+    for mineral_id, iso3, t_value in stored_factors.values_list("mineral_id", "country_id", "t_value"):
+        t_overrides[mineral_id][iso3] = t_value
+    return AsOfInputs(measures, severities, wgi, parameters, t_overrides)
+
+
+def restriction_of(
+    shares: Sequence[Sequence[Any]], *, mineral: str, destination: str, as_of: date, inputs: AsOfInputs
+) -> risk.Restriction:
+    """Share of a stored share vector (countries or import partners) restricted on `as_of`."""
+    return risk.restriction_breakdown(
+        _shares(shares),
+        inputs.measures,
+        mineral=mineral,
+        destination=destination,
+        as_of=as_of,
+        severity_by_type=inputs.severities,
+    )
+
+
 def stored_supply_risk(
     supply: SupplyMetric,
     imported: ImportMetric | None,
     *,
-    mineral: str,
+    mineral: Mineral,
     destination: str,
     as_of: date,
-    wgi: Mapping[str, Any],
-    measures: Sequence[risk.Measure],
-    severities: Mapping[str, float],
-    parameters: Mapping[str, float],
-    t_overrides: Mapping[str, float],
+    inputs: AsOfInputs,
 ) -> risk.SupplyRisk:
-    """EU-method supply risk of one stored supply row as of a date (metrics.md section 4).
+    """EU-method supply risk of one stored supply row as of a date (the design's supply risk).
 
     The t factors come from the measures in force on `as_of`. Without trade data for the
     destination, its sourcing is assumed to follow the world mix (the caller flags it).
+    The one derivation of the overview, the mineral page and the API.
     """
     global_shares = _shares(supply.country_shares)
     sourcing = _shares(imported.partner_shares) if imported and imported.partner_shares else None
+    parameters = inputs.parameters.get(mineral.pk, {})
     return risk.supply_risk(
         global_shares=global_shares,
         sourcing_shares=sourcing if sourcing is not None else global_shares,
-        wgi_estimates=wgi,
+        wgi_estimates=inputs.wgi,
         import_reliance=imported.import_reliance if imported else None,
         eol_rir=parameters.get(MineralParameter.Name.EOL_RIR),
         substitution_index=parameters.get(MineralParameter.Name.SUBSTITUTION_INDEX),
-        t_overrides=t_overrides,
-        mineral=mineral,
+        t_overrides=inputs.t_overrides.get(mineral.pk, {}),
+        mineral=mineral.slug,
         destination=destination,
         as_of=as_of,
-        measures=measures,
-        severity_by_type=severities,
+        measures=inputs.measures,
+        severity_by_type=inputs.severities,
     )
 
 
@@ -119,8 +165,8 @@ def mineral_metrics(
 ) -> dict[str, Any]:
     """Every stored metric of one mineral, with the as-of-dependent ones and freshness.
 
-    Ten queries: the mineral with its state, supply rows, import rows, measures (3),
-    severities, WGI, parameters, t overrides.
+    Ten queries: the mineral with its state, supply rows, import rows, and `as_of_inputs`
+    (measures (3), severities, WGI, parameters, t overrides).
     """
     if isinstance(mineral, str):
         mineral = Mineral.objects.select_related("metrics_state").get(slug=mineral)
@@ -141,21 +187,14 @@ def mineral_metrics(
         imports = imports.filter(year=year)
     supply_rows = list(supply)
     import_rows = list(imports)
+    inputs = as_of_inputs([mineral.pk])
 
-    measures = policy_measures([mineral.pk])
-    severities = severity_by_type()
-    wgi = latest_wgi()
-    parameters = dict(MineralParameter.objects.filter(mineral=mineral).values_list("name", "value"))
-    t_overrides = dict(TradeRestrictionFactor.objects.filter(mineral=mineral).values_list("country_id", "t_value"))
-
-    def restriction(shares: Mapping[str, float | None]) -> risk.Restriction:
-        return risk.restriction_breakdown(
-            shares, measures, mineral=mineral.slug, destination=destination, as_of=as_of, severity_by_type=severities
-        )
+    def restriction(shares: Sequence[Sequence[Any]]) -> risk.Restriction:
+        return restriction_of(shares, mineral=mineral.slug, destination=destination, as_of=as_of, inputs=inputs)
 
     supply_out = []
     for row in supply_rows:
-        restricted = restriction(_shares(row.country_shares))
+        restricted = restriction(row.country_shares)
         supply_out.append(
             {
                 **{name: getattr(row, name) for name in SUPPLY_FIELDS},
@@ -174,7 +213,7 @@ def mineral_metrics(
     imports_by_year = {row.year: row for row in import_rows}
     import_out = []
     for import_row in import_rows:
-        restricted = restriction(_shares(import_row.partner_shares))
+        restricted = restriction(import_row.partner_shares)
         import_out.append(
             {
                 "destination": import_row.destination_id,
@@ -197,14 +236,10 @@ def mineral_metrics(
         result = stored_supply_risk(
             row,
             imported,
-            mineral=mineral.slug,
+            mineral=mineral,
             destination=destination,
             as_of=as_of,
-            wgi=wgi,
-            measures=measures,
-            severities=severities,
-            parameters=parameters,
-            t_overrides=t_overrides,
+            inputs=inputs,
         )
         flags = list(result.flags) + ([] if imported and imported.partner_shares else ["sourcing_from_global_mix"])
         risk_out.append(
@@ -231,13 +266,13 @@ def mineral_metrics(
         "destination": destination,
         "data_version": mineral.data_version,
         "metrics_version": state.data_version if state and state.computed_at else None,
-        "stale": state is None or state.computed_at is None or state.data_version < mineral.data_version,
+        "stale": metrics_stale(mineral),
         "computed_at": state.computed_at.isoformat() if state and state.computed_at else None,
         "data_changed_at": mineral.data_changed_at.isoformat() if mineral.data_changed_at else None,
         "supply": supply_out,
         "imports": import_out,
         "supply_risk": risk_out,
-        "policy_status": [_measure_status(m, as_of, severities) for m in measures],
+        "policy_status": [_measure_status(m, as_of, inputs.severities) for m in inputs.measures],
     }
 
 
@@ -272,8 +307,8 @@ def organization_exposure(*, organization: Organization, today: date | None = No
     out = []
     for row in rows.order_by("mineral__name"):
         stale = (
-            row.organization_data_version < row.organization.data_version
-            or row.mineral_data_version < row.mineral.data_version
+            risk.is_stale(row.organization_data_version, row.organization.data_version)
+            or risk.is_stale(row.mineral_data_version, row.mineral.data_version)
             or row.as_of < today
         )
         out.append(
@@ -292,28 +327,8 @@ def organization_exposure(*, organization: Organization, today: date | None = No
     return out
 
 
-def metrics_overview() -> list[dict[str, Any]]:
-    """Per mineral: the freshness of its metrics (one query), for an admin or status page."""
-    now = timezone.now()
-    out = []
-    for mineral in Mineral.objects.select_related("metrics_state").order_by("name"):
-        state = getattr(mineral, "metrics_state", None)
-        computed_at = state.computed_at if state else None
-        out.append(
-            {
-                "mineral": mineral.slug,
-                "data_version": mineral.data_version,
-                "metrics_version": state.data_version if state and computed_at else None,
-                "stale": computed_at is None or state is None or state.data_version < mineral.data_version,
-                "age_seconds": round((now - computed_at).total_seconds(), 3) if computed_at else None,
-                "recompute_count": state.recompute_count if state else 0,
-            }
-        )
-    return out
-
-
 # --------------------------------------------------------------------------------------------
-# Alternatives (metrics.md section 5): non-FEOC sources that could replace an exposed volume
+# Alternatives (docs/metrics.md, "Alternatives"): non-FEOC sources that could replace an exposed volume
 
 # Facility statuses that can supply (idle and closed ones cannot): risk.ProjectStatus values.
 _SUPPLYING_STATUSES = ("operating", "construction", "planned")

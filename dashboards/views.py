@@ -1,8 +1,9 @@
 """Dashboard pages. Thin: read the GET controls, fetch the cached page content, render.
 
 Content comes from page_selectors (reads) -> page_content (tables, figures), cached under the
-data generation, so a view does a fixed, small number of queries whatever the data size.
-Writes (portfolio forms, supplier list upload) go through suppliers.services.
+data generation (dashboards.page_cache), so a view does a fixed, small number of queries
+whatever the data size. Writes (portfolio forms, supplier list upload) go through
+suppliers.services, suppliers.portfolio_services and suppliers.sourcing_upload.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from dashboards import downloads, page_cache, page_content, page_selectors
+from dashboards import page_cache, page_content, page_selectors
 from dashboards.forms import (
     PolicyFilterForm,
     RequirementForm,
@@ -31,33 +32,13 @@ from dashboards.forms import (
     measure_matches,
 )
 from dashboards.tables import Table
-from minerals.models import Country, Mineral
+from minerals.models import Mineral
+from suppliers import portfolio_services
 from suppliers import services as supplier_services
-from suppliers.models import Facility, Membership, Organization, Requirement, Sourcing
+from suppliers.models import Membership, Organization, Requirement, Sourcing
 from suppliers.sourcing_upload import RowError, sourcing_upload
 
 EDITOR_ROLES = (Membership.Role.ANALYST, Membership.Role.ADMIN)
-
-
-def _tables_for_request(tables: dict[str, Table], request: HttpRequest) -> dict[str, Table]:
-    """Apply ?sort=<column>&dir=asc|desc to the page's sortable tables (server side: works without JS)."""
-    sort = request.GET.get("sort", "")
-    if not sort:
-        return tables
-    descending = request.GET.get("dir") == "desc"
-    return {key: t.sorted_by(sort, descending) if t.sortable else t for key, t in tables.items()}
-
-
-def _download(request: HttpRequest, tables: dict[str, Table], stem: str) -> HttpResponse | None:
-    """?download=<table id>&format=csv|xlsx answers the table as a file; None otherwise."""
-    table_id = request.GET.get("download")
-    if not table_id:
-        return None
-    fmt = request.GET.get("format", "csv")
-    table = tables.get(table_id)
-    if table is None or fmt not in downloads.FORMATS:
-        return HttpResponse("Unknown table or format.", status=404, content_type="text/plain")
-    return downloads.table_response(table, fmt, filename_stem=stem)
 
 
 def favicon(request: HttpRequest) -> HttpResponseBase:
@@ -68,6 +49,11 @@ def favicon(request: HttpRequest) -> HttpResponseBase:
 
 AS_OF_QUERY = frozenset({"as_of"})
 SORTED_QUERY = frozenset({"as_of", "sort", "dir"})
+
+
+def _controls_valid(form: Any) -> bool:
+    """A bound form must be valid for the rendered page to be stored; an unbound one is."""
+    return form.is_valid() if form.is_bound else True
 
 
 def _sort_is_valid(request: HttpRequest, tables: dict[str, Table]) -> bool:
@@ -105,21 +91,17 @@ def overview(request: HttpRequest) -> HttpResponseBase:
             ),
         )
 
-    if request.GET.get("download"):
-        tables = _tables_for_request(content()["tables"], request)
-        return _download(request, tables, f"lodestone-overview-{as_of}")  # type: ignore[return-value]
+    if response := page_cache.download(request, lambda: content()["tables"], f"lodestone-overview-{as_of}"):
+        return response
 
     def build() -> tuple[dict[str, str], bool]:
         page = content()
-        tables = _tables_for_request(page["tables"], request)
+        tables = page_cache.tables_for_request(page["tables"], request)
         context = {**page, "tables": tables, "form": form, "as_of": as_of, "today": today}
-        storable = form.is_valid() if form.is_bound else True
-        return _body(request, "dashboards/overview.html", "Minerals", context), storable and _sort_is_valid(
-            request, tables
-        )
+        body = _body(request, "dashboards/overview.html", "Minerals", context)
+        return body, _controls_valid(form) and _sort_is_valid(request, tables)
 
-    parts = page_cache.query_parts(request.GET, SORTED_QUERY)
-    page = page_cache.html("overview", generation, None if parts is None else (today, parts), build)
+    page = page_cache.body(request, "overview", generation, (today,), SORTED_QUERY, build)
     return _page(request, page, charts=True)
 
 
@@ -135,17 +117,15 @@ def mineral(request: HttpRequest, slug: str) -> HttpResponseBase:
 
         return page_cache.cached("mineral", generation, (slug, as_of, today), build_content)
 
-    if request.GET.get("download"):
-        return _download(request, content()["tables"], f"lodestone-{slug}-{as_of}")  # type: ignore[return-value]
+    if response := page_cache.download(request, lambda: content()["tables"], f"lodestone-{slug}-{as_of}"):
+        return response
 
     def build() -> tuple[dict[str, str], bool]:
         page = content()
         context = {**page, "form": form, "today": today}
-        storable = form.is_valid() if form.is_bound else True
-        return _body(request, "dashboards/mineral.html", page["mineral"]["name"], context), storable
+        return _body(request, "dashboards/mineral.html", page["mineral"]["name"], context), _controls_valid(form)
 
-    parts = page_cache.query_parts(request.GET, AS_OF_QUERY)
-    page = page_cache.html("mineral", generation, None if parts is None else (slug, today, parts), build)
+    page = page_cache.body(request, "mineral", generation, (slug, today), AS_OF_QUERY, build)
     return _page(request, page, charts=True)
 
 
@@ -180,17 +160,17 @@ def policies(request: HttpRequest) -> HttpResponseBase:
         return page, extra
 
     if request.GET.get("download"):
-        page, extra = content()
-        return _download(request, page["tables"], f"lodestone-policies-{extra['as_of']}")  # type: ignore[return-value]
+        page, extra = content()  # the file name holds the as-of date the form resolved
+        stem = f"lodestone-policies-{extra['as_of']}"
+        if response := page_cache.download(request, lambda: page["tables"], stem):
+            return response
 
     def build() -> tuple[dict[str, str], bool]:
         page, extra = content()
-        form = extra["form"]
-        storable = form.is_valid() if form.is_bound else True
-        return _body(request, "dashboards/policies.html", "Policy tracker", {**page, **extra}), storable
+        body = _body(request, "dashboards/policies.html", "Policy tracker", {**page, **extra})
+        return body, _controls_valid(extra["form"])
 
-    parts = page_cache.query_parts(request.GET, POLICY_QUERY)
-    page = page_cache.html("policies", generation, None if parts is None else (today, parts), build)
+    page = page_cache.body(request, "policies", generation, (today,), POLICY_QUERY, build)
     return _page(request, page, charts=True)
 
 
@@ -205,11 +185,9 @@ def policy(request: HttpRequest, key: str) -> HttpResponseBase:
         )
         status = page_content.STATUS_LABELS[measure["status"]]
         context = {"measure": measure, "status": status, "form": form, "as_of": as_of, "today": today}
-        storable = form.is_valid() if form.is_bound else True
-        return _body(request, "dashboards/policy.html", measure["title"], context), storable
+        return _body(request, "dashboards/policy.html", measure["title"], context), _controls_valid(form)
 
-    parts = page_cache.query_parts(request.GET, AS_OF_QUERY)
-    page = page_cache.html("policy", generation, None if parts is None else (key, today, parts), build)
+    page = page_cache.body(request, "policy", generation, (key, today), AS_OF_QUERY, build)
     return _page(request, page, charts=False)
 
 
@@ -250,18 +228,18 @@ def portfolio(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
             )
         return page, known
 
-    if request.GET.get("download"):
-        tables = _tables_for_request(content()[0]["tables"], request)
-        return _download(request, tables, f"lodestone-{organization.slug}-{today}")  # type: ignore[return-value]
+    if response := page_cache.download(
+        request, lambda: content()[0]["tables"], f"lodestone-{organization.slug}-{today}"
+    ):
+        return response
 
     def build() -> tuple[dict[str, str], bool]:
         page, known = content()
-        tables = _tables_for_request(page["tables"], request)
+        tables = page_cache.tables_for_request(page["tables"], request)
         body = _body(request, "dashboards/_portfolio_body.html", "", {**page, "tables": tables})
         return body, known and _sort_is_valid(request, tables)
 
-    parts = page_cache.query_parts(request.GET, PORTFOLIO_QUERY)
-    page = page_cache.html("portfolio", generation, None if parts is None else (organization.pk, today, parts), build)
+    page = page_cache.body(request, "portfolio", generation, (organization.pk, today), PORTFOLIO_QUERY, build)
     context = {
         "body": page["body"],
         "title": f"Portfolio · {organization.name}",
@@ -293,9 +271,11 @@ def portfolio_edit(request: HttpRequest, org: str | None = None) -> HttpResponse
         status = 400
     generation = page_selectors.organization_generation(organization)
     cached = _portfolio_content(organization, generation, today)
-    tables = _tables_for_request(cached["data"]["tables"], request)
-    if response := _download(request, tables, f"lodestone-{organization.slug}-{today}"):
+    if response := page_cache.download(
+        request, lambda: cached["data"]["tables"], f"lodestone-{organization.slug}-{today}"
+    ):
         return response
+    tables = page_cache.tables_for_request(cached["data"]["tables"], request)
     choices = page_cache.cached(
         "portfolio-choices", page_selectors.data_generation(), (), page_selectors.portfolio_form_choices
     )
@@ -347,7 +327,7 @@ def _portfolio_write(request: HttpRequest, organization: Organization) -> tuple[
                 sourcing_form = SourcingForm(request.POST, choices=choices)
                 if not sourcing_form.is_valid():
                     return {"sourcing": sourcing_form}, []
-                _sourcing_save(sourcing_form.cleaned_data, organization, user)
+                portfolio_services.sourcing_save(organization=organization, user=user, **sourcing_form.cleaned_data)
                 messages.success(request, "Sourcing saved; exposure recomputed.")
             case "requirement-delete" | "sourcing-delete":
                 model = Requirement if action == "requirement-delete" else Sourcing
@@ -383,29 +363,3 @@ def _portfolio_write(request: HttpRequest, organization: Organization) -> tuple[
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
     return None
-
-
-def _sourcing_save(data: dict[str, Any], organization: Organization, user: Any) -> None:
-    mineral_obj = Mineral.objects.get(slug=data["mineral"])
-    facility = Facility.objects.filter(key=data["facility"]).first() if data["facility"] else None
-    if facility is not None and facility.mineral_id != mineral_obj.pk:
-        raise ValidationError(f"{facility.name} does not produce {mineral_obj.name}.")
-    country = facility.country if facility else Country.objects.get(iso3=data["country"])
-    lookup: dict[str, Any] = {"organization": organization, "mineral": mineral_obj}
-    if facility is not None:
-        lookup["facility"] = facility
-    else:
-        lookup.update({"facility__isnull": True, "country": country})
-    values = {
-        "country": country,
-        "annual_quantity": data["annual_quantity"],
-        "share": data["share"],
-        "notes": data["notes"],
-    }
-    existing = Sourcing.objects.filter(**lookup).first()
-    if existing is None:
-        supplier_services.record_save(
-            instance=Sourcing(organization=organization, mineral=mineral_obj, facility=facility, **values), user=user
-        )
-    else:
-        supplier_services.record_upsert(model=Sourcing, lookup={"pk": existing.pk}, values=values, user=user)

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from minerals import policy_terms
+
 iso3_validator = RegexValidator(r"^[A-Z]{3}$", "An ISO 3166-1 alpha-3 code: three capital letters.")
 iso2_validator = RegexValidator(r"^[A-Z]{2}$", "An ISO 3166-1 alpha-2 code: two capital letters.")
 hs6_validator = RegexValidator(r"^[0-9]{6}$", "A six-digit HS code.")
@@ -450,26 +452,10 @@ class TradeFlow(models.Model):
         return f"{self.year} {self.exporter_id or 'World'} -> {self.importer_id or 'World'} {self.commodity_code_id}"
 
 
-class MeasureType(models.TextChoices):
-    EXPORT_BAN = "export_ban", "Export ban"
-    EXPORT_QUOTA = "export_quota", "Export quota"
-    EXPORT_LICENCE = "export_licence", "Export licence requirement"
-    EXPORT_TAX = "export_tax", "Export tax"
-    EXTRATERRITORIAL_RULE = "extraterritorial_rule", "Extraterritorial rule"
-    TECHNOLOGY_EXPORT_BAN = "technology_export_ban", "Technology export ban"
-    DOMESTIC_SUPPORT = "domestic_support", "Domestic support (not a restriction)"
-
-
-# metrics.md section 3: the expected share of the affected flow that is blocked.
-DEFAULT_SEVERITY = {
-    MeasureType.EXPORT_BAN: 1.0,
-    MeasureType.EXPORT_QUOTA: 0.4,
-    MeasureType.EXPORT_LICENCE: 0.2,
-    MeasureType.EXPORT_TAX: 0.2,
-    MeasureType.EXTRATERRITORIAL_RULE: 0.2,
-    MeasureType.TECHNOLOGY_EXPORT_BAN: 0.0,
-    MeasureType.DOMESTIC_SUPPORT: 0.0,
-}
+# Choices built from the one definition the pure risk engine shares (minerals.policy_terms).
+MeasureType = models.TextChoices(  # type: ignore[call-overload]
+    "MeasureType", [(t.name, (t.value, policy_terms.MEASURE_TYPE_LABELS[t])) for t in policy_terms.MeasureType]
+)
 
 
 class MeasureTypeSeverity(models.Model):

@@ -1,5 +1,7 @@
-"""Bulk writes to a buyer's portfolio through the API: a sourcing file pushed in one request.
+"""Writes to a buyer's portfolio with rules beyond one record: a sourcing line from the
+portfolio form (`sourcing_save`), and a sourcing file pushed through the API in one request.
 
+`sourcing_bulk_upsert`:
 Each row goes through the same validation and history as any other write
 (minerals.services.record_upsert: full_clean, the acting user), but the stale markers are
 bumped once for the whole request, not once per row: one recompute of the buyer's exposure.
@@ -30,7 +32,7 @@ from minerals.bulk_services import (
 from minerals.models import Country, Mineral
 from minerals.services import WriteResult
 from suppliers.models import Facility, Organization, Sourcing
-from suppliers.services import organizations_mark_stale
+from suppliers.services import organizations_mark_stale, record_save, record_upsert
 
 SOURCING_COLUMNS = (
     Column("mineral", "the slug of a stored mineral", lambda v: str(v).strip()),
@@ -40,6 +42,44 @@ SOURCING_COLUMNS = (
     Column("share", "a share between 0 and 1", parse_float, required=False),
     Column("notes", "text", str, False, ""),
 )
+
+
+def sourcing_save(
+    *,
+    organization: Organization,
+    mineral: str,
+    facility: str,
+    country: str,
+    annual_quantity: float | None,
+    share: float | None,
+    notes: str,
+    user: AbstractBaseUser | None = None,
+) -> Sourcing:
+    """Record one sourcing line of the portfolio form, by facility key or by country (ISO3).
+
+    A facility must produce the mineral (ValidationError otherwise) and gives the line its
+    country. The line for the same (mineral, facility), or (mineral, country) without a
+    facility, is updated; else a new one is created. Both mark the buyer's exposure stale.
+    """
+    mineral_obj = Mineral.objects.get(slug=mineral)
+    facility_obj = Facility.objects.filter(key=facility).first() if facility else None
+    if facility_obj is not None and facility_obj.mineral_id != mineral_obj.pk:
+        raise ValidationError(f"{facility_obj.name} does not produce {mineral_obj.name}.")
+    country_obj = facility_obj.country if facility_obj else Country.objects.get(iso3=country)
+    lookup: dict[str, Any] = {"organization": organization, "mineral": mineral_obj}
+    if facility_obj is not None:
+        lookup["facility"] = facility_obj
+    else:
+        lookup.update({"facility__isnull": True, "country": country_obj})
+    values = {"country": country_obj, "annual_quantity": annual_quantity, "share": share, "notes": notes}
+    existing = Sourcing.objects.filter(**lookup).first()
+    if existing is None:
+        return record_save(
+            instance=Sourcing(organization=organization, mineral=mineral_obj, facility=facility_obj, **values),
+            user=user,
+        )
+    saved, _ = record_upsert(model=Sourcing, lookup={"pk": existing.pk}, values=values, user=user)
+    return saved
 
 
 class _Rollback(Exception):
@@ -138,4 +178,4 @@ def sourcing_bulk_upsert(
     )
 
 
-__all__ = ["BulkRejected", "BulkResult", "RowError", "sourcing_bulk_upsert"]
+__all__ = ["BulkRejected", "BulkResult", "RowError", "sourcing_bulk_upsert", "sourcing_save"]

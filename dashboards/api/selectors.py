@@ -1,8 +1,8 @@
 """Reads the API needs beyond dashboards.selectors: facility control under the FEOC rule.
 
-A facility is China-controlled (metrics.md section 5) when it is located in China, its
-operator is recorded as under FEOC control, or FEOC-domiciled entities own >= the control
-threshold of its operator, directly or down a chain of stakes. The chain is solved by the risk
+A facility is China-controlled (the rule of buyer exposure and alternatives) when it is located
+in China, its operator is recorded as under FEOC control, or FEOC-domiciled entities own >= the
+control threshold of its operator, directly or down a chain of stakes. The chain is solved by the risk
 engine's pure function (dashboards.risk.controlled_companies) over all stakes: two queries
 whatever the number of facilities, then a plain SQL condition.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 
-from dashboards.services import feoc_controlled_companies
+from dashboards.inputs import feoc_controlled_companies
 from suppliers.models import Facility
 
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from minerals.models import Country, DataSource, Mineral, Stage
 from suppliers.models import Company, Facility
+
+# The ownership share from which an operator is under FEOC control, as configured (help texts).
+CONTROL_PERCENT = f"{settings.LODESTONE_CONTROL_THRESHOLD * 100:g} %"
 
 
 class FacilityOutputSerializer(serializers.ModelSerializer):
@@ -27,7 +31,7 @@ class FacilityOutputSerializer(serializers.ModelSerializer):
     )
     capacity_unit = serializers.CharField(read_only=True, help_text="kg or t; blank without a capacity.")
     china_controlled = serializers.BooleanField(
-        read_only=True, help_text="Located in China, or under FEOC control (recorded, or >= 25 % owned)."
+        read_only=True, help_text=f"Located in China, or under FEOC control (recorded, or >= {CONTROL_PERCENT} owned)."
     )
 
     class Meta:

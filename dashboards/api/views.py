@@ -41,7 +41,10 @@ class FacilityFilter(django_filters.FilterSet):
     country = django_filters.CharFilter(field_name="country_id", help_text="ISO3.")
     status = django_filters.ChoiceFilter(choices=Facility.Status.choices)
     china_controlled = django_filters.BooleanFilter(
-        help_text="Located in China or under FEOC control (recorded, or owned >= 25 % down the ownership chain)."
+        help_text=(
+            "Located in China or under FEOC control "
+            f"(recorded, or owned >= {serializers.CONTROL_PERCENT} down the ownership chain)."
+        )
     )
 
     class Meta:

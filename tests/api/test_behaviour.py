@@ -14,7 +14,7 @@ from oauth2_provider.models import AccessToken
 from rest_framework.test import APIClient
 
 from dashboards import risk
-from dashboards.services import policy_measures
+from dashboards.inputs import policy_measures
 from minerals.models import PolicyMeasure
 from suppliers.models import Facility, Requirement
 from tests.api.conftest import bearer, make_application, make_token

@@ -4,7 +4,7 @@ A generated dataset exercises every branch: the China group merged into CHN, flo
 quantity, a (destination, year) with no value at all, a tie between partners, two editions
 and two bases (only one dataset per year may count), a code mapped to the mineral twice
 (two stages: counted once), withheld production and published NIR. Rows written by the
-statement must equal the rows of the pure path (services.import_tables + risk), which must
+statement must equal the rows of the pure path (inputs.import_tables + risk), which must
 equal risk.import_dependence over the raw flows.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from dashboards import metric_sql, risk, services
+from dashboards import inputs, metric_sql, risk, services
 from dashboards.models import ImportMetric
 from minerals.models import CommodityCode, CommodityMineral, DataSource, Mineral, ProductionRecord, TradeFlow
 
@@ -222,8 +222,8 @@ def test_upsert_never_goes_back_and_drops_vanished_keys(postgresql: None, demo: 
         version=target - 1,
         now=services.timezone.now(),
         inputs=stale.import_inputs,
-        china_group=services.china_group(),
-        feoc=services.feoc_countries(),
+        china_group=inputs.china_group(),
+        feoc=inputs.feoc_countries(),
     )
     assert written == 0
     assert _rows() == before

@@ -587,3 +587,44 @@ def test_login_logout_and_password_pages(client, buyer) -> None:  # type: ignore
     response = client.post("/accounts/logout/")
     assert response.status_code == 200
     assert "You are logged out" in response.content.decode()
+
+
+def test_pages_group_countries_by_the_configured_feoc_set(metrics, settings):  # type: ignore[no-untyped-def]
+    """Groupings and colours follow LODESTONE_FEOC_COUNTRIES, the set the stored metrics use."""
+    from dashboards import page_content
+
+    def groups_of_antimony_miners() -> dict[str, str]:
+        antimony = page_selectors.mineral_or_404("antimony")
+        page = page_content.mineral(page_selectors.mineral_page(mineral=antimony, as_of=TODAY), today=TODAY)
+        table = page["tables"]["production_mine"]
+        iso3, group = [c.key for c in table.columns].index("iso3"), [c.key for c in table.columns].index("group")
+        return {row[iso3].value: row[group].value for row in table.rows}
+
+    assert groups_of_antimony_miners()["RUS"].startswith("Other FEOC")
+    settings.LODESTONE_FEOC_COUNTRIES = ["CHN", "PRK", "IRN"]  # Russia left out of the FEOC
+    assert groups_of_antimony_miners()["RUS"] == "Other countries"
+    overview = page_selectors.minerals_overview(as_of=TODAY)
+    assert overview["feoc"] == ["CHN", "IRN", "PRK"]
+
+
+def test_sourcing_save_checks_the_facility_and_updates_the_same_line(demo):  # type: ignore[no-untyped-def]
+    """The portfolio form's write (suppliers.portfolio_services.sourcing_save): a facility must
+    produce the mineral; a second save of the same (mineral, country) line updates it."""
+    from django.core.exceptions import ValidationError
+
+    from suppliers import portfolio_services
+
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    gallium_plant = Facility.objects.filter(mineral__slug="gallium").first()
+    line = {"organization": organization, "facility": "", "country": "JPN", "share": None}
+    with pytest.raises(ValidationError, match="does not produce"):
+        portfolio_services.sourcing_save(
+            **{**line, "facility": gallium_plant.key}, mineral="lithium", annual_quantity=1.0, notes=""
+        )
+    first = portfolio_services.sourcing_save(**line, mineral="gallium", annual_quantity=5.0, notes="first")
+    again = portfolio_services.sourcing_save(**line, mineral="gallium", annual_quantity=7.0, notes="again")
+    assert again.pk == first.pk
+    stored = Sourcing.objects.filter(
+        organization=organization, mineral__slug="gallium", country_id="JPN", facility__isnull=True
+    )
+    assert [(s.annual_quantity, s.notes) for s in stored] == [(7.0, "again")]

@@ -1,0 +1,511 @@
+"""What the risk engine reads: the inputs of dashboards.risk, gathered set-based from the database.
+
+Both sides of the engine stand on this module: dashboards.services (compute and write the
+metric rows) and the readers (dashboards.selectors, page_selectors, api.selectors: the
+as-of-dependent figures from the stored rows). It reads and never writes; it imports
+dashboards.risk (the pure maths) and the models, never the services.
+
+* Configuration: the FEOC country set, China's group, ownership control under the threshold.
+* Editions: every source with its rank ("the metrics use the newest edition").
+* Production tables and trade tables per (mineral, stage/destination, year), run through risk.
+* Policy measures as risk.Measure and the curators' per-type severities.
+* Freshness: the one rule saying when a mineral's metrics are stale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
+
+from dashboards import metric_sql, risk
+from dashboards.models import MineralMetricsState
+from minerals.models import (
+    CommodityMineral,
+    DataSource,
+    MeasureTypeSeverity,
+    Mineral,
+    PolicyMeasure,
+    ProductionRecord,
+    SalientStatistic,
+    Stage,
+    TradeFlow,
+)
+from suppliers.models import Company, Organization, OwnershipStake
+
+KG_PER_UNIT = {"kg": 1.0, "t": 1000.0}
+# Mirror statistics: one basis per (mineral, year), the most reliable first.
+BASIS_PREFERENCE = (TradeFlow.Basis.RECONCILED, TradeFlow.Basis.IMPORT_REPORTED, TradeFlow.Basis.EXPORT_REPORTED)
+# Stages in supply-chain order: the first one with data gives the fallback mix of exposure.
+STAGE_ORDER = (Stage.MINE, Stage.REFINERY, Stage.RECYCLING, Stage.COMPONENT)
+
+
+def feoc_controlled_companies() -> frozenset[str]:
+    """Companies (ids as text, as risk keys them) domiciled in a FEOC country or owned at or
+    above the control threshold by such entities through ownership chains. Two queries."""
+    stakes = [
+        risk.Stake(str(owner), str(owned), percent / 100.0)
+        for owner, owned, percent in OwnershipStake.objects.values_list("owner_id", "owned_id", "percent")
+    ]
+    domiciles = {str(c): iso3 for c, iso3 in Company.objects.values_list("id", "hq_country_id")}
+    return risk.controlled_companies(
+        stakes, domiciles, feoc=feoc_countries(), threshold=settings.LODESTONE_CONTROL_THRESHOLD
+    )
+
+
+def feoc_countries() -> frozenset[str]:
+    return frozenset(settings.LODESTONE_FEOC_COUNTRIES)
+
+
+def china_group() -> frozenset[str]:
+    return frozenset(settings.LODESTONE_CHINA_GROUP)
+
+
+# --------------------------------------------------------------------------------------------
+# Editions: "the metrics use the newest edition"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    id: int
+    key: str
+    edition: str
+    rank: tuple[date, str, int]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "key": self.key, "edition": self.edition}
+
+
+def data_sources() -> dict[int, SourceInfo]:
+    """Every data source with its edition rank (one query; the table is small).
+
+    Newest = latest `published_on`; a source without a date ranks below any dated one (the
+    demo's usgs-mcs-2025 has none); ties are broken by the larger `edition` string ("MCS 2026"
+    > "MCS 2025") and then by the later source (larger id).
+    """
+    return {
+        row["id"]: SourceInfo(
+            id=row["id"],
+            key=row["key"],
+            edition=row["edition"],
+            rank=(row["published_on"] or date.min, row["edition"], row["id"]),
+        )
+        for row in DataSource.objects.values("id", "key", "edition", "published_on")
+    }
+
+
+def _newest(source_ids: Iterable[int], sources: Mapping[int, SourceInfo]) -> int:
+    return max(source_ids, key=lambda sid: sources[sid].rank if sid in sources else (date.min, "", sid))
+
+
+# --------------------------------------------------------------------------------------------
+# Supply concentration: the production tables
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyTable:
+    """The newest edition's production table of one (mineral, stage, year), run through risk."""
+
+    mineral_id: int
+    stage: str
+    year: int
+    unit: str
+    source_id: int
+    concentration: risk.Concentration
+    listed_countries: frozenset[str]
+
+
+_PRODUCTION_FIELDS = (
+    "mineral_id",
+    "stage",
+    "year",
+    "row_kind",
+    "country_id",
+    "quantity",
+    "unit",
+    "is_withheld",
+    "bound",
+    "source_id",
+)
+
+
+def supply_tables(mineral_ids: Sequence[int], sources: Mapping[int, SourceInfo]) -> list[SupplyTable]:
+    """Concentration of every (mineral, stage, year): one query over the production rows.
+
+    Production tables are small (countries x years per mineral), so the edition choice runs
+    here; the per-row work is the pure maths of risk.supply_concentration.
+    """
+    grouped: dict[tuple[int, str, int], dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for row in ProductionRecord.objects.filter(mineral_id__in=mineral_ids).values(*_PRODUCTION_FIELDS).order_by():
+        grouped[(row["mineral_id"], row["stage"], row["year"])][row["source_id"]].append(row)
+    tables = []
+    for (mineral_id, stage, year), by_source in sorted(grouped.items()):
+        source_id = _newest(by_source, sources)
+        rows = by_source[source_id]
+        figures = [
+            risk.ProductionFigure(r["country_id"], r["quantity"], withheld=r["is_withheld"], bound=r["bound"])
+            for r in rows
+            if r["row_kind"] == ProductionRecord.RowKind.COUNTRY
+        ]
+        world = next((r["quantity"] for r in rows if r["row_kind"] == ProductionRecord.RowKind.WORLD_TOTAL), None)
+        residual = next((r["quantity"] for r in rows if r["row_kind"] == ProductionRecord.RowKind.OTHER), None)
+        concentration = risk.supply_concentration(figures, world, residual=residual, feoc=feoc_countries())
+        tables.append(
+            SupplyTable(
+                mineral_id=mineral_id,
+                stage=stage,
+                year=year,
+                unit=rows[0]["unit"],
+                source_id=source_id,
+                concentration=concentration,
+                listed_countries=frozenset(f.country for f in figures),
+            )
+        )
+    return tables
+
+
+# --------------------------------------------------------------------------------------------
+# Import dependence and net import reliance: the trade tables
+
+
+def import_destinations() -> list[str] | None:
+    """Destinations whose imports are materialized; None means every importer.
+
+    `LODESTONE_IMPORT_DESTINATIONS` lists them ("*" = all); by default the default
+    destination plus the countries of the buyers (organizations), the only ones shown.
+    """
+    configured = list(settings.LODESTONE_IMPORT_DESTINATIONS)
+    if "*" in configured:
+        return None
+    buyers = Organization.objects.values_list("country_id", flat=True).distinct().order_by()
+    return sorted({settings.LODESTONE_DEFAULT_DESTINATION, *configured, *buyers})
+
+
+def _mineral_codes(mineral_id: int) -> Any:
+    return CommodityMineral.objects.filter(mineral_id=mineral_id).values("commodity_code_id")
+
+
+def _choose_datasets(
+    found: Mapping[int, Mapping[int, set[str]]], sources: Mapping[int, SourceInfo]
+) -> list[tuple[int, int, str]]:
+    """Per year (year -> source -> bases found): the newest edition, then the preferred basis."""
+    chosen: list[tuple[int, int, str]] = []
+    for year, by_source in sorted(found.items()):
+        source_id = _newest(by_source, sources)
+        basis = next(b for b in BASIS_PREFERENCE if b in by_source[source_id])
+        chosen.append((year, source_id, basis))
+    return chosen
+
+
+def dataset_choice(mineral_id: int, sources: Mapping[int, SourceInfo]) -> list[tuple[int, int, str]]:
+    """The (year, source, basis) used per year: newest edition, then the preferred basis. One query.
+
+    Mirror statistics (importer's and exporter's reports, BACI) describe the same flows: mixing
+    them would double count, so each year uses exactly one dataset.
+    """
+    found: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    rows = TradeFlow.objects.filter(commodity_code_id__in=_mineral_codes(mineral_id))
+    for year, source_id, basis in rows.values_list("year", "source_id", "basis").distinct().order_by():
+        found[year][source_id].add(basis)
+    return _choose_datasets(found, sources)
+
+
+def trade_datasets(mineral_id: int, sources: Mapping[int, SourceInfo]) -> Q | None:
+    """`dataset_choice` as a filter on TradeFlow (None when the mineral has no flows)."""
+    chosen = dataset_choice(mineral_id, sources)
+    choice = Q(pk__in=[])
+    for year, source_id, basis in chosen:
+        choice |= Q(year=year, source_id=source_id, basis=basis)
+    return choice if chosen else None
+
+
+def published_nir(
+    mineral_ids: Sequence[int], destinations: Sequence[str] | None, sources: Mapping[int, SourceInfo]
+) -> dict[int, dict[tuple[str, int], dict[str, Any]]]:
+    """Per mineral, the published NIR row per (country, year), newest edition. One query."""
+    salient = SalientStatistic.objects.filter(
+        mineral_id__in=list(mineral_ids), statistic=SalientStatistic.Statistic.NET_IMPORT_RELIANCE
+    )
+    if destinations is not None:
+        salient = salient.filter(country_id__in=destinations)
+    by_key: dict[tuple[int, str, int], list[dict[str, Any]]] = defaultdict(list)
+    fields = ("mineral_id", "country_id", "year", "value", "bound", "is_withheld", "source_id")
+    for row in salient.values(*fields).order_by():
+        by_key[(row["mineral_id"], row["country_id"], row["year"])].append(row)
+    published: dict[int, dict[tuple[str, int], dict[str, Any]]] = {m: {} for m in mineral_ids}
+    for (mineral_id, country, year), rows in by_key.items():
+        newest = _newest((r["source_id"] for r in rows), sources)
+        published[mineral_id][(country, year)] = next(r for r in rows if r["source_id"] == newest)
+    return published
+
+
+def _published_fraction(stated: Mapping[str, Any] | None) -> float | None:
+    if stated is None or stated["value"] is None or stated["is_withheld"]:
+        return None
+    return min(1.0, stated["value"] / 100.0)
+
+
+def import_inputs(
+    tables: Sequence[SupplyTable], sources: Mapping[int, SourceInfo], mineral_ids: Sequence[int]
+) -> dict[int, metric_sql.ImportInputs]:
+    """The small inputs of the set-based import statement, per mineral: destinations (buyers'
+    countries), mapped codes, dataset choice, published NIR, production. Four queries for any
+    number of minerals, none returning flows."""
+    destinations = import_destinations()
+    codes: dict[int, set[str]] = defaultdict(set)
+    for code, mineral_id in CommodityMineral.objects.filter(mineral_id__in=list(mineral_ids)).values_list(
+        "commodity_code_id", "mineral_id"
+    ):
+        codes[mineral_id].add(code)
+    # Distinct datasets per code, over every mapped code at once (one scan instead of one per mineral).
+    by_code: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    mapped = sorted({code for found in codes.values() for code in found})
+    datasets = TradeFlow.objects.filter(commodity_code_id__in=mapped)
+    for code, year, source_id, basis in (
+        datasets.values_list("commodity_code_id", "year", "source_id", "basis").distinct().order_by()
+    ):
+        by_code[code].append((year, source_id, basis))
+    published = published_nir(mineral_ids, destinations, sources)
+    inputs = {}
+    for mineral_id in mineral_ids:
+        found: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for code in codes[mineral_id]:
+            for year, source_id, basis in by_code[code]:
+                found[year][source_id].add(basis)
+        chosen = _choose_datasets(found, sources)
+        stated = published[mineral_id]
+        production = _primary_production_kg([t for t in tables if t.mineral_id == mineral_id])
+        used = {d[1] for d in chosen} | {row["source_id"] for row in stated.values()}
+        inputs[mineral_id] = metric_sql.ImportInputs(
+            codes=sorted(codes[mineral_id]),
+            datasets=chosen,
+            destinations=destinations,
+            production=[(country, year, kg) for (country, year), kg in production.items() if country != "*"],
+            production_years=sorted(year for country, year in production if country == "*"),
+            published=[
+                (country, year, _published_fraction(row), row["bound"] or "", row["source_id"])
+                for (country, year), row in sorted(stated.items())
+            ],
+            sources={sid: sources[sid].as_json() for sid in sorted(used) if sid in sources},
+        )
+    return inputs
+
+
+@dataclass(frozen=True, slots=True)
+class ImportTable:
+    destination: str
+    year: int
+    dependence: risk.ImportDependence | None
+    nir: float | None
+    nir_published: float | None
+    nir_published_bound: str
+    source_ids: tuple[int, ...]
+
+
+def attributed_flows(code_flows: Sequence[risk.ImportFlow]) -> list[risk.ImportFlow]:
+    """One HS code's flows into one destination, the partner aggregate "World" made a residual.
+
+    A World row is a total, never a partner: what it holds beyond the named partners is value
+    from unknown partners (exporter None), so shares use the World total as denominator and
+    `import_coverage` says how much of it is attributed. Without a World row the partners are
+    the total. The set-based statement (dashboards.metric_sql) does the same per code.
+    """
+    partners = [f for f in code_flows if f.exporter is not None]
+    world = [f for f in code_flows if f.exporter is None]
+    if not world:
+        return partners
+    world_value = math.fsum(f.value_usd for f in world)
+    world_quantities = [f.quantity_kg for f in world if f.quantity_kg is not None]
+    known_value = math.fsum(f.value_usd for f in partners)
+    known_quantity = math.fsum(f.quantity_kg for f in partners if f.quantity_kg is not None)
+    residual_quantity = max(math.fsum(world_quantities) - known_quantity, 0.0) if world_quantities else None
+    return [*partners, risk.ImportFlow(None, max(world_value - known_value, 0.0), residual_quantity)]
+
+
+def import_tables(
+    mineral_id: int, tables: Sequence[SupplyTable], sources: Mapping[int, SourceInfo]
+) -> list[ImportTable]:
+    """Import shares and NIR of every (destination, year) of one mineral: the pure path.
+
+    Used on SQLite and as the reference of the set-based statement (dashboards.metric_sql,
+    PostgreSQL), which must give the same rows. Queries: the dataset choice, the flows summed
+    per (year, importer, exporter, has quantity), the destinations' exports, the published NIR;
+    each one statement whatever the number of flows. Summing per exporter in SQL gives
+    risk.import_dependence the same totals as the raw rows (it is additive), split by "has a
+    quantity" so quantity shares stay exact.
+    """
+    destinations = import_destinations()
+    datasets = trade_datasets(mineral_id, sources)
+    flows: dict[tuple[str, int], list[risk.ImportFlow]] = defaultdict(list)
+    exports_kg: dict[tuple[str, int], float] = {}
+    trade_source: dict[int, int] = {}
+    if datasets is not None:
+        base = TradeFlow.objects.filter(datasets, commodity_code_id__in=_mineral_codes(mineral_id))
+        inbound = base.filter(importer__isnull=False)
+        if destinations is not None:
+            inbound = inbound.filter(importer_id__in=destinations)
+        has_quantity = ExpressionWrapper(Q(quantity_kg__isnull=False), output_field=BooleanField())
+        summed = (
+            inbound.values(
+                "year", "importer_id", "commodity_code_id", "exporter_id", "source_id", has_quantity=has_quantity
+            )
+            .annotate(value=Sum("value_usd"), quantity=Sum("quantity_kg"))
+            .order_by()
+        )
+        by_code: dict[tuple[str, int, str], list[risk.ImportFlow]] = defaultdict(list)
+        for row in summed:
+            by_code[(row["importer_id"], row["year"], row["commodity_code_id"])].append(
+                risk.ImportFlow(row["exporter_id"], row["value"], row["quantity"] if row["has_quantity"] else None)
+            )
+            trade_source[row["year"]] = row["source_id"]
+        for (importer, year, _code), code_flows in by_code.items():
+            flows[(importer, year)].extend(attributed_flows(code_flows))
+        outbound = base.filter(exporter__isnull=False, quantity_kg__isnull=False)
+        if destinations is not None:
+            outbound = outbound.filter(exporter_id__in=destinations)
+        to_world = ExpressionWrapper(Q(importer__isnull=True), output_field=BooleanField())
+        exported = (
+            outbound.values("year", "exporter_id", "commodity_code_id", to_world=to_world)
+            .annotate(quantity=Sum("quantity_kg"))
+            .order_by()
+        )
+        per_code: dict[tuple[str, int, str], float] = defaultdict(float)
+        for export_row in exported:
+            key = (export_row["exporter_id"], export_row["year"], export_row["commodity_code_id"])
+            quantity = export_row["quantity"]
+            # A World total and the partner rows describe the same exports: take the larger.
+            per_code[key] = max(per_code[key], quantity) if export_row["to_world"] else per_code[key] + quantity
+        for (exporter, year, _code), kg in per_code.items():
+            exports_kg[(exporter, year)] = exports_kg.get((exporter, year), 0.0) + kg
+
+    published = published_nir([mineral_id], destinations, sources)[mineral_id]
+
+    production = _primary_production_kg(tables)
+    result = []
+    for destination, year in sorted(set(flows) | set(published)):
+        dependence = None
+        if (destination, year) in flows:
+            dependence = risk.import_dependence(
+                flows[(destination, year)], china_group=china_group(), feoc=feoc_countries()
+            )
+        imports = dependence.total_quantity_kg if dependence is not None else None
+        exports = exports_kg.get((destination, year), 0.0) if imports is not None else None
+        nir = risk.net_import_reliance(production.get((destination, year)), imports, exports)
+        stated = published.get((destination, year))
+        nir_published = _published_fraction(stated)
+        source_ids = tuple(
+            sorted({s for s in (trade_source.get(year) if dependence else None, stated and stated["source_id"]) if s})
+        )
+        result.append(
+            ImportTable(
+                destination=destination,
+                year=year,
+                dependence=dependence,
+                nir=nir,
+                nir_published=nir_published,
+                nir_published_bound=(stated or {}).get("bound", "") or "",
+                source_ids=source_ids,
+            )
+        )
+    return result
+
+
+def _primary_production_kg(tables: Sequence[SupplyTable]) -> dict[tuple[str, int], float | None]:
+    """A country's production for NIR: the most upstream stage with data, in kg.
+
+    A country not listed in a published table produces nothing (USGS lists every producer);
+    a withheld value is unknown (None).
+    """
+    out: dict[tuple[str, int], float | None] = {}
+    stages = {t.stage for t in tables}
+    primary = next((s for s in STAGE_ORDER if s in stages), None)
+    for table in tables:
+        if table.stage != primary:
+            continue
+        factor = KG_PER_UNIT.get(table.unit, 1.0)
+        shares = dict(table.concentration.country_shares)
+        total = table.concentration.world_total
+        for country in table.listed_countries:
+            share = shares.get(country)
+            out[(country, table.year)] = None if share is None or total is None else share * total * factor
+        out[("*", table.year)] = 0.0  # marker: the year has a table
+    return _DefaultZero(out)
+
+
+class _DefaultZero(dict):  # type: ignore[type-arg]
+    """Production lookups: unlisted countries in a year with a table produce 0."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        return 0.0 if ("*", key[1]) in self else default
+
+
+# --------------------------------------------------------------------------------------------
+# Policy measures and severities
+
+
+def policy_measures(mineral_ids: Iterable[int] | None = None) -> list[risk.Measure]:
+    """Measures as risk.Measure, keyed by mineral slug. Three queries whatever their number.
+
+    A measure applies to the minerals it names; its HS codes serve the trade view only (basket
+    codes such as 811292 would otherwise spread a tungsten measure to gallium). A measure
+    naming no mineral (e.g. "no dual-use items to military users") applies to none.
+    """
+    through_minerals = PolicyMeasure.minerals.through.objects.all()
+    if mineral_ids is not None:
+        through_minerals = through_minerals.filter(mineral_id__in=list(mineral_ids))
+    minerals_of: dict[int, set[str]] = defaultdict(set)
+    for measure_id, slug in through_minerals.values_list("policymeasure_id", "mineral__slug"):
+        minerals_of[measure_id].add(slug)
+    targets_of: dict[int, set[str]] = defaultdict(set)
+    through_targets = PolicyMeasure.targets.through.objects.filter(policymeasure_id__in=list(minerals_of))
+    for measure_id, iso3 in through_targets.values_list("policymeasure_id", "country_id"):
+        targets_of[measure_id].add(iso3)
+    return [
+        measure_for_risk(m, minerals=minerals_of[m.pk], targets=targets_of[m.pk])
+        for m in PolicyMeasure.objects.filter(pk__in=list(minerals_of)).order_by("key")
+    ]
+
+
+def measure_for_risk(measure: PolicyMeasure, *, minerals: Iterable[str], targets: Iterable[str]) -> risk.Measure:
+    """A stored measure as the pure maths sees it (minerals by slug, targets by ISO3)."""
+    return risk.Measure(
+        key=measure.key,
+        issuer=measure.issuer_id,
+        measure_type=measure.measure_type,
+        minerals=frozenset(minerals),
+        targets=frozenset(targets),
+        effective_on=measure.effective_on,
+        suspended_from=measure.suspended_from,
+        suspended_until=measure.suspended_until,
+        ended_on=measure.ended_on,
+        severity_override=measure.severity_override,
+        reviewed_on=measure.reviewed_on,
+    )
+
+
+def severity_by_type() -> dict[str, float]:
+    """Curators' per-type severities (one query); risk.DEFAULT_SEVERITY fills the rest."""
+    return dict(MeasureTypeSeverity.objects.values_list("measure_type", "severity"))
+
+
+# --------------------------------------------------------------------------------------------
+# Freshness: a mineral's metrics are stale when its data moved past the version they reflect
+
+
+def metrics_stale(mineral: Mineral) -> bool:
+    """True when the mineral's metric rows are older than its data, or were never computed.
+
+    The one rule of the overview, the mineral page, the API, `show_metrics` and the beat sweep
+    (services.stale_mineral_ids; minerals are few, so the sweep applies it to every one).
+    """
+    state: MineralMetricsState | None = getattr(mineral, "metrics_state", None)
+    computed = state.data_version if state is not None and state.computed_at is not None else None
+    return risk.is_stale(computed, mineral.data_version)
