@@ -31,7 +31,7 @@ from suppliers.models import ApplicationOrganization, Organization
 
 pytestmark = pytest.mark.django_db
 
-GOLDEN = Path(__file__).resolve().parent / "fixtures" / "golden"
+GOLDEN_ROOT = Path(__file__).resolve().parent / "fixtures" / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 TODAY = date(2026, 11, 30)
 
@@ -73,10 +73,25 @@ def _mask_json(value: Any) -> Any:
     return value
 
 
+def _golden_path(name: str) -> Path:
+    """SQLite's golden, or on PostgreSQL its own where the two backends legitimately differ
+    (postgresql/<name>, both generated on the code before the issue-10 refactor): PostgreSQL
+    sorts NULL dates first in a descending order (the policy tracker's measures without an
+    effective date), and computes the import rows with the set-based statement, whose
+    summation order moves the last digit of a float (docs/metrics.md: relative 1e-12)."""
+    from django.db import connection
+
+    own = GOLDEN_ROOT / "postgresql" / name
+    return own if connection.vendor == "postgresql" and (own.exists() or UPDATE) else GOLDEN_ROOT / name
+
+
 def _compare(name: str, text: str) -> None:
-    path = GOLDEN / name
+    path = _golden_path(name)
     if UPDATE:
-        GOLDEN.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent.name == "postgresql" and (GOLDEN_ROOT / name).read_text(encoding="utf-8") == text:
+            path.unlink(missing_ok=True)  # the same bytes as SQLite's: no override
+            return
         path.write_text(text, encoding="utf-8")
         return
     assert path.exists(), f"{path} missing: generate it with UPDATE_GOLDEN=1"

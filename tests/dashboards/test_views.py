@@ -615,11 +615,12 @@ def test_sourcing_save_checks_the_facility_and_updates_the_same_line(demo):  # t
     from suppliers import portfolio_services
 
     organization = Organization.objects.get(name="Demo Buyer Inc.")
-    gallium_plant = Facility.objects.filter(mineral__slug="gallium").first()
+    plant = Facility.objects.order_by("id").first()
+    other_mineral = Mineral.objects.exclude(pk=plant.mineral_id).order_by("id").first()
     line = {"organization": organization, "facility": "", "country": "JPN", "share": None}
     with pytest.raises(ValidationError, match="does not produce"):
         portfolio_services.sourcing_save(
-            **{**line, "facility": gallium_plant.key}, mineral="lithium", annual_quantity=1.0, notes=""
+            **{**line, "facility": plant.key}, mineral=other_mineral.slug, annual_quantity=1.0, notes=""
         )
     first = portfolio_services.sourcing_save(**line, mineral="gallium", annual_quantity=5.0, notes="first")
     again = portfolio_services.sourcing_save(**line, mineral="gallium", annual_quantity=7.0, notes="again")
