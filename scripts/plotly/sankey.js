@@ -1,0 +1,9 @@
+// plotly.js bundle "sankey": core (scatter) + bar, sankey. Built by scripts/build_plotly_bundle.sh.
+var Plotly = require('plotly.js/lib/core');
+
+Plotly.register([
+    require('plotly.js/lib/bar'),
+    require('plotly.js/lib/sankey'),
+]);
+
+module.exports = Plotly;
