@@ -1,13 +1,54 @@
 // Draws every chart of the page from the figure JSON embedded with json_script.
 // No inline script, no eval (CSP script-src 'self'): plotly.js and the map topojson are our
 // own static files, so nothing is fetched from another origin.
+//
+// plotly.js comes as partial bundles (scripts/build_plotly_bundle.sh, one entry per bundle in
+// scripts/plotly/): this script reads the trace types of the page's figures and loads the
+// smallest bundle that has them all, so a page without a map does not download the map's code.
+// The bundles' URLs (hashed, cached for good) are data attributes of this script's own tag.
 (function () {
   "use strict";
 
-  function draw(el) {
-    var source = document.getElementById(el.dataset.figure);
-    if (!source || !window.Plotly) { return; }
-    var figure = JSON.parse(source.textContent);
+  // Smallest first; every bundle also has plotly.js's core (scatter, axes, legend, hover, modebar).
+  var BUNDLES = [
+    { name: "basic", traces: ["bar", "scatter"] },
+    { name: "sankey", traces: ["bar", "scatter", "sankey"] },
+    { name: "geo", traces: ["bar", "scatter", "choropleth"] },
+    { name: "full", traces: ["bar", "scatter", "choropleth", "sankey"] }
+  ];
+  var GEO_TRACES = ["choropleth", "scattergeo"];
+  var script = document.currentScript;
+
+  function bundleFor(types) {
+    for (var i = 0; i < BUNDLES.length; i++) {
+      var traces = BUNDLES[i].traces;
+      if (types.every(function (t) { return traces.indexOf(t) >= 0; })) { return BUNDLES[i].name; }
+    }
+    return "full";  // an unknown type: Plotly says so in the console, the tables still hold the numbers
+  }
+
+  function load(src) {
+    return new Promise(function (resolve, reject) {
+      var tag = document.createElement("script");
+      tag.src = src;
+      tag.onload = resolve;
+      tag.onerror = function () { reject(new Error("could not load " + src)); };
+      document.head.appendChild(tag);
+    });
+  }
+
+  // The world map's topojson under its hashed (cacheable) name, fetched alongside the bundle and
+  // handed to Plotly, which would otherwise fetch it itself after the bundle (config.topojsonURL
+  // stays the fallback, also our own static folder).
+  function preloadWorld(url) {
+    window.PlotlyGeoAssets = window.PlotlyGeoAssets || { topojson: {} };
+    return fetch(url, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (world) { if (world) { window.PlotlyGeoAssets.topojson.world_110m = world; } })
+      .catch(function () { return null; });
+  }
+
+  function draw(el, figure) {
     el.textContent = "";  // drop the no-JavaScript fallback text
     var config = {
       responsive: true,
@@ -23,8 +64,32 @@
 
   function init() {
     document.documentElement.classList.add("js");
-    var charts = document.querySelectorAll(".js-chart");
-    for (var i = 0; i < charts.length; i++) { draw(charts[i]); }
+    var charts = [];
+    var types = [];
+    var nodes = document.querySelectorAll(".js-chart");
+    for (var i = 0; i < nodes.length; i++) {
+      var source = document.getElementById(nodes[i].dataset.figure);
+      if (!source) { continue; }
+      var figure = JSON.parse(source.textContent);
+      (figure.data || []).forEach(function (trace) {
+        var type = trace.type || "scatter";
+        if (types.indexOf(type) < 0) { types.push(type); }
+      });
+      charts.push({ el: nodes[i], figure: figure });
+    }
+    if (!charts.length) { return; }
+
+    var bundle = bundleFor(types);
+    var key = "plotly" + bundle.charAt(0).toUpperCase() + bundle.slice(1);  // data-plotly-<bundle>
+    var waits = [window.Plotly ? Promise.resolve() : load(script.dataset[key])];
+    if (types.some(function (t) { return GEO_TRACES.indexOf(t) >= 0; }) && script.dataset.topojsonWorld) {
+      waits.push(preloadWorld(script.dataset.topojsonWorld));
+    }
+    Promise.all(waits).then(function () {
+      charts.forEach(function (chart) { draw(chart.el, chart.figure); });
+    }, function (error) {
+      console.error(error.message);
+    });
   }
 
   if (document.readyState === "loading") {
