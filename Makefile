@@ -24,7 +24,8 @@ setup: $(VENV)/.runtime
 	$(BIN)/python manage.py seed_demo $(if $(DATABASE_URL),,--with-logins)
 
 run: setup
-	$(BIN)/python manage.py runserver $(HOST)
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py runserver --nostatic $(HOST)
 
 test: $(VENV)/.dev
 	mkdir -p var

@@ -197,6 +197,11 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Static files ------------------------------------------------------------------------------
+# collectstatic writes hashed, gzip and brotli copies that whitenoise serves with far-future cache
+# headers, in production and under `make run` (DEBUG) alike: `make run` collects, then runs
+# `runserver --nostatic`; whitenoise serves only the collected files (no finders), so an edited
+# static file shows after the next collectstatic. A pytest run (PYTEST_VERSION is set) renders
+# plain names without collecting; tests/browser collects and serves the real files.
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -204,10 +209,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env.str("PYTEST_VERSION", default="")
+        else "config.storage.HashedStaticFilesStorage"
     },
 }
+WHITENOISE_USE_FINDERS = False
+WHITENOISE_AUTOREFRESH = False
 MEDIA_ROOT = VAR_DIR / "media"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

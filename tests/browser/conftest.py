@@ -7,11 +7,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.test import override_settings
 
 from tests.conftest import REPO, require
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = REPO / "var" / "screenshots"
+# Collected once and kept between runs (the storage compresses only what changed).
+COLLECTED_STATIC = REPO / "var" / "test-staticfiles"
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test body
 # (fixtures, assertions against the stored metrics) are still synchronous and safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -43,3 +47,33 @@ def browser_context_args(browser_context_args):  # type: ignore[no-untyped-def]
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def production_static(django_db_blocker):  # type: ignore[no-untyped-def]
+    """The static files as production serves them: collected with the production storage (hashed
+    names, gzip and brotli copies), served by whitenoise with its cache headers. The rest of the
+    test run renders plain names without collecting (config/settings.py)."""
+    from django.conf import settings as django_settings
+
+    storages = {**django_settings.STORAGES, "staticfiles": {"BACKEND": "config.storage.HashedStaticFilesStorage"}}
+    override = override_settings(STATIC_ROOT=COLLECTED_STATIC, STORAGES=storages)
+    override.enable()
+    with django_db_blocker.unblock():
+        call_command("collectstatic", interactive=False, verbosity=0)
+    yield COLLECTED_STATIC
+    override.disable()
+
+
+@pytest.fixture(scope="session")
+def live_server(request, production_static):  # type: ignore[no-untyped-def]
+    """pytest-django's live server, except that /static/ reaches the application, where whitenoise
+    serves the collected files (pytest-django would serve the source files, uncompressed)."""
+    from pytest_django.live_server_helper import LiveServer
+
+    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = LiveServer(addr, start=False)
+    server.thread.static_handler = lambda application: application
+    server.start()
+    yield server
+    server.stop()

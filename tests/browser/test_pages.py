@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -19,6 +20,8 @@ from suppliers.models import Organization, Sourcing
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-browser-buyer-1"
+# docs/performance.md "First view": at most 1.5 MB of JavaScript on the wire per page.
+JS_BUDGET_BYTES = 1_500_000
 
 
 @dataclass
@@ -140,7 +143,8 @@ def test_mineral_page(watched, screenshots) -> None:  # type: ignore[no-untyped-
     _open(page, watch, "/minerals/gallium/?as_of=2026-11-30")
     _charts_drawn(page, 5)  # production bars, map, trend, imports, policy timeline
     assert page.locator("#fig-map-refinery-plot .choroplethlocation").count() > 0
-    assert any(u.endswith("/static/vendor/plotly/topojson/world_110m.json") for u in watch.requests)
+    # The map's topojson: our own static file, under its hashed (cacheable) name.
+    assert any(re.search(r"/static/vendor/plotly/topojson/world_110m\.[0-9a-f]{12}\.json$", u) for u in watch.requests)
     metrics = selectors.mineral_metrics(mineral="gallium", as_of=date(2026, 11, 30))
     assert _value(page, "china_share", "gallium") == pytest.approx(metrics["supply"][0]["china_share"])
     assert page.locator('.kpi-value[data-metric="china_share"]').inner_text() == "98.7 %"
@@ -240,3 +244,42 @@ def test_tables_work_without_javascript(browser, site) -> None:  # type: ignore[
     assert page.locator(".chart-fallback").count() == 1  # the chart says the table has its numbers
     assert page.locator('[data-as-of="2026-06-01"]').count() == 1
     context.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "bundle", "charts"),
+    [
+        ("/", "basic", 1),
+        ("/minerals/gallium/", "geo", 5),
+        ("/policies/", "basic", 1),
+        ("/portfolio/", "sankey", 2),
+    ],
+)
+def test_page_javascript_is_one_partial_bundle_compressed_and_cached(
+    watched, path: str, bundle: str, charts: int
+) -> None:  # type: ignore[no-untyped-def]
+    """Each page loads charts.js and the smallest plotly.js bundle with its trace types, by hashed
+    name, brotli-compressed by whitenoise, marked immutable, within the JavaScript budget."""
+    page, watch = watched
+    scripts: list[Any] = []
+    page.on("requestfinished", lambda r: scripts.append(r) if r.resource_type == "script" else None)
+    if path == "/portfolio/":
+        _log_in(page, watch)
+    else:
+        _open(page, watch, path)
+    _charts_drawn(page, charts)
+    page.wait_for_load_state("networkidle")
+
+    names = [re.sub(r"\.[0-9a-f]{12}\.js$", ".js", r.url.rsplit("/", 1)[1]) for r in scripts]
+    assert sorted(names) == sorted(["charts.js", f"plotly-{bundle}.min.js"])
+    transferred = 0
+    for request in scripts:
+        response = request.response()
+        headers = response.all_headers()
+        assert re.search(r"\.[0-9a-f]{12}\.js$", request.url), request.url  # hashed name
+        assert headers.get("content-encoding") == "br", request.url
+        assert "immutable" in headers.get("cache-control", ""), headers.get("cache-control")
+        sizes = request.sizes()
+        transferred += sizes["responseBodySize"] + sizes["responseHeadersSize"]
+    assert transferred <= JS_BUDGET_BYTES
+    watch.assert_clean()
