@@ -196,7 +196,7 @@ def main() -> None:
         server = start_server(options.server, port, env)
         results: dict[str, dict[str, list[dict[str, float]]]] = {}
         try:
-            wait_until_up(f"{base}/")
+            wait_until_up(f"{base}/", timeout=180)
             cookie = login_cookie(port)
             paths = {name: path.format(mineral=options.mineral) for name, path in PAGES.items()}
             for name, path in paths.items():  # every worker builds each page once in its cache
