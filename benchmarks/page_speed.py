@@ -37,17 +37,11 @@ from typing import Any
 from dashboard_load import create_login, free_port, login_cookie, wait_until_up, warm_up
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - the browser tests' launch settings
+
 BIN = Path(sys.executable).parent
-CHROMIUM = "/usr/bin/chromium"
 WORKERS = 2
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGES = {
     "overview": "/",
     "mineral": "/minerals/{mineral}/",

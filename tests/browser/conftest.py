@@ -13,6 +13,15 @@ from django.test import override_settings
 from tests.conftest import REPO, require
 
 CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium headless, as docs/architecture.md "Browser tests" says (also benchmarks/page_speed.py).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = REPO / "var" / "screenshots"
 # Collected once and kept between runs (the storage compresses only what changed).
 COLLECTED_STATIC = REPO / "var" / "test-staticfiles"
@@ -27,14 +36,7 @@ def browser_type_launch_args(browser_type_launch_args):  # type: ignore[no-untyp
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
+        "args": CHROMIUM_ARGS,
     }
 
 
