@@ -114,7 +114,9 @@ def measure(context: Any, url: str) -> tuple[dict[str, float], dict[str, float]]
         if response is None or response.status != 200:
             sys.exit(f"{url}: status {response.status if response else 'none'}")
         page.wait_for_function(
-            "document.querySelectorAll('.js-chart').length === 0 || window.__charts.all !== null", timeout=60_000
+            # A function, not an expression: Playwright evals an expression when it polls again (CSP: no eval).
+            "() => document.querySelectorAll('.js-chart').length === 0 || window.__charts.all !== null",
+            timeout=60_000,
         )
         page.wait_for_load_state("networkidle")
         timing = page.evaluate(NAVIGATION)

@@ -57,9 +57,19 @@
       modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
       toImageButtonOptions: { format: "png", filename: el.dataset.filename || "lodestone-chart", scale: 2 }
     };
-    window.Plotly.newPlot(el, figure.data, figure.layout, config).then(function () {
+    return window.Plotly.newPlot(el, figure.data, figure.layout, config).then(function () {
       el.classList.add("is-drawn");
     });
+  }
+
+  // One chart after the other, in page order, letting the browser paint in between: the first
+  // chart shows as soon as it is drawn instead of when the last one is.
+  function drawInTurn(charts) {
+    return charts.reduce(function (previous, chart) {
+      return previous
+        .then(function () { return new Promise(function (resolve) { setTimeout(resolve, 0); }); })
+        .then(function () { return draw(chart.el, chart.figure); });
+    }, Promise.resolve());
   }
 
   function init() {
@@ -85,9 +95,7 @@
     if (types.some(function (t) { return GEO_TRACES.indexOf(t) >= 0; }) && script.dataset.topojsonWorld) {
       waits.push(preloadWorld(script.dataset.topojsonWorld));
     }
-    Promise.all(waits).then(function () {
-      charts.forEach(function (chart) { draw(chart.el, chart.figure); });
-    }, function (error) {
+    Promise.all(waits).then(function () { return drawInTurn(charts); }).catch(function (error) {
       console.error(error.message);
     });
   }

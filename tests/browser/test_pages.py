@@ -83,7 +83,9 @@ def _open(page, watch: Watch, path: str, *, status: int = 200) -> None:  # type:
 
 
 def _charts_drawn(page, expected: int) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function(f"document.querySelectorAll('.js-chart.is-drawn').length >= {expected}", timeout=15_000)
+    # A function, not an expression: Playwright evals an expression when it polls again (CSP: no eval).
+    drawn = f"() => document.querySelectorAll('.js-chart.is-drawn').length >= {expected}"
+    page.wait_for_function(drawn, timeout=30_000)
     assert page.locator(".js-plotly-plot").count() >= expected
     assert page.locator(".js-plotly-plot .main-svg").count() >= expected
 
