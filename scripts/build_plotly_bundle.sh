@@ -8,7 +8,8 @@
 # One bundle per set of trace types a page draws (scripts/plotly/<name>.js lists them); charts.js
 # picks the smallest bundle that covers the figures on the page. Each bundle has plotly.js's core
 # (scatter, the cartesian axes, legend, hover, modebar and PNG export); plotly.js 4.1.1 is the
-# version the Python package plotly 7.1 writes figures for. Needs node >= 20 and npm.
+# version the Python package plotly 7.1 writes figures for. Needs node >= 20 and npm (npm warns
+# that plotly.js 4 asks for node >= 22, which its own build tooling needs; esbuild does not).
 set -eu
 cd "$(dirname "$0")/.."
 
