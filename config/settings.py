@@ -1,8 +1,9 @@
-"""Lodestone settings: one module, every knob from the environment.
+"""Lodestone settings: one module, every knob from the environment, grouped by topic.
 
 No environment at all gives the embedded default: SQLite under var/, Celery tasks run
-in-process (eager), DEBUG on, a development secret key. Production sets DEBUG=false and at
-least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL (see .env.example).
+in-process (eager), a development secret key. Production sets DEBUG=false and at least
+SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL (see .env.example). A value that
+cannot be right (not a number, below its minimum) stops start-up with the variable's name.
 """
 
 from pathlib import Path
@@ -18,6 +19,22 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """An integer variable; a value that is not a whole number or is below `minimum` stops start-up."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected a whole number") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+# --- Core: debug, secret key, hosts ------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=True)
 
 _DEV_SECRET_KEY = "insecure-dev-key-only-for-the-embedded-default-never-in-production"  # noqa: S105 - DEBUG only, refused in production
@@ -34,6 +51,7 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_K
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- Applications and the request pipeline -------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -99,7 +117,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     )
 else:
     # Persistent connections: measured 3.7x throughput over reconnecting per request.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -115,7 +133,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 # Visibility timeout above the hard time limit, so a running task is never delivered twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2}
@@ -127,6 +145,11 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# The sweep re-enqueues whatever is still stale (broker down, message lost, a new day for exposure).
+# django-celery-beat's DatabaseScheduler imports this schedule into its tables on start.
+CELERY_BEAT_SCHEDULE = {
+    "dashboards-sweep-stale": {"task": "dashboards.tasks.sweep_stale", "schedule": 60.0},
+}
 
 # --- Cache -----------------------------------------------------------------------------------
 if REDIS_URL:
@@ -134,7 +157,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# --- Auth --------------------------------------------------------------------------------------
+# --- Authentication and login ------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -145,91 +168,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
-LOGIN_REDIRECT_URL = "/"
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+# Login, logout and password change use Django's auth views with templates/registration/.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboards:overview"
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Sessions read through the cache (Redis in production), written through to the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
-# --- REST API and OAuth2 client credentials ------------------------------------------------------
-# Mixed values: the API section below extends both with lists, flags and nested mappings.
-REST_FRAMEWORK: dict[str, Any] = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-}
-SPECTACULAR_SETTINGS: dict[str, Any] = {
-    "TITLE": "Lodestone API",
-    "VERSION": "1.0.0",
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-}
-OAUTH2_PROVIDER = {
-    "SCOPES": {
-        "reference:read": "Read reference data and metrics",
-        "reference:write": "Write reference data (curators)",
-        "portfolio:read": "Read the organization's portfolio and exposure",
-        "portfolio:write": "Write the organization's requirements and sourcing",
-    },
-    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_TOKEN_SECONDS", default=3600),
-    # Partners use client credentials only; adopt the OAuth 2.0 Security BCP (RFC 9700) everywhere.
-    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
-    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
-    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
-    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
-    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
-    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
-    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
-    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
-    "REFRESH_TOKEN_REUSE_PROTECTION": True,
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
-}
-
-# --- Admin CSV/XLSX import-export ----------------------------------------------------------------
-IMPORT_EXPORT_USE_TRANSACTIONS = True  # an admin import is atomic: one bad row saves nothing
-IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True  # cells starting with = + - @ are not formulas
-IMPORT_EXPORT_ESCAPE_HTML_ON_EXPORT = False
-
-# --- Internationalization ----------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = True
-USE_TZ = True
-
-# --- Static files ------------------------------------------------------------------------------
-# collectstatic writes hashed, gzip and brotli copies that whitenoise serves with far-future cache
-# headers, in production and under `make run` (DEBUG) alike: `make run` collects, then runs
-# `runserver --nostatic`; whitenoise serves only the collected files (no finders), so an edited
-# static file shows after the next collectstatic. A pytest run (PYTEST_VERSION is set) renders
-# plain names without collecting; tests/browser collects and serves the real files.
-STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if env.str("PYTEST_VERSION", default="")
-        else "config.storage.HashedStaticFilesStorage"
-    },
-}
-WHITENOISE_USE_FINDERS = False
-WHITENOISE_AUTOREFRESH = False
-MEDIA_ROOT = VAR_DIR / "media"
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-
-# --- Security ----------------------------------------------------------------------------------
+# --- HTTPS and security headers ------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-# Sessions read through the cache (Redis in production), written through to the database.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 if env.bool("BEHIND_TLS_PROXY", default=False):
@@ -251,53 +208,39 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Domain knobs ------------------------------------------------------------------------------
-# Foreign entities of concern (U.S. usage) and the ownership threshold of the FEOC rule.
-LODESTONE_FEOC_COUNTRIES = env.list("LODESTONE_FEOC_COUNTRIES", default=["CHN", "RUS", "PRK", "IRN"])
-LODESTONE_CONTROL_THRESHOLD = env.float("LODESTONE_CONTROL_THRESHOLD", default=0.25)
-# USGS counts Hong Kong and Macau with China in import sources.
-LODESTONE_CHINA_GROUP = env.list("LODESTONE_CHINA_GROUP", default=["CHN", "HKG", "MAC"])
-LODESTONE_DEFAULT_DESTINATION = env.str("LODESTONE_DEFAULT_DESTINATION", default="USA")
+# --- Request bodies and uploads ----------------------------------------------------------------
+# A bulk JSON array of 50,000 trade flows is ~7 MB: the API needs at least 8 MiB in memory;
+# uploads above FILE_UPLOAD_MAX_MEMORY_SIZE stream to disk.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 32 * 1024 * 1024, minimum=8 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Largest supplier list a buyer may upload (bytes).
+LODESTONE_SUPPLIER_UPLOAD_MAX_BYTES = env_int("LODESTONE_SUPPLIER_UPLOAD_MAX_BYTES", 5 * 1024 * 1024, minimum=1)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+# --- Static files ------------------------------------------------------------------------------
+# collectstatic writes hashed, gzip and brotli copies that whitenoise serves with far-future cache
+# headers, in production and under `make run` (DEBUG) alike: `make run` collects, then runs
+# `runserver --nostatic`; whitenoise serves only the collected files (no finders), so an edited
+# static file shows after the next collectstatic. A pytest run (PYTEST_VERSION is set) renders
+# plain names without collecting; tests/browser collects and serves the real files.
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if env.str("PYTEST_VERSION", default="")
+        else "config.storage.HashedStaticFilesStorage"
+    },
 }
+WHITENOISE_USE_FINDERS = False
+WHITENOISE_AUTOREFRESH = False
+MEDIA_ROOT = VAR_DIR / "media"
 
-# --- Risk engine (dashboards) --------------------------------------------------------------------
-# Debounce of the coalesced recompute: edits within this window share one run (seconds).
-LODESTONE_RECOMPUTE_COUNTDOWN = env.float("LODESTONE_RECOMPUTE_COUNTDOWN", default=2.0)
-# Where the pending keys (Redis SET NX) live, and their prefix; empty URL: no coalescing.
-LODESTONE_RECOMPUTE_REDIS_URL = env.str("LODESTONE_RECOMPUTE_REDIS_URL", default=REDIS_URL)
-LODESTONE_RECOMPUTE_KEY_PREFIX = env.str("LODESTONE_RECOMPUTE_KEY_PREFIX", default="lodestone:recompute")
-# Destinations whose imports are materialized besides the default one and the buyers' countries
-# ("*" = every importer).
-LODESTONE_IMPORT_DESTINATIONS = env.list("LODESTONE_IMPORT_DESTINATIONS", default=[])
-# The sweep re-enqueues whatever is still stale (broker down, message lost, a new day for exposure).
-# django-celery-beat's DatabaseScheduler imports this schedule into its tables on start.
-CELERY_BEAT_SCHEDULE = {
-    "dashboards-sweep-stale": {"task": "dashboards.tasks.sweep_stale", "schedule": 60.0},
-}
-
-# --- Importers ---------------------------------------------------------------------------------
-# Admin uploads: size and row caps (the commands have no cap), where uploads and reports are kept.
-LODESTONE_IMPORT_MAX_UPLOAD_BYTES = env.int("LODESTONE_IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
-LODESTONE_IMPORT_MAX_ROWS = env.int("LODESTONE_IMPORT_MAX_ROWS", default=5_000_000)
-# Errors kept per import (all go to the rejects CSV); beyond this, reading stops.
-LODESTONE_IMPORT_MAX_ERRORS = env.int("LODESTONE_IMPORT_MAX_ERRORS", default=100_000)
-LODESTONE_IMPORT_UPLOAD_DIR = env.path("LODESTONE_IMPORT_UPLOAD_DIR", default=VAR_DIR / "import-uploads")
-LODESTONE_IMPORT_REPORT_DIR = env.path("LODESTONE_IMPORT_REPORT_DIR", default=VAR_DIR / "import-reports")
-
-# --- API (/api/v1/, issue #6) ------------------------------------------------------------------
-# Overrides the REST_FRAMEWORK and SPECTACULAR_SETTINGS blocks above (kept there untouched):
-# the API needs its authentication, pagination, throttling and renderers set here.
+# --- REST API (/api/v1/) and OAuth2 client credentials -------------------------------------------
 # OAuth2 first: it answers an anonymous request with 401 and a `WWW-Authenticate: Bearer`
 # challenge; the session class enforces CSRF on unsafe methods (browser callers).
-REST_FRAMEWORK = {
-    **REST_FRAMEWORK,
+REST_FRAMEWORK: dict[str, Any] = {
     # Every operation documents its 400/401/403/404/429 answers.
     "DEFAULT_SCHEMA_CLASS": "minerals.api.schema.LodestoneAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -334,15 +277,17 @@ LODESTONE_API_THROTTLE_RATES = {
     "portfolio": env.str("API_RATE_PORTFOLIO", default="600/min"),
     "bulk": env.str("API_RATE_BULK", default="30/min"),
 }
-LODESTONE_API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=100)
-LODESTONE_API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=1000)
+LODESTONE_API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100, minimum=1)
+LODESTONE_API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000, minimum=1)
 # One bulk request: rows accepted (a 10,000-row push is the documented case).
-LODESTONE_API_BULK_MAX_ROWS = env.int("API_BULK_MAX_ROWS", default=50_000)
-# A bulk JSON array of 50,000 trade flows is ~7 MB; uploads above this stream to disk.
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(DATA_UPLOAD_MAX_MEMORY_SIZE, 32 * 1024 * 1024)
-SPECTACULAR_SETTINGS = {
-    **SPECTACULAR_SETTINGS,
+LODESTONE_API_BULK_MAX_ROWS = env_int("API_BULK_MAX_ROWS", 50_000, minimum=1)
+SPECTACULAR_SETTINGS: dict[str, Any] = {
+    "TITLE": "Lodestone API",
+    "VERSION": "1.0.0",
     "DESCRIPTION": "Lodestone: U.S. buyers' exposure of critical minerals to China. See docs/api.md.",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -356,15 +301,73 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's own initializer is a static file of ours (no inline script: CSP script-src 'self').
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": False},
 }
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "reference:read": "Read reference data and metrics",
+        "reference:write": "Write reference data (curators)",
+        "portfolio:read": "Read the organization's portfolio and exposure",
+        "portfolio:write": "Write the organization's requirements and sourcing",
+    },
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_TOKEN_SECONDS", 3600, minimum=60),
+    # Partners use client credentials only; adopt the OAuth 2.0 Security BCP (RFC 9700) everywhere.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
 # django-oauth-toolkit's Application is swappable: the binding model's migration names the setting.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 
-# --- Dashboard -----------------------------------------------------------------------------------
-# Login, logout and password change use Django's auth views with templates/registration/.
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboards:overview"
+# --- Importers and the admin's CSV/XLSX import-export ---------------------------------------------
+IMPORT_EXPORT_USE_TRANSACTIONS = True  # an admin import is atomic: one bad row saves nothing
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True  # cells starting with = + - @ are not formulas
+IMPORT_EXPORT_ESCAPE_HTML_ON_EXPORT = False
+# Admin uploads: size and row caps (the commands have no cap), where uploads and reports are kept.
+LODESTONE_IMPORT_MAX_UPLOAD_BYTES = env_int("LODESTONE_IMPORT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1)
+LODESTONE_IMPORT_MAX_ROWS = env_int("LODESTONE_IMPORT_MAX_ROWS", 5_000_000, minimum=1)
+# Errors kept per import (all go to the rejects CSV); beyond this, reading stops.
+LODESTONE_IMPORT_MAX_ERRORS = env_int("LODESTONE_IMPORT_MAX_ERRORS", 100_000, minimum=1)
+LODESTONE_IMPORT_UPLOAD_DIR = env.path("LODESTONE_IMPORT_UPLOAD_DIR", default=VAR_DIR / "import-uploads")
+LODESTONE_IMPORT_REPORT_DIR = env.path("LODESTONE_IMPORT_REPORT_DIR", default=VAR_DIR / "import-reports")
+
+# --- Domain knobs ------------------------------------------------------------------------------
+# Foreign entities of concern (U.S. usage) and the ownership threshold of the FEOC rule.
+LODESTONE_FEOC_COUNTRIES = env.list("LODESTONE_FEOC_COUNTRIES", default=["CHN", "RUS", "PRK", "IRN"])
+LODESTONE_CONTROL_THRESHOLD = env.float("LODESTONE_CONTROL_THRESHOLD", default=0.25)
+# USGS counts Hong Kong and Macau with China in import sources.
+LODESTONE_CHINA_GROUP = env.list("LODESTONE_CHINA_GROUP", default=["CHN", "HKG", "MAC"])
+LODESTONE_DEFAULT_DESTINATION = env.str("LODESTONE_DEFAULT_DESTINATION", default="USA")
+# Destinations whose imports are materialized besides the default one and the buyers' countries
+# ("*" = every importer).
+LODESTONE_IMPORT_DESTINATIONS = env.list("LODESTONE_IMPORT_DESTINATIONS", default=[])
+
+# --- Risk engine and dashboard -------------------------------------------------------------------
+# Debounce of the coalesced recompute: edits within this window share one run (seconds).
+LODESTONE_RECOMPUTE_COUNTDOWN = env.float("LODESTONE_RECOMPUTE_COUNTDOWN", default=2.0)
+# Where the pending keys (Redis SET NX) live, and their prefix; empty URL: no coalescing.
+LODESTONE_RECOMPUTE_REDIS_URL = env.str("LODESTONE_RECOMPUTE_REDIS_URL", default=REDIS_URL)
+LODESTONE_RECOMPUTE_KEY_PREFIX = env.str("LODESTONE_RECOMPUTE_KEY_PREFIX", default="lodestone:recompute")
 # Page content is cached under the data generation (a new generation reads a new key); the
 # timeout only bounds how long superseded entries linger.
-LODESTONE_PAGE_CACHE_SECONDS = env.int("LODESTONE_PAGE_CACHE_SECONDS", default=6 * 3600)
-# Largest supplier list a buyer may upload (bytes).
-LODESTONE_SUPPLIER_UPLOAD_MAX_BYTES = env.int("LODESTONE_SUPPLIER_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
+LODESTONE_PAGE_CACHE_SECONDS = env_int("LODESTONE_PAGE_CACHE_SECONDS", 6 * 3600, minimum=1)
+
+# --- Internationalization ----------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging -----------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

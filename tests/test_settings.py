@@ -44,3 +44,26 @@ def test_ci_runs_on_postgresql():
         from django.conf import settings
 
         assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def test_settings_are_defined_once_each():
+    """Grouped by topic: no setting is assigned twice (a later block silently overriding an earlier one)."""
+    import ast
+
+    tree = ast.parse((REPO / "config" / "settings.py").read_text())
+    names = [t.id for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)
+             for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+             if isinstance(t, ast.Name) and t.id.isupper()]  # fmt: skip
+    assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
+def test_a_too_small_upload_memory_size_is_refused_not_floored():
+    result = manage("check", DEBUG="true", DATA_UPLOAD_MAX_MEMORY_SIZE="1048576")
+    assert result.returncode != 0
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE='1048576': must be at least 8388608" in result.stderr
+
+
+def test_a_number_that_is_not_a_number_names_its_variable():
+    result = manage("check", DEBUG="true", CELERY_TASK_TIME_LIMIT="5min")
+    assert result.returncode != 0
+    assert "CELERY_TASK_TIME_LIMIT='5min': expected a whole number" in result.stderr
