@@ -18,6 +18,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# The development server and its demo logins: DEBUG on (settings default to off).
+setup run: export DEBUG ?= true
+
 setup: $(VENV)/.runtime
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput

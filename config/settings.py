@@ -1,11 +1,15 @@
 """Lodestone settings: one module, every knob from the environment, grouped by topic.
 
-No environment at all gives the embedded default: SQLite under var/, Celery tasks run
-in-process (eager), a development secret key. Production sets DEBUG=false and at least
-SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL (see .env.example). A value that
-cannot be right (not a number, below its minimum) stops start-up with the variable's name.
+Only the process environment is read (no `.env` file: compose passes its own env file, and
+a file in the checkout must never change what `make run` does). Without DATABASE_URL and
+CELERY_BROKER_URL you get the embedded default: SQLite under var/, Celery tasks in-process.
+DEBUG is off unless the environment turns it on (`make run` does) or the code runs under pytest;
+production sets at least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL (see
+.env.example). A value that cannot be right (not a number, below its minimum, a boolean that
+is neither true nor false) stops start-up with the variable's name.
 """
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
@@ -34,8 +37,23 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A boolean variable; anything but true/false/1/0/yes/no/on/off stops start-up ("flase" is no false)."""
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw not in _TRUE | _FALSE:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected true or false")
+    return raw in _TRUE
+
+
 # --- Core: debug, secret key, hosts ------------------------------------------------------------
-DEBUG = env.bool("DEBUG", default=True)
+# Off by default: a deployment that forgets DEBUG must not show the debug page. pytest (>= 8.2
+# sets PYTEST_VERSION) runs the suite with the development defaults.
+DEBUG = env_bool("DEBUG", default=bool(os.environ.get("PYTEST_VERSION")))
 
 _DEV_SECRET_KEY = "insecure-dev-key-only-for-the-embedded-default-never-in-production"  # noqa: S105 - DEBUG only, refused in production
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -126,7 +144,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 # Without a broker the embedded default runs tasks in-process so the app works with Python alone.
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -185,11 +203,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
-if env.bool("BEHIND_TLS_PROXY", default=False):
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+if env_bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Everything, scripts included, comes from our own origin: no CDN, no inline script, no eval.

@@ -10,12 +10,24 @@ STRONG_KEY = "k7#Qz!9vR2@mW5^tY8&uI1*oP4(aS6)dF3_gH0+jL-xCvBnM,.;"
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    # The production environment only: not the test run's own switches (browser tests allow async-unsafe).
-    unset = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    # The production environment only: not the test run's own switches (browser tests allow
+    # async-unsafe; pytest's PYTEST_VERSION turns the development defaults on).
+    unset = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "PYTEST_VERSION"}
     base = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO, env={**base, **env}, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=env.pop("cwd", REPO),
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
+
+
+def setting(name: str, **env: str) -> str:
+    result = manage("shell", "-c", f"from django.conf import settings; print(repr(settings.{name}))", **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
 
 
 def test_check_deploy_is_clean_with_production_settings():
@@ -67,3 +79,42 @@ def test_a_number_that_is_not_a_number_names_its_variable():
     result = manage("check", DEBUG="true", CELERY_TASK_TIME_LIMIT="5min")
     assert result.returncode != 0
     assert "CELERY_TASK_TIME_LIMIT='5min': expected a whole number" in result.stderr
+
+
+def test_debug_is_off_unless_the_environment_turns_it_on():
+    """A deployment that forgets DEBUG gets production behaviour (and must then set a key)."""
+    result = manage("check", ALLOWED_HOSTS="lodestone.example.org")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+    assert setting("DEBUG", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="lodestone.example.org") == "False"
+    assert setting("DEBUG", DEBUG="true") == "True"
+
+
+def test_a_misspelt_boolean_stops_start_up():
+    result = manage("check", DEBUG="flase")
+    assert result.returncode != 0
+    assert "DEBUG='flase': expected true or false" in result.stderr
+
+
+def test_makefile_run_turns_debug_on_for_the_development_server():
+    makefile = (REPO / "Makefile").read_text()
+    assert "setup run: export DEBUG ?= true" in makefile
+
+
+def test_a_dot_env_file_in_the_checkout_changes_nothing(tmp_path):
+    """`cp .env.example .env` (once the compose recipe) must not turn `make run` to PostgreSQL."""
+    for entry in REPO.iterdir():
+        if entry.name not in {"config", "manage.py", "var", ".env", ".git"}:
+            (tmp_path / entry.name).symlink_to(entry)
+    # Real copies of manage.py (Python puts the real directory of the script on sys.path) and
+    # config/, so settings.BASE_DIR (from its own path) is the scratch checkout.
+    (tmp_path / "manage.py").write_text((REPO / "manage.py").read_text())
+    (tmp_path / "config").mkdir()
+    for source in (REPO / "config").glob("*.py"):
+        (tmp_path / "config" / source.name).write_text(source.read_text())
+    (tmp_path / ".env").write_text(
+        "DEBUG=false\nDATABASE_URL=postgres://lodestone:lodestone@127.0.0.1:5432/lodestone\n"
+    )
+    engine = setting("DATABASES['default']['ENGINE']", DEBUG="true", cwd=str(tmp_path))
+    assert engine == "'django.db.backends.sqlite3'"
+    assert setting("BASE_DIR", DEBUG="true", cwd=str(tmp_path)) == repr(tmp_path)

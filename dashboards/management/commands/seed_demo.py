@@ -17,10 +17,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--with-logins",
             action="store_true",
-            help="Also create the demo logins (refused unless the database is the embedded SQLite default).",
+            help="Also create the demo logins (refused unless DEBUG is on and the database is the embedded SQLite).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["with_logins"]:
+            # Public passwords: only on a developer's machine (`make run` turns DEBUG on).
+            if not settings.DEBUG:
+                raise CommandError("Demo logins are created only with DEBUG on (`make run`); DEBUG is off.")
+            if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+                raise CommandError("Demo logins are created only for the embedded default (SQLite).")
         try:
             report = demo_dataset_load()
         except DemoDataError as exc:
@@ -32,7 +38,5 @@ class Command(BaseCommand):
         recomputed = demo_metrics_compute()
         self.stdout.write(f"Metrics current ({recomputed} minerals recomputed).")
         if options["with_logins"]:
-            if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-                raise CommandError("Demo logins are created only for the embedded default (SQLite).")
             for username, password, role in demo_logins_create():
                 self.stdout.write(self.style.WARNING(f"  demo login: {username} / {password}  ({role})"))
