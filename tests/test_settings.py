@@ -1,12 +1,17 @@
 """Production settings are safe: check --deploy is clean, and a weak secret stops start-up."""
 
 import os
+import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
+from config.secret_key import secret_key_problem
+
 REPO = Path(__file__).resolve().parent.parent
-STRONG_KEY = "k7#Qz!9vR2@mW5^tY8&uI1*oP4(aS6)dF3_gH0+jL-xCvBnM,.;"
+# Made per run: any key written in the repository is public, and production refuses it.
+STRONG_KEY = secrets.token_urlsafe(50)
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -118,3 +123,31 @@ def test_a_dot_env_file_in_the_checkout_changes_nothing(tmp_path):
     engine = setting("DATABASES['default']['ENGINE']", DEBUG="true", cwd=str(tmp_path))
     assert engine == "'django.db.backends.sqlite3'"
     assert setting("BASE_DIR", DEBUG="true", cwd=str(tmp_path)) == repr(tmp_path)
+
+
+def repository_secret_keys() -> set[str]:
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    keys = set()
+    for name in tracked:
+        path = REPO / name
+        if not path.is_file() or path.suffix in {".png", ".xlsx", ".zip", ".gz"}:
+            continue
+        text = path.read_text(errors="ignore")
+        for match in re.finditer(r"SECRET_KEY\w*\s*[=:]\s*[\"']?([^\s\"'`\\)]+)", text):
+            if not match.group(1).startswith("$"):  # a shell substitution, not a key
+                keys.add(match.group(1))
+    return keys
+
+
+def test_every_secret_key_written_in_the_repository_is_refused():
+    keys = repository_secret_keys()
+    assert any("change-me" in key for key in keys), keys  # the scan sees .env.example's placeholder
+    assert {key: secret_key_problem(key) for key in keys if secret_key_problem(key) is None} == {}
+
+
+def test_the_example_placeholder_key_stops_start_up_and_check_deploy():
+    example = (REPO / ".env.example").read_text()
+    placeholder = re.search(r"^SECRET_KEY=(.+)$", example, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    result = manage("check", "--deploy", DEBUG="false", SECRET_KEY=placeholder, ALLOWED_HOSTS="lodestone.example.org")
+    assert result.returncode != 0
+    assert "SECRET_KEY is a placeholder published in the repository" in result.stderr
