@@ -151,3 +151,24 @@ def test_the_example_placeholder_key_stops_start_up_and_check_deploy():
     result = manage("check", "--deploy", DEBUG="false", SECRET_KEY=placeholder, ALLOWED_HOSTS="lodestone.example.org")
     assert result.returncode != 0
     assert "SECRET_KEY is a placeholder published in the repository" in result.stderr
+
+
+def celery(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    unset = {"REDIS_URL", "CELERY_BROKER_URL", "PYTEST_VERSION"}
+    base = {k: v for k, v in os.environ.items() if k not in unset}
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "celery", "-A", "config", *args],
+            cwd=REPO, env={**base, **env}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:  # still running: it found a broker to talk to
+        raise AssertionError(f"celery {args} did not refuse to start: {exc.stderr!r}") from None
+
+
+def test_worker_and_beat_refuse_to_start_without_a_broker():
+    """`make worker` / `make beat` with nothing configured: a clear message, never amqp://localhost."""
+    for command in (["worker", "--concurrency=1"], ["beat"]):
+        result = celery(*command, "--loglevel=INFO", DEBUG="true")
+        assert result.returncode == 1, result.stderr[-2000:]
+        assert "No broker configured: set CELERY_BROKER_URL or REDIS_URL" in result.stderr
+        assert "amqp://" not in result.stderr
