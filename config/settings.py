@@ -12,6 +12,7 @@ is neither true nor false) stops start-up with the variable's name.
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -166,9 +167,28 @@ CELERY_BEAT_SCHEDULE = {
     "dashboards-sweep-stale": {"task": "dashboards.tasks.sweep_stale", "schedule": 60.0},
 }
 
+
 # --- Cache -----------------------------------------------------------------------------------
-if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# The cache (page content, cached sessions, throttle counters) lives in its own Redis database,
+# never the broker's: by default REDIS_URL's database + 1. Every entry has a TTL, so a server
+# run with `maxmemory` and `maxmemory-policy volatile-lru` evicts cache entries and never the
+# broker's queues (docs/operations.md, "Redis memory").
+def redis_database_after(url: str) -> str:
+    parts = urlsplit(url)
+    number = parts.path.strip("/") or "0"
+    if not number.isdigit():
+        raise ImproperlyConfigured(f"REDIS_URL={url!r}: expected redis://host:port/<database number>")
+    return urlunsplit(parts._replace(path=f"/{int(number) + 1}"))
+
+
+CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", default="") or (redis_database_after(REDIS_URL) if REDIS_URL else "")
+if CACHE_REDIS_URL and CACHE_REDIS_URL.rstrip("/") in {CELERY_BROKER_URL.rstrip("/"), REDIS_URL.rstrip("/")}:
+    raise ImproperlyConfigured(
+        f"CACHE_REDIS_URL={CACHE_REDIS_URL!r} is the broker's Redis database: give the cache its own "
+        "(e.g. redis://host:6379/1), so that evicting cache entries never touches the queue."
+    )
+if CACHE_REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -172,3 +172,12 @@ def test_worker_and_beat_refuse_to_start_without_a_broker():
         assert result.returncode == 1, result.stderr[-2000:]
         assert "No broker configured: set CELERY_BROKER_URL or REDIS_URL" in result.stderr
         assert "amqp://" not in result.stderr
+
+
+def test_the_page_cache_gets_its_own_redis_database_never_the_brokers():
+    assert setting("CACHES['default']['LOCATION']", DEBUG="true", REDIS_URL="redis://redis:6379/0") == repr(
+        "redis://redis:6379/1"
+    )
+    result = manage("check", DEBUG="true", REDIS_URL="redis://redis:6379/0", CACHE_REDIS_URL="redis://redis:6379/0")
+    assert result.returncode != 0
+    assert "is the broker's Redis database" in result.stderr
