@@ -29,3 +29,24 @@ def test_seed_demo_with_logins_under_debug_on_sqlite(demo: None, capsys: pytest.
     call_command("seed_demo", "--with-logins")
     assert "demo login: demo / lodestone-demo" in capsys.readouterr().out
     assert get_user_model().objects.filter(username="demo").exists()
+
+
+def test_beat_health_check_follows_the_minute_sweep(demo: None) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from config.healthcheck import SWEEP_TASK, beat_problem, main
+
+    every_minute, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.filter(task=SWEEP_TASK).delete()
+    assert "has not run" in (beat_problem() or "")
+    sweep = PeriodicTask.objects.create(name="sweep", task=SWEEP_TASK, interval=every_minute)
+    sweep.last_run_at = timezone.now() - timedelta(seconds=90)
+    sweep.save()
+    assert beat_problem() is None
+    assert main(["healthcheck", "beat"]) == 0
+    PeriodicTask.objects.filter(pk=sweep.pk).update(last_run_at=timezone.now() - timedelta(minutes=30))
+    assert "last ran" in (beat_problem() or "")
+    assert main(["healthcheck", "beat"]) == 1
