@@ -399,10 +399,18 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Logging -----------------------------------------------------------------------------------
+# One handler, on the root logger. Django's default configuration gives the `django` logger a
+# console handler of its own (and mail_admins); it also propagates to the root, which printed
+# every django.* line twice. Redefined here without handlers, it only propagates. runserver's
+# `django.server` keeps its own handler and does not propagate.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "INFO"},
+    },
 }

@@ -181,3 +181,19 @@ def test_the_page_cache_gets_its_own_redis_database_never_the_brokers():
     result = manage("check", DEBUG="true", REDIS_URL="redis://redis:6379/0", CACHE_REDIS_URL="redis://redis:6379/0")
     assert result.returncode != 0
     assert "is the broker's Redis database" in result.stderr
+
+
+def test_a_django_log_line_is_printed_once():
+    code = (
+        "import django, logging; django.setup(); "
+        "logging.getLogger('django.request').warning('probe-django'); "
+        "logging.getLogger('dashboards.tasks').warning('probe-app')"
+    )
+    base = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**base, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "config.settings"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("probe-django") == 1, result.stderr
+    assert result.stderr.count("probe-app") == 1, result.stderr
