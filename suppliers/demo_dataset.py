@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
+from minerals import services as reference_services
 from minerals.models import (
     CommodityCode,
     CommodityMineral,
@@ -46,7 +47,13 @@ from suppliers.models import (
     Sourcing,
     SupplyLink,
 )
-from suppliers.services import membership_grant, record_related_saved, record_upsert
+from suppliers.services import (
+    affected_mineral_ids,
+    affected_organization_ids,
+    membership_grant,
+    organizations_mark_stale,
+    record_related_saved,
+)
 
 DEMO_DIR = Path(settings.BASE_DIR) / "demo"
 
@@ -110,16 +117,25 @@ class _Loader:
         self.companies: dict[str, Company] = {}
         self.facilities: dict[str, Facility] = {}
         self.organizations: dict[str, Organization] = {}
+        # Buyers whose portfolio rows changed: marked stale once, after the last row, so the
+        # load recomputes each organization once (not once per requirement or sourcing row).
+        self.stale_organizations: set[int] = set()
         self.where = "demo/"
 
     def upsert(self, model: type[ModelT], lookup: dict[str, Any], values: dict[str, Any]) -> ModelT:
         try:
-            instance, result = record_upsert(model=model, lookup=lookup, values=values)
+            # suppliers.services.record_upsert minus its per-row organization marker (see above);
+            # the minerals' markers are already announced once per transaction.
+            instance, result = reference_services.record_upsert(
+                model=model, lookup=lookup, values=values, scope=affected_mineral_ids
+            )
         except ValidationError as exc:
             raise DemoDataError(
                 f"{self.where}: {exc.message_dict if hasattr(exc, 'error_dict') else exc.messages}"
             ) from exc
         self.report.add(model, result)
+        if result is not WriteResult.UNCHANGED:
+            self.stale_organizations |= affected_organization_ids(instance)
         return instance
 
     def each(self, name: str) -> Iterator[dict[str, str]]:
@@ -440,6 +456,7 @@ def demo_dataset_load(*, directory: Path = DEMO_DIR) -> LoadReport:
         if isinstance(exc, DemoDataError):
             raise
         raise DemoDataError(f"{loader.where}: {exc!r}") from exc
+    organizations_mark_stale(organization_ids=loader.stale_organizations)
     return report
 
 

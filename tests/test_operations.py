@@ -50,3 +50,34 @@ def test_beat_health_check_follows_the_minute_sweep(demo: None) -> None:
     PeriodicTask.objects.filter(pk=sweep.pk).update(last_run_at=timezone.now() - timedelta(minutes=30))
     assert "last ran" in (beat_problem() or "")
     assert main(["healthcheck", "beat"]) == 1
+
+
+def test_seeding_recomputes_each_organization_and_mineral_once(demo: None, django_capture_on_commit_callbacks) -> None:
+    """`make run` printed 43 "Task succeeded" lines: 26 recomputes of the one demo buyer."""
+    from minerals.services import minerals_changed
+    from suppliers.demo_dataset import demo_dataset_load
+    from suppliers.models import Organization, Requirement, Sourcing
+    from suppliers.services import organizations_changed
+
+    buyer = Organization.objects.get(name="Demo Buyer Inc.")
+    Sourcing.objects.filter(organization=buyer).delete()
+    Requirement.objects.filter(organization=buyer).delete()
+    announced: dict[str, list[int]] = {"organizations": [], "minerals": []}
+
+    def on_organizations(organization_ids: list[int], **kwargs: object) -> None:
+        announced["organizations"] += organization_ids
+
+    def on_minerals(mineral_ids: list[int], **kwargs: object) -> None:
+        announced["minerals"] += mineral_ids
+
+    organizations_changed.connect(on_organizations, dispatch_uid="test-seeding-organizations")
+    minerals_changed.connect(on_minerals, dispatch_uid="test-seeding-minerals")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            report = demo_dataset_load()
+    finally:
+        organizations_changed.disconnect(dispatch_uid="test-seeding-organizations")
+        minerals_changed.disconnect(dispatch_uid="test-seeding-minerals")
+    assert report.changed > 10  # the buyer's requirements and sourcing rows were written again
+    assert announced["organizations"] == [buyer.pk]
+    assert sorted(announced["minerals"]) == sorted(set(announced["minerals"]))
