@@ -81,3 +81,23 @@ def test_seeding_recomputes_each_organization_and_mineral_once(demo: None, djang
     assert report.changed > 10  # the buyer's requirements and sourcing rows were written again
     assert announced["organizations"] == [buyer.pk]
     assert sorted(announced["minerals"]) == sorted(set(announced["minerals"]))
+
+
+def test_show_metrics_prints_text_and_json_only_with_the_flag(demo: None) -> None:
+    import json
+    from io import StringIO
+
+    from dashboards import services
+    from minerals.models import Mineral
+
+    services.mineral_metrics_recompute(mineral_id=Mineral.objects.get(slug="gallium").pk)
+    args = ["show_metrics", "--mineral", "gallium", "--year", "2024", "--stage", "refinery", "--as-of", "2026-11-30"]
+    text, as_json = StringIO(), StringIO()
+    call_command(*args, stdout=text)
+    call_command(*args, "--json", stdout=as_json)
+    report = json.loads(as_json.getvalue())
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text.getvalue())
+    printed = text.getvalue()
+    assert f"supply ({len(report['supply'])}):" in printed
+    assert f"china_share={report['supply'][0]['china_share']:.4g}" in printed

@@ -19,7 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--destination", help="ISO3 of the importing country (default: the default destination).")
         parser.add_argument("--as-of", type=date.fromisoformat, help="Date of the policy status (default: today).")
         parser.add_argument("--organization", help="Also print this buyer's exposure (organization slug).")
-        parser.add_argument("--json", action="store_true", help="JSON output (the only format for now).")
+        parser.add_argument(
+            "--json", action="store_true", help="Print the report as JSON (the API's body); default: readable text."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -40,4 +42,34 @@ class Command(BaseCommand):
                 raise CommandError(f"unknown organization {options['organization']!r}") from None
             rows = selectors.organization_exposure(organization=organization)
             report["exposure"] = [row for row in rows if row["mineral"] == mineral.slug]
-        self.stdout.write(json.dumps(report, indent=2, default=str))
+        if options["json"]:
+            self.stdout.write(json.dumps(report, indent=2, default=str))
+        else:
+            self.stdout.write("\n".join(text_lines(report)))
+
+
+def text_lines(report: dict[str, Any]) -> list[str]:
+    """The same report for a person: scalars first, then one section per list, a row per line."""
+    lines = [f"{name}: {_text(value)}" for name, value in report.items() if not isinstance(value, list | dict)]
+    for name, value in report.items():
+        if isinstance(value, dict):
+            lines += ["", f"{name}:"] + [f"  {key}: {_text(item)}" for key, item in value.items()]
+        elif isinstance(value, list):
+            lines += ["", f"{name} ({len(value)}):"]
+            lines += [
+                "  " + ", ".join(f"{key}={_text(item)}" for key, item in row.items())
+                if isinstance(row, dict)
+                else f"  {_text(row)}"
+                for row in value
+            ]
+    return lines
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"  # missing input: shown as such, never as 0
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str)
+    return str(value)
