@@ -10,6 +10,7 @@ is neither true nor false) stops start-up with the variable's name.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -206,10 +207,17 @@ AUTH_PASSWORD_VALIDATORS = [
 # Login, logout and password change use Django's auth views with templates/registration/.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboards:overview"
+# Login lockout (django-axes): per account AND client address, so wrong passwords from one
+# place lock neither other accounts nor the same account elsewhere; it lifts after the cool-off.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10, minimum=1)
-AXES_COOLOFF_TIME = 1  # hours
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "config.accounts.client_ip"
+# The password change form: wrong current passwords per user within a window, then 429.
+LODESTONE_PASSWORD_CHANGE_MAX_FAILURES = env_int("LODESTONE_PASSWORD_CHANGE_MAX_FAILURES", 5, minimum=1)
+LODESTONE_PASSWORD_CHANGE_WINDOW_SECONDS = env_int("LODESTONE_PASSWORD_CHANGE_WINDOW_SECONDS", 900, minimum=60)
 # Sessions read through the cache (Redis in production), written through to the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
@@ -224,8 +232,13 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
-if env_bool("BEHIND_TLS_PROXY", default=False):
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies in front of Django that append the client's address to X-Forwarded-For (nginx:
+# proxy_add_x_forwarded_for). The login lockout and the API throttles read the client address
+# from there; with 0, only REMOTE_ADDR counts and the header (which anyone can send) is ignored.
+LODESTONE_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, minimum=0)
 
 # Everything, scripts included, comes from our own origin: no CDN, no inline script, no eval.
 CONTENT_SECURITY_POLICY = {
@@ -303,6 +316,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "URL_FORMAT_OVERRIDE": "format",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": LODESTONE_TRUSTED_PROXY_COUNT,  # client address as config.accounts.client_ip reads it
 }
 # Requests per caller (token application, else user) and per throttle scope; read at request
 # time, so tests and the benchmark can change them. 429 answers carry Retry-After.

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from config.secret_key import secret_key_problem
 
 REPO = Path(__file__).resolve().parent.parent
@@ -197,3 +199,81 @@ def test_a_django_log_line_is_printed_once():
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("probe-django") == 1, result.stderr
     assert result.stderr.count("probe-app") == 1, result.stderr
+
+
+# --- Login lockout and password change ---------------------------------------------------------
+
+
+def wrong_logins(client, username: str, times: int, **address: str) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(times):
+        client.post("/accounts/login/", {"username": username, "password": "wrong-password"}, **address)
+
+
+def logs_in(client, username: str, **address: str) -> bool:  # type: ignore[no-untyped-def]
+    client.logout()
+    response = client.post("/accounts/login/", {"username": username, "password": "right-password-1"}, **address)
+    return response.status_code == 302
+
+
+@pytest.fixture
+def accounts(django_user_model):  # type: ignore[no-untyped-def]
+    return [django_user_model.objects.create_user(name, password="right-password-1") for name in ("ann", "bob")]
+
+
+@pytest.mark.django_db
+def test_lockout_is_per_account_and_client_address(client, accounts, settings):  # type: ignore[no-untyped-def]
+    settings.AXES_FAILURE_LIMIT = 3
+    wrong_logins(client, "ann", 3, REMOTE_ADDR="198.51.100.7")
+    assert not logs_in(client, "ann", REMOTE_ADDR="198.51.100.7")  # locked where the attempts came from
+    assert logs_in(client, "ann", REMOTE_ADDR="203.0.113.9")  # the same account elsewhere
+    assert logs_in(client, "bob", REMOTE_ADDR="198.51.100.7")  # another account from there
+
+
+@pytest.mark.django_db
+def test_behind_the_tls_proxy_the_lockout_reads_the_client_address_the_proxy_appended(client, accounts, settings):  # type: ignore[no-untyped-def]
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.LODESTONE_TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}  # every request arrives from the proxy
+    # The attacker also forges a left-hand X-Forwarded-For entry: ignored.
+    wrong_logins(client, "ann", 3, HTTP_X_FORWARDED_FOR="192.0.2.1, 198.51.100.7", **proxy)
+    assert not logs_in(client, "ann", HTTP_X_FORWARDED_FOR="198.51.100.7", **proxy)
+    assert logs_in(client, "ann", HTTP_X_FORWARDED_FOR="203.0.113.9", **proxy)
+
+
+@pytest.mark.django_db
+def test_without_a_trusted_proxy_a_forged_forwarded_for_header_changes_nothing(client, accounts, settings):  # type: ignore[no-untyped-def]
+    settings.AXES_FAILURE_LIMIT = 3
+    for n in range(3):
+        wrong_logins(client, "ann", 1, REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
+    assert not logs_in(client, "ann", REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="192.0.2.99")
+
+
+def test_lockout_settings_have_a_cool_off():
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
+    assert timedelta(minutes=1) <= settings.AXES_COOLOFF_TIME <= timedelta(hours=24)
+    assert settings.AXES_CLIENT_IP_CALLABLE == "config.accounts.client_ip"
+
+
+@pytest.mark.django_db
+def test_password_change_is_rate_limited_per_user(client, accounts, settings):  # type: ignore[no-untyped-def]
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.LODESTONE_PASSWORD_CHANGE_MAX_FAILURES = 3
+    client.force_login(accounts[0])
+    form = {"new_password1": "a-new-password-42", "new_password2": "a-new-password-42"}
+    for _ in range(3):
+        response = client.post("/accounts/password/", {**form, "old_password": "guess"})
+        assert response.status_code == 200  # the form again, with its error
+    response = client.post("/accounts/password/", {**form, "old_password": "right-password-1"})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) == settings.LODESTONE_PASSWORD_CHANGE_WINDOW_SECONDS
+    accounts[0].refresh_from_db()
+    assert accounts[0].check_password("right-password-1")  # unchanged
+    cache.clear()
+    response = client.post("/accounts/password/", {**form, "old_password": "right-password-1"})
+    assert response.status_code == 302
