@@ -101,3 +101,80 @@ def test_show_metrics_prints_text_and_json_only_with_the_flag(demo: None) -> Non
     printed = text.getvalue()
     assert f"supply ({len(report['supply'])}):" in printed
     assert f"china_share={report['supply'][0]['china_share']:.4g}" in printed
+
+
+# --- Faults (docs/operations.md, "When something fails") ---------------------------------------
+
+WORLD = (
+    "SOURCE,COMMODITY,COUNTRY,TYPE,UNIT_MEAS,PROD_2023,PROD_EST_ 2024,PROD_NOTES\n"
+    'MCS2025,Gallium,China,Primary production,kilograms,"722,000","751,000",\n'
+    'MCS2025,Gallium,World total (rounded),Primary production,kilograms,"730,000","760,000",\n'
+)
+
+
+def test_disk_full_for_uploads_records_nothing(demo: None, curator, settings, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """No space left where uploads are kept: the curator gets an error, no batch is recorded,
+    nothing is imported, and the data already there is untouched."""
+    import errno
+    import logging
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+    from django.urls import reverse
+
+    from minerals.models import ImportBatch, ProductionRecord
+
+    settings.LODESTONE_IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+
+    class FullDisk:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def __enter__(self) -> FullDisk:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    # Only the upload's file writes hit the full disk (the database is elsewhere).
+    monkeypatch.setattr("minerals.admin.open", FullDisk, raising=False)
+    before = list(ProductionRecord.objects.order_by("pk").values_list("pk", "quantity"))
+    client = Client(raise_request_exception=False)
+    client.force_login(curator)
+    logging.disable(logging.CRITICAL)  # the expected server error's traceback
+    try:
+        response = client.post(
+            reverse("admin:minerals_importbatch_upload"),
+            {"importer": "usgs_mcs", "file": SimpleUploadedFile("MCS2025_World_Data.csv", WORLD.encode())},
+        )
+    finally:
+        logging.disable(logging.NOTSET)
+    assert response.status_code == 500 or "No space left" in response.content.decode()
+    assert not ImportBatch.objects.exists()
+    assert list(ProductionRecord.objects.order_by("pk").values_list("pk", "quantity")) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_restart_costs_the_request_in_flight_and_the_next_one_reconnects(postgresql: None) -> None:
+    """The server drops the app's connection (restart, failover): the query in flight fails;
+    the next request (request_started closes unusable connections, CONN_HEALTH_CHECKS probes
+    persistent ones) opens a new connection; committed data is there."""
+    import psycopg
+    from django.db import OperationalError, close_old_connections, connection
+
+    from minerals.models import Country
+
+    Country.objects.create(iso3="ZZR", name="Restartland")  # committed (autocommit)
+    connection.ensure_connection()
+    backend = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+    with pytest.raises(OperationalError):
+        Country.objects.filter(iso3="ZZR").exists()
+    close_old_connections()  # what the next request does first
+    assert Country.objects.get(iso3="ZZR").name == "Restartland"
+    assert connection.connection.info.backend_pid != backend
