@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -36,7 +36,7 @@ class RateLimitedPasswordChangeView(auth_views.PasswordChangeView):
     wrong current passwords in LODESTONE_PASSWORD_CHANGE_WINDOW_SECONDS: a stolen session must
     not become a way to guess the password (axes only watches the login)."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method == "POST" and request.user.is_authenticated and self._too_many_failures():
             window = settings.LODESTONE_PASSWORD_CHANGE_WINDOW_SECONDS
             return HttpResponse(

@@ -10,6 +10,7 @@ is neither true nor false) stops start-up with the variable's name.
 """
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,10 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 # --- Core: debug, secret key, hosts ------------------------------------------------------------
-# Off by default: a deployment that forgets DEBUG must not show the debug page. pytest (>= 8.2
-# sets PYTEST_VERSION) runs the suite with the development defaults.
-DEBUG = env_bool("DEBUG", default=bool(os.environ.get("PYTEST_VERSION")))
+# Off by default: a deployment that forgets DEBUG must not show the debug page. The developer
+# tools load these settings with the development defaults: pytest (>= 8.2 sets PYTEST_VERSION)
+# and mypy's django-stubs plugin (`make typecheck`).
+DEBUG = env_bool("DEBUG", default=bool(os.environ.get("PYTEST_VERSION")) or "mypy" in sys.modules)
 
 _DEV_SECRET_KEY = "insecure-dev-key-only-for-the-embedded-default-never-in-production"  # noqa: S105 - DEBUG only, refused in production
 SECRET_KEY = env.str("SECRET_KEY", default="")

@@ -277,3 +277,16 @@ def test_password_change_is_rate_limited_per_user(client, accounts, settings):  
     cache.clear()
     response = client.post("/accounts/password/", {**form, "old_password": "right-password-1"})
     assert response.status_code == 302
+
+
+def test_typecheck_loads_the_settings_with_development_defaults():
+    """mypy's django-stubs plugin imports the settings with no environment (`make typecheck`)."""
+    code = "import mypy, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; "
+    code += "from django.conf import settings; print(settings.DEBUG)"
+    unset = {"DEBUG", "SECRET_KEY", "PYTEST_VERSION"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if k not in unset},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "True"
