@@ -208,6 +208,7 @@ def main() -> None:
         }
         os.environ.update({k: v for k, v in env.items() if k in ("DATABASE_URL", "LOG_LEVEL")})
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        os.environ.setdefault("DEBUG", "true")  # in-process setup: the development defaults, as ever
         sys.path.insert(0, str(REPO))
         token = prepare(flows)
         env["BENCH_TOKEN"] = token

@@ -49,6 +49,7 @@ def main() -> None:
         admin.execute(f'CREATE DATABASE "{args.database}"')
     os.environ["DATABASE_URL"] = f"{args.server}/{args.database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "true")  # in-process setup: the development defaults, as ever
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ.pop("REDIS_URL", None)

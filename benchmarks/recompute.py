@@ -71,6 +71,7 @@ def main() -> None:
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "true")  # in-process setup: the development defaults, as ever
     os.environ["LOG_LEVEL"] = "WARNING"
     sys.path.insert(0, str(REPO))
 
