@@ -125,7 +125,8 @@ def compose_settings(compose: dict[str, Any], **overrides: str) -> subprocess.Co
         "storages = {**s.STORAGES, 'staticfiles': "
         "{'BACKEND': 'django.contrib.staticfiles.storage.StaticFilesStorage'}}; "
         "r = override_settings(STORAGES=storages)(Client().get)('/accounts/login/', HTTP_HOST='localhost:8000'); "
-        "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, r.status_code)"
+        "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, "
+        "s.CSRF_COOKIE_SECURE, r.status_code)"
     )
     return subprocess.run(
         [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
@@ -137,8 +138,9 @@ def test_the_example_env_file_runs_a_plain_http_trial_on_localhost(compose):
     """README's recipe: copy the example, set a key, open http://localhost:8000/."""
     result = compose_settings(compose, SECRET_KEY=secrets.token_urlsafe(50))
     assert result.returncode == 0, result.stderr[-3000:]
-    # Production mode, no HTTPS redirect, no HSTS, and localhost answers (not 400 DisallowedHost).
-    assert result.stdout.split()[-4:] == ["False", "False", "0", "200"]
+    # Production mode, no HTTPS redirect, no HSTS, cookies usable over HTTP, and localhost
+    # answers (not 400 DisallowedHost).
+    assert result.stdout.split()[-6:] == ["False", "False", "0", "False", "False", "200"]
 
 
 def test_the_example_env_file_placeholder_key_is_refused(compose):
