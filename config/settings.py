@@ -62,10 +62,10 @@ def env_bool(name: str, default: bool) -> bool:
 DEBUG = env_bool("DEBUG", default=bool(os.environ.get("PYTEST_VERSION")) or "mypy" in sys.modules)
 
 _DEV_SECRET_KEY = "insecure-dev-key-only-for-the-embedded-default-never-in-production"  # noqa: S105 - DEBUG only, refused in production
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not DEBUG and (_key_problem := secret_key_problem(SECRET_KEY)):
+_secret_key_given = env.str("SECRET_KEY", default="")
+if not DEBUG and (_key_problem := secret_key_problem(_secret_key_given)):
     raise ImproperlyConfigured(_key_problem)
-SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
+SECRET_KEY = _secret_key_given or _DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
