@@ -18,8 +18,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-# The development server and its demo logins: DEBUG on (settings default to off).
-setup run: export DEBUG ?= true
+# The development server, its demo logins and its worker/beat: DEBUG on (settings default to
+# off; production runs gunicorn and celery itself, or docker compose).
+setup run worker beat: export DEBUG ?= true
 
 setup: $(VENV)/.runtime
 	mkdir -p var

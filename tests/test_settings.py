@@ -105,7 +105,7 @@ def test_a_misspelt_boolean_stops_start_up():
 
 def test_makefile_run_turns_debug_on_for_the_development_server():
     makefile = (REPO / "Makefile").read_text()
-    assert "setup run: export DEBUG ?= true" in makefile
+    assert "setup run worker beat: export DEBUG ?= true" in makefile
 
 
 def test_a_dot_env_file_in_the_checkout_changes_nothing(tmp_path):
