@@ -3,7 +3,7 @@
 Only the process environment is read (no `.env` file: compose passes its own env file, and
 a file in the checkout must never change what `make run` does). Without DATABASE_URL and
 CELERY_BROKER_URL you get the embedded default: SQLite under var/, Celery tasks in-process.
-DEBUG is off unless the environment turns it on (`make run` does) or the code runs under pytest;
+DEBUG is off unless the environment turns it on (the Makefile does) or pytest or mypy loads it;
 production sets at least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL (see
 .env.example). A value that cannot be right (not a number, below its minimum, a boolean that
 is neither true nor false) stops start-up with the variable's name.
