@@ -49,6 +49,7 @@ from minerals.importers.csv_source import read_csv
 from minerals.importers.errors import ImportStats, ParseError
 from minerals.importers.usgs_commodities import canonical_unit, mineral_slug_for
 from minerals.importers.usgs_mcs import (
+    MCS_EDITIONS,
     CriticalMineralSummary,
     NetImportReliance,
     ProductionRow,
@@ -96,6 +97,7 @@ class ImportOptions:
     countries: str = ""  # BACI country-code file
     all_codes: bool = False  # BACI: every HS code, not only those mapped to a mineral
     release: str = ""  # WGI release year when it cannot be inferred
+    published_on: str = ""  # USGS MCS: publication date (YYYY-MM-DD) of an edition Lodestone does not know
     max_rows: int | None = None  # uploads: settings.LODESTONE_IMPORT_MAX_ROWS
 
     def as_json(self) -> dict[str, Any]:
@@ -507,12 +509,12 @@ def _source(key: str, defaults: dict[str, Any]) -> DataSource:
     source, created = DataSource.objects.get_or_create(key=key, defaults=defaults)
     if not created and source.published_on is None and defaults.get("published_on"):
         DataSource.objects.filter(pk=source.pk).update(published_on=defaults["published_on"])
+        source.published_on = defaults["published_on"]
     return source
 
 
 # ---------------------------------------------------------------------------------- USGS MCS
 
-_MCS_DOI = {2025: "https://doi.org/10.5066/P13XCP3R", 2024: "https://doi.org/10.5066/P144BA54"}
 SALIENT_STATISTICS = {c.value for c in SalientStatistic.Statistic}
 
 
@@ -568,14 +570,26 @@ class UsgsMcsLoader(Loader):
         year = _mcs_year(path)
         if year is None:
             raise ImportFailed(f"{path.name}: cannot tell the MCS edition (file name or Source column)")
+        key, known = f"usgs-mcs-{year}", MCS_EDITIONS.get(year)
+        published_on = (
+            (date.fromisoformat(options.published_on) if options.published_on else None)
+            or DataSource.objects.filter(key=key).values_list("published_on", flat=True).first()
+            or (known.published_on if known else None)
+        )
+        if published_on is None:
+            # Editions are ranked by publication date: an undated one could be outranked by an older one.
+            raise ImportFailed(
+                f"{path.name}: the publication date of MCS {year} is not known (source {key} has none); "
+                "give it with --published-on YYYY-MM-DD"
+            )
         return _source(
-            f"usgs-mcs-{year}",
+            key,
             {
                 "publisher": "U.S. Geological Survey, National Minerals Information Center",
                 "title": f"Mineral Commodity Summaries {year} data release",
                 "edition": f"MCS {year}",
-                "published_on": date(year, 1, 31),  # MCS is published at the end of January
-                "url": _MCS_DOI.get(year, "https://www.usgs.gov/centers/national-minerals-information-center"),
+                "published_on": published_on,
+                "url": known.url if known else "https://www.usgs.gov/centers/national-minerals-information-center",
                 "licence": "U.S. public domain",
             },
         )

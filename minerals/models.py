@@ -5,6 +5,7 @@ minerals.services, which validates, records the acting user and marks affected m
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -85,6 +86,15 @@ class DataSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.edition})" if self.edition else self.title
+
+
+def require_dated_source(source: DataSource | None) -> None:
+    """Editions are ranked by publication date (the newest wins for a year): a figure whose
+    source has no date could be outranked by an older edition, so it is refused."""
+    if source is not None and source.published_on is None:
+        raise ValidationError(
+            {"source": f"source {source.key!r} has no publication date: editions are ranked by it, set published_on"}
+        )
 
 
 class ImportBatch(models.Model):
@@ -341,6 +351,10 @@ class ProductionRecord(models.Model):
         where = self.country_id or self.get_row_kind_display()
         return f"{self.mineral} {self.stage} {where} {self.year}"
 
+    def clean(self) -> None:
+        super().clean()
+        require_dated_source(self.source if self.source_id else None)
+
 
 class SalientStatistic(models.Model):
     """A country's salient statistic as published (USGS: U.S. imports, exports, net import reliance)."""
@@ -384,6 +398,10 @@ class SalientStatistic(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mineral} {self.country_id} {self.year} {self.statistic}"
+
+    def clean(self) -> None:
+        super().clean()
+        require_dated_source(self.source if self.source_id else None)
 
 
 class TradeFlow(models.Model):

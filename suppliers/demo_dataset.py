@@ -181,6 +181,7 @@ class _Loader:
                     "publisher": row["publisher"],
                     "title": row["title"],
                     "edition": row["edition"],
+                    "published_on": _date(row["published_on"]),
                     "url": row["url"],
                     "licence": row["licence"],
                     "retrieved_on": _date(row["retrieved_on"]),

@@ -10,7 +10,8 @@ from django.conf import settings
 
 IN_CI = os.environ.get("CI") == "true"
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
+# ../shared/data from the project root; LODESTONE_SHARED_DATA points elsewhere (a git worktree one level deeper).
+SHARED_DATA = Path(os.environ.get("LODESTONE_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 
 def require(available: bool, what: str) -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from .country_names import resolve_country
@@ -148,6 +149,41 @@ LAYOUTS_EXPECTED = (
     "T5 critical minerals (Source, Year, Critical_mineral, ..., Leading_source_country, ...); "
     "Fig2 net import reliance (Source, Import_Share_Order, Commodity, Net_Import_Reliance_pct_<year>, ...)"
 )
+
+# ------------------------------------------------------------------ editions
+
+
+@dataclass(frozen=True, slots=True)
+class McsEdition:
+    published_on: date
+    url: str
+    date_from: str  # where the publication date is stated
+
+
+# Publication dates of the MCS editions, as USGS states them. Editions are ranked by this date
+# (the newest wins for a year), so an edition not listed here needs its date given explicitly.
+MCS_EDITIONS: dict[int, McsEdition] = {
+    2023: McsEdition(
+        date(2023, 1, 31),
+        "https://www.usgs.gov/centers/national-minerals-information-center/mineral-commodity-summaries",
+        "USGS news release of 2023-02-02: report released Jan. 31",
+    ),
+    2024: McsEdition(
+        date(2024, 1, 31),
+        "https://doi.org/10.5066/P144BA54",
+        "USGS publication page 'Mineral commodity summaries 2024': January 31, 2024",
+    ),
+    2025: McsEdition(
+        date(2025, 1, 31),
+        "https://doi.org/10.5066/P13XCP3R",
+        "USGS publication 'Mineral commodity summaries 2025': January 31, 2025",
+    ),
+    2026: McsEdition(
+        date(2026, 2, 6),
+        "https://doi.org/10.5066/P1WKQ63T",
+        "USGS data catalog metadata of the MCS 2026 data release: pubdate 20260206",
+    ),
+}
 
 # ------------------------------------------------------------------ shared helpers
 

@@ -13,7 +13,8 @@ from minerals.importers.errors import ImportStats, ParseError
 from minerals.importers.usgs_mcs import ProductionRow, parse_usgs_mcs
 from minerals.importers.wgi import parse_wgi
 
-DATA = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data").resolve()
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+DATA = Path(os.environ.get("LODESTONE_SHARED_DATA") or DEFAULT_DATA).resolve()
 MCS2025 = DATA / "usgs-mcs-2025"
 
 

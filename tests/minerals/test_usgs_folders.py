@@ -1,0 +1,106 @@
+"""USGS MCS folders: every edition keeps its figures and the newest edition wins for a year.
+
+Fault 1 of issue 11: importing the MCS 2024 world files on top of the demo switched the 2023
+figures to MCS 2024's, because the demo's MCS 2025 source had no publication date and undated
+sources ranked below dated ones. Every source of figures now carries its publication date.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from dashboards.services import data_sources, published_nir, supply_tables
+from minerals.imports import ImportFailed, ImportOptions, import_file
+from minerals.models import DataSource, Mineral, ProductionRecord
+from minerals.services import record_save
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "usgs"
+
+
+@pytest.fixture(autouse=True)
+def _reports(tmp_path, settings):
+    settings.LODESTONE_IMPORT_REPORT_DIR = tmp_path / "reports"
+
+
+def chosen_table(slug: str, stage: str, year: int):  # type: ignore[no-untyped-def]
+    mineral = Mineral.objects.get(slug=slug)
+    sources = data_sources()
+    table = next(t for t in supply_tables([mineral.pk], sources) if (t.stage, t.year) == (stage, year))
+    return sources[table.source_id].key, table
+
+
+def china_share(slug: str, stage: str, year: int, key: str) -> float:
+    rows = ProductionRecord.objects.filter(mineral__slug=slug, stage=stage, year=year, source__key=key)
+    return rows.get(country_id="CHN").quantity / rows.get(row_kind="world_total").quantity * 100
+
+
+def test_the_demo_sources_of_figures_are_dated():
+    assert DataSource.objects.get(key="usgs-mcs-2025").published_on == date(2025, 1, 31)
+    undated = DataSource.objects.filter(published_on__isnull=True)
+    assert not ProductionRecord.objects.filter(source__in=undated).exists()
+
+
+def test_mcs_2024_files_on_top_of_the_demo_leave_the_2023_figures_of_mcs_2025(shared_data, capsys):
+    before = {
+        (slug, stage): china_share(slug, stage, 2023, "usgs-mcs-2025")
+        for slug, stage in (("gallium", "refinery"), ("graphite-natural", "mine"), ("rare-earths", "mine"))
+    }
+    call_command("import_usgs_mcs", str(shared_data / "usgs-mcs-2024-sample"), "--no-progress")
+    out = capsys.readouterr().out
+    assert "rejected" not in out.replace("rejected 0", "")
+    for (slug, stage), share in before.items():
+        # MCS 2024's own 2023 figures are stored beside MCS 2025's ...
+        older = china_share(slug, stage, 2023, "usgs-mcs-2024")
+        assert round(older, 1) != round(share, 1)
+        # ... and the newer edition's are the ones shown
+        key, table = chosen_table(slug, stage, 2023)
+        assert key == "usgs-mcs-2025"
+        assert table.concentration.china_share * 100 == pytest.approx(share)
+    # rare earths 2023: MCS 2025 says 255,000 of 376,000 t (67.8 %), MCS 2024 said 240,000 of 350,000 t
+    assert round(before[("rare-earths", "mine")], 1) == 67.8
+
+
+def test_an_older_edition_never_overrides_the_published_net_import_reliance():
+    outcome = import_file(importer="usgs_mcs", path=FIXTURES / "mcs2024" / "mcs2024-antim_salient.csv")
+    assert outcome.status == "succeeded", outcome.errors
+    antimony = Mineral.objects.get(slug="antimony")
+    sources = data_sources()
+    stated = published_nir([antimony.pk], ["USA"], sources)[antimony.pk][("USA", 2023)]
+    assert sources[stated["source_id"]].key == "usgs-mcs-2025"
+    assert stated["value"] == 83  # MCS 2025; MCS 2024 published 82 for 2023
+
+
+def test_an_edition_without_a_publication_date_is_refused(tmp_path):
+    path = tmp_path / "mcs2031-galli_world.csv"
+    path.write_bytes((FIXTURES / "mcs2024-galli_world.csv").read_bytes().replace(b"MCS2024", b"MCS2031"))
+    with pytest.raises(ImportFailed, match="--published-on"):
+        import_file(importer="usgs_mcs", path=path)
+    assert not ProductionRecord.objects.filter(source__key="usgs-mcs-2031").exists()
+    with pytest.raises(CommandError, match="publication date of MCS 2031"):
+        call_command("import_usgs_mcs", str(path), "--no-progress")
+
+    outcome = import_file(importer="usgs_mcs", path=path, options=ImportOptions(published_on="2031-01-30"))
+    assert outcome.status == "succeeded", outcome.errors
+    assert DataSource.objects.get(key="usgs-mcs-2031").published_on == date(2031, 1, 30)
+
+
+def test_a_figure_from_an_undated_source_is_refused_by_the_model():
+    undated = DataSource.objects.create(key="undated-test", publisher="Test", title="Test")
+    record = ProductionRecord(
+        mineral=Mineral.objects.get(slug="gallium"),
+        stage="refinery",
+        country_id="JPN",
+        year=2023,
+        quantity=1.0,
+        unit="kg",
+        source=undated,
+    )
+    with pytest.raises(ValidationError, match="no publication date"):
+        record_save(instance=record)
