@@ -131,10 +131,26 @@ class ImportOutcome:
     def failed(self) -> bool:
         return self.status == ImportBatch.Status.FAILED
 
+    @property
+    def verdict(self) -> str:
+        """What happened to the file, in the words of the summary: imported, skipped (reason),
+        rejected (errors) or unchanged. A file with errors is never said to have succeeded."""
+        if self.status == ImportBatch.Status.UNCHANGED:
+            return "unchanged"
+        if self.failed:
+            return f"rejected ({self.error_count:,} error{'s' if self.error_count != 1 else ''})"
+        if self.report.get("file_skipped"):
+            return f"skipped ({self.report['file_skipped']})"
+        verb = "valid, would be imported" if self.dry_run else "imported"
+        if self.rejected:
+            # --skip-invalid: the valid rows are in, the rejected lines are not
+            return f"{verb} without {self.rejected:,} rejected line{'s' if self.rejected != 1 else ''}"
+        return verb
+
     def summary_lines(self) -> list[str]:
         verb = "would be " if self.dry_run else ""
         lines = [
-            f"{self.file_name}: {self.status}{' (dry run: nothing written)' if self.dry_run else ''}"
+            f"{self.file_name}: {self.verdict}{' (dry run: nothing written)' if self.dry_run else ''}"
             f" in {self.seconds:.1f} s",
             f"  rows read {self.rows_read:,}; {verb}inserted {self.inserted:,}, {verb}updated {self.updated:,}, "
             f"unchanged {self.unchanged:,}, rejected {self.rejected:,}",
@@ -430,6 +446,8 @@ class Loader:
         self.progress(1.0)
         self.outcome.rows_read = self.stats.rows
         self.outcome.skipped.update(self.stats.skipped)
+        if self.stats.file_skipped:
+            self.outcome.report["file_skipped"] = self.stats.file_skipped
 
     def drop_rejected_lines(self, *stagings: Staging) -> None:
         """--skip-invalid: a line with an error is rejected whole (its other year columns too)."""

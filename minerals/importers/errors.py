@@ -48,9 +48,15 @@ class ImportStats:
     records: int = 0
     errors: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    # Set when the whole file is out of scope (capacity only, a non-mass unit): the reason is shown
+    # in the import summary instead of "imported".
+    file_skipped: str = ""
 
     def skip(self, reason: str, count: int = 1) -> None:
         self.skipped[reason] += count
+
+    def skip_file(self, reason: str) -> None:
+        self.file_skipped = reason
 
 
 def raise_first_error(results):  # type: ignore[no-untyped-def]

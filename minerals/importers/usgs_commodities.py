@@ -99,17 +99,18 @@ FILE_CODES: dict[str, str] = {
     "thall": "Thallium", "thori": "Thorium", "timin": "Titanium Mineral Concentrates", "tin": "Tin",
     "titan": "Titanium and titanium dioxide", "tungs": "Tungsten", "vanad": "Vanadium",
     "vermi": "Vermiculite", "wolla": "Wollastonite", "yttri": "Yttrium", "zeoli": "Zeolites (natural)",
-    "zinc": "Zinc", "zirco": "Zirconium and Hafnium",
+    "zinc": "Zinc", "zirco": "Zirconium and Hafnium", "zirco-hafni": "Zirconium and Hafnium",
 }  # fmt: skip
 
 
 def commodity_from_filename(filename: str) -> str | None:
     """``mcs2024-galli_world.csv`` -> ``Gallium``; None if the name does not follow the pattern."""
-    match = re.match(r"mcs\d{4}-([a-z]+)_(?:world|salient)", filename.lower())
+    match = re.match(r"mcs\d{4}-([a-z]+(?:-[a-z]+)*)_(?:world|salient)", filename.lower())
     if not match:
         return None
     code = match.group(1)
-    return FILE_CODES.get(code, code)
+    # Two-part codes name a joint chapter (mcs2023-zirco-hafni_world.csv): the first part is the commodity.
+    return FILE_CODES.get(code) or FILE_CODES.get(code.split("-")[0], code)
 
 
 # ---------------------------------------------------------------- stages
@@ -162,6 +163,10 @@ UNIT_TOKENS: dict[str, tuple[str, float]] = {
     "t": ("t", 1.0),
     "kt": ("t", 1_000.0),
     "mmt": ("t", 1_000_000.0),
+    "mt": ("t", 1_000_000.0),  # Mt: million metric tons (column names are matched in lower case)
+    "kct": ("carat", 1_000.0),  # thousand carats (diamond, gemstones)
+    "mct": ("carat", 1_000_000.0),  # million carats
+    "mcm": ("m3", 1_000_000.0),  # million cubic meters (helium)
 }
 
 # Minerals USGS counts in kilograms: the canonical unit is kg; every other mass is in metric tons.

@@ -249,6 +249,8 @@ def _row_kind(name: str) -> tuple[str, str]:
         if lowered.startswith(prefix):
             rest = name[len(prefix) :].strip(" ,")
             return kind, rest.strip("()")
+    if lowered == "other":  # some 2023/2024 files write the residual row as plain "Other"
+        return "other", ""
     return "country", ""
 
 
@@ -257,6 +259,14 @@ def _resolve_usgs_country(name: str) -> tuple[str | None, str]:
     iso3 = resolve_country(name)
     if iso3:
         return iso3, ""
+    # A form after the last comma (``Kazakhstan, concentrate``, ``China, boric oxide equivalent``):
+    # the row is the country's, in that form. Tried before the parentheses, so that
+    # ``Congo (Kinshasa), concentrate`` never becomes ``Congo`` (the Republic of the Congo).
+    base, comma, form = name.rpartition(",")
+    if comma and form.strip():
+        iso3 = resolve_country(base)
+        if iso3:
+            return iso3, f"form: {form.strip()}"
     match = _QUALIFIER.match(name)
     if match:
         base = match.group(1)
@@ -284,6 +294,17 @@ def _withheld_years(text: str) -> set[int]:
         return {0}
     first, last = int(match.group(1)), int(match.group(2))
     return {2000 + y for y in range(first, last + 1)}
+
+
+_ESTIMATE_PREFIX = re.compile(r"^e\s*(?=[\d.<>])")
+
+
+def _estimate_prefix(raw: str) -> tuple[str, bool]:
+    """``'e3,900'`` -> (``'3,900'``, True): a lower-case e before a number marks an estimate (2023/2024
+    files). Only lower case: ``E`` alone means net exporter in NIR columns."""
+    text = raw.strip()
+    match = _ESTIMATE_PREFIX.match(text)
+    return (text[match.end() :], True) if match else (raw, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +386,7 @@ def _emit_production(
             stats.skip("non-mass unit (carats, cubic meters)")
             return
         unit, factor = converted
+        raw, prefixed_estimate = _estimate_prefix(raw)
         parsed = ctx.number(line, col.index, raw)
         if isinstance(parsed, ParseError):
             yield parsed
@@ -380,7 +402,12 @@ def _emit_production(
             is_withheld = parsed.is_withheld
         quantity = parsed.value * factor if parsed is not None and parsed.value is not None else None
         cell_note = parsed.note if parsed is not None else ""
-        is_estimate = col.is_estimate or (estimated is True) or (isinstance(estimated, set) and col.year in estimated)
+        is_estimate = (
+            col.is_estimate
+            or prefixed_estimate
+            or (estimated is True)
+            or (isinstance(estimated, set) and col.year in estimated)
+        )
         stats.records += 1
         yield ProductionRow(
             commodity=commodity,
@@ -423,7 +450,34 @@ def _data_rows(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[tuple[int, list[s
 # ------------------------------------------------------------------ layouts
 
 _WORLD25_PROD = re.compile(r"^prod(_est)?_(\d{4})$")
-_WORLD24_PROD = re.compile(r"^prod_([a-z]+)(?:_(est))?_(\d{4})$")
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+PROD_COLUMN_EXPECTED = "Prod_[<form>_]<unit>[_est]_<year>, unit kg, t, kt, mmt or Mt (e.g. Prod_t_est_2023)"
+
+
+def _world24_column(key: str) -> tuple[str, str, bool, int] | None:
+    """(form, unit token, is_estimate, year) for a per-commodity production column, None if the name
+    does not end in a year. ``prod_kg_2022`` -> ('', 'kg', False, 2022); ``prod_sponge_t_est_2023``
+    (titanium sponge) -> ('sponge', 't', True, 2023). The unit is the last token before ``est``/year."""
+    tokens = key.split("_")
+    if len(tokens) < 3 or tokens[0] != "prod" or not _YEAR.match(tokens[-1]):
+        return None
+    middle = tokens[1:-1]
+    is_estimate = bool(middle) and middle[-1] in ("est", "estimated")
+    if is_estimate:
+        middle = middle[:-1]
+    if not middle:
+        return None
+    return "_".join(middle[:-1]), middle[-1], is_estimate, int(tokens[-1])
+
+
+def _unknown_prod_columns(ctx: _Ctx, known: set[int]) -> Iterator[ParseError]:
+    """A production column whose name is not understood is an error, never silently dropped:
+    its figures would be missing from the import without anyone knowing."""
+    for i, key in enumerate(ctx.norm):
+        if key.startswith("prod") and "notes" not in key and i not in known:
+            ctx.stats.errors += 1
+            column = ctx.header[i].strip()
+            yield ParseError(ctx.name, 1, column, column, PROD_COLUMN_EXPECTED, "is not a known year column")
 
 
 def _parse_world_2025(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord | ParseError]:
@@ -434,6 +488,10 @@ def _parse_world_2025(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord
         match = _WORLD25_PROD.match(key)
         if match:
             columns.append(_ProdColumn(i, int(match.group(2)), bool(match.group(1)), None))
+    unknown = list(_unknown_prod_columns(ctx, {c.index for c in columns}))
+    if unknown:
+        yield from unknown
+        return
     for item in _data_rows(ctx, rows):
         if isinstance(item, ParseError):
             yield item
@@ -467,6 +525,39 @@ def _count_out_of_scope(ctx: _Ctx, cells: list[str]) -> None:
             ctx.stats.skip("capacity/reserves cell (out of scope)")
 
 
+def _type_column(ctx: _Ctx, i_country: int, first_prod: int) -> int | None:
+    """The Type column: named ``Type``, or (fluorspar, MCS 2024) named by a description of the series:
+    then it is the one column between Country and the first production column."""
+    i_type = ctx.index("type")
+    if i_type is not None:
+        return i_type
+    between = [i for i in range(i_country + 1, first_prod) if ctx.header[i].strip()]
+    return between[0] if len(between) == 1 else None
+
+
+def _included_elsewhere(rec: ProductionRow) -> bool:
+    return rec.quantity is None and not rec.is_withheld and "included with" in rec.notes.lower()
+
+
+def _drop_included_duplicates(ctx: _Ctx, items: list[UsgsRecord | ParseError]) -> Iterator[UsgsRecord | ParseError]:
+    """A second row for the same country and series that only says its figure is included with
+    another row (titanium: the U.S. rutile row "Included with ilmenite") adds nothing: dropped, counted."""
+    keys: dict[tuple[str, str, str, str | None, int], int] = {}
+    for item in items:
+        if isinstance(item, ProductionRow):
+            key = (item.mineral_slug, item.stage, item.row_kind, item.country_iso3, item.year)
+            keys[key] = keys.get(key, 0) + 1
+    for item in items:
+        if isinstance(item, ProductionRow) and _included_elsewhere(item):
+            key = (item.mineral_slug, item.stage, item.row_kind, item.country_iso3, item.year)
+            if keys[key] > 1:
+                keys[key] -= 1
+                ctx.stats.records -= 1
+                ctx.stats.skip("duplicate row whose figure is included with another row")
+                continue
+        yield item
+
+
 def _parse_world_per_commodity(
     ctx: _Ctx, rows: Iterator[CsvItem], commodity: str | None
 ) -> Iterator[UsgsRecord | ParseError]:
@@ -482,42 +573,74 @@ def _parse_world_per_commodity(
             "does not name the commodity",
         )
         return
-    i_source, i_country, i_type = ctx.index("source"), ctx.index("country"), ctx.index("type")
+    i_source, i_country = ctx.index("source"), ctx.index("country")
     i_notes = ctx.index("prod_notes")
-    columns = []
+    columns: list[tuple[str, _ProdColumn]] = []
+    non_mass: list[str] = []
     for i, key in enumerate(ctx.norm):
-        match = _WORLD24_PROD.match(key)
-        if match:
-            token = match.group(1)
-            unit = UNIT_TOKENS.get(token)
-            if unit is None:
-                ctx.stats.errors += 1
-                yield ParseError(
-                    ctx.name, 1, ctx.header[i].strip(), token, "a unit token kg, t, kt or mmt", "is not a known unit"
+        parsed = _world24_column(key)
+        if parsed is None:
+            continue
+        form, token, is_estimate, year = parsed
+        unit = UNIT_TOKENS.get(token)
+        if unit is None:
+            ctx.stats.errors += 1
+            yield ParseError(ctx.name, 1, ctx.header[i].strip(), token, PROD_COLUMN_EXPECTED, "is not a known unit")
+            return
+        if conversion(unit, mineral_slug_for(commodity)) is None:
+            non_mass.append(token)
+        columns.append((form, _ProdColumn(i, year, is_estimate, unit)))
+    unknown = list(_unknown_prod_columns(ctx, {c.index for _, c in columns}))
+    if unknown:
+        yield from unknown
+        return
+    if non_mass and len(non_mass) == len(columns):
+        # carats of diamond, cubic meters of helium: nothing to compare with masses
+        ctx.stats.skip_file(f"unit {non_mass[0]} is not a mass: out of scope")
+        return
+    i_type = _type_column(ctx, i_country, min(c.index for _, c in columns))  # type: ignore[arg-type]
+    if i_type is None:
+        ctx.stats.errors += 1
+        yield ParseError(ctx.name, 1, None, ",".join(ctx.header), "a Type column after Country", "has no Type column")
+        return
+    type_header = clean_text(ctx.header[i_type])
+    forms = sorted({form for form, _ in columns})
+
+    def emit() -> Iterator[UsgsRecord | ParseError]:
+        for item in _data_rows(ctx, rows):
+            if isinstance(item, ParseError):
+                yield item
+                continue
+            line, cells = item
+            if i_source is not None and cells[i_source].strip():
+                ctx.edition = _edition_from(cells[i_source], ctx.name)
+            measure = clean_text(cells[i_type]) or (type_header if ctx.norm[i_type] != "type" else "")
+            for form in forms:
+                yield from _emit_production(
+                    ctx,
+                    line,
+                    cells,
+                    commodity=commodity,
+                    country_cell=clean_text(cells[i_country]),  # type: ignore[index]
+                    country_col=i_country,  # type: ignore[arg-type]
+                    # a form in the column name (Prod_Sponge_t_2023) names the series
+                    measure=f"{measure}, {form}" if form and form not in measure.lower() else measure,
+                    unit_text="",
+                    unit_col=None,
+                    columns=[c for f, c in columns if f == form],
+                    notes_col=i_notes,
                 )
-                return
-            columns.append(_ProdColumn(i, int(match.group(3)), bool(match.group(2)), unit))
+            _count_out_of_scope(ctx, cells)
+
+    yield from _drop_included_duplicates(ctx, list(emit()))
+
+
+def _parse_capacity_only(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord | ParseError]:
+    """A per-commodity file with capacity columns only (abrasives, MCS 2023/2024): out of scope."""
     for item in _data_rows(ctx, rows):
         if isinstance(item, ParseError):
             yield item
-            continue
-        line, cells = item
-        if i_source is not None and cells[i_source].strip():
-            ctx.edition = _edition_from(cells[i_source], ctx.name)
-        yield from _emit_production(
-            ctx,
-            line,
-            cells,
-            commodity=commodity,
-            country_cell=clean_text(cells[i_country]),  # type: ignore[index]
-            country_col=i_country,  # type: ignore[arg-type]
-            measure=clean_text(cells[i_type]),  # type: ignore[index]
-            unit_text="",
-            unit_col=None,
-            columns=columns,
-            notes_col=i_notes,
-        )
-        _count_out_of_scope(ctx, cells)
+    ctx.stats.skip_file("capacity only: no production figures")
 
 
 _STATISTIC_TOKENS = {
@@ -765,13 +888,15 @@ Handler = Callable[[_Ctx, Iterator[CsvItem]], Iterator[UsgsRecord | ParseError]]
 
 
 def detect_layout(header: list[str]) -> str | None:
-    """'world_2025' | 'world_per_commodity' | 'salient' | 't5' | 'fig2' | None for a header row."""
+    """'world_2025' | 'world_per_commodity' | 'capacity_only' | 'salient' | 't5' | 'fig2' | None for a header."""
     norm = [normalize_header(h) for h in header]
     keys = set(norm)
     if {"commodity", "country", "type", "unit_meas"} <= keys and any(_WORLD25_PROD.match(k) for k in norm):
         return "world_2025"
-    if {"country", "type"} <= keys and any(_WORLD24_PROD.match(k) for k in norm):
+    if "country" in keys and any(_world24_column(k) for k in norm):
         return "world_per_commodity"
+    if "country" in keys and any(k.startswith("cap_") for k in norm) and not any(k.startswith("prod") for k in norm):
+        return "capacity_only"
     if {"critical_mineral", "leading_source_country"} <= keys:
         return "t5"
     if "commodity" in keys and any(k.startswith("net_import_reliance_pct_") for k in norm):
@@ -815,6 +940,8 @@ def parse_usgs_mcs(
         yield from _parse_world_2025(ctx, rows)
     elif layout == "world_per_commodity":
         yield from _parse_world_per_commodity(ctx, rows, commodity)
+    elif layout == "capacity_only":
+        yield from _parse_capacity_only(ctx, rows)
     elif layout == "salient":
         yield from _parse_salient(ctx, rows)
     elif layout == "t5":

@@ -104,3 +104,97 @@ def test_a_figure_from_an_undated_source_is_refused_by_the_model():
     )
     with pytest.raises(ValidationError, match="no publication date"):
         record_save(instance=record)
+
+
+# ---------------------------------------------------------------- every file of a folder imports
+
+QUIRKS = FIXTURES / "mcs-world-quirks"
+
+
+def summary_of(out: str) -> dict[str, str]:
+    """File name -> verdict, from the last summary line of each file (the write pass)."""
+    verdicts = {}
+    for line in out.splitlines():
+        if line.endswith(" s") and ": " in line and not line.startswith(" "):
+            name, _, rest = line.partition(": ")
+            verdicts[name] = rest.rsplit(" in ", 1)[0].replace(" (dry run: nothing written)", "")
+    return verdicts
+
+
+def production(slug: str, **filters):  # type: ignore[no-untyped-def]
+    return ProductionRecord.objects.filter(mineral__slug=slug, **filters)
+
+
+def test_a_folder_with_every_quirk_imports_without_skip_invalid(capsys):
+    call_command("import_usgs_mcs", str(QUIRKS), "--no-progress")  # raises CommandError on exit status 1
+    captured = capsys.readouterr()
+    assert "succeeded" not in captured.out
+    assert "error" not in captured.err
+    verdicts = summary_of(captured.out)
+    assert verdicts == {
+        "mcs2023-antim_world.csv": "imported",
+        "mcs2023-zirco-hafni_world.csv": "imported",
+        "mcs2024-abras_world.csv": "skipped (capacity only: no production figures)",
+        "mcs2024-boron_world.csv": "imported",
+        "mcs2024-diamo_world.csv": "skipped (unit mct is not a mass: out of scope)",
+        "mcs2024-feore_world.csv": "imported",
+        "mcs2024-fluor_world.csv": "imported",
+        "mcs2024-gemst_world.csv": "skipped (unit kct is not a mass: out of scope)",
+        "mcs2024-heliu_world.csv": "skipped (unit mcm is not a mass: out of scope)",
+        "mcs2024-timin_world.csv": "imported",
+        "mcs2024-titan_world.csv": "imported",
+    }
+
+    # a form attached to the country name: the country's row, the form kept in the notes
+    argentina = production("boron", country_id="ARG", year=2022).get()
+    assert argentina.quantity == 300_000 and "form: crude ore" in argentina.notes
+    assert "form: boric oxide equivalent" in production("boron", country_id="CHN", year=2022).get().notes
+    assert production("boron", country_id="KAZ", year=2023).get().quantity == 500_000
+    # "Congo (Kinshasa), concentrate" is the DRC, never "Congo" (the Republic of the Congo)
+    assert production("boron", country_id="COD").exists() and not production("boron", country_id="COG").exists()
+
+    # e-prefixed cells are estimates; "Other" is the residual row
+    russia = production("antimony", country_id="RUS", year=2021, source__key="usgs-mcs-2023").get()
+    assert (russia.quantity, russia.is_estimate) == (3_900, True)
+    assert production("antimony", country_id="TJK", year=2022, source__key="usgs-mcs-2023").get().quantity == 20_000
+    other = production("antimony", row_kind="other", year=2021, source__key="usgs-mcs-2023").get()
+    assert other.quantity == 6_100 and not other.is_estimate
+
+    # Mt = million metric tons
+    assert production("iron-ore", country_id="CHN", year=2022).get().quantity == 1_000_000_000
+    # the titanium sponge columns are the titanium metal series (refinery stage)
+    sponge = production("titanium-metal", country_id="CHN", year=2023).get()
+    assert (sponge.stage, sponge.quantity, sponge.is_estimate) == ("refinery", 220_000, True)
+    # fluorspar: the Type column named by a description still gives the series
+    assert production("fluorspar", row_kind="world_total", year=2023).get().quantity == 9_500_000
+    # the U.S. row "Included with ilmenite" does not duplicate the U.S. figure
+    us_ilmenite = production("titanium-mineral-concentrates", country_id="USA", year=2022).get()
+    assert us_ilmenite.quantity == 200_000
+    # the joint zirconium-hafnium chapter's file is zirconium
+    assert production("zirconium", country_id="AUS", year=2021, source__key="usgs-mcs-2023").get().quantity == 400_000
+    assert DataSource.objects.get(key="usgs-mcs-2023").published_on == date(2023, 1, 31)
+    # the skipped files wrote nothing
+    assert not production("abrasives").exists() and not production("diamond-industrial").exists()
+
+
+def test_a_malformed_file_fails_the_whole_folder_atomically(capsys):
+    folder = FIXTURES / "mcs-world-malformed"
+    before = ProductionRecord.objects.count()
+    with pytest.raises(CommandError, match="mcs2024-tungs_world.csv"):
+        call_command("import_usgs_mcs", str(folder), "--no-progress")
+    captured = capsys.readouterr()
+    assert ProductionRecord.objects.count() == before  # not even the valid gallium file
+    verdicts = summary_of(captured.out)
+    assert verdicts["mcs2024-tungs_world.csv"] == "rejected (1 error)"
+    assert "succeeded" not in captured.out
+    # the unknown year column is named, never silently dropped
+    assert "column Prod_t_2023_revised: 'Prod_t_2023_revised' is not a known year column" in captured.err
+
+
+def test_skip_invalid_never_says_a_file_with_rejected_lines_succeeded(tmp_path, capsys):
+    path = tmp_path / "mcs2024-galli_world.csv"
+    text = (FIXTURES / "mcs2024-galli_world.csv").read_text(encoding="utf-8-sig")
+    path.write_text(text.replace("MCS2024,China,", "MCS2024,Atlantis,", 1), encoding="utf-8")
+    call_command("import_usgs_mcs", str(path), "--skip-invalid", "--no-progress")
+    verdict = summary_of(capsys.readouterr().out)["mcs2024-galli_world.csv"]
+    assert verdict == "imported without 1 rejected line"
