@@ -91,6 +91,17 @@ def resolve_country(name: str | None) -> str | None:
     return None
 
 
+def footnote_letter(name: str | None) -> str:
+    """The USGS footnote letter glued to a name that :func:`resolve_country` dropped (``Japane`` ->
+    ``'e'``, estimated; ``'r'``, revised); ``''`` when the name resolves as written or not at all."""
+    if not name or _exact(name):
+        return ""
+    text = " ".join(name.replace("\xa0", " ").split())
+    if len(text) > 4 and text[-1] in FOOTNOTE_LETTERS and not text[-2].isspace() and _exact(text[:-1]):
+        return text[-1]
+    return ""
+
+
 def is_aggregate_name(name: str) -> bool:
     """True for names the alias table lists as aggregates (World, Areas nes, Other countries, ...)."""
     return _key(name) in _name_table()[1]

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .country_names import resolve_country
+from .country_names import footnote_letter, resolve_country
 from .csv_source import CsvItem, Source, clean_text, is_blank_row, normalize_header, read_csv, source_name
 from .errors import ImportStats, ParseError
 from .numbers import NumberFormatError, UsgsNumber, parse_usgs_number
@@ -355,9 +355,12 @@ def _emit_production(
     elif row_kind == "world_total" and " and " in qualifier:
         stats.skip("combined world total across series")
         return
-    row_notes = "; ".join(x for x in (qualifier if qualifier not in ("rounded", "") else "", notes) if x)
+    # a footnote letter glued to the name (2024 files: "Japane") marks the row's figures as estimated
+    glued = footnote_letter(name) if row_kind == "country" else ""
+    footnote = {"e": "USGS footnote e: estimated", "r": "USGS footnote r: revised"}.get(glued, "")
+    row_notes = "; ".join(x for x in (qualifier if qualifier not in ("rounded", "") else "", footnote, notes) if x)
 
-    estimated = _estimated_years(notes) or ("estimat" in measure.lower())
+    estimated = _estimated_years(notes) or ("estimat" in measure.lower()) or glued == "e"
     withheld = _withheld_years(notes)
     base_from_text = None
     if unit_col is not None:
@@ -402,6 +405,9 @@ def _emit_production(
             is_withheld = parsed.is_withheld
         quantity = parsed.value * factor if parsed is not None and parsed.value is not None else None
         cell_note = parsed.note if parsed is not None else ""
+        if parsed is not None and parsed.is_not_available:
+            # NA: USGS publishes no figure; never "withheld" (only W is) and never 0
+            cell_note = "not available (NA)"
         is_estimate = (
             col.is_estimate
             or prefixed_estimate

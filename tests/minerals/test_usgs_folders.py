@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from dashboards.services import data_sources, published_nir, supply_tables
+from minerals.importers.errors import ImportStats
+from minerals.importers.usgs_mcs import ProductionRow, parse_usgs_mcs
 from minerals.imports import ImportFailed, ImportOptions, import_file
 from minerals.models import DataSource, Mineral, ProductionRecord
 from minerals.services import record_save
@@ -202,3 +204,27 @@ def test_skip_invalid_never_says_a_file_with_rejected_lines_succeeded(tmp_path, 
     call_command("import_usgs_mcs", str(path), "--skip-invalid", "--no-progress")
     verdict = summary_of(capsys.readouterr().out)["mcs2024-galli_world.csv"]
     assert verdict == "imported without 1 rejected line"
+
+
+def test_germanium_na_and_empty_are_not_published_only_w_is_withheld():
+    stats = ImportStats()
+    parsed = parse_usgs_mcs(FIXTURES / "mcs2024-germa_world.csv", stats=stats)
+    rows = [r for r in parsed if isinstance(r, ProductionRow)]
+    by_country = {(r.country_iso3 or r.row_kind, r.year): r for r in rows}
+    assert by_country[("USA", 2022)].is_withheld
+    china = by_country[("CHN", 2022)]
+    assert (china.quantity, china.is_withheld) == (None, False)
+    assert "not available (NA)" in china.notes
+    world = by_country[("world_total", 2023)]
+    assert (world.quantity, world.is_withheld) == (None, False)
+    # an empty cell is no figure at all: no row, never a 0
+    assert ("RUS", 2022) not in by_country
+    assert stats.skipped["empty production cell"] == 2
+
+
+def test_estimates_are_flagged_on_the_row():
+    rows = [r for r in parse_usgs_mcs(FIXTURES / "mcs2024-germa_world.csv") if isinstance(r, ProductionRow)]
+    japan = next(r for r in rows if r.country_iso3 == "JPN" and r.year == 2022)
+    # "Japane": the glued footnote e says the figure is estimated, even in a column without _est
+    assert japan.is_estimate
+    assert "footnote e: estimated" in japan.notes
