@@ -5,6 +5,8 @@
 =============================================  ==========================  ======================
 file                                           header signature            records
 =============================================  ==========================  ======================
+``MCS2026_Commodities_Data.csv`` (one long     MCS chapter, Section,       :class:`ProductionRow`,
+file, Windows-1252; see usgs_mcs2026)          Statistics, Value           :class:`SalientValue`
 ``MCS2025_World_Data.csv`` (one world file)    COMMODITY, UNIT_MEAS,       :class:`ProductionRow`
                                                PROD_2023, PROD_EST_ 2024
 ``mcs2024-galli_world.csv`` (2024/2023, one    Country, Type,              :class:`ProductionRow`
@@ -38,7 +40,7 @@ from datetime import date
 from pathlib import Path
 
 from .country_names import footnote_letter, resolve_country
-from .csv_source import CsvItem, Source, clean_text, is_blank_row, normalize_header, read_csv, source_name
+from .csv_source import CsvItem, Decoding, Source, clean_text, is_blank_row, normalize_header, read_csv, source_name
 from .errors import ImportStats, ParseError
 from .numbers import NumberFormatError, UsgsNumber, parse_usgs_number
 from .usgs_commodities import (
@@ -242,7 +244,7 @@ _FOOTNOTE_DIGITS = re.compile(r"(?<=[A-Za-z)])\s*\d{1,2}$")
 _QUALIFIER = re.compile(r"^(.*?)\s*\(([^()]*)\)\s*(?:,\s*(.*))?$")
 
 
-def _row_kind(name: str) -> tuple[str, str]:
+def usgs_row_kind(name: str) -> tuple[str, str]:
     """('world_total'|'other'|'country', qualifier text) for a cleaned country cell."""
     lowered = name.lower()
     for prefix, kind in (("world total", "world_total"), ("other countries", "other")):
@@ -254,7 +256,7 @@ def _row_kind(name: str) -> tuple[str, str]:
     return "country", ""
 
 
-def _resolve_usgs_country(name: str) -> tuple[str | None, str]:
+def resolve_usgs_country(name: str) -> tuple[str | None, str]:
     """(iso3, qualifier moved to notes) for a USGS country cell; (None, '') if unknown."""
     iso3 = resolve_country(name)
     if iso3:
@@ -339,10 +341,10 @@ def _emit_production(
     notes = clean_text(cells[notes_col]) if notes_col is not None else ""
 
     name = _FOOTNOTE_DIGITS.sub("", country_cell)
-    row_kind, qualifier = _row_kind(name)
+    row_kind, qualifier = usgs_row_kind(name)
     iso3: str | None = None
     if row_kind == "country":
-        iso3, qualifier = _resolve_usgs_country(name)
+        iso3, qualifier = resolve_usgs_country(name)
         if iso3 is None:
             yield ctx.error(
                 line,
@@ -894,9 +896,11 @@ Handler = Callable[[_Ctx, Iterator[CsvItem]], Iterator[UsgsRecord | ParseError]]
 
 
 def detect_layout(header: list[str]) -> str | None:
-    """'world_2025' | 'world_per_commodity' | 'capacity_only' | 'salient' | 't5' | 'fig2' | None for a header."""
+    """'mcs2026' | 'world_2025' | 'world_per_commodity' | 'capacity_only' | 'salient' | 't5' | 'fig2' | None."""
     norm = [normalize_header(h) for h in header]
     keys = set(norm)
+    if {"mcschapter", "statistics", "statistics_detail", "value"} <= keys:
+        return "mcs2026"
     if {"commodity", "country", "type", "unit_meas"} <= keys and any(_WORLD25_PROD.match(k) for k in norm):
         return "world_2025"
     if "country" in keys and any(_world24_column(k) for k in norm):
@@ -921,7 +925,8 @@ def parse_usgs_mcs(
     """
     stats = stats if stats is not None else ImportStats()
     name = source_name(source)
-    rows = read_csv(source)
+    decoding = Decoding()
+    rows = read_csv(source, decoding=decoding)
     header: list[str] | None = None
     for item in rows:
         if isinstance(item, ParseError):
@@ -936,6 +941,19 @@ def parse_usgs_mcs(
         yield ParseError(name, None, None, "", LAYOUTS_EXPECTED, "is empty")
         return
     layout = detect_layout(header)
+    if layout == "mcs2026":
+        # Imported here: the 2026 module builds on this one's records and helpers.
+        from .usgs_mcs2026 import parse_mcs2026
+
+        decoding.fallback = "cp1252"  # the release is Windows-1252 (em dash, curly quotes)
+        edition = _edition_from("", Path(name).name)
+        if edition == "MCS":
+            stats.errors += 1
+            expected = "a file name with the edition, such as MCS2026_Commodities_Data.csv"
+            yield ParseError(name, None, None, name, expected, "does not name the MCS edition")
+            return
+        yield from parse_mcs2026(name, header, rows, stats, edition)
+        return
     if layout is None:
         stats.errors += 1
         shown = ",".join(h.strip() for h in header if h.strip())
