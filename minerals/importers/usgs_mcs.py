@@ -101,6 +101,18 @@ class SalientValue:
     is_primary: bool = True
 
 
+def salient_value(parsed: UsgsNumber, factor: float, **fields: object) -> SalientValue:
+    """A SalientValue from a parsed cell: the value converted by ``factor``, the cell's flags kept."""
+    return SalientValue(
+        value=parsed.value * factor if parsed.value is not None else None,
+        bound=parsed.bound,
+        is_withheld=parsed.is_withheld,
+        is_not_available=parsed.is_not_available,
+        is_net_exporter=parsed.is_net_exporter,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CriticalMineralSummary:
     """A row of MCS table T5 (critical minerals: U.S. position and the leading world producer)."""
@@ -713,18 +725,15 @@ def _parse_salient(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord | 
                 ctx.stats.skip("empty salient cell")
                 continue
             ctx.stats.records += 1
-            yield SalientValue(
+            yield salient_value(
+                parsed,
+                factor,
                 commodity=commodity,
                 mineral_slug=slug,
                 year=year,
                 column=column,
                 statistic=statistic,
-                value=parsed.value * factor if parsed.value is not None else None,
                 unit=unit,
-                bound=parsed.bound,
-                is_withheld=parsed.is_withheld,
-                is_not_available=parsed.is_not_available,
-                is_net_exporter=parsed.is_net_exporter,
                 is_estimate=is_estimate,
                 notes=parsed.note,
                 edition=ctx.edition,
@@ -733,7 +742,7 @@ def _parse_salient(ctx: _Ctx, rows: Iterator[CsvItem]) -> Iterator[UsgsRecord | 
             )
 
 
-_TOTAL_TOKENS = ("total", "apparent", "apprnt")
+TOTAL_TOKENS = ("total", "apparent", "apprnt")  # names of the column/row that is the statistic itself
 
 
 def _primary_salient_columns(ctx: _Ctx, value_cols: list[int], commodity: str) -> set[int]:
@@ -750,7 +759,7 @@ def _primary_salient_columns(ctx: _Ctx, value_cols: list[int], commodity: str) -
         if len(columns) == 1:
             primary.update(columns)
             continue
-        totals = [i for i in columns if any(t in ctx.norm[i].split("_") for t in _TOTAL_TOKENS)]
+        totals = [i for i in columns if any(t in ctx.norm[i].split("_") for t in TOTAL_TOKENS)]
         if len(totals) == 1:
             primary.update(totals)
     return primary

@@ -37,7 +37,14 @@ from .csv_source import CsvItem, clean_text, is_blank_row, normalize_header
 from .errors import ImportStats, ParseError
 from .numbers import NumberFormatError, UsgsNumber, parse_usgs_number
 from .usgs_commodities import conversion, mineral_slug_for, stage_for_measure, unit_from_words
-from .usgs_mcs import ProductionRow, SalientValue, resolve_usgs_country, usgs_row_kind
+from .usgs_mcs import (
+    TOTAL_TOKENS,
+    ProductionRow,
+    SalientValue,
+    resolve_usgs_country,
+    salient_value,
+    usgs_row_kind,
+)
 
 HEADER = (
     "mcschapter",
@@ -67,7 +74,6 @@ _SALIENT_WORDS = (
     ("stock", "stocks"),
     ("employ", "employment"),
 )
-_TOTAL_WORDS = ("total", "apparent")
 
 
 def _number(raw: str, *, allow_net_exporter: bool) -> UsgsNumber | None:
@@ -168,18 +174,15 @@ def parse_mcs2026(
                 continue
         stats.records += 1
         salient.append(
-            SalientValue(
+            salient_value(
+                parsed,
+                factor,
                 commodity=commodity,
                 mineral_slug=slug,
                 year=year,
                 column=label,
                 statistic=statistic,
-                value=parsed.value * factor if parsed.value is not None else None,
                 unit=unit,
-                bound=parsed.bound,
-                is_withheld=parsed.is_withheld,
-                is_not_available=parsed.is_not_available,
-                is_net_exporter=parsed.is_net_exporter,
                 is_estimate=is_estimate,
                 notes="; ".join(x for x in (parsed.note, label, notes) if x)[:300],
                 edition=edition,
@@ -262,7 +265,7 @@ def _mark_components(values: list[SalientValue]) -> Iterator[SalientValue]:
         if len(members) == 1:
             primary.update(members)
             continue
-        totals = [i for i in members if any(word in values[i].column.lower() for word in _TOTAL_WORDS)]
+        totals = [i for i in members if any(word in values[i].column.lower() for word in TOTAL_TOKENS)]
         if len(totals) == 1:
             primary.update(totals)
     for i, value in enumerate(values):
