@@ -33,14 +33,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from .csv_source import CsvItem, clean_text, is_blank_row, normalize_header
+from .csv_source import CsvItem, clean_text, normalize_header
 from .errors import ImportStats, ParseError
 from .numbers import NumberFormatError, UsgsNumber, parse_usgs_number
 from .usgs_commodities import conversion, mineral_slug_for, stage_for_measure, unit_from_words
-from .usgs_mcs import (
+from .usgs_mcs import (  # the records and row rules the older layouts share
     TOTAL_TOKENS,
     ProductionRow,
     SalientValue,
+    _Ctx,
+    _data_rows,
     resolve_usgs_country,
     salient_value,
     usgs_row_kind,
@@ -100,27 +102,17 @@ def parse_mcs2026(
         yield ParseError(name, 1, None, ",".join(h.strip() for h in header), EXPECTED_HEADER, "lacks columns")
         return
     col = {key: norm.index(key) for key in HEADER}
-    width = max(col.values()) + 1
+    ctx = _Ctx(name, header, stats, edition)
     salient: list[SalientValue] = []
 
     def error(line: int, key: str | None, value: str, expected: str, problem: str) -> ParseError:
-        stats.errors += 1
-        column = header[col[key]].strip() if key else None
-        return ParseError(name, line, column, value, expected, problem)
+        return ctx.error(line, col[key] if key else None, value, expected, problem)
 
-    for item in rows:
+    for item in _data_rows(ctx, rows):
         if isinstance(item, ParseError):
-            stats.errors += 1
             yield item
-            return
+            continue
         line, cells = item
-        if is_blank_row(cells):
-            stats.skip("blank row")
-            continue
-        stats.rows += 1
-        if len(cells) < width:
-            yield error(line, None, "", f"{width} fields as in the header", f"row has {len(cells)} fields")
-            continue
         cell = {key: clean_text(cells[i]) for key, i in col.items()}
         commodity, section, statistics = cell["commodity"], cell["section"], cell["statistics"]
         if not commodity:
