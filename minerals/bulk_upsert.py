@@ -149,7 +149,14 @@ class Staging:
 
 
 class StagingWriter:
-    """Streams rows into the staging table: COPY on PostgreSQL, batched executemany on SQLite."""
+    """Streams rows into the staging table: COPY on PostgreSQL, batched executemany on SQLite.
+
+    One connection runs one COPY at a time: when a file feeds two stagings (the MCS 2026 long file:
+    production and salient rows), a writer that starts its COPY first ends the other writer's; that
+    one starts a new COPY if more rows come (rows already sent are kept).
+    """
+
+    _copying: StagingWriter | None = None  # the writer whose COPY holds the connection
 
     def __init__(self, staging: Staging) -> None:
         self.staging = staging
@@ -165,10 +172,21 @@ class StagingWriter:
     def _open_copy(self) -> None:
         # Opened on the first row, not on enter: a COPY holds the connection, so queries made
         # before the first row (lookups by the parser's caller) and a second, unused writer stay free.
+        other = StagingWriter._copying
+        if other is not None and other is not self:
+            other._end_copy(None, None, None)
         cols = ", ".join(_q(c) for c, _ in self.staging.columns)
         raw = self._cursor.cursor  # the psycopg 3 cursor under Django's wrapper
         self._copy_cm = raw.copy(f"COPY {_q(self.staging.name)} ({cols}) FROM STDIN")
         self._copy = self._copy_cm.__enter__()
+        StagingWriter._copying = self
+
+    def _end_copy(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        cm, self._copy_cm, self._copy = self._copy_cm, None, None
+        if StagingWriter._copying is self:
+            StagingWriter._copying = None
+        if cm is not None:
+            cm.__exit__(exc_type, exc, tb)
 
     def write(self, row: tuple[Any, ...]) -> None:
         self.staging.rows += 1
@@ -192,10 +210,12 @@ class StagingWriter:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
             if self._copy_cm is not None:
-                self._copy_cm.__exit__(exc_type, exc, tb)
+                self._end_copy(exc_type, exc, tb)
             elif exc_type is None:
                 self._flush()
         finally:
+            if StagingWriter._copying is self:
+                StagingWriter._copying = None
             self._cursor.close()
 
 
