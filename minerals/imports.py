@@ -1287,8 +1287,9 @@ IMPORTERS: dict[str, Importer] = {
         Importer(
             "usgs_mcs",
             UsgsMcsLoader,
-            "Import USGS Mineral Commodity Summaries CSV files: the MCS 2025 world file, the per-commodity world "
-            "files of the 2024/2023 editions, salient statistics, T5 and Fig2 (a folder or a list of files).",
+            "Import USGS Mineral Commodity Summaries CSV files: the MCS 2026 long file, the MCS 2025 world file, "
+            "the per-commodity world files of the 2024/2023 editions, salient statistics, T5 and Fig2 (a folder "
+            "or a list of files).",
         ),
         Importer(
             "comtrade",

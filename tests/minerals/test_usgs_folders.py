@@ -14,7 +14,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from dashboards.services import data_sources, published_nir, supply_tables
+from dashboards.inputs import data_sources, published_nir, supply_tables
 from minerals.importers.errors import ImportStats
 from minerals.importers.usgs_mcs import ProductionRow, parse_usgs_mcs
 from minerals.imports import ImportFailed, ImportOptions, import_file

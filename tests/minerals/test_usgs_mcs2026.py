@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from dashboards.services import data_sources, published_nir, supply_tables
+from dashboards.inputs import data_sources, published_nir, supply_tables
 from minerals.importers.errors import ImportStats, ParseError
 from minerals.importers.usgs_mcs import ProductionRow, SalientValue, parse_usgs_mcs
 from minerals.imports import import_file
