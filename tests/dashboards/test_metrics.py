@@ -287,7 +287,9 @@ def test_recompute_metrics_command_sync(demo: None) -> None:
 
 def test_newest_edition_wins(demo: None) -> None:
     gallium = _gallium()
-    newer = DataSource.objects.create(key="usgs-mcs-2026", publisher="USGS", title="MCS", edition="MCS 2026")
+    newer = DataSource.objects.create(
+        key="usgs-mcs-2026", publisher="USGS", title="MCS", edition="MCS 2026", published_on=date(2026, 2, 6)
+    )
     ProductionRecord.objects.create(
         mineral=gallium, stage="refinery", country_id="CHN", year=2024, quantity=500.0, unit="kg", source=newer
     )
@@ -296,7 +298,7 @@ def test_newest_edition_wins(demo: None) -> None:
     )
     _recompute("gallium")
     row = SupplyMetric.objects.get(mineral=gallium, stage="refinery", year=2024)
-    assert row.china_share == 0.5  # "MCS 2026" > "MCS 2025(January 2025)": no published_on on either
+    assert row.china_share == 0.5  # published 2026-02-06, after MCS 2025 (2025-01-31)
     assert row.sources[0]["key"] == "usgs-mcs-2026"
 
 
