@@ -26,6 +26,7 @@ from pathlib import Path
 from .country_names import UnknownCountryCode, wgi_code_to_iso3
 from .csv_source import Source, clean_text, normalize_header, read_csv, source_name
 from .errors import ImportStats, ParseError
+from .numbers import NumberRangeError, to_float
 
 DIMENSIONS = ("va", "pv", "ge", "rq", "rl", "cc")
 _MISSING = {"", "..", "#n/a", "n/a", "na", "#na"}
@@ -81,13 +82,14 @@ class _Out:
     def estimate(self, value: object, line: int, column: str) -> float | ParseError | None:
         if value is None:
             return None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
         text = str(value).strip()
         if text.lower() in _MISSING:
             return None
         try:
-            return float(text.replace("\u2212", "-"))
+            # finite and of sane size here; the loader checks the -5..5 range of an estimate
+            return to_float(value if isinstance(value, (int, float)) and not isinstance(value, bool) else text)
+        except NumberRangeError as exc:
+            return self.error(line, column, value, str(exc), "is not a finite number in range")
         except ValueError:
             return self.error(line, column, value, "a number, #N/A or ..", "is not a number")
 

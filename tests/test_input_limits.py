@@ -1,0 +1,128 @@
+"""Input limits (issue 16, probing 3, 4, 8, 11): finite numbers in a documented range everywhere a
+number comes in, bounded sizes before anything is parsed, batches that always end."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.test import RequestFactory
+
+from minerals.importers.numbers import MAX_AMOUNT
+from minerals.models import CommodityCode, Country, DataSource, Mineral, ProductionRecord, SalientStatistic, TradeFlow
+from tests.api.conftest import clear_throttles, fast_hashers, world  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.django_db
+
+NOT_FINITE = [math.nan, math.inf, -math.inf, 1e306]
+
+
+def _flow(**overrides: Any) -> TradeFlow:
+    values: dict[str, Any] = {
+        "year": 2024,
+        "exporter": Country.objects.get(iso3="CHN"),
+        "importer": Country.objects.get(iso3="USA"),
+        "commodity_code": CommodityCode.objects.get(hs6="811292"),
+        "basis": TradeFlow.Basis.IMPORT_REPORTED,
+        "value_usd": 10.0,
+        "quantity_kg": 1.0,
+        "source": DataSource.objects.get_or_create(key="limits-test", defaults={"publisher": "T", "title": "T"})[0],
+    }
+    values.update(overrides)
+    return TradeFlow(**values)
+
+
+# ---------------------------------------------------------------------------- the database
+
+
+@pytest.mark.parametrize("field", ["value_usd", "quantity_kg"])
+@pytest.mark.parametrize("number", [*NOT_FINITE, MAX_AMOUNT * 10])
+def test_database_refuses_trade_amounts_not_finite_or_too_large(field: str, number: float) -> None:
+    # SQLite stores NaN as NULL (refused as NOT NULL for value_usd, allowed as "no quantity"):
+    # on PostgreSQL the `<= 1e15` bound refuses NaN too (NaN sorts above every number).
+    if math.isnan(number) and field == "quantity_kg" and transaction.get_connection().vendor == "sqlite":
+        pytest.skip("SQLite turns NaN into NULL, a valid 'no quantity'")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _flow(**{field: number}).save()
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, 1e306])
+def test_database_refuses_production_and_salient_values_not_finite(number: float) -> None:
+    gallium = Mineral.objects.get(slug="gallium")
+    source = DataSource.objects.create(key="limits-prod", publisher="T", title="T")
+    if math.isnan(number) and transaction.get_connection().vendor == "sqlite":
+        pytest.skip("SQLite turns NaN into NULL")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ProductionRecord(
+            mineral=gallium, stage="refinery", country_id="JPN", year=2030, quantity=number, unit="kg", source=source
+        ).save()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SalientStatistic(
+            mineral=gallium, country_id="USA", year=2030, statistic="imports", value=number, unit="kg", source=source
+        ).save()
+
+
+def test_database_keeps_the_largest_amount() -> None:
+    _flow(value_usd=MAX_AMOUNT, quantity_kg=MAX_AMOUNT).save()
+
+
+# ---------------------------------------------------------------------------- model validation (admin)
+
+
+@pytest.mark.parametrize("number", NOT_FINITE)
+def test_model_validation_refuses_amounts_not_finite(number: float) -> None:
+    flow = _flow(value_usd=number)
+    with pytest.raises(ValidationError) as raised:
+        flow.full_clean()
+    assert "value_usd" in raised.value.message_dict
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "1e306"])
+def test_admin_form_refuses_amounts_not_finite(curator: Any, text: str) -> None:
+    request = RequestFactory().get("/")
+    request.user = curator
+    form_class = admin.site._registry[TradeFlow].get_form(request)
+    flow = _flow()
+    data = {
+        "year": 2024, "exporter": "CHN", "importer": "USA", "commodity_code": "811292", "basis": "import",
+        "value_usd": text, "quantity_kg": "1", "source": flow.source.pk,
+    }  # fmt: skip
+    form = form_class(data=data)
+    assert not form.is_valid()
+    assert "value_usd" in form.errors
+
+
+# ---------------------------------------------------------------------------- the API
+
+
+BULK_URL = "/api/v1/trade-flows/bulk/"
+
+
+def _bulk_row(value: Any) -> dict[str, Any]:
+    return {
+        "year": 2023, "exporter": "CHN", "importer": "USA", "commodity_code": "811292", "basis": "import",
+        "value_usd": value, "quantity_kg": 1.0, "source": "usgs-mcs-2025",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["NaN", "-Infinity", "1e306", 2e15])
+def test_api_bulk_refuses_amounts_not_finite_or_too_large(world: Any, value: Any) -> None:  # noqa: F811
+    before = TradeFlow.objects.count()
+    response = world.clients["curator_token"].post(BULK_URL, [_bulk_row(value)], format="json")
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["errors"] == [
+        {"row": 1, "field": "value_usd", "value": value, "expected": "a finite number from 0 to 1e+15"}
+    ]
+    assert TradeFlow.objects.count() == before
+
+
+def test_api_bulk_csv_refuses_nan(world: Any) -> None:  # noqa: F811
+    body = "year,exporter,importer,commodity_code,basis,value_usd,quantity_kg,source\n"
+    body += "2023,CHN,USA,811292,import,12,nan,usgs-mcs-2025\n"
+    response = world.clients["curator_token"].generic("POST", BULK_URL, body, content_type="text/csv")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "quantity_kg"
