@@ -402,6 +402,9 @@ LODESTONE_IMPORT_DESTINATIONS = env.list("LODESTONE_IMPORT_DESTINATIONS", defaul
 # --- Risk engine and dashboard -------------------------------------------------------------------
 # Debounce of the coalesced recompute: edits within this window share one run (seconds).
 LODESTONE_RECOMPUTE_COUNTDOWN = env.float("LODESTONE_RECOMPUTE_COUNTDOWN", default=2.0)
+# While edits keep coming, a recompute waits for a pause of COUNTDOWN, but at most this long
+# (seconds); the wait doubles at each follow-up run of the same burst, up to 60 s (dashboards/tasks.py).
+LODESTONE_RECOMPUTE_MAX_DELAY = env.float("LODESTONE_RECOMPUTE_MAX_DELAY", default=10.0)
 # Where the pending keys (Redis SET NX) live, and their prefix; empty URL: no coalescing.
 LODESTONE_RECOMPUTE_REDIS_URL = env.str("LODESTONE_RECOMPUTE_REDIS_URL", default=REDIS_URL)
 LODESTONE_RECOMPUTE_KEY_PREFIX = env.str("LODESTONE_RECOMPUTE_KEY_PREFIX", default="lodestone:recompute")

@@ -5,6 +5,8 @@ minerals.services, which validates, records the acting user and marks affected m
 """
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,7 +34,11 @@ def validate_finite(value: float | None) -> None:
 
 
 # An amount (USD, kg, t): finite, 0..MAX_AMOUNT (docs/data-sources.md, "Limits").
-amount_validators = [validate_finite, MinValueValidator(0.0), MaxValueValidator(MAX_AMOUNT)]
+amount_validators: list[Callable[[Any], None]] = [
+    validate_finite,
+    MinValueValidator(0.0),
+    MaxValueValidator(MAX_AMOUNT),
+]
 
 
 def amount_range(field: str, *, nullable: bool) -> Q:

@@ -126,3 +126,75 @@ def test_api_bulk_csv_refuses_nan(world: Any) -> None:  # noqa: F811
     response = world.clients["curator_token"].generic("POST", BULK_URL, body, content_type="text/csv")
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "quantity_kg"
+
+
+# ---------------------------------------------------------------------------- recompute failures
+
+
+@pytest.fixture
+def failing_gallium(monkeypatch: Any) -> dict[int, int]:
+    """mineral_metrics_recompute fails deterministically for gallium (a numeric overflow), works for
+    the others; returns the calls per mineral id."""
+    from dashboards import services
+
+    real = services.mineral_metrics_recompute
+    real_stale = services.stale_mineral_ids
+    gallium_id = Mineral.objects.get(slug="gallium").pk
+    calls: dict[int, int] = {}
+
+    def recompute(*, mineral_id: int, force: bool = False) -> Any:
+        calls[mineral_id] = calls.get(mineral_id, 0) + 1
+        if mineral_id == gallium_id:
+            raise OverflowError("(34, 'Numerical result out of range')")
+        return real(mineral_id=mineral_id, force=force)
+
+    monkeypatch.setattr(services, "mineral_metrics_recompute", recompute)
+    ids = [gallium_id, Mineral.objects.get(slug="germanium").pk]
+    # the sweep's query, narrowed to the two minerals of the test (the others are never computed here)
+    monkeypatch.setattr(services, "stale_mineral_ids", lambda: [i for i in ids if i in real_stale()])
+    monkeypatch.setattr(services, "stale_organization_ids", lambda **kwargs: [])
+    return calls
+
+
+def test_a_failing_mineral_does_not_stop_the_others_and_is_not_retried_forever(failing_gallium: dict[int, int]) -> None:
+    from dashboards import tasks
+    from dashboards.models import MineralMetricsState
+    from minerals.services import minerals_mark_stale
+
+    gallium, germanium = (Mineral.objects.get(slug=s).pk for s in ("gallium", "germanium"))
+    minerals_mark_stale(mineral_ids=[gallium, germanium])  # on commit: enqueue both (eager here)
+    tasks.recompute_minerals_enqueue([gallium, germanium])
+    assert failing_gallium[gallium] >= 1
+    germanium_state = MineralMetricsState.objects.get(mineral_id=germanium)
+    assert germanium_state.data_version == Mineral.objects.get(pk=germanium).data_version  # the other one ran
+    failure = tasks.recorded_failure("mineral", gallium)
+    assert failure is not None
+    assert "OverflowError" in failure["error"]
+
+    calls = failing_gallium[gallium]
+    for _ in range(3):  # three beat sweeps: the same data is not recomputed again
+        tasks.sweep_stale.apply()
+    assert failing_gallium[gallium] == calls
+
+    minerals_mark_stale(mineral_ids=[gallium])  # new data: one more attempt
+    assert tasks.recorded_failure("mineral", gallium) is None
+    tasks.sweep_stale.apply()
+    assert failing_gallium[gallium] > calls
+
+
+def test_a_transient_database_error_is_retried_and_not_recorded(monkeypatch: Any) -> None:
+    from celery.exceptions import Retry
+    from django.db import OperationalError
+
+    from dashboards import services, tasks
+
+    gallium = Mineral.objects.get(slug="gallium").pk
+
+    def recompute(*, mineral_id: int, force: bool = False) -> Any:
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr(services, "mineral_metrics_recompute", recompute)
+    with pytest.raises((OperationalError, Retry)):
+        tasks.recompute_mineral.apply(args=(gallium,), throw=True)
+    assert tasks.recorded_failure("mineral", gallium) is None  # not deterministic: the sweep tries again
+    assert tasks.recompute_mineral.max_retries == 5
