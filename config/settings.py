@@ -310,8 +310,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "minerals.api.renderers.SafeXLSXRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "minerals.api.parsers.BoundedJSONParser",
+        "minerals.api.parsers.BoundedMultiPartParser",
         "minerals.api.parsers.CSVTextParser",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["minerals.api.throttles.CallerScopeThrottle"],
@@ -333,6 +333,9 @@ LODESTONE_API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100, minimum=1)
 LODESTONE_API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000, minimum=1)
 # One bulk request: rows accepted (a 10,000-row push is the documented case).
 LODESTONE_API_BULK_MAX_ROWS = env_int("API_BULK_MAX_ROWS", 50_000, minimum=1)
+# Largest request body (JSON, CSV or multipart), refused with 413 before it is read: a 50,000-row
+# JSON array of trade flows is about 7 MB, the same rows as CSV about 4 MB.
+LODESTONE_API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1)
 SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "Lodestone API",
     "VERSION": "1.0.0",

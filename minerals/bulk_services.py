@@ -88,10 +88,18 @@ MAX_REPORTED_ERRORS = 1000
 
 
 def rows_from_csv(text: str) -> list[dict[str, str]]:
-    """A CSV with a header line, as dicts (header names stripped and lower-cased)."""
+    """A CSV with a header line, as dicts (header names stripped and lower-cased). Rows are counted
+    as they are read: reading stops one row past LODESTONE_API_BULK_MAX_ROWS (check_size refuses it)."""
+    limit = settings.LODESTONE_API_BULK_MAX_ROWS
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(reader, [])]
-    return [dict(zip(header, cells, strict=False)) for cells in reader if any(c.strip() for c in cells)]
+    rows: list[dict[str, str]] = []
+    for cells in reader:
+        if any(c.strip() for c in cells):
+            rows.append(dict(zip(header, cells, strict=False)))
+            if len(rows) > limit:
+                break
+    return rows
 
 
 def _blank(value: Any) -> bool:

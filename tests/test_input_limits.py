@@ -4,6 +4,7 @@ number comes in, bounded sizes before anything is parsed, batches that always en
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -198,3 +199,105 @@ def test_a_transient_database_error_is_retried_and_not_recorded(monkeypatch: Any
         tasks.recompute_mineral.apply(args=(gallium,), throw=True)
     assert tasks.recorded_failure("mineral", gallium) is None  # not deterministic: the sweep tries again
     assert tasks.recompute_mineral.max_retries == 5
+
+
+# ---------------------------------------------------------------------------- memory: bodies, workbooks, rows
+
+
+def _zip_bomb(path: Any, *, part: str = "xl/sharedStrings.xml", megabytes: int) -> Any:
+    """A tiny zip whose shared strings expand to hundreds of MB (written in chunks, never whole)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open(part, "w", force_zip64=True) as member:
+            chunk = b"<si><t>x</t></si>" * 60_000
+            for _ in range(megabytes):
+                member.write(chunk[: 1 << 20])
+    return path
+
+
+def test_wgi_zip_bomb_is_refused_from_the_zip_directory(tmp_path: Any) -> None:
+    import tracemalloc
+
+    from minerals.importers.errors import ParseError
+    from minerals.importers.wgi import parse_wgi
+
+    path = _zip_bomb(tmp_path / "wgidataset.xlsx", megabytes=150)
+    assert path.stat().st_size < 2 * 1024 * 1024
+    tracemalloc.start()
+    items = list(parse_wgi(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(items) == 1
+    assert isinstance(items[0], ParseError)
+    assert re.search(r"is refused: it expands to [\d,]{11} bytes of XML \(at most 104,857,600\)", str(items[0]))
+    assert peak < 5 * 1024 * 1024
+
+
+def test_real_wgi_workbook_is_within_the_limits(shared_data: Any) -> None:
+    from minerals.importers.wgi import MAX_XLSX_BYTES, MAX_XLSX_PART_BYTES
+    from minerals.importers.workbook import check_xlsx_sizes
+
+    check_xlsx_sizes(shared_data / "wgi" / "wgidataset.xlsx", max_total=MAX_XLSX_BYTES, max_part=MAX_XLSX_PART_BYTES)
+
+
+def test_supplier_list_zip_bomb_is_refused_before_openpyxl(tmp_path: Any) -> None:
+    from suppliers.sourcing_upload import read_table
+
+    content = _zip_bomb(tmp_path / "bomb.xlsx", part="xl/worksheets/sheet1.xml", megabytes=60).read_bytes()
+    assert len(content) < 1024 * 1024
+    with pytest.raises(ValueError, match=r"The workbook is refused: it expands to [\d,]+ bytes of XML"):
+        read_table("suppliers.xlsx", content)
+
+
+def test_supplier_list_rows_are_counted_while_reading(tmp_path: Any) -> None:
+    import io
+
+    from openpyxl import Workbook
+
+    from suppliers.sourcing_upload import MAX_PHYSICAL_ROWS, read_table
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(["mineral", "country", "annual_quantity"])
+    for i in range(MAX_PHYSICAL_ROWS + 5_000):
+        sheet.append(["gallium", "JPN", i])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with pytest.raises(ValueError, match=f"more than {MAX_PHYSICAL_ROWS:,} rows"):
+        read_table("suppliers.xlsx", buffer.getvalue())
+    csv_text = "mineral,country,annual_quantity\n" + "gallium,JPN,1\n" * (MAX_PHYSICAL_ROWS + 1)
+    with pytest.raises(ValueError, match=f"more than {MAX_PHYSICAL_ROWS:,} rows"):
+        read_table("suppliers.csv", csv_text.encode())
+
+
+BODY = "year,exporter,importer,commodity_code,basis,value_usd,quantity_kg,source\n"
+
+
+def test_api_csv_body_over_the_limit_is_refused_before_parsing(world: Any, settings: Any) -> None:  # noqa: F811
+    settings.LODESTONE_API_MAX_BODY_BYTES = 10_000
+    body = BODY + "2023,CHN,USA,811292,import,12,1,usgs-mcs-2025\n" * 400  # about 19 kB
+    response = world.clients["curator_token"].generic("POST", BULK_URL, body, content_type="text/csv")
+    assert response.status_code == 413
+    assert "at most 10,000 bytes" in response.json()["detail"]
+
+
+def test_api_json_and_multipart_bodies_over_the_limit_are_refused(world: Any, settings: Any) -> None:  # noqa: F811
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.LODESTONE_API_MAX_BODY_BYTES = 10_000
+    client = world.clients["curator_token"]
+    assert client.post(BULK_URL, [_bulk_row(1.0)] * 100, format="json").status_code == 413
+    upload = SimpleUploadedFile("flows.csv", (BODY + "2023,CHN,USA,811292,import,12,1,x\n" * 400).encode())
+    assert client.post(BULK_URL, {"file": upload}, format="multipart").status_code == 413
+    assert client.post(BULK_URL, [_bulk_row(1.0)], format="json").status_code == 200  # under the limit
+
+
+def test_api_csv_rows_are_counted_while_reading(world: Any, settings: Any) -> None:  # noqa: F811
+    settings.LODESTONE_API_BULK_MAX_ROWS = 10
+    body = BODY + "".join(f"2023,CHN,USA,811292,import,{i},1,usgs-mcs-2025\n" for i in range(5_000))
+    response = world.clients["curator_token"].generic("POST", BULK_URL, body, content_type="text/csv")
+    assert response.status_code == 400
+    expected = "at most 10 rows per request"
+    assert response.json()["errors"] == [{"row": 0, "field": "", "value": 11, "expected": expected}]

@@ -19,7 +19,7 @@ from minerals.importers.country_names import (
     resolve_country,
     wgi_code_to_iso3,
 )
-from minerals.importers.csv_source import MAX_LINE_BYTES
+from minerals.importers.csv_source import MAX_LINE_BYTES, read_csv
 from minerals.importers.errors import ImportStats, ParseError
 from minerals.importers.numbers import NumberFormatError, parse_usgs_number
 from minerals.importers.usgs_commodities import mineral_slug_for, stage_for_measure
@@ -690,3 +690,26 @@ def test_wgi_refuses_estimates_that_are_not_finite(tmp_path, estimate):
     records, errors = split(parse_wgi(write(tmp_path, "wgi.csv", text)))
     assert [(e.line, e.column, e.value) for e in errors] == [(2, "estimate", estimate)]
     assert [r.dimension for r in records] == ["va"]
+
+
+def test_a_quoted_record_spanning_lines_cannot_bypass_the_line_cap(tmp_path):
+    # Every physical line is under the cap, but the quoted cells make one 12 MB record.
+    cell = '"' + "x" * 300_000 + "\n" + "y" * 300_000 + '"'
+    path = tmp_path / "spanning.csv"
+    path.write_text("a,b\n" + ",".join([cell] * 20) + "\nlast,row\n", encoding="utf-8")
+    tracemalloc.start()
+    items = list(read_csv(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert items[0] == (1, ["a", "b"])
+    error = items[-1]
+    assert isinstance(error, ParseError)
+    assert len(items) == 2
+    assert error.line == 2
+    assert f"starts a record (a quoted cell spanning lines) longer than {MAX_LINE_BYTES:,} bytes" in str(error)
+    assert peak < 8 * MAX_LINE_BYTES
+
+
+def test_a_record_spanning_lines_under_the_cap_is_read(tmp_path):
+    path = write(tmp_path, "ok.csv", 'a,b\n"one\ntwo",3\n4,5\n')
+    assert list(read_csv(path)) == [(1, ["a", "b"]), (2, ["one\ntwo", "3"]), (4, ["4", "5"])]
