@@ -123,7 +123,10 @@ class ImportBatch(models.Model):
         FAILED = "failed"
         UNCHANGED = "unchanged"
 
-    source = models.ForeignKey(DataSource, on_delete=models.PROTECT, related_name="import_batches")
+    # Empty only for a failed or dry batch whose source it created (removed with it: nothing is left behind).
+    source = models.ForeignKey(
+        DataSource, null=True, blank=True, on_delete=models.PROTECT, related_name="import_batches"
+    )
     importer = models.CharField(max_length=40, help_text="usgs_mcs, comtrade, baci, wgi, ...")
     file_name = models.CharField(max_length=255)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -301,3 +301,178 @@ def test_api_csv_rows_are_counted_while_reading(world: Any, settings: Any) -> No
     assert response.status_code == 400
     expected = "at most 10 rows per request"
     assert response.json()["errors"] == [{"row": 0, "field": "", "value": 11, "expected": expected}]
+
+
+# ---------------------------------------------------------------------------- batches always end (probing 8)
+
+WGI_OK = "code,year,indicator,estimate\nCHN,2022,cc,-0.04\nUSA,2022,cc,1.2\n"
+
+
+@pytest.fixture
+def import_dirs(tmp_path: Any, settings: Any) -> Any:
+    from config.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    settings.LODESTONE_IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.LODESTONE_IMPORT_REPORT_DIR = tmp_path / "reports"
+    yield tmp_path
+    app.conf.task_always_eager = eager
+
+
+def _wgi_batch(tmp_path: Any, text: str = WGI_OK, name: str = "wgi2031.csv") -> Any:
+    from minerals import imports
+
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return imports.import_batch_start(importer="wgi", path=path)
+
+
+@pytest.mark.parametrize(
+    "error", [AssertionError("NaN in staging"), IntegrityError("check constraint"), "soft-time-limit"]
+)
+def test_a_batch_ends_failed_with_its_error_whatever_breaks_inside(
+    import_dirs: Any, monkeypatch: Any, error: Any
+) -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from minerals import imports
+    from minerals.tasks import import_batch_task
+
+    raised = SoftTimeLimitExceeded("SoftTimeLimitExceeded(270)") if error == "soft-time-limit" else error
+
+    def load(self: Any) -> None:
+        raise raised
+
+    monkeypatch.setattr(imports.WgiLoader, "load", load)
+    batch = _wgi_batch(import_dirs)
+    assert import_batch_task.apply(args=(batch.pk,)).get() == "failed"
+    batch.refresh_from_db()
+    assert (batch.status, batch.finished_at is not None) == ("failed", True)
+    assert type(raised).__name__ in batch.report["error"]
+
+
+def test_a_batch_ends_failed_when_the_run_itself_cannot_record_it(import_dirs: Any, monkeypatch: Any) -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from minerals import tasks
+    from minerals.models import ImportBatch
+
+    def run(*, batch: Any, progress: Any = None) -> Any:
+        raise SoftTimeLimitExceeded("while recording the outcome")
+
+    monkeypatch.setattr(tasks, "import_batch_run", run)
+    batch = _wgi_batch(import_dirs)
+    assert tasks.import_batch_task.apply(args=(batch.pk,)).get() == "failed"
+    batch = ImportBatch.objects.get(pk=batch.pk)
+    assert batch.status == "failed"
+    assert "SoftTimeLimitExceeded" in batch.report["error"]
+
+
+def test_housekeeping_ends_batches_running_longer_than_any_task(import_dirs: Any, settings: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from minerals.models import ImportBatch
+    from minerals.tasks import import_housekeeping
+
+    lost = _wgi_batch(import_dirs)
+    young = _wgi_batch(import_dirs, name="wgi2032.csv")
+    old = timezone.now() - timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT + 60)
+    ImportBatch.objects.filter(pk=lost.pk).update(started_at=old)
+    assert import_housekeeping.apply().get()["failed_stale_batches"] == 1
+    assert ImportBatch.objects.get(pk=lost.pk).status == "failed"
+    assert "worker was lost" in ImportBatch.objects.get(pk=lost.pk).report["error"]
+    assert ImportBatch.objects.get(pk=young.pk).status == "running"
+
+
+def test_a_failed_import_leaves_no_data_source_behind(import_dirs: Any) -> None:
+    from minerals import imports
+    from minerals.models import ImportBatch
+
+    bad = import_dirs / "wgi2031.csv"
+    bad.write_text(WGI_OK + "FRA,2022,cc,nan\n", encoding="utf-8")
+    outcome = imports.import_file(importer="wgi", path=bad)
+    assert outcome.failed
+    assert not DataSource.objects.filter(key="wgi-2031").exists()
+    batch = ImportBatch.objects.get(pk=outcome.batch_id)
+    assert (batch.status, batch.source_id) == ("failed", None)
+
+    good = import_dirs / "wgi2031-fixed.csv"
+    good.write_text(WGI_OK, encoding="utf-8")
+    assert imports.import_file(importer="wgi", path=good).status == "succeeded"
+    assert DataSource.objects.filter(key="wgi-2031").exists()
+    # a failure of a later file keeps the source the earlier success uses
+    again = import_dirs / "wgi2031-again.csv"
+    again.write_text(WGI_OK + "FRA,2022,cc,inf\n", encoding="utf-8")
+    assert imports.import_file(importer="wgi", path=again).failed
+    assert DataSource.objects.filter(key="wgi-2031").exists()
+
+
+def test_admin_dry_run_is_a_task_and_writes_nothing(
+    import_dirs: Any, curator_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from minerals.models import ImportBatch, WgiScore
+
+    before = WgiScore.objects.count()
+    data = {"importer": "wgi", "dry_run": "on", "file": SimpleUploadedFile("wgi2031.csv", WGI_OK.encode())}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = curator_client.post(reverse("admin:minerals_importbatch_upload"), data)
+    batch = ImportBatch.objects.get(file_name="wgi2031.csv")
+    assert response.status_code == 302
+    assert batch.status == "running"  # nothing was parsed in the request
+    assert len(callbacks) == 1
+    callbacks[0]()  # the task
+    batch.refresh_from_db()
+    assert (batch.status, batch.report["dry_run"], batch.inserted) == ("succeeded", True, 2)
+    assert WgiScore.objects.count() == before
+    assert not DataSource.objects.filter(key="wgi-2031").exists()
+
+
+def test_uploads_and_reports_are_deleted_after_the_retention_period(import_dirs: Any, settings: Any) -> None:
+    import os
+    import time
+
+    from minerals.tasks import import_housekeeping
+
+    settings.LODESTONE_IMPORT_RETENTION_DAYS = 14
+    uploads, reports = import_dirs / "uploads", import_dirs / "reports"
+    old_upload, new_upload, running_upload = uploads / "old", uploads / "new", uploads / "running"
+    for folder in (old_upload, new_upload, running_upload):
+        folder.mkdir(parents=True)
+        (folder / "file.csv").write_text("x")
+    reports.mkdir()
+    old_report, new_report = reports / "old-rejects.csv", reports / "new-rejects.csv"
+    old_report.write_text("x")
+    new_report.write_text("x")
+    running = _wgi_batch(running_upload, name="wgi2033.csv")
+    fifteen_days_ago = time.time() - 15 * 86400
+    thirteen_days_ago = time.time() - 13 * 86400
+    for path in (old_upload, running_upload, old_report):
+        os.utime(path, (fifteen_days_ago, fifteen_days_ago))
+    for path in (new_upload, new_report):
+        os.utime(path, (thirteen_days_ago, thirteen_days_ago))
+
+    assert import_housekeeping.apply().get()["files_removed"] == 2
+    assert not old_upload.exists()
+    assert not old_report.exists()
+    assert new_upload.exists()
+    assert new_report.exists()
+    assert running_upload.exists()  # its batch is still running
+    assert running.status == "running"
+
+
+def test_import_statements_are_bounded_by_the_task_time_limit(postgresql: None) -> None:
+    from django.db import OperationalError, connection
+
+    from minerals.tasks import statement_timeout
+
+    with statement_timeout(1), pytest.raises(OperationalError, match="statement timeout"), transaction.atomic():
+        connection.cursor().execute("SELECT pg_sleep(3)")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"  # reset for the next task on this connection
