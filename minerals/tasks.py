@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 
 from minerals.bulk_upsert import is_postgresql
 from minerals.imports import import_batch_fail, import_batch_run, import_batches_fail_stale, import_files_purge
@@ -36,12 +36,12 @@ def statement_timeout(seconds: int) -> Iterator[None]:
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{seconds * 1000}"])
-        with contextlib.suppress(DatabaseError):
+        with contextlib.suppress(DatabaseError), transaction.atomic():  # a savepoint if in a transaction
             cursor.execute("SELECT set_config('client_connection_check_interval', '5000', false)")
     try:
         yield
     finally:
-        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+        with contextlib.suppress(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("RESET statement_timeout")
             cursor.execute("RESET client_connection_check_interval")
 
