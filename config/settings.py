@@ -395,7 +395,10 @@ LODESTONE_IMPORT_UPLOAD_DIR = env.path("LODESTONE_IMPORT_UPLOAD_DIR", default=VA
 LODESTONE_IMPORT_REPORT_DIR = env.path("LODESTONE_IMPORT_REPORT_DIR", default=VAR_DIR / "import-reports")
 # Uploads and rejects reports older than this are deleted by the hourly housekeeping (beat).
 LODESTONE_IMPORT_RETENTION_DAYS = env_int("LODESTONE_IMPORT_RETENTION_DAYS", 14, minimum=1)
-CELERY_BEAT_SCHEDULE["minerals-import-housekeeping"] = {"task": "minerals.tasks.import_housekeeping", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["minerals-import-housekeeping"] = {
+    "task": "minerals.tasks.import_housekeeping",
+    "schedule": 3600.0,
+}
 
 # --- Domain knobs ------------------------------------------------------------------------------
 # Foreign entities of concern (U.S. usage) and the ownership threshold of the FEOC rule.
