@@ -310,8 +310,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "minerals.api.renderers.SafeXLSXRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "minerals.api.parsers.BoundedJSONParser",
+        "minerals.api.parsers.BoundedMultiPartParser",
         "minerals.api.parsers.CSVTextParser",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["minerals.api.throttles.CallerScopeThrottle"],
@@ -333,6 +333,9 @@ LODESTONE_API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100, minimum=1)
 LODESTONE_API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000, minimum=1)
 # One bulk request: rows accepted (a 10,000-row push is the documented case).
 LODESTONE_API_BULK_MAX_ROWS = env_int("API_BULK_MAX_ROWS", 50_000, minimum=1)
+# Largest request body (JSON, CSV or multipart), refused with 413 before it is read: a 50,000-row
+# JSON array of trade flows is about 7 MB, the same rows as CSV about 4 MB.
+LODESTONE_API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1)
 SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "Lodestone API",
     "VERSION": "1.0.0",
@@ -382,11 +385,20 @@ IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True  # cells starting with = + - @ ar
 IMPORT_EXPORT_ESCAPE_HTML_ON_EXPORT = False
 # Admin uploads: size and row caps (the commands have no cap), where uploads and reports are kept.
 LODESTONE_IMPORT_MAX_UPLOAD_BYTES = env_int("LODESTONE_IMPORT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1)
-LODESTONE_IMPORT_MAX_ROWS = env_int("LODESTONE_IMPORT_MAX_ROWS", 5_000_000, minimum=1)
+# The row cap is what an import task does within its soft time limit (CELERY_TASK_TIME_LIMIT - 30
+# = 270 s): BACI loads about 9,200 rows/s (4.9 M rows took 530 s), so 2 M rows take about 220 s.
+# Raise both together (docs/data-sources.md, "Limits").
+LODESTONE_IMPORT_MAX_ROWS = env_int("LODESTONE_IMPORT_MAX_ROWS", 2_000_000, minimum=1)
 # Errors kept per import (all go to the rejects CSV); beyond this, reading stops.
 LODESTONE_IMPORT_MAX_ERRORS = env_int("LODESTONE_IMPORT_MAX_ERRORS", 100_000, minimum=1)
 LODESTONE_IMPORT_UPLOAD_DIR = env.path("LODESTONE_IMPORT_UPLOAD_DIR", default=VAR_DIR / "import-uploads")
 LODESTONE_IMPORT_REPORT_DIR = env.path("LODESTONE_IMPORT_REPORT_DIR", default=VAR_DIR / "import-reports")
+# Uploads and rejects reports older than this are deleted by the hourly housekeeping (beat).
+LODESTONE_IMPORT_RETENTION_DAYS = env_int("LODESTONE_IMPORT_RETENTION_DAYS", 14, minimum=1)
+CELERY_BEAT_SCHEDULE["minerals-import-housekeeping"] = {
+    "task": "minerals.tasks.import_housekeeping",
+    "schedule": 3600.0,
+}
 
 # --- Domain knobs ------------------------------------------------------------------------------
 # Foreign entities of concern (U.S. usage) and the ownership threshold of the FEOC rule.
@@ -402,6 +414,9 @@ LODESTONE_IMPORT_DESTINATIONS = env.list("LODESTONE_IMPORT_DESTINATIONS", defaul
 # --- Risk engine and dashboard -------------------------------------------------------------------
 # Debounce of the coalesced recompute: edits within this window share one run (seconds).
 LODESTONE_RECOMPUTE_COUNTDOWN = env.float("LODESTONE_RECOMPUTE_COUNTDOWN", default=2.0)
+# While edits keep coming, a recompute waits for a pause of COUNTDOWN, but at most this long
+# (seconds); the wait doubles at each follow-up run of the same burst, up to 60 s (dashboards/tasks.py).
+LODESTONE_RECOMPUTE_MAX_DELAY = env.float("LODESTONE_RECOMPUTE_MAX_DELAY", default=10.0)
 # Where the pending keys (Redis SET NX) live, and their prefix; empty URL: no coalescing.
 LODESTONE_RECOMPUTE_REDIS_URL = env.str("LODESTONE_RECOMPUTE_REDIS_URL", default=REDIS_URL)
 LODESTONE_RECOMPUTE_KEY_PREFIX = env.str("LODESTONE_RECOMPUTE_KEY_PREFIX", default="lodestone:recompute")

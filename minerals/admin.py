@@ -201,11 +201,8 @@ class ImportBatchAdmin(admin.ModelAdmin):
         )
         if data.get("countries"):
             options.countries = str(_save_upload(data["countries"], folder))
-        if data["dry_run"]:
-            outcome = imports.import_file(importer=data["importer"], path=saved, user=request.user, options=options)
-            for line in outcome.summary_lines() + outcome.errors[:10]:
-                messages.info(request, line)
-            return None
+        # A dry run is a batch and a task too (parsing never runs in the request): it counts,
+        # rolls back, and its batch page shows the report.
         try:
             batch = imports.import_batch_start(
                 importer=data["importer"], path=saved, user=request.user, options=options
@@ -214,7 +211,8 @@ class ImportBatchAdmin(admin.ModelAdmin):
             messages.error(request, str(exc))
             return None
         transaction.on_commit(lambda: import_batch_task.delay(batch.pk))
-        messages.success(request, f"{batch.file_name}: import queued as batch {batch.pk}.")
+        what = "dry run" if options.dry_run else "import"
+        messages.success(request, f"{batch.file_name}: {what} queued as batch {batch.pk}.")
         return batch
 
 

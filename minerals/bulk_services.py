@@ -1,7 +1,8 @@
 """Bulk upserts of reference data sent through the API: trade flows and production figures.
 
-A request is all or nothing. Every row is checked first (types, ranges, known countries, HS
-codes, minerals and sources, repeated keys inside the request); any error answers the whole
+A request is all or nothing. Every row is checked first (types, ranges: amounts finite and
+0..1e15, known countries, HS codes, minerals and sources, repeated keys inside the request);
+any error answers the whole
 list of errors (row, field, value, expected) and writes nothing. A clean request is streamed
 into a TEMP staging table and moved with ONE set-based upsert per unique index: the importers'
 machinery (minerals.bulk_upsert: COPY on PostgreSQL, INSERT ... ON CONFLICT ... WHERE changed),
@@ -26,6 +27,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from minerals.bulk_upsert import Staging, Target, UpsertCount
+from minerals.importers.numbers import MAX_AMOUNT, bounded_float
 from minerals.models import (
     CommodityCode,
     Country,
@@ -86,10 +88,18 @@ MAX_REPORTED_ERRORS = 1000
 
 
 def rows_from_csv(text: str) -> list[dict[str, str]]:
-    """A CSV with a header line, as dicts (header names stripped and lower-cased)."""
+    """A CSV with a header line, as dicts (header names stripped and lower-cased). Rows are counted
+    as they are read: reading stops one row past LODESTONE_API_BULK_MAX_ROWS (check_size refuses it)."""
+    limit = settings.LODESTONE_API_BULK_MAX_ROWS
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(reader, [])]
-    return [dict(zip(header, cells, strict=False)) for cells in reader if any(c.strip() for c in cells)]
+    rows: list[dict[str, str]] = []
+    for cells in reader:
+        if any(c.strip() for c in cells):
+            rows.append(dict(zip(header, cells, strict=False)))
+            if len(rows) > limit:
+                break
+    return rows
 
 
 def _blank(value: Any) -> bool:
@@ -113,6 +123,15 @@ def parse_float(value: Any) -> float:
     if not math.isfinite(number):
         raise ValueError
     return number
+
+
+def parse_amount(value: Any) -> float:
+    """A finite number no larger than MAX_AMOUNT (numbers.bounded_float, as the importers); the sign
+    is checked with the row's other problems, so a negative amount does not hide them."""
+    return bounded_float(value if isinstance(value, int | float) else str(value).strip(), low=-MAX_AMOUNT)
+
+
+AMOUNT = f"a finite number from 0 to {MAX_AMOUNT:g}"
 
 
 def parse_bool(value: Any) -> bool:
@@ -210,8 +229,8 @@ TRADE_COLUMNS = (
     Column("importer", "an ISO3 code of the countries table, or empty for World", _upper, required=False),
     Column("commodity_code", "a stored six-digit HS code", lambda v: str(v).strip()),
     Column("basis", "one of import, export, reconciled", lambda v: str(v).strip().lower()),
-    Column("value_usd", "a number of 0 or more", parse_float),
-    Column("quantity_kg", "a number of 0 or more, or empty", parse_float, required=False),
+    Column("value_usd", AMOUNT, parse_amount),
+    Column("quantity_kg", AMOUNT + ", or empty", parse_amount, required=False),
     Column("source", "the key of a stored data source", lambda v: str(v).strip()),
 )
 
@@ -236,8 +255,8 @@ def trade_flows_bulk_upsert(*, rows: Sequence[Any], user: AbstractBaseUser | Non
             ("importer", row["importer"], "an ISO3 code of the countries table", row["importer"] not in countries),
             ("commodity_code", row["commodity_code"], "a stored six-digit HS code", row["commodity_code"] not in codes),
             ("basis", row["basis"], "one of import, export, reconciled", row["basis"] not in bases),
-            ("value_usd", row["value_usd"], "a number of 0 or more", row["value_usd"] < 0),
-            ("quantity_kg", row["quantity_kg"], "a number of 0 or more, or empty",
+            ("value_usd", row["value_usd"], AMOUNT, row["value_usd"] < 0),
+            ("quantity_kg", row["quantity_kg"], AMOUNT + ", or empty",
              row["quantity_kg"] is not None and row["quantity_kg"] < 0),
             ("source", row["source"], "the key of a stored data source", row["source"] not in sources),
         ]  # fmt: skip
@@ -320,7 +339,7 @@ PRODUCTION_COLUMNS = (
     Column("row_kind", "one of country, world_total, other", lambda v: str(v).strip().lower(), False, "country"),
     Column("country", "an ISO3 code (country rows only)", _upper, required=False),
     Column("year", "a year between 1900 and 2100", parse_int),
-    Column("quantity", "a number of 0 or more, or empty when withheld", parse_float, required=False),
+    Column("quantity", AMOUNT + ", or empty when withheld", parse_amount, required=False),
     Column("unit", "kg or t", lambda v: str(v).strip().lower()),
     Column("is_estimate", "true or false", parse_bool, False, False),
     Column("is_withheld", "true or false", parse_bool, False, False),
@@ -355,8 +374,7 @@ def production_bulk_upsert(*, rows: Sequence[Any], user: AbstractBaseUser | None
             ("country", row["country"], "empty on a world_total or other row",
              not is_country and row["country"] is not None),
             ("year", row["year"], "a year between 1900 and 2100", not 1900 <= row["year"] <= 2100),
-            ("quantity", row["quantity"], "a number of 0 or more",
-             row["quantity"] is not None and row["quantity"] < 0),
+            ("quantity", row["quantity"], AMOUNT, row["quantity"] is not None and row["quantity"] < 0),
             ("quantity", row["quantity"], "empty when is_withheld is true",
              row["is_withheld"] and row["quantity"] is not None),
             ("unit", row["unit"], "kg or t", row["unit"] not in ("kg", "t")),

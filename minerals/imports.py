@@ -29,17 +29,20 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 import re
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from minerals.bulk_upsert import Staging, Target, UpsertCount, is_postgresql
@@ -83,6 +86,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 SHOWN_ERRORS = 50
+logger = logging.getLogger(__name__)
 Progress = Callable[[float], None]
 
 
@@ -181,6 +185,10 @@ class _Rollback(Exception):
     pass
 
 
+class _DryRun(Exception):
+    pass
+
+
 # ---------------------------------------------------------------------------------- entry points
 
 
@@ -225,9 +233,12 @@ def import_batch_start(
     path = Path(path)
     if not path.is_file():
         raise ImportFailed(f"{path}: no such file")
+    newest_source = DataSource.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     source = IMPORTERS[importer].loader.source_for(path, options)
     return ImportBatch.objects.create(
         source=source,
+        # a failed (or dry) run removes a source it created: see _drop_created_source
+        report={"created_source": True} if source.pk > newest_source else {},
         importer=importer,
         file_name=file_name or path.name,
         file_path=str(path),
@@ -248,6 +259,7 @@ def import_batch_run(*, batch: ImportBatch, progress: Progress | None = None) ->
             importer=batch.importer, checksum=batch.checksum, status=ImportBatch.Status.SUCCEEDED
         )
         .exclude(pk=batch.pk)
+        .exclude(options__has_key="dry_run")  # as_json keeps dry_run only when true
         .order_by("-started_at")
         .first()
     )
@@ -266,12 +278,22 @@ def import_batch_run(*, batch: ImportBatch, progress: Progress | None = None) ->
             loader.load()
             if loader.failing():
                 raise _Rollback
+            if options.dry_run:
+                raise _DryRun  # counted, then rolled back (an admin dry run runs as a task too)
+    except _DryRun:
+        outcome.status = ImportBatch.Status.SUCCEEDED
     except _Rollback:
         outcome.inserted = outcome.updated = outcome.unchanged = 0
         outcome.status = ImportBatch.Status.FAILED
     except ImportFailed as exc:
         outcome.status = ImportBatch.Status.FAILED
         loader.error(ParseError(path.name, None, None, "", "a loadable file", str(exc)))
+    except Exception as exc:  # a constraint, an assertion, the task's soft time limit: the batch still ends
+        logger.exception("import batch %s failed", batch.pk)
+        outcome.inserted = outcome.updated = outcome.unchanged = 0
+        outcome.status = ImportBatch.Status.FAILED
+        outcome.report["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        loader.error(ParseError(path.name, None, None, "", "a loadable file", f"failed: {type(exc).__name__}: {exc}"))
     else:
         outcome.status = ImportBatch.Status.SUCCEEDED
     finally:
@@ -304,6 +326,8 @@ def _finish(batch: ImportBatch, outcome: ImportOutcome, started: float) -> None:
             "dry_run": outcome.dry_run,
         }
     )
+    if batch.report.get("created_source"):
+        outcome.report["created_source"] = True
     ImportBatch.objects.filter(pk=batch.pk).update(
         status=outcome.status,
         finished_at=timezone.now(),
@@ -315,6 +339,8 @@ def _finish(batch: ImportBatch, outcome: ImportOutcome, started: float) -> None:
         report=outcome.report,
         progress=100,
     )
+    if outcome.status == ImportBatch.Status.FAILED or outcome.dry_run:
+        _drop_created_source(batch.pk)
 
 
 class _BatchProgress:
@@ -378,7 +404,9 @@ class Loader:
         self.outcome = outcome
         self.progress = progress
         self.stats = ImportStats()
-        self.source_id = batch.source_id
+        if batch.source_id is None:  # only a finished failed or dry batch has lost its source
+            raise ImportFailed(f"batch {batch.pk} has no data source")
+        self.source_id: int = batch.source_id
         self.lines_in_error: dict[int | None, list[str]] = {}
         self.max_errors = settings.LODESTONE_IMPORT_MAX_ERRORS
         self.countries = set(Country.objects.values_list("iso3", flat=True))
@@ -1305,3 +1333,91 @@ IMPORTERS: dict[str, Importer] = {
         ),
     )
 }
+
+
+# ---------------------------------------------------------------------------------- batches that end, files that go
+
+
+def _drop_created_source(batch_id: int) -> None:
+    """A failed or dry batch leaves no DataSource behind: the one it created is deleted (the batch
+    keeps its report, without a source), unless another batch or any row uses it."""
+    batch = ImportBatch.objects.filter(pk=batch_id).values("source_id", "report").first()
+    if batch is None or batch["source_id"] is None or not batch["report"].get("created_source"):
+        return
+    source_id = batch["source_id"]
+    if ImportBatch.objects.filter(source_id=source_id).exclude(pk=batch_id).exists():
+        return
+    try:
+        with transaction.atomic():
+            ImportBatch.objects.filter(pk=batch_id).update(source=None)
+            DataSource.objects.filter(pk=source_id).delete()
+    except ProtectedError:
+        pass  # rows refer to it after all: it stays, and so does the batch's link
+
+
+def import_batch_fail(*, batch_id: int, error: BaseException | str) -> bool:
+    """End a batch that is still running as failed, with its error, in a transaction of its own.
+
+    For what import_batch_run could not record itself: the task's hard limit, a lost connection,
+    an error while recording the outcome. A broken connection is replaced once. True if it was
+    still running."""
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                batch = ImportBatch.objects.select_for_update().filter(pk=batch_id).first()
+                if batch is None or batch.status != ImportBatch.Status.RUNNING:
+                    return False
+                report = {**batch.report, "error": text[:2000]}
+                ImportBatch.objects.filter(pk=batch_id).update(
+                    status=ImportBatch.Status.FAILED, finished_at=timezone.now(), report=report
+                )
+            _drop_created_source(batch_id)
+            return True
+        except DatabaseError:
+            if attempt:
+                raise
+            connection.close()  # the next query opens a new connection
+    return False
+
+
+def import_batches_fail_stale(*, older_than: timedelta) -> int:
+    """Batches still running long after any task could (worker killed, message lost) end as failed."""
+    cutoff = timezone.now() - older_than
+    stale = ImportBatch.objects.filter(status=ImportBatch.Status.RUNNING, started_at__lt=cutoff)
+    limit = int(older_than.total_seconds())
+    return sum(
+        import_batch_fail(batch_id=pk, error=f"still running after {limit} s: the worker was lost or killed")
+        for pk in stale.values_list("pk", flat=True)
+    )
+
+
+def import_files_purge(*, older_than: timedelta) -> int:
+    """Delete uploads and rejects reports older than the retention period; returns how many.
+
+    Uploads live in one folder each (the admin saves them under a random name); the folder of a
+    batch still running is kept whatever its age."""
+    cutoff = time.time() - older_than.total_seconds()
+    running = {
+        Path(p).parent.resolve()
+        for p in ImportBatch.objects.filter(status=ImportBatch.Status.RUNNING).values_list("file_path", flat=True)
+        if p
+    }
+    removed = 0
+    uploads = Path(settings.LODESTONE_IMPORT_UPLOAD_DIR)
+    if uploads.is_dir():
+        for folder in uploads.iterdir():
+            if folder.stat().st_mtime >= cutoff or folder.resolve() in running:
+                continue
+            if folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
+            else:
+                folder.unlink(missing_ok=True)
+            removed += 1
+    reports = Path(settings.LODESTONE_IMPORT_REPORT_DIR)
+    if reports.is_dir():
+        for report in reports.iterdir():
+            if report.is_file() and report.stat().st_mtime < cutoff:
+                report.unlink(missing_ok=True)
+                removed += 1
+    return removed

@@ -4,6 +4,10 @@ The lowest app: it imports nothing from suppliers or dashboards. Writes go throu
 minerals.services, which validates, records the acting user and marks affected minerals stale.
 """
 
+import math
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -12,6 +16,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from minerals import policy_terms
+from minerals.importers.numbers import MAX_AMOUNT
 
 iso3_validator = RegexValidator(r"^[A-Z]{3}$", "An ISO 3166-1 alpha-3 code: three capital letters.")
 iso2_validator = RegexValidator(r"^[A-Z]{2}$", "An ISO 3166-1 alpha-2 code: two capital letters.")
@@ -20,6 +25,27 @@ year_validators = [MinValueValidator(1900), MaxValueValidator(2100)]
 share_validators = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
 YEAR_RANGE = Q(year__gte=1900) & Q(year__lte=2100)
+
+
+def validate_finite(value: float | None) -> None:
+    """NaN passes Min/MaxValueValidator (every comparison with NaN is false): refuse it here."""
+    if value is not None and not math.isfinite(value):
+        raise ValidationError("Enter a finite number.", code="not_finite")
+
+
+# An amount (USD, kg, t): finite, 0..MAX_AMOUNT (docs/data-sources.md, "Limits").
+amount_validators: list[Callable[[Any], None]] = [
+    validate_finite,
+    MinValueValidator(0.0),
+    MaxValueValidator(MAX_AMOUNT),
+]
+
+
+def amount_range(field: str, *, nullable: bool) -> Q:
+    """0 <= field <= MAX_AMOUNT. On PostgreSQL NaN sorts above every number, so the upper bound
+    refuses NaN and +Infinity as well; the lower bound refuses -Infinity."""
+    bounded = Q(**{f"{field}__gte": 0}) & Q(**{f"{field}__lte": MAX_AMOUNT})
+    return Q(**{f"{field}__isnull": True}) | bounded if nullable else bounded
 
 
 def share_range(field: str) -> Q:
@@ -106,7 +132,10 @@ class ImportBatch(models.Model):
         FAILED = "failed"
         UNCHANGED = "unchanged"
 
-    source = models.ForeignKey(DataSource, on_delete=models.PROTECT, related_name="import_batches")
+    # Empty only for a failed or dry batch whose source it created (removed with it: nothing is left behind).
+    source = models.ForeignKey(
+        DataSource, null=True, blank=True, on_delete=models.PROTECT, related_name="import_batches"
+    )
     importer = models.CharField(max_length=40, help_text="usgs_mcs, comtrade, baci, wgi, ...")
     file_name = models.CharField(max_length=255)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -304,7 +333,7 @@ class ProductionRecord(models.Model):
     )
     year = models.PositiveSmallIntegerField(validators=year_validators)
     quantity = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.0)], help_text="Empty when withheld or not available."
+        null=True, blank=True, validators=amount_validators, help_text="Empty when withheld or not available."
     )
     unit = models.CharField(max_length=2, choices=Unit.choices)
     is_estimate = models.BooleanField(default=False)
@@ -345,6 +374,9 @@ class ProductionRecord(models.Model):
                 condition=Q(is_withheld=False) | Q(quantity__isnull=True), name="production_withheld_has_no_quantity"
             ),
             models.CheckConstraint(condition=Q(bound__in=["", ">", "<"]), name="production_bound_valid"),
+            models.CheckConstraint(
+                condition=amount_range("quantity", nullable=True), name="production_quantity_finite"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -370,7 +402,7 @@ class SalientStatistic(models.Model):
     country = models.ForeignKey(Country, on_delete=models.PROTECT)
     year = models.PositiveSmallIntegerField(validators=year_validators)
     statistic = models.CharField(max_length=30, choices=Statistic.choices)
-    value = models.FloatField(null=True, blank=True)
+    value = models.FloatField(null=True, blank=True, validators=amount_validators)
     unit = models.CharField(max_length=10, help_text="kg, t or percent.")
     bound = models.CharField(max_length=1, choices=ProductionRecord.Bound.choices, blank=True, default="")
     is_estimate = models.BooleanField(default=False)
@@ -394,6 +426,7 @@ class SalientStatistic(models.Model):
                 condition=~Q(statistic="net_import_reliance") | Q(value__isnull=True) | Q(value__lte=100),
                 name="salient_nir_percent",
             ),
+            models.CheckConstraint(condition=amount_range("value", nullable=True), name="salient_value_finite"),
         ]
 
     def __str__(self) -> str:
@@ -422,8 +455,8 @@ class TradeFlow(models.Model):
     importer = models.ForeignKey(Country, null=True, blank=True, on_delete=models.PROTECT, related_name="imports")
     commodity_code = models.ForeignKey(CommodityCode, on_delete=models.PROTECT, related_name="trade_flows")
     basis = models.CharField(max_length=10, choices=Basis.choices)
-    value_usd = models.FloatField(validators=[MinValueValidator(0.0)])
-    quantity_kg = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0)])
+    value_usd = models.FloatField(validators=amount_validators)
+    quantity_kg = models.FloatField(null=True, blank=True, validators=amount_validators)
     source = models.ForeignKey(DataSource, on_delete=models.PROTECT, related_name="trade_flows")
 
     history = HistoricalRecords()
@@ -463,6 +496,10 @@ class TradeFlow(models.Model):
             models.CheckConstraint(condition=YEAR_RANGE, name="tradeflow_year_range"),
             models.CheckConstraint(
                 condition=Q(basis__in=["import", "export", "reconciled"]), name="tradeflow_basis_valid"
+            ),
+            models.CheckConstraint(condition=amount_range("value_usd", nullable=False), name="tradeflow_value_finite"),
+            models.CheckConstraint(
+                condition=amount_range("quantity_kg", nullable=True), name="tradeflow_quantity_finite"
             ),
         ]
 

@@ -31,6 +31,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
+from minerals.importers.workbook import WorkbookTooLarge, check_xlsx_sizes
 from minerals.models import Country, Mineral
 from minerals.services import WriteResult
 from suppliers import services
@@ -39,6 +40,15 @@ from suppliers.models import Facility, Organization, Sourcing
 COLUMNS = ("mineral", "facility", "country", "annual_quantity", "share", "notes")
 MAX_ROWS = 10_000
 MAX_NOTES = 2_000
+# Bounds on what is read at all, checked before or while reading (issue 16, probing 4: a 4.8 MB
+# workbook took a web worker to 4.4 GB). The upload itself is capped by
+# LODESTONE_SUPPLIER_UPLOAD_MAX_BYTES (5 MB); a workbook may expand to MAX_XLSX_BYTES of XML; reading
+# stops after MAX_PHYSICAL_ROWS rows (blank rows included) and MAX_COLUMNS columns. Within these
+# a file parses in well under a second and a few tens of MB, so it is parsed in the request.
+MAX_XLSX_BYTES = 50 * 1024 * 1024
+MAX_XLSX_PART_BYTES = 10 * 1024 * 1024
+MAX_PHYSICAL_ROWS = 2 * MAX_ROWS + 1
+MAX_COLUMNS = 64
 
 
 @dataclass(frozen=True)
@@ -96,7 +106,10 @@ def read_table(file_name: str, content: bytes) -> list[tuple[int, dict[str, Any]
             text = content.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise UploadFormatError("The CSV file is not UTF-8 text.") from error
-        grid = list(csv.reader(io.StringIO(text)))
+        try:
+            grid = _bounded(row[:MAX_COLUMNS] for row in csv.reader(io.StringIO(text)))
+        except csv.Error as error:
+            raise UploadFormatError(f"The CSV file is not valid CSV: {error}.") from error
     else:
         raise UploadFormatError("Upload a .csv or .xlsx file.")
     if not grid:
@@ -117,17 +130,37 @@ def _column_name(value: Any) -> str:
     return "" if value is None else str(value).strip().lower().replace(" ", "_")
 
 
+def _bounded(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """The rows, read one at a time and refused past MAX_PHYSICAL_ROWS (before the rest is read)."""
+    grid: list[list[Any]] = []
+    for row in rows:
+        if len(grid) >= MAX_PHYSICAL_ROWS:
+            raise UploadFormatError(
+                f"The file has more than {MAX_PHYSICAL_ROWS:,} rows; upload at most {MAX_ROWS:,} data rows."
+            )
+        grid.append(list(row))
+    return grid
+
+
 def _xlsx_grid(content: bytes) -> list[list[Any]]:
     from openpyxl import load_workbook
 
+    stream = io.BytesIO(content)
     try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        check_xlsx_sizes(stream, max_total=MAX_XLSX_BYTES, max_part=MAX_XLSX_PART_BYTES)
+    except WorkbookTooLarge as error:
+        raise UploadFormatError(f"The workbook is refused: it {error}.") from error
+    except ValueError as error:
+        raise UploadFormatError("The file is not a readable .xlsx workbook.") from error
+    try:
+        workbook = load_workbook(stream, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises several types for a file that is not XLSX
         raise UploadFormatError("The file is not a readable .xlsx workbook.") from error
-    sheet = workbook.worksheets[0]
-    grid = [list(row) for row in sheet.iter_rows(values_only=True)]
-    workbook.close()
-    return grid
+    try:
+        sheet = workbook.worksheets[0]
+        return _bounded(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS))
+    finally:
+        workbook.close()
 
 
 def _text(value: Any) -> str:

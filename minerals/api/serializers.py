@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from minerals.importers.numbers import MAX_AMOUNT
 from minerals.models import (
     CommodityCode,
     Country,
@@ -84,7 +85,7 @@ class ProductionBulkRowSerializer(serializers.Serializer):
     row_kind = serializers.ChoiceField(choices=ProductionRecord.RowKind.choices, required=False)
     country = serializers.CharField(required=False, allow_null=True, help_text="ISO3; country rows only.")
     year = serializers.IntegerField(min_value=1900, max_value=2100)
-    quantity = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    quantity = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=MAX_AMOUNT)
     unit = serializers.ChoiceField(choices=["kg", "t"])
     is_estimate = serializers.BooleanField(required=False)
     is_withheld = serializers.BooleanField(required=False)
@@ -118,8 +119,8 @@ class TradeFlowBulkRowSerializer(serializers.Serializer):
     importer = serializers.CharField(required=False, allow_null=True, help_text="ISO3; empty = World.")
     commodity_code = serializers.CharField(help_text="A stored six-digit HS code.")
     basis = serializers.ChoiceField(choices=TradeFlow.Basis.choices)
-    value_usd = serializers.FloatField(min_value=0)
-    quantity_kg = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    value_usd = serializers.FloatField(min_value=0, max_value=MAX_AMOUNT)
+    quantity_kg = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=MAX_AMOUNT)
     source = serializers.CharField(  # type: ignore[assignment]  # see the module note
         help_text="Key of a stored data source."
     )

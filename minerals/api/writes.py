@@ -7,6 +7,7 @@ stale markers in the same transaction); the answer is rendered by the output ser
 
 from __future__ import annotations
 
+import csv
 from types import ModuleType
 from typing import Any
 
@@ -67,15 +68,18 @@ class ServiceModelViewSet(viewsets.ModelViewSet):
 
 def bulk_rows(request: Request) -> list[Any]:
     """The rows of a bulk request: a JSON array, a `text/csv` body, or a multipart `file` (CSV)."""
-    data = request.data
+    data = request.data  # parsers refuse a body over LODESTONE_API_MAX_BODY_BYTES (413) first
     if isinstance(data, list):
         return data
-    if isinstance(data, str):
-        return rows_from_csv(data)
-    upload = request.FILES.get("file") if hasattr(request, "FILES") else None
-    if upload is not None:
-        try:
-            return rows_from_csv(upload.read().decode("utf-8-sig"))
-        except UnicodeDecodeError:
-            raise ParseError("The CSV file is not UTF-8 text.") from None
+    try:
+        if isinstance(data, str):
+            return rows_from_csv(data)
+        upload = request.FILES.get("file") if hasattr(request, "FILES") else None
+        if upload is not None:
+            try:
+                return rows_from_csv(upload.read().decode("utf-8-sig"))
+            except UnicodeDecodeError:
+                raise ParseError("The CSV file is not UTF-8 text.") from None
+    except csv.Error as exc:  # e.g. a cell over the 1 MB field limit
+        raise ParseError(f"The CSV is not valid: {exc}.") from None
     raise ParseError("Send a JSON array of rows, a text/csv body, or a multipart upload with a CSV `file`.")

@@ -4,6 +4,8 @@
 ``quantity_kg`` (x1000; None when ``q`` is ``NA`` or blank). BACI has one row per exporter,
 importer and HS6 product, millions of rows a year, so the per-row path is kept lean: records are
 NamedTuples and an optional ``hs_codes`` filter is applied on the raw text before any conversion.
+Values and quantities must be finite, 0 or more and at most 1e15 once converted (USD, kg): ``nan``,
+``inf`` or ``1e306`` is an error naming the cell.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pycountry
 from .country_names import UnknownCountryCode, m49_to_iso3
 from .csv_source import Source, normalize_header, read_csv, source_name
 from .errors import ImportStats, ParseError
+from .numbers import MAX_AMOUNT, NumberRangeError, bounded_float
 
 BACI_HEADER = ["t", "i", "j", "k", "v", "q"]
 CODES_HEADER = ("country_code", "country_name", "country_iso3")
@@ -161,11 +164,19 @@ def parse_baci(
             col, raw = ("v", v) if not _is_number(v) else ("t", t)
             yield ParseError(name, line, col, raw, "a number", "is not a number")
             continue
+        if not 0.0 <= value <= MAX_AMOUNT:  # also False for NaN
+            stats.errors += 1
+            yield ParseError(name, line, "v", v, _RANGE_V, "is not a finite number in range")
+            continue
         if q in ("", "NA") or q.strip() in ("", "NA"):
             quantity = None
         else:
             try:
-                quantity = float(q) * 1000.0
+                quantity = bounded_float(float(q) * 1000.0)
+            except NumberRangeError:
+                stats.errors += 1
+                yield ParseError(name, line, "q", q, _RANGE_Q, "is not a finite number in range")
+                continue
             except ValueError:
                 stats.errors += 1
                 yield ParseError(name, line, "q", q, "a number of metric tons, NA or empty", "is not a number")
@@ -177,6 +188,10 @@ def parse_baci(
         stats.skip("HS code not selected", filtered)
     if skipped_area:
         stats.skip("exporter or importer is not a country", skipped_area)
+
+
+_RANGE_V = f"a finite number of thousand US dollars from 0 to {MAX_AMOUNT / 1000:g}"
+_RANGE_Q = f"a finite number of metric tons from 0 to {MAX_AMOUNT / 1000:g}, NA or empty"
 
 
 def _is_number(text: str) -> bool:

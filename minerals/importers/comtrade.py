@@ -19,6 +19,8 @@ Decisions:
   (PascalCase header) come in Windows-1252 (the sample writes "Türkiye" as byte FC): for that layout
   a line that is not UTF-8 is decoded as cp1252 and counted. Only codes and numbers are read, so
   the choice never changes a record.
+* Numbers must be finite and at most 1e15 (``nan``, ``inf``, ``1e306`` are errors naming the
+  cell); ``primaryValue`` is 0 or more. A weight or quantity of 0 or less means unknown.
 * HS codes keep their level (2, 4 or 6 digits; an odd length lost its leading zero and is
   re-padded). ``hs6`` is the code when it is 6 digits, else None.
 """
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from .country_names import UnknownCountryCode, is_aggregate_m49, m49_to_iso3
 from .csv_source import Decoding, Source, is_blank_row, normalize_header, read_csv, source_name
 from .errors import ImportStats, ParseError
+from .numbers import MAX_AMOUNT, NumberRangeError, bounded_float
 
 REQUIRED = ("refyear", "reportercode", "flowcode", "partnercode", "cmdcode", "primaryvalue")
 OPTIONAL = ("netwgt", "qty", "qtyunitcode", "motcode", "customscode", "partner2code", "reporteriso", "partneriso")
@@ -78,11 +81,19 @@ def normalize_hs(code: str) -> str | None:
     return "0" + text if len(text) % 2 else text
 
 
-def _float(text: str) -> float | None:
+def _float(text: str, *, low: float = -MAX_AMOUNT) -> float | None:
+    """None for an empty cell; NumberFormatError / NumberRangeError (ValueErrors) otherwise."""
     text = text.strip()
     if not text:
         return None
-    return float(text)
+    return bounded_float(text, low=low)
+
+
+def _number_problem(exc: ValueError, unit: str) -> tuple[str, str]:
+    """(expected, problem) of a cell that failed :func:`_float`."""
+    if isinstance(exc, NumberRangeError):
+        return f"{exc} ({unit})", "is not a finite number in range"
+    return f"a number ({unit})", "is not a number"
 
 
 def parse_comtrade(source: Source, *, stats: ImportStats | None = None) -> Iterator[TradeFlowRow | ParseError]:
@@ -182,24 +193,25 @@ def parse_comtrade(source: Source, *, stats: ImportStats | None = None) -> Itera
             yield err(line, i_cmd, cells[i_cmd], "an HS code of 2, 4 or 6 digits", "is not an HS code")
             continue
         try:
-            value = _float(cells[i_value])
-        except ValueError:
-            yield err(line, i_value, cells[i_value], "a number (US dollars)", "is not a number")
+            value = _float(cells[i_value], low=0.0)
+        except ValueError as exc:
+            yield err(line, i_value, cells[i_value], *_number_problem(exc, "US dollars"))
             continue
         if value is None:
             stats.skip("no trade value")
             continue
         quantity = None
+        col = i_wgt
         try:
             weight = _float(cells[i_wgt]) if i_wgt is not None else None
             if weight is not None and weight > 0:
                 quantity = weight
             elif i_qty is not None and i_unit is not None and cells[i_unit].strip() == KG_UNIT_CODE:
+                col = i_qty
                 qty = _float(cells[i_qty])
                 quantity = qty if qty is not None and qty > 0 else None
-        except ValueError:
-            col = i_wgt
-            yield err(line, col, cells[col] if col is not None else "", "a number (kilograms)", "is not a number")
+        except ValueError as exc:
+            yield err(line, col, cells[col] if col is not None else "", *_number_problem(exc, "kilograms"))
             continue
         stats.records += 1
         yield TradeFlowRow(

@@ -1,7 +1,9 @@
 """Streaming CSV reading shared by the format modules.
 
 * Reads bytes line by line with a hard cap on the line length (:data:`MAX_LINE_BYTES`), so a
-  file with one absurdly long line is reported, not loaded into memory.
+  file with one absurdly long line is reported, not loaded into memory. The same cap holds for a
+  whole record: a quoted cell may span lines, but a record longer than MAX_LINE_BYTES in total
+  is reported (at the line where it starts) and reading stops.
 * Decodes each line as UTF-8 (a leading BOM is dropped, CRLF is fine); bytes that are not UTF-8
   give one ParseError naming the line and the byte offset in the file, then reading stops.
 * csv errors (e.g. a field over the :data:`MAX_FIELD_CHARS` limit) become ParseErrors.
@@ -47,12 +49,14 @@ class Decoding:
     layout decides whether a fallback is legitimate); ``fallback_lines`` counts its use.
     """
 
-    __slots__ = ("error", "fallback", "fallback_lines")
+    __slots__ = ("error", "fallback", "fallback_lines", "record_bytes", "record_line")
 
     def __init__(self, fallback: str | None = None) -> None:
         self.error: ParseError | None = None
         self.fallback = fallback
         self.fallback_lines = 0
+        self.record_bytes = 0  # bytes of the record being read (reset by read_csv after each record)
+        self.record_line = 0
 
 
 _LineState = Decoding
@@ -68,6 +72,19 @@ def _binary_lines(fh: IO[bytes], name: str, state: _LineState) -> Iterator[str]:
         if not raw:
             return
         lineno += 1
+        if state.record_bytes == 0:
+            state.record_line = lineno
+        state.record_bytes += len(raw)
+        if len(raw) <= MAX_LINE_BYTES < state.record_bytes:
+            state.error = ParseError(
+                name,
+                state.record_line,
+                None,
+                raw[:40].decode("utf-8", "replace"),
+                f"records shorter than {MAX_LINE_BYTES:,} bytes",
+                f"starts a record (a quoted cell spanning lines) longer than {MAX_LINE_BYTES:,} bytes; reading stopped",
+            )
+            return
         if len(raw) > MAX_LINE_BYTES:
             state.error = ParseError(
                 name,
@@ -139,8 +156,11 @@ def read_csv(source: Source, *, delimiter: str = ",", decoding: Decoding | None 
         previous = 0
         try:
             for cells in reader:
+                if state.error is not None:
+                    break  # the lines stopped mid-record: what the reader made of them is not a record
                 start = previous + 1
                 previous = reader.line_num
+                state.record_bytes = 0  # the reader has consumed exactly this record's lines
                 yield start, cells
         except csv.Error as exc:
             if state.error is None:

@@ -14,14 +14,25 @@ Accepted (after stripping spaces and non-breaking spaces):
 
 Anything else raises :class:`NumberFormatError` (the parsers turn it into a ParseError).
 An empty cell returns None from :func:`parse_usgs_number`: the caller decides what absence means.
+
+Every number any importer reads goes through :func:`to_float` or :func:`bounded_float`: it must be
+finite (``nan``, ``inf``, ``1e999`` are refused) and within a documented range, by default
+0..:data:`MAX_AMOUNT` (docs/data-sources.md, "Limits"). The database backs the same ranges with
+CHECK constraints (minerals migration 0006).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 EXPECTED_NUMBER = "a number, W, NA, or a bound such as >50"
+
+# Largest amount stored: US dollars of one trade flow, kilograms or metric tons of one figure.
+# World merchandise trade is about 2.4e13 USD a year and world iron-ore output about 2.5e12 kg,
+# so 1e15 is far above any real figure and far below where float sums overflow.
+MAX_AMOUNT = 1e15
 
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _NUMBER_RE = re.compile(rf"-?(?:{_NUMBER})")
@@ -49,10 +60,35 @@ class UsgsNumber:
     note: str = ""
 
 
-def to_float(text: str) -> float:
-    """``'72,000'`` -> 72000.0; ``'\u221288'`` -> -88.0. Raises ValueError."""
-    text = text.replace("\u2212", "-").replace(",", "")
-    return float(text)
+class NumberRangeError(NumberFormatError):
+    """A number that is not finite or lies outside the range the caller allows."""
+
+
+def bounded_float(text: str | float, *, low: float = 0.0, high: float = MAX_AMOUNT) -> float:
+    """A finite number in ``[low, high]`` from a cell or a parsed value.
+
+    ``'72,000'`` -> 72000.0; ``'\u221288'`` -> -88.0. Raises NumberFormatError when the text is not a
+    number, NumberRangeError (a subclass) when it is NaN, infinite or outside the range.
+    """
+    if isinstance(text, bool):
+        raise NumberFormatError("a number")
+    if isinstance(text, (int, float)):
+        number = float(text)
+    else:
+        try:
+            number = float(text.replace("\u2212", "-").replace(",", ""))
+        except (ValueError, OverflowError):
+            raise NumberFormatError("a number") from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise NumberRangeError(f"a finite number from {low:g} to {high:g}")
+    return number
+
+
+def to_float(text: str | float) -> float:
+    """``'72,000'`` -> 72000.0; ``'\u221288'`` -> -88.0. Finite and at most MAX_AMOUNT in size.
+
+    Raises NumberFormatError (a ValueError)."""
+    return bounded_float(text, low=-MAX_AMOUNT, high=MAX_AMOUNT)
 
 
 def parse_usgs_number(raw: str | None, *, allow_net_exporter: bool = False) -> UsgsNumber | None:

@@ -26,8 +26,14 @@ from pathlib import Path
 from .country_names import UnknownCountryCode, wgi_code_to_iso3
 from .csv_source import Source, clean_text, normalize_header, read_csv, source_name
 from .errors import ImportStats, ParseError
+from .numbers import NumberRangeError, to_float
+from .workbook import WorkbookTooLarge, check_xlsx_sizes
 
 DIMENSIONS = ("va", "pv", "ge", "rq", "rl", "cc")
+# The 2022 release workbook (1.7 MB) expands to 7.2 MB of XML: these leave ample room and refuse a
+# zip bomb before openpyxl reads anything (minerals.importers.workbook).
+MAX_XLSX_BYTES = 100 * 1024 * 1024
+MAX_XLSX_PART_BYTES = 20 * 1024 * 1024
 _MISSING = {"", "..", "#n/a", "n/a", "na", "#na"}
 EXPECTED_LAYOUTS = (
     "a WGI layout: long (code, year, indicator, estimate, ...), DataBank (Country Name, Country Code, "
@@ -81,13 +87,14 @@ class _Out:
     def estimate(self, value: object, line: int, column: str) -> float | ParseError | None:
         if value is None:
             return None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
         text = str(value).strip()
         if text.lower() in _MISSING:
             return None
         try:
-            return float(text.replace("\u2212", "-"))
+            # finite and of sane size here; the loader checks the -5..5 range of an estimate
+            return to_float(value if isinstance(value, (int, float)) and not isinstance(value, bool) else text)
+        except NumberRangeError as exc:
+            return self.error(line, column, value, str(exc), "is not a finite number in range")
         except ValueError:
             return self.error(line, column, value, "a number, #N/A or ..", "is not a number")
 
@@ -226,6 +233,14 @@ def _rows_workbook_sheet(out: _Out, dim: str, sheet_rows: list[tuple[int, tuple]
 def _parse_xlsx(path: Path, stats: ImportStats) -> Iterator[WgiScore | ParseError]:
     import openpyxl  # local: CSV users need not load it
 
+    try:
+        check_xlsx_sizes(path, max_total=MAX_XLSX_BYTES, max_part=MAX_XLSX_PART_BYTES)
+    except WorkbookTooLarge as exc:
+        stats.errors += 1
+        yield ParseError(path.name, None, None, "", "an .xlsx workbook of sane size", f"is refused: it {exc}")
+        return
+    except ValueError:
+        pass  # not a zip: openpyxl says so below
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException ...

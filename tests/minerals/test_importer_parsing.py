@@ -19,7 +19,7 @@ from minerals.importers.country_names import (
     resolve_country,
     wgi_code_to_iso3,
 )
-from minerals.importers.csv_source import MAX_LINE_BYTES
+from minerals.importers.csv_source import MAX_LINE_BYTES, read_csv
 from minerals.importers.errors import ImportStats, ParseError
 from minerals.importers.numbers import NumberFormatError, parse_usgs_number
 from minerals.importers.usgs_commodities import mineral_slug_for, stage_for_measure
@@ -618,3 +618,98 @@ def test_wgi_malformed(tmp_path):
     _, errors = split(parse_wgi(write(tmp_path, "broken.xlsx", b"not a zip")))
     assert len(errors) == 1
     assert "cannot be read as XLSX" in str(errors[0])
+
+
+# ----------------------------------------------------------------- finite numbers (issue 16, probing 3)
+
+
+def _comtrade_with_value(tmp_path: Path, value: str, weight: str = "35970.0") -> Path:
+    lines = (FIXTURES / "comtrade" / "gallium_api_sample.csv").read_text(encoding="utf-8").splitlines()
+    cells = lines[1].split(",")
+    header = lines[0].split(",")
+    cells[header.index("primaryValue")] = value
+    cells[header.index("netWgt")] = weight
+    return write(tmp_path, "comtrade.csv", "\n".join([lines[0], ",".join(cells)]) + "\n")
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity", "1e306", "1e999", "-5"])
+def test_comtrade_refuses_values_that_are_not_finite_or_in_range(tmp_path, value):
+    records, errors = split(parse_comtrade(_comtrade_with_value(tmp_path, value)))
+    assert records == []
+    assert [(e.line, e.column, e.value, e.problem) for e in errors] == [
+        (2, "primaryValue", value, "is not a finite number in range")
+    ]
+    assert "expected a finite number from 0 to 1e+15 (US dollars)" in str(errors[0])
+
+
+@pytest.mark.parametrize("weight", ["nan", "inf", "1e306"])
+def test_comtrade_refuses_weights_that_are_not_finite(tmp_path, weight):
+    records, errors = split(parse_comtrade(_comtrade_with_value(tmp_path, "100.0", weight)))
+    assert records == []
+    assert [(e.line, e.column, e.value) for e in errors] == [(2, "netWgt", weight)]
+
+
+def test_comtrade_largest_value_in_range_is_kept(tmp_path):
+    records, errors = split(parse_comtrade(_comtrade_with_value(tmp_path, "1e15")))
+    assert errors == []
+    assert records[0].value_usd == 1e15
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value"),
+    [
+        ("2022,156,842,811292,nan,1", "v", "nan"),
+        ("2022,156,842,811292,inf,1", "v", "inf"),
+        ("2022,156,842,811292,1e306,1", "v", "1e306"),
+        ("2022,156,842,811292,-1,1", "v", "-1"),
+        ("2022,156,842,811292,10,nan", "q", "nan"),
+        ("2022,156,842,811292,10,1e306", "q", "1e306"),
+        ("2022,156,842,811292,10,-Infinity", "q", "-Infinity"),
+    ],
+)
+def test_baci_refuses_numbers_that_are_not_finite_or_in_range(tmp_path, row, column, value):
+    codes = load_baci_country_codes(FIXTURES / "baci" / "country_codes_V202401_sample.csv")
+    path = write(tmp_path, "baci.csv", f"t,i,j,k,v,q\n{row}\n2022,156,842,811291,10,1\n")
+    records, errors = split(parse_baci(path, codes))
+    assert [(e.line, e.column, e.value, e.problem) for e in errors] == [
+        (2, column, value, "is not a finite number in range")
+    ]
+    assert "from 0 to 1e+12" in errors[0].expected
+    assert [r.hs6 for r in records] == ["811291"]  # the next row is read
+
+
+@pytest.mark.parametrize("raw", ["9" * 400, "1" + "0" * 16])
+def test_usgs_number_out_of_range_is_an_error(raw):
+    with pytest.raises(NumberFormatError, match="finite number"):
+        parse_usgs_number(raw)
+
+
+@pytest.mark.parametrize("estimate", ["nan", "inf", "1e306"])
+def test_wgi_refuses_estimates_that_are_not_finite(tmp_path, estimate):
+    text = f"code,year,indicator,estimate\nCHN,2022,cc,{estimate}\nCHN,2022,va,-1.6\n"
+    records, errors = split(parse_wgi(write(tmp_path, "wgi.csv", text)))
+    assert [(e.line, e.column, e.value) for e in errors] == [(2, "estimate", estimate)]
+    assert [r.dimension for r in records] == ["va"]
+
+
+def test_a_quoted_record_spanning_lines_cannot_bypass_the_line_cap(tmp_path):
+    # Every physical line is under the cap, but the quoted cells make one 12 MB record.
+    cell = '"' + "x" * 300_000 + "\n" + "y" * 300_000 + '"'
+    path = tmp_path / "spanning.csv"
+    path.write_text("a,b\n" + ",".join([cell] * 20) + "\nlast,row\n", encoding="utf-8")
+    tracemalloc.start()
+    items = list(read_csv(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert items[0] == (1, ["a", "b"])
+    error = items[-1]
+    assert isinstance(error, ParseError)
+    assert len(items) == 2
+    assert error.line == 2
+    assert f"starts a record (a quoted cell spanning lines) longer than {MAX_LINE_BYTES:,} bytes" in str(error)
+    assert peak < 8 * MAX_LINE_BYTES
+
+
+def test_a_record_spanning_lines_under_the_cap_is_read(tmp_path):
+    path = write(tmp_path, "ok.csv", 'a,b\n"one\ntwo",3\n4,5\n')
+    assert list(read_csv(path)) == [(1, ["a", "b"]), (2, ["one\ntwo", "3"]), (4, ["4", "5"])]
