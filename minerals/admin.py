@@ -81,6 +81,24 @@ class CuratedModelAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
     formats = [CSV, XLSX]
     list_per_page = 50
     show_full_result_count = False  # counting millions of trade flows on every page is wasted work
+    # Permissions an import needs beyond the model's add and change (organization-owned tables).
+    import_requires: tuple[str, ...] = ()
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        """An import inserts and updates rows: the model's add and change permissions, both.
+
+        import-export's own check (IMPORT_EXPORT_IMPORT_PERMISSION_CODE) takes one code, and
+        without it any staff account could import into any table.
+        """
+        return (
+            self.has_add_permission(request)
+            and self.has_change_permission(request)
+            and request.user.has_perms(self.import_requires)
+        )
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        """An export shows every row: the model's view (or change) permission."""
+        return self.has_view_permission(request)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         self.services_module.record_save(instance=obj, user=request.user)

@@ -135,3 +135,108 @@ def test_an_admin_edit_goes_through_the_services(curator_client, curator):
     assert record.quantity == 1234.0
     assert record.mineral.data_version == version + 1
     assert record.history.first().history_user == curator
+
+
+# --- Import/export permissions (issue 16, probing 1) ------------------------------------------
+
+IMPORT_EXPORT_ADMINS = [(m, a) for m, a in MODEL_ADMINS if hasattr(a, "has_import_permission")]
+IMPORT_EXPORT_IDS = [model._meta.label for model, _ in IMPORT_EXPORT_ADMINS]
+ORGANIZATION_OWNED = {"suppliers.Organization", "suppliers.Membership", "suppliers.Requirement", "suppliers.Sourcing"}
+
+
+def _staff(django_user_model, name: str, *codenames: str):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user(name, is_staff=True)
+    for label in codenames:
+        app_label, codename = label.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return django_user_model.objects.get(pk=user.pk)  # a fresh object: no cached permissions
+
+
+def _admin_url(model, action: str) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{action}")
+
+
+def _import_csv(client, model, text: str):
+    """The admin's two-step import: upload (dry run and confirm page), then process the confirmed file."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("rows.csv", text.encode(), content_type="text/csv")
+    first = client.post(_admin_url(model, "import"), {"format": "0", "import_file": upload})
+    if first.status_code != 200 or first.context is None or "confirm_form" not in first.context:
+        return first
+    confirm = first.context["confirm_form"].initial
+    return client.post(_admin_url(model, "process_import"), confirm)
+
+
+def test_every_import_export_admin_is_curated():
+    """The permission rules live in CuratedModelAdmin: an import-export admin outside it would have none."""
+    from minerals.admin import CuratedModelAdmin
+
+    assert IMPORT_EXPORT_ADMINS
+    assert all(isinstance(a, CuratedModelAdmin) for _, a in IMPORT_EXPORT_ADMINS)
+
+
+@pytest.mark.parametrize(("model", "model_admin"), IMPORT_EXPORT_ADMINS, ids=IMPORT_EXPORT_IDS)
+def test_staff_without_permissions_can_neither_import_nor_export(client, django_user_model, model, model_admin):
+    client.force_login(_staff(django_user_model, "staff-no-perms"))
+    assert client.get(_admin_url(model, "import")).status_code == 403
+    assert client.post(_admin_url(model, "process_import"), {}).status_code == 403
+    assert client.get(_admin_url(model, "export")).status_code == 403
+    assert client.post(_admin_url(model, "export"), {"format": "0"}).status_code == 403
+
+
+@pytest.mark.parametrize(("model", "model_admin"), IMPORT_EXPORT_ADMINS, ids=IMPORT_EXPORT_IDS)
+def test_export_needs_view_and_import_needs_add_and_change(client, django_user_model, model, model_admin):
+    opts = model._meta
+    perm = f"{opts.app_label}.%s_{opts.model_name}"
+    viewer = _staff(django_user_model, "viewer", perm % "view")
+    adder = _staff(django_user_model, "adder", perm % "add", perm % "view")
+    editor = _staff(django_user_model, "editor", perm % "add", perm % "change")
+    client.force_login(viewer)
+    assert client.get(_admin_url(model, "export")).status_code == 200
+    assert client.get(_admin_url(model, "import")).status_code == 403
+    client.force_login(adder)
+    assert client.get(_admin_url(model, "import")).status_code == 403
+    client.force_login(editor)
+    expected = 403 if opts.label in ORGANIZATION_OWNED else 200
+    assert client.get(_admin_url(model, "import")).status_code == expected
+
+
+def test_organization_owned_tables_are_exactly_those_with_an_organization():
+    """Every table owned by an organization needs the dedicated import permission (none is forgotten)."""
+    from suppliers.admin import organization_owned
+
+    owned = {m._meta.label for m, _ in IMPORT_EXPORT_ADMINS if organization_owned(m)}
+    assert owned == ORGANIZATION_OWNED
+
+
+def test_a_curator_cannot_import_a_membership_making_them_admin_of_another_organization(client, django_user_model):
+    target = Organization.objects.create(name="Victim Buyer (fictional)", slug="victim", country_id="USA")
+    curator = _staff(
+        django_user_model,
+        "membership-curator",
+        *[f"suppliers.{a}_membership" for a in ("add", "change", "view")],
+    )
+    client.force_login(curator)
+    response = _import_csv(client, Membership, f"id,user,organization,role\n,{curator.pk},{target.pk},admin\n")
+    assert response.status_code == 403
+    assert not Membership.objects.filter(user=curator).exists()
+    client.force_login(curator)
+    assert client.get(reverse("dashboards:portfolio_org", args=[target.slug])).status_code == 404
+
+
+def test_the_dedicated_permission_lets_a_membership_import_through(client, django_user_model):
+    target = Organization.objects.create(name="Granted Buyer (fictional)", slug="granted", country_id="USA")
+    member = django_user_model.objects.create_user("imported-member")
+    importer = _staff(
+        django_user_model,
+        "org-importer",
+        "minerals.import_organization_data",
+        *[f"suppliers.{a}_membership" for a in ("add", "change", "view")],
+    )
+    client.force_login(importer)
+    response = _import_csv(client, Membership, f"id,user,organization,role\n,{member.pk},{target.pk},viewer\n")
+    assert response.status_code == 302, response
+    assert Membership.objects.filter(user=member, organization=target, role="viewer").exists()
