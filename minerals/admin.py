@@ -193,8 +193,16 @@ class ImportBatchAdmin(admin.ModelAdmin):
         upload = path("upload/", self.admin_site.admin_view(self.upload_view), name="minerals_importbatch_upload")
         return [upload, *super().get_urls()]
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "can_upload": self.has_upload_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def has_upload_permission(self, request: HttpRequest) -> bool:
+        """Seeing batches is not writing data: uploads need their own permission (the task checks it too)."""
+        return request.user.is_active and request.user.is_staff and request.user.has_perm(imports.UPLOAD_PERMISSION)
+
     def upload_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("minerals.view_importbatch") or not request.user.is_staff:
+        if not self.has_upload_permission(request):
             raise PermissionDenied
         form = ImportUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():

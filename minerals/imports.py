@@ -219,6 +219,19 @@ def import_batch_start(
     )
 
 
+# Who may upload a data file in the admin; checked by the upload view and again by the task.
+UPLOAD_PERMISSION = "minerals.upload_data_file"
+
+
+def import_batch_refuse(*, batch: ImportBatch, reason: str) -> ImportOutcome:
+    """End a started batch as failed without reading its file (e.g. its uploader lacks the right)."""
+    outcome = ImportOutcome(file_name=batch.file_name, status=ImportBatch.Status.FAILED, batch_id=batch.pk)
+    outcome.errors.append(reason)
+    outcome.error_count = 1
+    _finish(batch, outcome, time.monotonic())
+    return outcome
+
+
 def import_batch_run(*, batch: ImportBatch, progress: Progress | None = None) -> ImportOutcome:
     """Run a started batch: load the file atomically, then record the outcome on the batch."""
     options = ImportOptions.from_json(batch.options)

@@ -240,3 +240,70 @@ def test_the_dedicated_permission_lets_a_membership_import_through(client, djang
     response = _import_csv(client, Membership, f"id,user,organization,role\n,{member.pk},{target.pk},viewer\n")
     assert response.status_code == 302, response
     assert Membership.objects.filter(user=member, organization=target, role="viewer").exists()
+
+
+# --- Uploading a data file needs its own permission (issue 16, probing 2) -------------------------
+
+USGS_WORLD = (
+    "SOURCE,COMMODITY,COUNTRY,TYPE,UNIT_MEAS,PROD_2023,PROD_EST_ 2024,PROD_NOTES\n"
+    'MCS2025,Gallium,China,Primary production,kilograms,"1","2",\n'
+)
+
+
+@pytest.fixture
+def upload_dirs(tmp_path, settings):
+    settings.LODESTONE_IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.LODESTONE_IMPORT_REPORT_DIR = tmp_path / "reports"
+
+
+def _upload(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = {"importer": "usgs_mcs", "file": SimpleUploadedFile("MCS2025_World_Data_upload.csv", USGS_WORLD.encode())}
+    return client.post(reverse("admin:minerals_importbatch_upload"), data)
+
+
+def test_a_read_only_auditor_cannot_upload_a_data_file(client, django_user_model, upload_dirs):
+    auditor = _staff(django_user_model, "auditor", "minerals.view_importbatch", "minerals.view_productionrecord")
+    client.force_login(auditor)
+    assert client.get(reverse("admin:minerals_importbatch_upload")).status_code == 403
+    assert _upload(client).status_code == 403
+    assert not ImportBatch.objects.exists()
+    changelist = client.get(reverse("admin:minerals_importbatch_changelist"))
+    assert changelist.status_code == 200
+    assert reverse("admin:minerals_importbatch_upload") not in changelist.content.decode()
+
+
+def test_the_upload_permission_lets_a_staff_user_upload(
+    client, django_user_model, upload_dirs, django_capture_on_commit_callbacks
+):
+    uploader = _staff(django_user_model, "uploader", "minerals.view_importbatch", "minerals.upload_data_file")
+    client.force_login(uploader)
+    assert (
+        reverse("admin:minerals_importbatch_upload")
+        in client.get(reverse("admin:minerals_importbatch_changelist")).content.decode()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(client)
+    assert response.status_code == 302
+    batch = ImportBatch.objects.get()
+    assert (batch.status, batch.started_by) == ("succeeded", uploader)
+
+
+def test_the_import_task_refuses_a_batch_whose_uploader_lost_the_permission(django_user_model, tmp_path):
+    """The task checks again: a queued batch of a user whose right was withdrawn (or forged) imports nothing."""
+    from minerals.imports import import_batch_start
+    from minerals.tasks import import_batch_task
+
+    path = tmp_path / "MCS2025_World_Data_upload.csv"
+    path.write_text(USGS_WORLD)
+    before = ProductionRecord.objects.count()
+    auditor = _staff(django_user_model, "auditor-task", "minerals.view_importbatch")
+    for started_by in (auditor, None):
+        batch = import_batch_start(importer="usgs_mcs", path=path, user=started_by)
+        assert import_batch_task(batch.pk) == "failed"
+        batch.refresh_from_db()
+        assert batch.status == "failed"
+        assert batch.finished_at is not None
+        assert "minerals.upload_data_file" in batch.report["errors"][0]
+    assert ProductionRecord.objects.count() == before
