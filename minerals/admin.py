@@ -41,6 +41,7 @@ from minerals.models import (
     TradeRestrictionFactor,
     WgiScore,
 )
+from minerals.spreadsheets import safe_cell
 from minerals.tasks import import_batch_task
 
 
@@ -99,6 +100,20 @@ class CuratedModelAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
     def has_export_permission(self, request: HttpRequest) -> bool:
         """An export shows every row: the model's view (or change) permission."""
         return self.has_view_permission(request)
+
+    def get_data_for_export(self, request: HttpRequest, queryset: QuerySet[Any], **kwargs: Any) -> Any:
+        """Every exported cell through minerals.spreadsheets.safe_cell (CSV and XLSX alike).
+
+        import-export's own escaping (IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT, off in settings)
+        strips a leading '=' only, lets `-2+3+cmd|...` and `@SUM(...)` through, and writes every
+        cell, numbers too, as text.
+        """
+        dataset = super().get_data_for_export(request, queryset, **kwargs)
+        return type(dataset)(  # a tablib.Dataset
+            *([safe_cell(cell) for cell in row] for row in dataset),
+            headers=dataset.headers,
+            title=dataset.title,
+        )
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         self.services_module.record_save(instance=obj, user=request.user)

@@ -69,6 +69,7 @@ from minerals.models import (
     WgiScore,
 )
 from minerals.services import minerals_mark_stale
+from minerals.spreadsheets import safe_cell
 from minerals.upsert_targets import (
     PRODUCTION_FIGURE_STAGING_COLUMNS,
     TO_CANONICAL_UNIT,
@@ -351,13 +352,9 @@ class _BatchProgress:
 # ---------------------------------------------------------------------------------- loaders
 
 
-def _escape_cell(value: str) -> str:
-    """Spreadsheet formula injection: a cell starting with = + - @ (or tab/CR) is opened as text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def csv_safe_row(cells: list[str]) -> list[str]:
-    return [_escape_cell(str(c)) for c in cells]
+    """A rejects-report row: a cell a spreadsheet would run as a formula is opened as text."""
+    return [safe_cell(str(c)) for c in cells]
 
 
 class Loader:
