@@ -178,3 +178,114 @@ def _member(organization: Organization, username: str, role: str) -> Any:
     user = get_user_model().objects.create_user(username)
     Membership.objects.create(user=user, organization=organization, role=role)
     return user
+
+
+# --- Malformed input on the pages (issue 16, probing 9) --------------------------------------------
+
+
+@pytest.fixture
+def analyst_client(client: Any, demo: None) -> Any:
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    client.force_login(_member(organization, "analyst-probe", Membership.Role.ANALYST))
+    return client
+
+
+@pytest.mark.parametrize("row_id", ["abc", "1.5", "-1", "²", "9" * 40, "1\x00", ""])
+@pytest.mark.parametrize("action", ["sourcing-delete", "requirement-delete"])
+def test_portfolio_edit_with_a_malformed_delete_id_removes_nothing(analyst_client, action, row_id):
+    from suppliers.models import Requirement, Sourcing
+
+    before = (Sourcing.objects.count(), Requirement.objects.count())
+    response = analyst_client.post(reverse("dashboards:portfolio_edit"), {"action": action, "id": row_id})
+    assert response.status_code == 302
+    assert (Sourcing.objects.count(), Requirement.objects.count()) == before
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/?as_of=%00&sort=%00&dir=%00",
+        "/minerals/gallium/?as_of=2025-01-01%00&sankey=%00",
+        "/policies/?mineral=ga%00&issuer=%00&measure_type=%00&in_force=%00",
+        "/portfolio/?sankey=%00&sort=%00",
+        "/portfolio/?download=%00&format=%00",
+        "/portfolio/edit/?download=%00",
+        "/accounts/login/?next=%00",
+    ],
+)
+def test_a_nul_byte_in_a_page_query_is_no_server_error(analyst_client, url):
+    assert analyst_client.get(url).status_code < 500
+
+
+# --- Portfolio pages and API exports stay out of shared caches (issue 16, hygiene 11) --------------
+
+NO_STORE = {"private", "no-store"}
+
+
+def _cache_control(response: Any) -> set[str]:
+    return {part.strip() for part in response.get("Cache-Control", "").split(",") if part.strip()}
+
+
+def test_portfolio_pages_and_their_downloads_are_private_and_not_stored(analyst_client):
+    urls = [reverse("dashboards:portfolio"), reverse("dashboards:portfolio_edit")]
+    table_id = next(iter(analyst_client.get(urls[1]).context["tables"]))
+    urls += [f"{urls[0]}?download={table_id}&format=csv", f"{urls[1]}?download={table_id}&format=xlsx"]
+    for url in urls:
+        response = analyst_client.get(url)
+        assert response.status_code == 200, url
+        assert _cache_control(response) >= NO_STORE, (url, response.get("Cache-Control"))
+    write = analyst_client.post(urls[1], {"action": "nonsense"})
+    assert _cache_control(write) >= NO_STORE
+
+
+def test_public_pages_stay_cacheable(client, demo):
+    assert "no-store" not in _cache_control(client.get("/policies/"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/organization/",
+        "/api/v1/exposure/",
+        "/api/v1/exposure/?format=csv",
+        "/api/v1/requirements/",
+        "/api/v1/sourcing/",
+        "/api/v1/sourcing/?format=xlsx",
+        "/api/v1/companies/?format=csv",
+        "/api/v1/trade-flows/?format=xlsx",
+        "/api/v1/metrics/?mineral=gallium&format=csv",
+    ],
+)
+def test_api_portfolio_answers_and_exports_are_private_and_not_stored(analyst_client, url):
+    response = analyst_client.get(url)
+    assert response.status_code == 200, (url, response.content[:200])
+    assert _cache_control(response) >= NO_STORE, (url, response.get("Cache-Control"))
+
+
+# --- What held in the probing stays covered: open redirects and CSRF on the pages -------------------
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "https:evil.example", "\\\\evil.example"]
+)
+def test_login_does_not_redirect_off_site(client, django_user_model, target):
+    django_user_model.objects.create_user("redirect-probe", password="pw-redirect-probe-123")
+    response = client.post(
+        reverse("login"), {"username": "redirect-probe", "password": "pw-redirect-probe-123", "next": target}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboards:overview")
+
+
+def test_portfolio_writes_need_the_csrf_token(demo, django_user_model):
+    from django.test import Client
+
+    from suppliers.models import Sourcing
+
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(_member(organization, "csrf-probe", Membership.Role.ADMIN))
+    row = Sourcing.objects.filter(organization=organization).first()
+    response = client.post(reverse("dashboards:portfolio_edit"), {"action": "sourcing-delete", "id": row.pk})
+    assert response.status_code == 403
+    assert Sourcing.objects.filter(pk=row.pk).exists()

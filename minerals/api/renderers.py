@@ -42,6 +42,16 @@ def table_rows(data: Any) -> tuple[list[str], list[list[Any]]]:
     return header, [[spreadsheet_cell(row.get(k)) for k in header] for row in rows if isinstance(row, Mapping)]
 
 
+PRIVATE_NO_STORE = "private, no-store"
+
+
+def _private_no_store(renderer_context: Any) -> None:
+    """A downloaded export is a file on the caller's disk, not something for caches to keep."""
+    response = (renderer_context or {}).get("response")
+    if response is not None:
+        response["Cache-Control"] = PRIVATE_NO_STORE
+
+
 class SafeCSVRenderer(BaseRenderer):
     media_type = "text/csv"
     format = "csv"
@@ -50,6 +60,7 @@ class SafeCSVRenderer(BaseRenderer):
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         if data is None:
             return b""
+        _private_no_store(renderer_context)
         header, rows = table_rows(data)
         out = io.StringIO()
         writer = csv.writer(out)
@@ -69,6 +80,7 @@ class SafeXLSXRenderer(BaseRenderer):
 
         if data is None:
             return b""
+        _private_no_store(renderer_context)
         header, rows = table_rows(data)
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet("data")
