@@ -2,7 +2,8 @@
 
 Reference data: minerals.api (and companies from suppliers.api, facilities and metrics from
 dashboards.api); the caller's portfolio: suppliers.api and dashboards.api (exposure).
-Tokens: OAuth2 client credentials from django-oauth-toolkit's own token and revoke views.
+Tokens: OAuth2 client credentials from django-oauth-toolkit's token view (other grants refused
+with 400, minerals.api.views) and its own revoke view.
 """
 
 from typing import Any
@@ -31,8 +32,9 @@ class ApiRouter(DefaultRouter):
 
     def get_lookup_regex(self, viewset: Any, lookup_prefix: str = "") -> str:
         # Any key without a slash (DRF's default also refuses dots): a bad key answers the view's 404.
+        # No NUL either: PostgreSQL text cannot hold one, so the lookup query would fail (a 500).
         field = getattr(viewset, "lookup_field", "pk")
-        return f"(?P<{lookup_prefix}{field}>[^/]+)"
+        return f"(?P<{lookup_prefix}{field}>[^/\x00]+)"
 
 
 router = ApiRouter(trailing_slash=True)
@@ -53,7 +55,7 @@ urlpatterns = [
     path("metrics/", MetricsView.as_view(), name="metrics"),
     path("organization/", portfolio.OrganizationView.as_view(), name="organization"),
     path("exposure/", ExposureView.as_view(), name="exposure"),
-    path("oauth/token/", oauth2_views.TokenView.as_view(), name="oauth-token"),
+    path("oauth/token/", reference.ClientCredentialsTokenView.as_view(), name="oauth-token"),
     path("oauth/revoke/", oauth2_views.RevokeTokenView.as_view(), name="oauth-revoke"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's initializer as a separate script: no inline script (CSP).

@@ -381,7 +381,9 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 
 # --- Importers and the admin's CSV/XLSX import-export ---------------------------------------------
 IMPORT_EXPORT_USE_TRANSACTIONS = True  # an admin import is atomic: one bad row saves nothing
-IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True  # cells starting with = + - @ are not formulas
+# Off: CuratedModelAdmin escapes = + - @ tab CR itself (minerals.spreadsheets); the library's
+# escaping strips a leading '=' only and writes every cell, numbers too, as text.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
 IMPORT_EXPORT_ESCAPE_HTML_ON_EXPORT = False
 # Admin uploads: size and row caps (the commands have no cap), where uploads and reports are kept.
 LODESTONE_IMPORT_MAX_UPLOAD_BYTES = env_int("LODESTONE_IMPORT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1)

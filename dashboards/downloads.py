@@ -1,8 +1,7 @@
 """CSV and XLSX downloads of the tables shown on a page (the same rows, raw values).
 
-Spreadsheet programs run a cell that starts with = + - @ (or a tab / carriage return) as a
-formula: such text cells are written with a leading apostrophe, so a supplier name cannot
-become a formula in a buyer's Excel (OWASP "CSV injection"). Numbers stay numbers.
+Every cell goes through minerals.spreadsheets.safe_cell, so a supplier name cannot become a
+formula in a buyer's Excel (OWASP "CSV injection"). Numbers stay numbers.
 """
 
 from __future__ import annotations
@@ -16,27 +15,25 @@ from django.http import HttpResponse
 from django.utils.text import slugify
 
 from dashboards.tables import Table
+from minerals.spreadsheets import safe_cell
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
 
-def safe_cell(value: Any) -> Any:
-    """A value ready for a spreadsheet: text that could run as a formula is escaped."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+def cell_value(value: Any) -> Any:
+    """A value ready for a spreadsheet: lists joined, text that could run as a formula escaped."""
     if isinstance(value, list | tuple):
-        return safe_cell("; ".join(str(v) for v in value))
-    return value
+        value = "; ".join(str(v) for v in value)
+    return safe_cell(value)
 
 
 def table_rows(table: Table) -> list[list[Any]]:
     """Header plus one row per row on screen, raw values (shares as fractions)."""
     header = [c.label + (" (fraction)" if c.kind == "share" else "") for c in table.columns]
-    return [header] + [[safe_cell(cell.value) for cell in row] for row in table.rows]
+    return [header] + [[cell_value(cell.value) for cell in row] for row in table.rows]
 
 
 def csv_bytes(table: Table) -> bytes:

@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods
 
 from dashboards import page_cache, page_content, page_selectors
@@ -206,6 +207,11 @@ def _portfolio_content(organization: Organization, generation: str, today: Any) 
     return page_cache.cached("portfolio", generation, (organization.pk, today), build)
 
 
+# A buyer's portfolio (pages and downloads) is kept by no browser or proxy cache.
+private_no_store = cache_control(private=True, no_store=True)
+
+
+@private_no_store
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def portfolio(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
@@ -252,6 +258,7 @@ def portfolio(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
     return render(request, "dashboards/portfolio.html", context)
 
 
+@private_no_store
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def portfolio_edit(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
@@ -331,10 +338,10 @@ def _portfolio_write(request: HttpRequest, organization: Organization) -> tuple[
                 messages.success(request, "Sourcing saved; exposure recomputed.")
             case "requirement-delete" | "sourcing-delete":
                 model = Requirement if action == "requirement-delete" else Sourcing
-                row_id = request.POST.get("id")
-                instance = (
-                    model.objects.filter(organization=organization, pk=row_id).first() if row_id is not None else None
-                )
+                row_id = request.POST.get("id", "")
+                # Not a row id (text, a decimal, a NUL): found nowhere, like another organization's row.
+                valid_id = row_id.isascii() and row_id.isdigit() and len(row_id) <= 18
+                instance = model.objects.filter(organization=organization, pk=int(row_id)).first() if valid_id else None
                 if instance is not None:  # another organization's row is simply not found
                     supplier_services.record_delete(instance=instance, user=user)
                     messages.success(request, "Removed.")

@@ -41,6 +41,7 @@ from minerals.models import (
     TradeRestrictionFactor,
     WgiScore,
 )
+from minerals.spreadsheets import safe_cell
 from minerals.tasks import import_batch_task
 
 
@@ -81,6 +82,38 @@ class CuratedModelAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
     formats = [CSV, XLSX]
     list_per_page = 50
     show_full_result_count = False  # counting millions of trade flows on every page is wasted work
+    # Permissions an import needs beyond the model's add and change (organization-owned tables).
+    import_requires: tuple[str, ...] = ()
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        """An import inserts and updates rows: the model's add and change permissions, both.
+
+        import-export's own check (IMPORT_EXPORT_IMPORT_PERMISSION_CODE) takes one code, and
+        without it any staff account could import into any table.
+        """
+        return (
+            self.has_add_permission(request)
+            and self.has_change_permission(request)
+            and request.user.has_perms(self.import_requires)
+        )
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        """An export shows every row: the model's view (or change) permission."""
+        return self.has_view_permission(request)
+
+    def get_data_for_export(self, request: HttpRequest, queryset: QuerySet[Any], **kwargs: Any) -> Any:
+        """Every exported cell through minerals.spreadsheets.safe_cell (CSV and XLSX alike).
+
+        import-export's own escaping (IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT, off in settings)
+        strips a leading '=' only, lets `-2+3+cmd|...` and `@SUM(...)` through, and writes every
+        cell, numbers too, as text.
+        """
+        dataset = super().get_data_for_export(request, queryset, **kwargs)
+        return type(dataset)(  # a tablib.Dataset
+            *([safe_cell(cell) for cell in row] for row in dataset),
+            headers=dataset.headers,
+            title=dataset.title,
+        )
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         self.services_module.record_save(instance=obj, user=request.user)
@@ -175,8 +208,16 @@ class ImportBatchAdmin(admin.ModelAdmin):
         upload = path("upload/", self.admin_site.admin_view(self.upload_view), name="minerals_importbatch_upload")
         return [upload, *super().get_urls()]
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "can_upload": self.has_upload_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def has_upload_permission(self, request: HttpRequest) -> bool:
+        """Seeing batches is not writing data: uploads need their own permission (the task checks it too)."""
+        return request.user.is_active and request.user.is_staff and request.user.has_perm(imports.UPLOAD_PERMISSION)
+
     def upload_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("minerals.view_importbatch") or not request.user.is_staff:
+        if not self.has_upload_permission(request):
             raise PermissionDenied
         form = ImportUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():

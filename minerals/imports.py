@@ -73,6 +73,7 @@ from minerals.models import (
     WgiScore,
 )
 from minerals.services import minerals_mark_stale
+from minerals.spreadsheets import safe_cell
 from minerals.upsert_targets import (
     PRODUCTION_FIGURE_STAGING_COLUMNS,
     TO_CANONICAL_UNIT,
@@ -248,6 +249,19 @@ def import_batch_start(
     )
 
 
+# Who may upload a data file in the admin; checked by the upload view and again by the task.
+UPLOAD_PERMISSION = "minerals.upload_data_file"
+
+
+def import_batch_refuse(*, batch: ImportBatch, reason: str) -> ImportOutcome:
+    """End a started batch as failed without reading its file (e.g. its uploader lacks the right)."""
+    outcome = ImportOutcome(file_name=batch.file_name, status=ImportBatch.Status.FAILED, batch_id=batch.pk)
+    outcome.errors.append(reason)
+    outcome.error_count = 1
+    _finish(batch, outcome, time.monotonic())
+    return outcome
+
+
 def import_batch_run(*, batch: ImportBatch, progress: Progress | None = None) -> ImportOutcome:
     """Run a started batch: load the file atomically, then record the outcome on the batch."""
     options = ImportOptions.from_json(batch.options)
@@ -382,13 +396,9 @@ class _BatchProgress:
 # ---------------------------------------------------------------------------------- loaders
 
 
-def _escape_cell(value: str) -> str:
-    """Spreadsheet formula injection: a cell starting with = + - @ (or tab/CR) is opened as text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def csv_safe_row(cells: list[str]) -> list[str]:
-    return [_escape_cell(str(c)) for c in cells]
+    """A rejects-report row: a cell a spreadsheet would run as a formula is opened as text."""
+    return [safe_cell(str(c)) for c in cells]
 
 
 class Loader:

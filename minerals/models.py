@@ -157,6 +157,11 @@ class ImportBatch(models.Model):
     class Meta:
         ordering = ["-started_at"]
         verbose_name_plural = "import batches"
+        # Seeing batches (view_importbatch) is for auditors; writing data needs these dedicated rights.
+        permissions = [
+            ("upload_data_file", "Can upload a data file for import (USGS, Comtrade, BACI, WGI)"),
+            ("import_organization_data", "Can import organizations, memberships and portfolios in the admin"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.importer}: {self.file_name} ({self.status})"

@@ -20,7 +20,14 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from minerals.bulk_upsert import is_postgresql
-from minerals.imports import import_batch_fail, import_batch_run, import_batches_fail_stale, import_files_purge
+from minerals.imports import (
+    UPLOAD_PERMISSION,
+    import_batch_fail,
+    import_batch_refuse,
+    import_batch_run,
+    import_batches_fail_stale,
+    import_files_purge,
+)
 from minerals.models import ImportBatch
 
 logger = logging.getLogger(__name__)
@@ -57,6 +64,12 @@ def import_batch_task(batch_id: int) -> str:
     batch = ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.RUNNING, finished_at=None).first()
     if batch is None:
         return "gone or already finished"  # a redelivered message must not import twice
+    uploader = batch.started_by
+    if uploader is None or not uploader.is_active or not uploader.has_perm(UPLOAD_PERMISSION):
+        # Checked again here: the right may have been withdrawn while the batch was queued.
+        name = uploader.get_username() if uploader is not None else "an unknown user"
+        reason = f"Refused: {name} does not have the permission {UPLOAD_PERMISSION} (upload a data file)."
+        return import_batch_refuse(batch=batch, reason=reason).status
     try:
         with statement_timeout(settings.CELERY_TASK_SOFT_TIME_LIMIT):
             return import_batch_run(batch=batch).status

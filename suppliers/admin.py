@@ -1,7 +1,7 @@
 """The curator admin for companies, facilities, supply chains and buyers. Writes via suppliers.services."""
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from minerals.admin import CuratedModelAdmin, resource_for
@@ -18,9 +18,26 @@ from suppliers.models import (
     SupplyLink,
 )
 
+ORGANIZATION_IMPORT_PERMISSION = "minerals.import_organization_data"
+
+
+def organization_owned(model: type[Model]) -> bool:
+    """An organization, or a row that belongs to one (memberships, requirements, sourcing, ...)."""
+    return model is Organization or any(
+        field.concrete and field.is_relation and field.related_model is Organization
+        for field in model._meta.get_fields()
+    )
+
 
 class SuppliersAdmin(CuratedModelAdmin):
     services_module = services
+
+    def __init__(self, model: type[Model], admin_site: admin.AdminSite) -> None:
+        super().__init__(model, admin_site)
+        if organization_owned(model):
+            # A Membership row imported by a curator would make them a member of any buyer:
+            # organization-owned tables are imported only with a dedicated permission.
+            self.import_requires = (*self.import_requires, ORGANIZATION_IMPORT_PERMISSION)
 
 
 @admin.register(Company)

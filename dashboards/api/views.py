@@ -28,6 +28,7 @@ from dashboards.api import selectors as api_selectors
 from dashboards.api import serializers
 from dashboards.models import MineralMetricsState
 from minerals.api.permissions import ReferenceAccess
+from minerals.api.views import PrivateNoStore
 from minerals.api.writes import ServiceModelViewSet
 from minerals.models import Mineral, Stage
 from suppliers import services as supplier_services
@@ -142,7 +143,7 @@ class MetricsView(views.APIView):
         return Response(report, headers=headers)
 
 
-class ExposureView(views.APIView):
+class ExposureView(PrivateNoStore, views.APIView):
     """The caller's organization's stored exposure per mineral, with freshness."""
 
     permission_classes = [PortfolioAccess]

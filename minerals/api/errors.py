@@ -28,6 +28,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             {"detail": "Other records still refer to this one; remove or reassign them first."},
             status=status.HTTP_409_CONFLICT,
         )
+    if isinstance(exc, RecursionError) and "JSON" in str(exc):
+        # The JSON parser recursed through a body of deeply nested arrays or objects.
+        return Response({"detail": "The JSON body is nested too deeply."}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, IntegrityError):
         # A concurrent write won the race for a unique key that full_clean() had found free.
         return Response({"detail": "Conflicts with a stored record."}, status=status.HTTP_409_CONFLICT)

@@ -1,9 +1,8 @@
 """CSV and XLSX for list endpoints (`?format=csv`, `?format=xlsx`).
 
-Spreadsheet formula injection: a text cell starting with = + - @ (or a tab or carriage
-return) would be run as a formula by Excel; such cells are prefixed with an apostrophe.
-Numbers are written as numbers (a negative number is not a formula). Nested values (share
-vectors, sources) are written as JSON text.
+Spreadsheet formula injection: every text cell goes through minerals.spreadsheets.safe_cell
+(the one rule for every CSV/XLSX written). Numbers are written as numbers (a negative number
+is not a formula). Nested values (share vectors, sources) are written as JSON text.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from typing import Any
 
 from rest_framework.renderers import BaseRenderer
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from minerals.spreadsheets import safe_cell
 
 
 def spreadsheet_cell(value: Any) -> Any:
@@ -26,8 +25,7 @@ def spreadsheet_cell(value: Any) -> Any:
         return value
     if isinstance(value, list | dict):
         value = json.dumps(value, separators=(",", ":"), default=str)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return safe_cell(str(value))
 
 
 def table_rows(data: Any) -> tuple[list[str], list[list[Any]]]:
@@ -44,6 +42,16 @@ def table_rows(data: Any) -> tuple[list[str], list[list[Any]]]:
     return header, [[spreadsheet_cell(row.get(k)) for k in header] for row in rows if isinstance(row, Mapping)]
 
 
+PRIVATE_NO_STORE = "private, no-store"
+
+
+def _private_no_store(renderer_context: Any) -> None:
+    """A downloaded export is a file on the caller's disk, not something for caches to keep."""
+    response = (renderer_context or {}).get("response")
+    if response is not None:
+        response["Cache-Control"] = PRIVATE_NO_STORE
+
+
 class SafeCSVRenderer(BaseRenderer):
     media_type = "text/csv"
     format = "csv"
@@ -52,6 +60,7 @@ class SafeCSVRenderer(BaseRenderer):
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         if data is None:
             return b""
+        _private_no_store(renderer_context)
         header, rows = table_rows(data)
         out = io.StringIO()
         writer = csv.writer(out)
@@ -71,6 +80,7 @@ class SafeXLSXRenderer(BaseRenderer):
 
         if data is None:
             return b""
+        _private_no_store(renderer_context)
         header, rows = table_rows(data)
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet("data")

@@ -6,10 +6,13 @@ selected or prefetched so a page costs a fixed number of queries whatever its le
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from oauth2_provider.views import TokenView
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
@@ -19,6 +22,7 @@ from rest_framework.response import Response
 from minerals import bulk_services
 from minerals.api import filters, serializers
 from minerals.api.permissions import ReferenceAccess, acting_user
+from minerals.api.renderers import PRIVATE_NO_STORE
 from minerals.api.writes import ServiceModelViewSet, bulk_rows
 from minerals.models import CommodityCode, Country, DataSource, Mineral, PolicyMeasure, ProductionRecord, TradeFlow
 
@@ -28,6 +32,15 @@ BULK_DESCRIPTION = (
     "changed ones updated, identical ones left alone (a repeat is idempotent). Any invalid row: 400 with every "
     "error (row, field, value, expected) and nothing written. The affected minerals are marked stale once."
 )
+
+
+class PrivateNoStore:
+    """An organization's answers (and any export) are kept by no browser or proxy cache."""
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        response["Cache-Control"] = PRIVATE_NO_STORE
+        return response
 
 
 class ReferenceReadViewSet(viewsets.ReadOnlyModelViewSet):
@@ -68,11 +81,37 @@ class DataSourceViewSet(ReferenceReadViewSet):
     ordering = ["key"]
 
 
+class ClientCredentialsTokenView(TokenView):
+    """django-oauth-toolkit's token endpoint for the one grant partners use: client credentials.
+
+    Any other grant is refused with 400 before the toolkit sees it (RFC 6749 section 5.2): its
+    device-code branch answered 500 to a request without a `device_code`, and looked the code up
+    for a flow this API does not offer.
+    """
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        grant_type = request.POST.get("grant_type")
+        if not grant_type:
+            return _token_error("invalid_request", "grant_type is required.")
+        if grant_type != "client_credentials":
+            return _token_error("unsupported_grant_type", "Only the client_credentials grant is supported.")
+        return super().post(request, *args, **kwargs)
+
+
+def _token_error(error: str, description: str) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=400)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def _bulk_answer(request: Request, upsert: Any) -> Response:
     try:
         rows = bulk_rows(request)
     except ParseError as exc:  # not a JSON array, not CSV: the same answer shape as invalid rows
         return Response({"detail": str(exc.detail), "rows": 0, "errors": []}, status=status.HTTP_400_BAD_REQUEST)
+    except csv.Error as exc:  # e.g. a cell over the 1 MB field limit
+        detail = f"The CSV could not be read: {exc}."
+        return Response({"detail": detail, "rows": 0, "errors": []}, status=status.HTTP_400_BAD_REQUEST)
     try:
         result = upsert(rows=rows, user=acting_user(request))
     except bulk_services.BulkRejected as rejected:

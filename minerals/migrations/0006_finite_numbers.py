@@ -38,7 +38,7 @@ def refuse_bad_rows(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('minerals', '0004_trade_flow_country_page_indexes'),
+        ('minerals', '0005_importbatch_upload_permission'),
     ]
 
     operations = [

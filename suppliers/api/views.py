@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from minerals.api.permissions import ReferenceAccess
-from minerals.api.views import _bulk_answer, bulk_schema
+from minerals.api.views import PrivateNoStore, _bulk_answer, bulk_schema
 from minerals.api.writes import ServiceModelViewSet
 from suppliers import portfolio_services, services
 from suppliers.api import serializers
@@ -37,7 +37,7 @@ class CompanyViewSet(ServiceModelViewSet):
     ordering = ["id"]
 
 
-class OrganizationView(views.APIView):
+class OrganizationView(PrivateNoStore, views.APIView):
     """The organization the caller acts for (the session's membership, or the token's binding)."""
 
     permission_classes = [PortfolioAccess]
@@ -48,7 +48,7 @@ class OrganizationView(views.APIView):
         return Response(serializers.OrganizationOutputSerializer(caller_organization(request)).data)
 
 
-class PortfolioViewSet(ServiceModelViewSet):
+class PortfolioViewSet(PrivateNoStore, ServiceModelViewSet):
     # Each subclass sets a QuerySet of its model (the stubs also allow a Manager or None).
     queryset: QuerySet[Any]
     permission_classes = [PortfolioAccess]
