@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
+# pytest-xdist workers for `make test` (each with its own test database and Redis database);
+# 0 runs in one process, `auto` one per core.
+TEST_WORKERS ?= 2
 
 .PHONY: run test setup worker beat lint typecheck bench clean
 
@@ -33,7 +36,7 @@ run: setup
 
 test: $(VENV)/.dev
 	mkdir -p var
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 worker: $(VENV)/.runtime
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2

@@ -11,7 +11,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -79,6 +79,8 @@ class CuratedModelAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
     """
 
     services_module: ModuleType = services
+    # Source links typed without a scheme are https (Django 6's default; no deprecation warning).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     formats = [CSV, XLSX]
     list_per_page = 50
     show_full_result_count = False  # counting millions of trade flows on every page is wasted work

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from tests.conftest import REPO, require
+from tests.conftest import REPO, XDIST_WORKER, require
 
 CHROMIUM = "/usr/bin/chromium"
 # Debian's Chromium headless, as docs/architecture.md "Browser tests" says (also benchmarks/page_speed.py).
@@ -24,7 +24,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = REPO / "var" / "screenshots"
 # Collected once and kept between runs (the storage compresses only what changed).
-COLLECTED_STATIC = REPO / "var" / "test-staticfiles"
+# One folder per xdist worker: two collectstatic runs never write the same files at once.
+COLLECTED_STATIC = REPO / "var" / "test-staticfiles" / (XDIST_WORKER or "main")
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test body
 # (fixtures, assertions against the stored metrics) are still synchronous and safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -79,3 +80,10 @@ def live_server(request, production_static):  # type: ignore[no-untyped-def]
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(pytestconfig):  # type: ignore[no-untyped-def]
+    """The same as pytest-playwright's fallback, which pytest 9 warns about (a fixture defined as an
+    instance method); the pages are opened on the live server's URL anyway."""
+    return pytestconfig.getoption("--base-url") or pytestconfig.getini("base_url") or None

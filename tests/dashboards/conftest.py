@@ -9,15 +9,10 @@ from typing import Any
 import pytest
 import redis
 
-# Integration tests use their own Redis database for the broker and the pending keys, flushed
-# before and after, so they never touch the development queue (database 0).
-TEST_REDIS_DB = 15
-TEST_KEY_PREFIX = "lodestone-test:recompute"
-
-
-def redis_db_url(url: str, db: int) -> str:
-    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url.rstrip("/")
-    return f"{base}/{db}"
+# Integration tests use the xdist worker's own Redis database (15, 14, ...; tests/conftest.py) for
+# the broker and the pending keys, flushed before and after, so they never touch the development
+# queue (database 0) nor another worker's.
+from tests.conftest import TEST_KEY_PREFIX, TEST_REDIS_DB, redis_db_url
 
 
 def use_broker(app: Any, url: str) -> None:

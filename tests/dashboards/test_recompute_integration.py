@@ -42,7 +42,7 @@ def _edit(quantity: float) -> None:
     reference.record_save(instance=record)
 
 
-def test_an_edit_updates_the_metric_within_seconds(demo: None, celery_worker: Any, wait_until: Any) -> None:
+def test_an_edit_updates_the_metric_within_seconds(celery_worker: Any, demo: None, wait_until: Any) -> None:
     _edit(720_000)
     took = wait_until(_current(_gallium()), timeout=10, what="gallium metrics current")
     row = SupplyMetric.objects.get(mineral__slug="gallium", stage="refinery", year=2024)
@@ -51,7 +51,7 @@ def test_an_edit_updates_the_metric_within_seconds(demo: None, celery_worker: An
 
 
 def test_a_thousand_edits_coalesce_into_a_handful_of_recomputes(
-    demo: None, celery_worker: Any, wait_until: Any, settings: Any
+    celery_worker: Any, demo: None, wait_until: Any, settings: Any
 ) -> None:
     settings.LODESTONE_RECOMPUTE_COUNTDOWN = 2.0  # the production default
     gallium = _gallium()
@@ -72,7 +72,7 @@ def test_a_thousand_edits_coalesce_into_a_handful_of_recomputes(
 
 
 def test_dead_broker_edit_commits_at_once_and_the_sweep_repairs(
-    demo: None, celery_worker: Any, wait_until: Any, test_redis_url: str
+    celery_worker: Any, demo: None, wait_until: Any, test_redis_url: str
 ) -> None:
     from config.celery import app
 
@@ -96,7 +96,7 @@ def test_dead_broker_edit_commits_at_once_and_the_sweep_repairs(
     assert row.china_share == pytest.approx(710_000 / 760_000)
 
 
-def test_duplicate_delivery_changes_nothing(demo: None, celery_worker: Any, wait_until: Any) -> None:
+def test_duplicate_delivery_changes_nothing(celery_worker: Any, demo: None, wait_until: Any) -> None:
     gallium = _gallium()
     _edit(705_000)
     wait_until(_current(gallium), what="gallium current")
