@@ -321,11 +321,17 @@ def import_dirs(tmp_path: Any, settings: Any) -> Any:
 
 
 def _wgi_batch(tmp_path: Any, text: str = WGI_OK, name: str = "wgi2031.csv") -> Any:
+    """A batch as the admin upload starts it: by a curator holding the upload permission, which
+    the task checks again before reading the file."""
+    from django.contrib.auth.models import Permission, User
+
     from minerals import imports
 
+    uploader, _ = User.objects.get_or_create(username="uploader-limits", defaults={"is_staff": True})
+    uploader.user_permissions.add(Permission.objects.get(codename="upload_data_file"))
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    return imports.import_batch_start(importer="wgi", path=path)
+    return imports.import_batch_start(importer="wgi", path=path, user=uploader)
 
 
 @pytest.mark.parametrize(
