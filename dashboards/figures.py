@@ -381,6 +381,14 @@ STATUS_STYLES = {
 }
 
 
+def _segment_end_text(kind: str, seg_end: date, horizon: date) -> str:
+    if seg_end == horizon:
+        return "open"
+    if kind == "suspended":  # the bar ends at D + 1; the suspension's last day is D
+        return f"{seg_end - timedelta(days=1)} (last day suspended)"
+    return str(seg_end)
+
+
 def policy_timeline(
     measures: Sequence[Mapping[str, Any]],
     *,
@@ -412,10 +420,12 @@ def policy_timeline(
         if s_from and s_from < end:
             if s_from > start:
                 segments.append((start, s_from, "in_force"))
-            stop = min(s_until or end, end)
+            # "until D" includes D: the bar runs to the end of D, in force again from D + 1.
+            resumes = s_until + timedelta(days=1) if s_until else None
+            stop = min(resumes or end, end)
             segments.append((max(s_from, start), stop, "suspended"))
-            if s_until and s_until < end:
-                segments.append((s_until, end, "needs_review" if m.get("status") == "needs_review" else "in_force"))
+            if resumes and resumes < end:
+                segments.append((resumes, end, "needs_review" if m.get("status") == "needs_review" else "in_force"))
         else:
             segments.append((start, end, "in_force"))
         for seg_start, seg_end, kind in segments:
@@ -431,7 +441,7 @@ def policy_timeline(
                     legendgroup=group_name,
                     showlegend=group_name not in legend_seen,
                     hovertemplate=f"{label}<br>{style['label']}: {seg_start} to "
-                    + (str(seg_end) if seg_end != horizon else "open")
+                    + _segment_end_text(kind, seg_end, horizon)
                     + "<extra></extra>",
                 )
             )
