@@ -344,7 +344,9 @@ def test_suspended_until_includes_its_last_day() -> None:
 
 
 def test_october_package_suspended_until_10_november_applies_again_on_the_11th() -> None:
-    measure = _measure(effective_on=date(2025, 11, 8), suspended_from=date(2025, 11, 7), suspended_until=date(2026, 11, 10))
+    measure = _measure(
+        effective_on=date(2025, 11, 8), suspended_from=date(2025, 11, 7), suspended_until=date(2026, 11, 10)
+    )
     assert is_suspended(measure, date(2026, 11, 10))
     assert not in_force(measure, date(2026, 11, 10))
     assert in_force(measure, date(2026, 11, 11))
