@@ -426,6 +426,9 @@ def policy_timeline(
     figure = go.Figure()
     legend_seen: set[str] = set()
     labels = []
+    # From 2022, or earlier when a measure starts earlier (Indonesia's 2020 nickel-ore ban).
+    starts = [m.get("effective_on") or m.get("announced_on") for m in measures]
+    axis_start = min([date(2022, 1, 1)] + [d for d in starts if d is not None])
     for m in measures:
         start = m.get("effective_on") or m.get("announced_on")
         if start is None:
@@ -465,7 +468,7 @@ def policy_timeline(
             height=max(260, 30 * len(labels) + 150),
             shapes=shapes,
             annotations=annotations,
-            xaxis={"type": "date", "gridcolor": "#e6e9ee", "range": ["2022-01-01", horizon.isoformat()]},
+            xaxis={"type": "date", "gridcolor": "#e6e9ee", "range": [axis_start.isoformat(), horizon.isoformat()]},
             yaxis={"autorange": "reversed", "automargin": True, "type": "category"},
             margin={"l": 10, "r": 20, "t": 90, "b": 40},
         )

@@ -202,3 +202,12 @@ def test_measure_timeline_marks_each_date_and_resumes_the_day_after() -> None:
 def test_measure_timeline_without_dates_is_none() -> None:
     measure = {"issuer": "USA", "announced_on": None, "effective_on": None, "ended_on": None}
     assert figures.measure_timeline(measure, as_of=date(2026, 1, 1), today=date(2026, 1, 1), title="t") is None
+
+
+def test_policy_timeline_axis_reaches_back_to_the_earliest_measure() -> None:
+    nickel = {"key": "n", "label": "nickel ore", "issuer": "IDN", "effective_on": date(2020, 1, 1), "ended_on": None}
+    gallium = {"key": "g", "label": "gallium", "issuer": "CHN", "effective_on": date(2023, 8, 1), "ended_on": None}
+    figure = figures.policy_timeline([nickel, gallium], as_of=date(2026, 6, 1), today=date(2026, 6, 1), title="t")
+    assert figure.layout.xaxis.range[0] == "2020-01-01"
+    later = figures.policy_timeline([gallium], as_of=date(2026, 6, 1), today=date(2026, 6, 1), title="t")
+    assert later.layout.xaxis.range[0] == "2022-01-01"
