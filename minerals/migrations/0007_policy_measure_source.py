@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('minerals', '0004_trade_flow_country_page_indexes'),
+        ('minerals', '0006_finite_numbers'),
     ]
 
     operations = [
