@@ -36,6 +36,7 @@ FTA_COLOUR = OKABE_ITO["bluish_green"]
 OTHER_COLOUR = OKABE_ITO["sky_blue"]
 UNATTRIBUTED_COLOUR = "#BBBBBB"
 AS_OF_COLOUR = OKABE_ITO["reddish_purple"]
+PENDING_COLOUR = "#BBBBBB"  # announced, not yet in force
 GROUP_COLOURS = {
     "china": CHINA_COLOUR,
     "feoc": FEOC_COLOUR,
@@ -381,6 +382,32 @@ STATUS_STYLES = {
 }
 
 
+def _status_segments(m: Mapping[str, Any], start: date, end: date) -> list[tuple[date, date, str]]:
+    """[start, end) split into in force / suspended / in force again; bars end where the next begins."""
+    segments: list[tuple[date, date, str]] = []
+    s_from, s_until = m.get("suspended_from"), m.get("suspended_until")
+    if s_from and s_from < end:
+        if s_from > start:
+            segments.append((start, s_from, "in_force"))
+        # "until D" includes D: the bar runs to the end of D, in force again from D + 1.
+        resumes = s_until + timedelta(days=1) if s_until else None
+        stop = min(resumes or end, end)
+        segments.append((max(s_from, start), stop, "suspended"))
+        if resumes and resumes < end:
+            segments.append((resumes, end, "needs_review" if m.get("status") == "needs_review" else "in_force"))
+    else:
+        segments.append((start, end, "in_force"))
+    return segments
+
+
+def _segment_end_text(kind: str, seg_end: date, horizon: date) -> str:
+    if seg_end == horizon:
+        return "open"
+    if kind == "suspended":  # the bar ends at D + 1; the suspension's last day is D
+        return f"{seg_end - timedelta(days=1)} (last day suspended)"
+    return str(seg_end)
+
+
 def policy_timeline(
     measures: Sequence[Mapping[str, Any]],
     *,
@@ -399,6 +426,9 @@ def policy_timeline(
     figure = go.Figure()
     legend_seen: set[str] = set()
     labels = []
+    # From 2022, or earlier when a measure starts earlier (Indonesia's 2020 nickel-ore ban).
+    starts = [m.get("effective_on") or m.get("announced_on") for m in measures]
+    axis_start = min([date(2022, 1, 1)] + [d for d in starts if d is not None])
     for m in measures:
         start = m.get("effective_on") or m.get("announced_on")
         if start is None:
@@ -407,18 +437,7 @@ def policy_timeline(
         labels.append(label)
         end = m.get("ended_on") or horizon
         colour = GROUP_COLOURS[country_group(m["issuer"], ("CHN", "RUS", "PRK", "IRN"))]
-        segments: list[tuple[date, date, str]] = []
-        s_from, s_until = m.get("suspended_from"), m.get("suspended_until")
-        if s_from and s_from < end:
-            if s_from > start:
-                segments.append((start, s_from, "in_force"))
-            stop = min(s_until or end, end)
-            segments.append((max(s_from, start), stop, "suspended"))
-            if s_until and s_until < end:
-                segments.append((s_until, end, "needs_review" if m.get("status") == "needs_review" else "in_force"))
-        else:
-            segments.append((start, end, "in_force"))
-        for seg_start, seg_end, kind in segments:
+        for seg_start, seg_end, kind in _status_segments(m, start, end):
             style = STATUS_STYLES[kind]
             group_name = f"{m['issuer']}: {style['label']}"
             figure.add_trace(
@@ -431,7 +450,7 @@ def policy_timeline(
                     legendgroup=group_name,
                     showlegend=group_name not in legend_seen,
                     hovertemplate=f"{label}<br>{style['label']}: {seg_start} to "
-                    + (str(seg_end) if seg_end != horizon else "open")
+                    + _segment_end_text(kind, seg_end, horizon)
                     + "<extra></extra>",
                 )
             )
@@ -449,9 +468,103 @@ def policy_timeline(
             height=max(260, 30 * len(labels) + 150),
             shapes=shapes,
             annotations=annotations,
-            xaxis={"type": "date", "gridcolor": "#e6e9ee", "range": ["2022-01-01", horizon.isoformat()]},
+            xaxis={"type": "date", "gridcolor": "#e6e9ee", "range": [axis_start.isoformat(), horizon.isoformat()]},
             yaxis={"autorange": "reversed", "automargin": True, "type": "category"},
             margin={"l": 10, "r": 20, "t": 90, "b": 40},
+        )
+    )
+    return figure
+
+
+MEASURE_DATE_LABELS = (
+    ("announced_on", "announced"),
+    ("effective_on", "effective"),
+    ("suspended_from", "suspended from"),
+    ("suspended_until", "suspended until (last day)"),
+    ("ended_on", "ended"),
+)
+
+
+def measure_timeline(measure: Mapping[str, Any], *, as_of: date, today: date, title: str) -> go.Figure | None:
+    """One measure's dates on one small row: announced (thin), in force, suspended (dotted), in
+    force again from the day after "suspended until", ended; a labelled marker per date and lines
+    for today and the chosen date. None when the measure has no date at all.
+
+    `measure`: {"issuer", "announced_on", "effective_on", "suspended_from", "suspended_until",
+    "ended_on", "status"}; dates or None.
+    """
+    dated = [(measure[field], label) for field, label in MEASURE_DATE_LABELS if measure.get(field)]
+    if not dated:
+        return None
+    last = max([d for d, _ in dated] + [today, as_of])
+    horizon = last + timedelta(days=120)
+    colour = GROUP_COLOURS[country_group(measure["issuer"], ("CHN", "RUS", "PRK", "IRN"))]
+    row = "measure"
+    figure = go.Figure()
+    announced, effective = measure.get("announced_on"), measure.get("effective_on")
+    end = measure.get("ended_on") or horizon
+    if announced and (effective is None or announced < effective):
+        pending_end = min(effective or end, end)
+        figure.add_trace(
+            go.Scatter(
+                x=[announced.isoformat(), pending_end.isoformat()],
+                y=[row, row],
+                mode="lines",
+                line={"color": PENDING_COLOUR, "width": 3},
+                name="announced, not yet in force",
+                hovertemplate=f"announced, not yet in force: {announced} to "
+                + ("open" if pending_end == horizon else str(pending_end))
+                + "<extra></extra>",
+            )
+        )
+    if effective and effective < end:
+        for seg_start, seg_end, kind in _status_segments(measure, effective, end):
+            style = STATUS_STYLES[kind]
+            figure.add_trace(
+                go.Scatter(
+                    x=[seg_start.isoformat(), seg_end.isoformat()],
+                    y=[row, row],
+                    mode="lines",
+                    line={"color": colour, "width": style["width"], "dash": style["dash"]},
+                    name=style["label"],
+                    hovertemplate=f"{style['label']}: {seg_start} to "
+                    + _segment_end_text(kind, seg_end, horizon)
+                    + "<extra></extra>",
+                )
+            )
+    dated.sort(key=lambda item: item[0])
+    figure.add_trace(
+        go.Scatter(
+            x=[d.isoformat() for d, _ in dated],
+            y=[row] * len(dated),
+            mode="markers+text",
+            marker={"color": OKABE_ITO["black"], "size": 8, "symbol": "line-ns-open", "line": {"width": 2}},
+            text=[f"{label}<br>{d}" for d, label in dated],
+            # Alternate above and below so neighbouring dates do not overlap.
+            textposition=["top center" if i % 2 == 0 else "bottom center" for i in range(len(dated))],
+            name="dates",
+            showlegend=False,
+            hovertemplate="%{text}<extra></extra>",
+        )
+    )
+    lines = [{"date": today, "label": f"today {today}", "colour": OKABE_ITO["black"], "dash": "solid"}]
+    if as_of != today:
+        lines.append({"date": as_of, "label": f"as of {as_of}", "colour": AS_OF_COLOUR, "dash": "dash"})
+    shapes, annotations = _event_shapes(lines)
+    first = min(d for d, _ in dated)
+    figure.update_layout(
+        _layout(
+            title,
+            height=240,
+            shapes=shapes,
+            annotations=annotations,
+            xaxis={
+                "type": "date",
+                "gridcolor": "#e6e9ee",
+                "range": [(first - timedelta(days=120)).isoformat(), horizon.isoformat()],
+            },
+            yaxis={"visible": False, "type": "category"},
+            margin={"l": 10, "r": 20, "t": 70, "b": 40},
         )
     )
     return figure

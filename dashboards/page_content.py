@@ -742,6 +742,7 @@ POLICY_COLUMNS = (
     Column("status", "Status on date"),
     Column("severity", "Severity", "share", digits=0),
 )
+POLICY_SOURCE_COLUMNS = (Column("instrument", "Instrument"), Column("official_text", "Official text"))
 
 
 def policy_table(
@@ -751,6 +752,7 @@ def policy_table(
     table_id: str = "measures",
     severities: Mapping[str, Mapping[str, Any]] | None = None,
     destination: str = "",
+    with_official_text: bool = False,
 ) -> Table:
     records = []
     for m in measures:
@@ -774,12 +776,17 @@ def policy_table(
                 "status": STATUS_LABELS[m["status"]],
                 "status_key": m["status"],
                 "severity": severity,
+                "instrument": m["instrument"] or None,
+                "official_text": m["source_url"] or "official text not linked",
+                "source_url": m["source_url"],
             }
         )
 
     def decorate(column: Column, record: dict[str, Any]) -> dict[str, Any]:
         if column.key == "title":
             return {"href": reverse("dashboards:policy", args=[record["key"]])}
+        if column.key == "official_text" and record["source_url"]:
+            return {"href": record["source_url"], "text": "official text"}
         if column.key == "status":
             return {"css": f"status status-{record['status_key']}", "attrs": (("data-status", record["status_key"]),)}
         return {}
@@ -787,7 +794,7 @@ def policy_table(
     return build_table(
         id=table_id,
         caption=f"Policy measures and their status on {as_of}",
-        columns=POLICY_COLUMNS,
+        columns=POLICY_COLUMNS + (POLICY_SOURCE_COLUMNS if with_official_text else ()),
         records=records,
         decorate=decorate,
         empty="No measure matches.",
@@ -795,8 +802,25 @@ def policy_table(
     )
 
 
+def policy(measure: Mapping[str, Any], *, as_of: date, today: date) -> dict[str, Any]:
+    """One measure's page: its dates on one small timeline (none when it has no date)."""
+    figure = figures.measure_timeline(
+        measure, as_of=as_of, today=today, title=figures.title_text("Dates", note=measure["instrument"])
+    )
+    if figure is None:
+        return {"charts": []}
+    chart = _chart(
+        "fig-measure-dates",
+        figure,
+        filename=f"lodestone-policy-{measure['key']}-dates",
+        table="dates",
+        label=f"Dates of {measure['title']}: announced, effective, suspended, ended.",
+    )
+    return {"charts": [chart]}
+
+
 def policies(measures: Sequence[Mapping[str, Any]], *, as_of: date, today: date) -> dict[str, Any]:
-    table = policy_table(measures, as_of=as_of)
+    table = policy_table(measures, as_of=as_of, with_official_text=True)
     dated = [{**m, "label": _short(m["title"], 48)} for m in measures if m["effective_on"] or m["announced_on"]]
     dated.sort(key=lambda m: (m["effective_on"] or m["announced_on"], m["key"]))
     chart = _chart(

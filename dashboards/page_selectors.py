@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -230,6 +230,8 @@ def _measure_dict(m: PolicyMeasure, as_of: date) -> dict[str, Any]:
         "effective_on": m.effective_on,
         "suspended_from": m.suspended_from,
         "suspended_until": m.suspended_until,
+        # "Suspended until D" includes D: the measure applies again from D + 1 (dashboards.risk).
+        "resumes_on": m.suspended_until + timedelta(days=1) if m.suspended_until else None,
         "ended_on": m.ended_on,
         "reviewed_on": m.reviewed_on,
         "instrument": m.instrument,

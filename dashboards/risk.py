@@ -490,8 +490,10 @@ class Measure:
 
     ``targets`` are the destinations it applies to; empty means every destination.
     ``effective_on`` ``None`` means announced but not yet effective (not in force).
-    The suspension window is ``[suspended_from, suspended_until)``; a missing start means
-    "since effective", a missing end means "until further notice". ``reviewed_on`` records
+    The suspension window is ``[suspended_from, suspended_until]``, both days included: the
+    announcements say "suspended until 27 November 2026", so the measure applies again from the
+    day after ``suspended_until``. A missing start means "since effective", a missing end means
+    "until further notice". ``reviewed_on`` records
     that a curator confirmed the measure after its suspension ran out.
     """
 
@@ -509,11 +511,11 @@ class Measure:
 
 
 def is_suspended(measure: Measure, as_of: date) -> bool:
-    """True when ``as_of`` falls inside ``[suspended_from, suspended_until)``."""
+    """True when ``as_of`` falls inside ``[suspended_from, suspended_until]`` (both days included)."""
     if measure.suspended_from is None and measure.suspended_until is None:
         return False
     after_start = measure.suspended_from is None or measure.suspended_from <= as_of
-    before_end = measure.suspended_until is None or as_of < measure.suspended_until
+    before_end = measure.suspended_until is None or as_of <= measure.suspended_until
     return after_start and before_end
 
 
@@ -532,12 +534,12 @@ def in_force(measure: Measure, as_of: date) -> bool:
 
 
 def needs_review(measure: Measure, as_of: date) -> bool:
-    """True when a suspension ran out (``suspended_until <= as_of``) on a measure not ended.
+    """True when a suspension ran out (``suspended_until < as_of``) on a measure not ended.
 
     The measure is back in force; a curator should confirm it or record an end or a new
     suspension. Recording ``reviewed_on >= suspended_until`` clears the flag.
     """
-    if measure.suspended_until is None or measure.suspended_until > as_of:
+    if measure.suspended_until is None or measure.suspended_until >= as_of:
         return False
     if _ended(measure, as_of):
         return False

@@ -185,11 +185,12 @@ def policy(request: HttpRequest, key: str) -> HttpResponseBase:
             "policy", generation, (key, as_of), lambda: page_selectors.policy_measure(key=key, as_of=as_of)
         )
         status = page_content.STATUS_LABELS[measure["status"]]
-        context = {"measure": measure, "status": status, "form": form, "as_of": as_of, "today": today}
+        content = page_content.policy(measure, as_of=as_of, today=today)
+        context = {"measure": measure, "status": status, "form": form, "as_of": as_of, "today": today, **content}
         return _body(request, "dashboards/policy.html", measure["title"], context), _controls_valid(form)
 
     page = page_cache.body(request, "policy", generation, (key, today), AS_OF_QUERY, build)
-    return _page(request, page, charts=False)
+    return _page(request, page, charts=True)
 
 
 # --------------------------------------------------------------------------------------------

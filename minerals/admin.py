@@ -412,7 +412,7 @@ class PolicyMeasureAdmin(CuratedModelAdmin):
     ]  # fmt: skip
     list_filter = [("issuer", admin.RelatedOnlyFieldListFilter), "measure_type", "minerals", "is_partly_confirmed"]
     list_select_related = ["issuer"]
-    search_fields = ["key", "title", "instrument", "summary"]
+    search_fields = ["key", "title", "instrument", "summary", "curator_notes"]
     autocomplete_fields = ["issuer", "minerals", "commodity_codes", "targets", "source"]
     date_hierarchy = "effective_on"
     resource_class = resource_for(PolicyMeasure, import_id_fields=("key",))

@@ -553,11 +553,21 @@ class PolicyMeasure(models.Model):
     announced_on = models.DateField(null=True, blank=True)
     effective_on = models.DateField(null=True, blank=True)
     suspended_from = models.DateField(null=True, blank=True)
-    suspended_until = models.DateField(null=True, blank=True, help_text="The measure applies again from this date.")
+    suspended_until = models.DateField(
+        null=True,
+        blank=True,
+        help_text='Last day of the suspension (included, as in "until 27 November 2026"): '
+        "the measure applies again from the next day.",
+    )
     ended_on = models.DateField(null=True, blank=True)
     instrument = models.CharField(max_length=200, blank=True, help_text='e.g. "MOFCOM Ann. No. 46 [2024]".')
-    summary = models.TextField(blank=True)
-    source_url = models.URLField(max_length=500, blank=True)
+    summary = models.TextField(blank=True, help_text="Public: shown to buyers on the pages and in the API.")
+    curator_notes = models.TextField(
+        blank=True, help_text="For curators only (modelling choices, what is unverified): never shown to buyers."
+    )
+    source_url = models.URLField(
+        max_length=500, blank=True, help_text="The official text (MOFCOM announcement, Federal Register notice ...)."
+    )
     source = models.ForeignKey(DataSource, null=True, blank=True, on_delete=models.PROTECT)
     severity_override = models.FloatField(null=True, blank=True, validators=share_validators)
     is_partly_confirmed = models.BooleanField(default=False, help_text="Some details are not yet confirmed.")

@@ -16,6 +16,7 @@ class MeasureType(StrEnum):
     """Kinds of policy measure, with a default severity each (``DEFAULT_SEVERITY``)."""
 
     EXPORT_BAN = "export_ban"
+    ANNOUNCED_EXPORT_BAN = "announced_export_ban"
     EXPORT_QUOTA = "export_quota"
     EXPORT_LICENCE = "export_licence"
     EXPORT_TAX = "export_tax"
@@ -27,6 +28,7 @@ class MeasureType(StrEnum):
 MEASURE_TYPE_LABELS: Final[Mapping[MeasureType, str]] = MappingProxyType(
     {
         MeasureType.EXPORT_BAN: "Export ban",
+        MeasureType.ANNOUNCED_EXPORT_BAN: "Announced export ban (from its effective date)",
         MeasureType.EXPORT_QUOTA: "Export quota",
         MeasureType.EXPORT_LICENCE: "Export licence requirement",
         MeasureType.EXPORT_TAX: "Export tax",
@@ -39,6 +41,8 @@ MEASURE_TYPE_LABELS: Final[Mapping[MeasureType, str]] = MappingProxyType(
 DEFAULT_SEVERITY: Final[Mapping[str, float]] = MappingProxyType(
     {
         MeasureType.EXPORT_BAN: 1.0,
+        # Not in force before its effective date (like any measure); a ban once it is.
+        MeasureType.ANNOUNCED_EXPORT_BAN: 1.0,
         MeasureType.EXPORT_QUOTA: 0.4,
         MeasureType.EXPORT_LICENCE: 0.2,
         MeasureType.EXPORT_TAX: 0.2,

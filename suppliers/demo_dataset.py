@@ -332,6 +332,7 @@ class _Loader:
                     "ended_on": _date(row["ended_on"]),
                     "instrument": row["instrument"][:200],
                     "summary": row["summary"],
+                    "curator_notes": row["curator_notes"],
                     "source_url": row["source_url"],
                     "severity_override": _float(row["severity_override"]),
                     "is_partly_confirmed": _bool(row["is_partly_confirmed"]),

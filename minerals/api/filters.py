@@ -65,11 +65,11 @@ class TradeFlowFilter(django_filters.FilterSet):
 
 def in_force_on(as_of: date) -> Q:
     """The measures in force on a date, as dashboards.risk.in_force decides it, in SQL:
-    effective on or before, not ended, not inside a suspension [from, until)."""
+    effective on or before, not ended, not inside a suspension [from, until] (both days included)."""
     suspended = (
         (Q(suspended_from__isnull=False) | Q(suspended_until__isnull=False))
         & (Q(suspended_from__isnull=True) | Q(suspended_from__lte=as_of))
-        & (Q(suspended_until__isnull=True) | Q(suspended_until__gt=as_of))
+        & (Q(suspended_until__isnull=True) | Q(suspended_until__gte=as_of))
     )
     return Q(effective_on__lte=as_of) & (Q(ended_on__isnull=True) | Q(ended_on__gt=as_of)) & ~suspended
 

@@ -110,8 +110,10 @@ def test_policy_timeline_splits_suspension_and_marks_review() -> None:
     figure = figures.policy_timeline([measure], as_of=date(2026, 6, 1), today=date(2026, 11, 30), title="t")
     segments = [(t.x[0], t.x[1], t.line.dash) for t in figure.data]
     assert segments[0] == ("2024-12-03", "2025-11-09", "solid")
-    assert segments[1] == ("2025-11-09", "2026-11-27", "dot")
-    assert segments[2][0] == "2026-11-27"
+    # "until 2026-11-27" includes the 27th: the dotted bar runs to the end of it, in force from the 28th.
+    assert segments[1] == ("2025-11-09", "2026-11-28", "dot")
+    assert "2026-11-27 (last day suspended)" in figure.data[1].hovertemplate
+    assert segments[2][0] == "2026-11-28"
     assert "review" in figure.data[2].name
     assert all(t.line.color == figures.CHINA_COLOUR for t in figure.data)
     assert {a.text for a in figure.layout.annotations} == {"today 2026-11-30", "as of 2026-06-01"}

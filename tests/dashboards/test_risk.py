@@ -329,12 +329,28 @@ def test_announced_measure_without_effective_date_is_not_in_force() -> None:
     assert not in_force(_measure(effective_on=None), AS_OF)
 
 
-def test_suspension_window_is_half_open() -> None:
+def test_suspended_until_includes_its_last_day() -> None:
+    # MOFCOM: clause 2 of Ann. 46 "suspended until 27 November 2026": the 27th is still suspended.
     measure = _measure(suspended_from=date(2025, 11, 9), suspended_until=date(2026, 11, 27))
     assert in_force(measure, date(2025, 11, 8))  # before the window
-    assert is_suspended(measure, date(2025, 11, 9))
+    assert is_suspended(measure, date(2025, 11, 9))  # first day included
     assert not in_force(measure, date(2026, 1, 1))  # inside the window
-    assert in_force(measure, date(2026, 11, 27))  # window end is exclusive: back in force
+    assert is_suspended(measure, date(2026, 11, 27))  # last day included
+    assert not in_force(measure, date(2026, 11, 27))
+    assert not needs_review(measure, date(2026, 11, 27))
+    assert not is_suspended(measure, date(2026, 11, 28))  # D + 1: applies again
+    assert in_force(measure, date(2026, 11, 28))
+    assert needs_review(measure, date(2026, 11, 28))
+
+
+def test_october_package_suspended_until_10_november_applies_again_on_the_11th() -> None:
+    measure = _measure(
+        effective_on=date(2025, 11, 8), suspended_from=date(2025, 11, 7), suspended_until=date(2026, 11, 10)
+    )
+    assert is_suspended(measure, date(2026, 11, 10))
+    assert not in_force(measure, date(2026, 11, 10))
+    assert in_force(measure, date(2026, 11, 11))
+    assert needs_review(measure, date(2026, 11, 11))
 
 
 def test_open_ended_suspension() -> None:

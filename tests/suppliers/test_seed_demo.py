@@ -68,6 +68,20 @@ def test_china_measures_carry_the_exact_dates_and_targets_of_the_timeline():
     assert set(october_package.values_list("suspended_until", flat=True)) == {date(2026, 11, 10)}
 
 
+def test_every_measure_has_an_instrument_and_its_official_text_or_the_partly_confirmed_flag():
+    assert list(PolicyMeasure.objects.filter(instrument="").values_list("key", flat=True)) == []
+    unlinked_unflagged = PolicyMeasure.objects.filter(source_url="", is_partly_confirmed=False)
+    assert list(unlinked_unflagged.values_list("key", flat=True)) == []
+    assert PolicyMeasure.objects.exclude(source_url="").count() >= 15
+
+
+def test_curator_notes_are_loaded_apart_from_the_public_summary():
+    measure = PolicyMeasure.objects.get(key="cn-2025-10-ree-five")
+    assert "not verified" in measure.curator_notes
+    assert "not verified" not in measure.summary
+    assert "until 2026-11-10, that day included" in measure.summary
+
+
 def test_us_support_measures_are_not_restrictions():
     support = PolicyMeasure.objects.filter(issuer_id="USA")
     assert support.count() >= 5
