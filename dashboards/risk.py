@@ -48,6 +48,7 @@ __all__ = [
     "Link",
     "Measure",
     "MeasureType",
+    "NotAlternative",
     "ProductionFigure",
     "Restriction",
     "RestrictionContribution",
@@ -58,6 +59,7 @@ __all__ = [
     "controlled_companies",
     "country_severity",
     "effective_ownership",
+    "feoc_upstream",
     "hhi_band",
     "hhi_wgi_t",
     "import_dependence",
@@ -68,11 +70,15 @@ __all__ = [
     "measure_severity",
     "needs_review",
     "net_import_reliance",
+    "not_alternative_reason",
+    "not_alternatives",
+    "processing_step",
     "rank_alternatives",
     "restricted_import_share",
     "restricted_share",
     "restricted_supply_share",
     "restriction_breakdown",
+    "stage_match",
     "supply_concentration",
     "supply_risk",
     "trade_factor",
@@ -1206,24 +1212,111 @@ class AlternativeSource:
     key: str
     kind: AlternativeKind
     country: str
-    available_capacity: float
+    available_capacity: float | None  # None: not published (withheld, unknown), never 0
     status: ProjectStatus = "operating"
     start_year: int | None = None
     governance: float | None = None
     feoc_controlled: bool = False
     name: str = ""
+    # The first FEOC-located or FEOC-controlled facility its supply links run back to, as
+    # "name (ISO3)" ("" when none): such a source is China in disguise, not an alternative.
+    feoc_upstream: str = ""
+    stage: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NotAlternative:
+    """A candidate that is never offered, with why (shown apart: "not an alternative: why")."""
+
+    source: AlternativeSource
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class Alternative:
-    """A ranked alternative: ``coverage_ratio = available_capacity / exposed_volume``."""
+    """A ranked alternative: ``coverage_ratio = available_capacity / exposed_volume``;
+    ``coverage_share = min(1, coverage_ratio)`` (the part of the gap it could fill, at most
+    all of it); ``gap_share = exposed_volume / available_capacity`` (the gap as a share of the
+    source: small means easy to absorb). Each is None when its denominator is 0 or the
+    capacity unknown."""
 
     rank: int
     source: AlternativeSource
     coverage_ratio: float | None
+    coverage_share: float | None = None
+    gap_share: float | None = None
 
 
 _STATUS_ORDER: Final[Mapping[str, int]] = MappingProxyType({"operating": 0, "construction": 1, "planned": 2, "": 3})
+
+
+# Supply-chain level of each stage: recycled material re-enters at the refined level.
+_STAGE_LEVEL: Final[Mapping[str, int]] = MappingProxyType({"mine": 0, "refinery": 1, "recycling": 1, "component": 2})
+_PROCESSING_STEPS: Final = ("refining", "component manufacture")
+
+
+def stage_match(source_stage: str, required_stage: str) -> bool | None:
+    """Whether a source supplies the stage bought (recycling counts as refined); None when
+    either stage is unknown."""
+    if source_stage not in _STAGE_LEVEL or required_stage not in _STAGE_LEVEL:
+        return None
+    return _STAGE_LEVEL[source_stage] == _STAGE_LEVEL[required_stage]
+
+
+def processing_step(source_stage: str, required_stage: str) -> str:
+    """What a source's material still needs before it is the stage bought: "" when it is that
+    stage (or a stage is unknown), the processing steps when it is upstream, and a note when it
+    is a downstream product."""
+    if stage_match(source_stage, required_stage) is not False:
+        return ""
+    have, want = _STAGE_LEVEL[source_stage], _STAGE_LEVEL[required_stage]
+    if have > want:
+        return f"a downstream product ({source_stage}), not the stage bought ({required_stage})"
+    steps = ", then ".join(_PROCESSING_STEPS[have:want])
+    return f"needs processing: {steps} ({source_stage} to {required_stage})"
+
+
+def not_alternative_reason(source: AlternativeSource, *, feoc: frozenset[str] = FEOC) -> str | None:
+    """Why a candidate is China (or another FEOC) in disguise, or None when it is not: located
+    in a FEOC country; controlled by a FEOC company (ownership chain at or above the threshold,
+    or recorded control); or its supply links run back to a FEOC facility."""
+    if source.country in feoc:
+        return f"located in {source.country}, a FEOC country"
+    if source.feoc_controlled:
+        return "controlled by a FEOC company (ownership at or above the control threshold, or recorded control)"
+    if source.feoc_upstream:
+        return f"supply runs back to China: {source.feoc_upstream}"
+    return None
+
+
+def not_alternatives(
+    candidates: Sequence[AlternativeSource], *, feoc: frozenset[str] = FEOC
+) -> tuple[NotAlternative, ...]:
+    """The candidates ``rank_alternatives`` never offers because of FEOC ties, with the reason,
+    in the candidates' order."""
+    out = []
+    for source in candidates:
+        reason = not_alternative_reason(source, feoc=feoc)
+        if reason is not None:
+            out.append(NotAlternative(source=source, reason=reason))
+    return tuple(out)
+
+
+def feoc_upstream(start: str, upstream_of: Mapping[str, Sequence[str]], flagged: Mapping[str, str]) -> str:
+    """The first flagged facility (FEOC-located or FEOC-controlled; value: its label) reached by
+    walking supply links upstream from ``start`` (breadth first, cycles safe), or "" when none.
+    ``start`` itself is not checked: its own location and control are separate reasons."""
+    seen = {start}
+    queue = list(upstream_of.get(start, ()))
+    while queue:
+        node = queue.pop(0)
+        if node in seen:
+            continue
+        seen.add(node)
+        if node in flagged:
+            return flagged[node]
+        queue.extend(upstream_of.get(node, ()))
+    return ""
 
 
 def rank_alternatives(
@@ -1234,36 +1327,52 @@ def rank_alternatives(
 ) -> tuple[Alternative, ...]:
     """Non-FEOC sources that could replace ``exposed_volume``, best first.
 
-    Excluded: sources located in ``feoc``, ``feoc_controlled`` ones, and those with no
-    available capacity. Ranking key, in order: status (operating, construction, planned,
-    unknown: available sooner first); the part of the exposed volume it can cover,
+    Excluded: sources with a ``not_alternative_reason`` (located in ``feoc``, FEOC-controlled,
+    supply running back to a FEOC facility) and those with no available capacity (0; an
+    unknown capacity, None, is kept and ranked after the known ones of its status).
+    Ranking key, in order: status (operating, construction, planned,
+    unknown: available sooner first); capacity known before unknown; the part of the exposed volume it can cover,
     ``min(1, coverage_ratio)``, descending; governance score ascending (better first,
     unknown last); available capacity descending; start year ascending; key.
     ``coverage_ratio = available_capacity / exposed_volume`` (``None`` when the exposed
     volume is 0, in which case capacity alone orders within a status).
     """
     _require_non_negative("exposed_volume", exposed_volume)
-    eligible = [c for c in candidates if c.country not in feoc and not c.feoc_controlled and c.available_capacity > 0]
+    eligible = [
+        c
+        for c in candidates
+        if not_alternative_reason(c, feoc=feoc) is None and (c.available_capacity is None or c.available_capacity > 0)
+    ]
 
     def coverage(source: AlternativeSource) -> float | None:
-        return source.available_capacity / exposed_volume if exposed_volume > 0 else None
+        capacity = source.available_capacity
+        return capacity / exposed_volume if capacity is not None and exposed_volume > 0 else None
 
-    def sort_key(source: AlternativeSource) -> tuple[int, float, int, float, float, int, str]:
+    def sort_key(source: AlternativeSource) -> tuple[int, bool, float, bool, float, float, int, str]:
         ratio = coverage(source)
         return (
             _STATUS_ORDER.get(source.status, 3),
+            source.available_capacity is None,
             -min(1.0, ratio) if ratio is not None else 0.0,
             source.governance is None,
             source.governance if source.governance is not None else 0.0,
-            -source.available_capacity,
+            -(source.available_capacity or 0.0),
             source.start_year if source.start_year is not None else 9999,
             source.key,
         )
 
-    return tuple(
-        Alternative(rank=i, source=s, coverage_ratio=coverage(s))
-        for i, s in enumerate(sorted(eligible, key=sort_key), start=1)
-    )
+    def ranked(i: int, source: AlternativeSource) -> Alternative:
+        ratio = coverage(source)
+        capacity = source.available_capacity
+        return Alternative(
+            rank=i,
+            source=source,
+            coverage_ratio=ratio,
+            coverage_share=min(1.0, ratio) if ratio is not None else None,
+            gap_share=exposed_volume / capacity if capacity else None,
+        )
+
+    return tuple(ranked(i, s) for i, s in enumerate(sorted(eligible, key=sort_key), start=1))
 
 
 # --------------------------------------------------------------------------------------------
