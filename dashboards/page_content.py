@@ -512,6 +512,13 @@ def _policy_section(page: _MineralPage) -> None:
     )
 
 
+def _available_text(year: int | None, announced: bool) -> str:
+    """ "2026", "2029 (announced)", or "unknown" for an alternative's first year of supply."""
+    if year is None:
+        return "unknown"
+    return f"{year} (announced)" if announced else str(year)
+
+
 def _alternatives_section(page: _MineralPage) -> None:
     """Producing countries outside the FEOC at the headline stage."""
     names, latest, head_stage, tables = page.names, page.latest, page.head_stage, page.tables
@@ -1060,6 +1067,8 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
                     "kind": a["kind"].replace("_", " "),
                     "country": names.get(a["country"], a["country"]),
                     "processing": "; ".join(p for p in (a["processing"], a["processing_where"]) if p),
+                    "available": _available_text(a["available_from"], a["announced"]),
+                    "why": ", ".join(f"{name} {value:.2f}" for name, value in a["contributions"].items()),
                 }
             )
     tables["alternatives"] = build_table(
@@ -1079,11 +1088,15 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
             Column("governance", "Governance (0 best, 10 worst)", "risk"),
             Column("coverage_share", "Coverage of the gap (at most 100 %)", "share", digits=0),
             Column("gap_label", "Gap as a share of the source"),
+            Column("available", "Can supply from"),
+            Column("score", "Score (0..1)", "risk"),
+            Column("why", "Score by factor"),
         ),
         records=alt_records,
         empty="No non-FEOC source with a published capacity.",
-        note="Ranked by status (operating first), coverage, governance (WGI) and capacity. A country's whole output "
-        "is an upper bound of what could be contracted.",
+        note="Score = weighted sum of stage match, availability year, coverage of the gap, governance (WGI) and "
+        "exposure to measures in force (weights in docs/metrics.md). A country's whole output is an upper bound of "
+        "what could be contracted.",
     )
     tables["alternative_gaps"] = build_table(
         id="alternative_gaps",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, cast
 
@@ -347,6 +347,7 @@ def _alternative_candidates(
     unit_of: Mapping[int, str],
     exposed_of: Mapping[int, float],
     stage_of: Mapping[int, str],
+    slug_of: Mapping[int, str],
 ) -> dict[int, tuple[list[risk.AlternativeSource], dict[str, Any]]]:
     """Candidates per mineral, in seven queries whatever the number of minerals or facilities:
     supply rows, facilities (with their company), supply links (with their upstream facility),
@@ -445,6 +446,19 @@ def _alternative_candidates(
                     stage=Stage.RECYCLING,
                 )
             )
+    # Exposure to measures in force: the severity of its country's measures on the mineral
+    # towards the buyer's country (a ranking factor).
+    measures, severities = policy_measures(mineral_ids), severity_by_type()
+    for mid, (candidates, _) in out.items():
+        candidates[:] = [
+            replace(
+                c,
+                measure_severity=risk.country_severity(
+                    measures, c.country, slug_of[mid], destination, as_of, severity_by_type=severities
+                ),
+            )
+            for c in candidates
+        ]
     return out
 
 
@@ -522,6 +536,10 @@ def _alternative_out(alternative: risk.Alternative, unit: str, info: Mapping[str
         "gap_label": _gap_label(alternative, unit),
         "stage": source.stage,
         "stage_match": risk.stage_match(source.stage, info["stage"]),
+        "available_from": alternative.available_from,
+        "announced": alternative.announced,
+        "score": alternative.score,
+        "contributions": dict(alternative.contributions),
         "processing": processing,
         "processing_where": info["processing_where"] if processing.startswith("needs processing") else "",
     }
@@ -558,9 +576,17 @@ def mineral_alternatives(
         unit_of={mineral.pk: unit},
         exposed_of={mineral.pk: exposed_volume},
         stage_of={mineral.pk: stage},
+        slug_of={mineral.pk: mineral.slug},
     )[mineral.pk]
     feoc = feoc_countries()
-    ranked = risk.rank_alternatives(exposed_volume, candidates, feoc=feoc)
+    ranked = risk.rank_alternatives(
+        exposed_volume,
+        candidates,
+        feoc=feoc,
+        required_stage=stage,
+        year=as_of.year,
+        weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
+    )
     return {
         "mineral": mineral.slug,
         "as_of": as_of.isoformat(),
@@ -597,13 +623,25 @@ def organization_alternatives(*, organization: Organization, as_of: date | None 
         exposed_of[row.mineral_id] = _convert(row.china_exposed_volume, row.unit, to_unit) + (uncovered or 0.0)
     stage_of = {row.mineral_id: row.required_stage or Stage.REFINERY for row in rows}
     candidates = _alternative_candidates(
-        list(unit_of), as_of=as_of, unit_of=unit_of, exposed_of=exposed_of, stage_of=stage_of
+        list(unit_of),
+        as_of=as_of,
+        unit_of=unit_of,
+        exposed_of=exposed_of,
+        stage_of=stage_of,
+        slug_of={row.mineral_id: row.mineral.slug for row in rows},
     )
     feoc = feoc_countries()
     out = []
     for row in sorted(rows, key=lambda r: r.mineral.name):
         sources, info = candidates[row.mineral_id]
-        ranked = risk.rank_alternatives(exposed_of[row.mineral_id], sources, feoc=feoc)
+        ranked = risk.rank_alternatives(
+            exposed_of[row.mineral_id],
+            sources,
+            feoc=feoc,
+            required_stage=stage_of[row.mineral_id],
+            year=as_of.year,
+            weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
+        )
         out.append(
             {
                 "organization": organization.slug,

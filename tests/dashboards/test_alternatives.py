@@ -23,28 +23,43 @@ def _recompute(*slugs: str) -> None:
 def test_lithium_alternatives_hand_ranked(demo: None) -> None:
     """demo/production.csv, lithium mine 2024 (t): AUS 88,000, CHL 49,000, CHN 41,000 (FEOC, out),
     ZWE 22,000, ARG 18,000, BRA 10,000, CAN 4,300, NAM 2,700, PRT 380, USA withheld (output
-    unknown: kept, after the known ones). demo/facilities.csv: Thacker Pass (USA, construction,
-    40,000 t) is a U.S. project; Kings Mountain (planned) has no published capacity (last).
+    unknown: kept, coverage unknown). demo/facilities.csv: Thacker Pass (USA, construction,
+    40,000 t, no start year) is a U.S. project; Kings Mountain (planned) has no capacity.
 
-    Exposed volume 100,000 t: every coverage ratio is below 1, so within "operating" the order
-    is by coverage (= output) descending; the project under construction comes after them all.
+    Bought at the mine stage, exposed 100,000 t, default weights (stage 0.30, availability 0.25,
+    coverage 0.20, governance 0.15, measures 0.10; no lithium measure by these countries):
+    every operating country scores 0.30 + 0.25 + 0.10 + 0.20 x output/100,000 + 0.15 x
+    (1 - WGI score/10). AUS (WGI score 2.0021): 0.30 + 0.25 + 0.176 + 0.1200 + 0.10 = 0.946;
+    CHL (3.4973): 0.30 + 0.25 + 0.098 + 0.0975 + 0.10 = 0.8455; CAN (2.0370): 0.0086 +
+    0.1194 -> 0.778; USA (coverage unknown, 0; 2.9465): 0.7558; PRT (3.0532, 380 t): 0.755;
+    ARG (5.4416, 18,000 t): 0.7544; NAM 0.7394; BRA 0.7373; ZWE (7.4326, 22,000 t): 0.7325.
+    Thacker Pass: no announced start year, availability 0: 0.30 + 0.08 + 0.1058 + 0.10 =
+    0.5858; Kings Mountain 0.5058.
     """
     _recompute("lithium")
-    report = selectors.mineral_alternatives("lithium", exposed_volume=100_000.0, unit="t", as_of=AS_OF)
+    report = selectors.mineral_alternatives("lithium", exposed_volume=100_000.0, unit="t", stage="mine", as_of=AS_OF)
     got = [(a["key"], a["kind"], a["status"]) for a in report["alternatives"]]
-    countries = ["AUS", "CHL", "ZWE", "ARG", "BRA", "CAN", "NAM", "PRT"]
+    countries = ["AUS", "CHL", "CAN", "USA", "PRT", "ARG", "NAM", "BRA", "ZWE"]
     assert got == [
         *[(f"country:{c}", "country", "operating") for c in countries],
-        ("country:USA", "country", "operating"),
         ("facility:thacker-pass", "us_project", "construction"),
         ("facility:kings-mountain", "us_project", "planned"),
     ]
+    scores = [a["score"] for a in report["alternatives"]]
+    assert scores == pytest.approx(
+        [0.946, 0.8455, 0.778, 0.7558, 0.755, 0.7544, 0.7394, 0.7373, 0.7325, 0.5858, 0.5058], abs=6e-5
+    )
+    aus = report["alternatives"][0]
+    assert aus["contributions"] == pytest.approx(
+        {"stage": 0.30, "availability": 0.25, "coverage": 0.176, "governance": 0.15 * (1 - aus["governance"] / 10),
+         "measures": 0.10}
+    )  # fmt: skip
+    assert aus["governance"] == pytest.approx(2.0021, abs=1e-4)
     ratios = [a["coverage_ratio"] for a in report["alternatives"]]
-    assert ratios[:8] == pytest.approx([0.88, 0.49, 0.22, 0.18, 0.10, 0.043, 0.027, 0.0038])
-    assert ratios[8:] == [None, pytest.approx(0.40), None]
+    assert ratios[:3] == pytest.approx([0.88, 0.49, 0.043])
+    assert ratios[3] is None
     assert [a["rank"] for a in report["alternatives"]] == list(range(1, 12))
     assert (report["production_year"], report["production_stage"]) == (2024, "mine")
-    assert report["alternatives"][0]["governance"] is not None  # AUS has WGI estimates
 
 
 def test_small_volume_ranks_by_governance_and_units_convert(demo: None) -> None:
@@ -95,13 +110,13 @@ def test_feoc_controlled_facility_and_recycling_rate(demo: None) -> None:
 def test_query_counts_are_fixed(demo: None, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     _recompute("lithium", "graphite-natural", "gallium", "cobalt")
     lithium = Mineral.objects.get(slug="lithium")
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(12):
         selectors.mineral_alternatives("lithium", exposed_volume=10.0, as_of=AS_OF)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(11):
         selectors.mineral_alternatives(lithium, exposed_volume=10.0, as_of=AS_OF)
     buyer = Organization.objects.get(name="Demo Buyer Inc.")
     services.organizations_exposure_recompute(organization_ids=[buyer.pk])
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(12):
         report = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
     by_mineral = {row["mineral"]: row for row in report}
     # Lithium: CHL 12 + CHN 8 = 20 t, upstream China share 0.4 -> 8 t exposed; AUS covers it.
