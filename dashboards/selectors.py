@@ -513,7 +513,10 @@ def _gap_label(alternative: risk.Alternative, unit: str) -> str:
         return "capacity unknown"
     if alternative.gap_share is None:
         return ""
-    return f"your gap is {alternative.gap_share:.1%} of {alternative.source.name} ({_volume_text(capacity, unit)})"
+    percent = alternative.gap_share * 100
+    # Two significant digits when small (0.036), whole percents from 10, never scientific notation.
+    shown = "<0.01" if percent < 0.01 else f"{percent:.2g}" if percent < 10 else f"{percent:,.0f}"
+    return f"your gap is {shown}% of {alternative.source.name} ({_volume_text(capacity, unit)})"
 
 
 def _alternative_out(alternative: risk.Alternative, unit: str, info: Mapping[str, Any]) -> dict[str, Any]:
