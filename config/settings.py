@@ -406,6 +406,13 @@ CELERY_BEAT_SCHEDULE["minerals-import-housekeeping"] = {
 # Foreign entities of concern (U.S. usage) and the ownership threshold of the FEOC rule.
 LODESTONE_FEOC_COUNTRIES = env.list("LODESTONE_FEOC_COUNTRIES", default=["CHN", "RUS", "PRK", "IRN"])
 LODESTONE_CONTROL_THRESHOLD = env.float("LODESTONE_CONTROL_THRESHOLD", default=0.25)
+# Weights of the alternatives' ranking factors (docs/metrics.md, "Alternatives"): relative,
+# normalized to sum 1; e.g. LODESTONE_ALTERNATIVE_WEIGHTS="stage=0.3,availability=0.25,...".
+LODESTONE_ALTERNATIVE_WEIGHTS = env.dict(
+    "LODESTONE_ALTERNATIVE_WEIGHTS",
+    cast={"value": float},
+    default={"stage": 0.30, "availability": 0.25, "coverage": 0.20, "governance": 0.15, "measures": 0.10},
+)
 # USGS counts Hong Kong and Macau with China in import sources.
 LODESTONE_CHINA_GROUP = env.list("LODESTONE_CHINA_GROUP", default=["CHN", "HKG", "MAC"])
 LODESTONE_DEFAULT_DESTINATION = env.str("LODESTONE_DEFAULT_DESTINATION", default="USA")

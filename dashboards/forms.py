@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
-from minerals.models import MeasureType, Unit
+from minerals.models import MeasureType, Stage, Unit
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)
@@ -95,6 +95,12 @@ class RequirementForm(forms.Form):
     mineral = forms.ChoiceField()
     annual_quantity = forms.FloatField(min_value=0, label="Annual quantity")
     unit = forms.ChoiceField(choices=Unit.choices, initial=Unit.T)
+    stage = forms.ChoiceField(
+        choices=[("", "unchanged (refined for a new requirement)"), *Stage.choices],
+        required=False,
+        label="Stage bought",
+        help_text="Alternatives come from this stage, or are shown with the processing they need.",
+    )
     notes = forms.CharField(required=False, max_length=500)
 
     def __init__(self, *args: Any, minerals: list[tuple[str, str]], **kwargs: Any) -> None:

@@ -512,6 +512,13 @@ def _policy_section(page: _MineralPage) -> None:
     )
 
 
+def _available_text(year: int | None, announced: bool) -> str:
+    """ "2026", "2029 (announced)", or "unknown" for an alternative's first year of supply."""
+    if year is None:
+        return "unknown"
+    return f"{year} (announced)" if announced else str(year)
+
+
 def _alternatives_section(page: _MineralPage) -> None:
     """Producing countries outside the FEOC at the headline stage."""
     names, latest, head_stage, tables = page.names, page.latest, page.head_stage, page.tables
@@ -1083,6 +1090,9 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
                     "mineral": mineral_names.get(slug, slug),
                     "kind": a["kind"].replace("_", " "),
                     "country": names.get(a["country"], a["country"]),
+                    "processing": "; ".join(p for p in (a["processing"], a["processing_where"]) if p),
+                    "available": _available_text(a["available_from"], a["announced"]),
+                    "why": ", ".join(f"{name} {value:.2f}" for name, value in a["contributions"].items()),
                 }
             )
     tables["alternatives"] = build_table(
@@ -1095,15 +1105,54 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
             Column("kind", "Kind"),
             Column("country", "Country"),
             Column("status", "Status"),
+            Column("stage", "Stage"),
+            Column("processing", "Processing before use"),
             Column("available_capacity", "Available / yr", "number"),
             Column("unit", "Unit"),
             Column("governance", "Governance (0 best, 10 worst)", "risk"),
-            Column("coverage_ratio", "Coverage of exposed volume", "share", digits=0),
+            Column("coverage_share", "Coverage of the gap (at most 100 %)", "share", digits=0),
+            Column("gap_label", "Gap as a share of the source"),
+            Column("available", "Can supply from"),
+            Column("score", "Score (0..1)", "risk"),
+            Column("why", "Score by factor"),
         ),
         records=alt_records,
         empty="No non-FEOC source with a published capacity.",
-        note="Ranked by status (operating first), coverage, governance (WGI) and capacity. A country's whole output "
-        "is an upper bound of what could be contracted.",
+        note="Score = weighted sum of stage match, availability year, coverage of the gap, governance (WGI) and "
+        "exposure to measures in force (weights in docs/metrics.md). A country's whole output is an upper bound of "
+        "what could be contracted.",
+    )
+    tables["alternative_gaps"] = build_table(
+        id="alternative_gaps",
+        caption="The gap to fill, by mineral (in the mineral's canonical unit)",
+        columns=(
+            Column("mineral", "Mineral"),
+            Column("stage", "Stage bought"),
+            Column("exposed_volume", "China-exposed / yr", "number"),
+            Column("uncovered_volume", "Not covered by any supplier / yr", "number"),
+            Column("gap_volume", "Gap / yr", "number"),
+            Column("unit", "Unit"),
+        ),
+        records=[{**g, "mineral": mineral_names.get(g["mineral"], g["mineral"])} for g in data["alternative_gaps"]],
+        empty="No requirement with a computed exposure.",
+    )
+    tables["not_alternatives"] = build_table(
+        id="not_alternatives",
+        caption="Not an alternative: China or another FEOC in disguise",
+        columns=(
+            Column("mineral", "Mineral"),
+            Column("name", "Source"),
+            Column("country", "Country"),
+            Column("reason", "Why not"),
+        ),
+        records=[
+            {**x, "mineral": mineral_names.get(slug, slug), "country": names.get(x["country"], x["country"])}
+            for slug, excluded in data["not_alternatives"].items()
+            for x in excluded
+        ],
+        empty="No candidate source is tied to a FEOC.",
+        note="Located in a FEOC country, controlled by a FEOC company (ownership chains at the configured "
+        "threshold, or recorded control), or fed through supply links by such a facility.",
     )
     tables["requirements"] = build_table(
         id="requirements",

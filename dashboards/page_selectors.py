@@ -517,10 +517,13 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
         "feoc": sorted(feoc_countries()),
     }
     # Ranked alternatives come from the risk engine's selector (the same numbers as the API).
-    data["alternatives"] = {
-        row["mineral"]: row["alternatives"]
-        for row in selectors.organization_alternatives(organization=organization, as_of=as_of)
-    }
+    alternatives = selectors.organization_alternatives(organization=organization, as_of=as_of)
+    data["alternatives"] = {row["mineral"]: row["alternatives"] for row in alternatives}
+    data["not_alternatives"] = {row["mineral"]: row["not_alternatives"] for row in alternatives}
+    data["alternative_gaps"] = [
+        {key: row[key] for key in ("mineral", "stage", "exposed_volume", "uncovered_volume", "gap_volume", "unit")}
+        for row in alternatives
+    ]
     return data
 
 

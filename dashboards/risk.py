@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from statistics import median
 from types import MappingProxyType
@@ -30,6 +30,7 @@ from typing import Any, Final, Literal
 from minerals.policy_terms import DEFAULT_SEVERITY, MeasureType
 
 __all__ = [
+    "ALTERNATIVE_WEIGHTS",
     "CHINA",
     "CHINA_GROUP",
     "CONTROL_THRESHOLD",
@@ -48,16 +49,20 @@ __all__ = [
     "Link",
     "Measure",
     "MeasureType",
+    "NotAlternative",
     "ProductionFigure",
     "Restriction",
     "RestrictionContribution",
     "SourcingLine",
     "Stake",
     "SupplyRisk",
+    "alternative_factors",
+    "available_from",
     "buyer_exposure",
     "controlled_companies",
     "country_severity",
     "effective_ownership",
+    "feoc_upstream",
     "hhi_band",
     "hhi_wgi_t",
     "import_dependence",
@@ -68,11 +73,15 @@ __all__ = [
     "measure_severity",
     "needs_review",
     "net_import_reliance",
+    "not_alternative_reason",
+    "not_alternatives",
+    "processing_step",
     "rank_alternatives",
     "restricted_import_share",
     "restricted_share",
     "restricted_supply_share",
     "restriction_breakdown",
+    "stage_match",
     "supply_concentration",
     "supply_risk",
     "trade_factor",
@@ -1208,24 +1217,170 @@ class AlternativeSource:
     key: str
     kind: AlternativeKind
     country: str
-    available_capacity: float
+    available_capacity: float | None  # None: not published (withheld, unknown), never 0
     status: ProjectStatus = "operating"
     start_year: int | None = None
     governance: float | None = None
     feoc_controlled: bool = False
     name: str = ""
+    # The first FEOC-located or FEOC-controlled facility its supply links run back to, as
+    # "name (ISO3)" ("" when none): such a source is China in disguise, not an alternative.
+    feoc_upstream: str = ""
+    stage: str = ""
+    # Max severity (0..1) of the measures in force by its country on the mineral towards the
+    # buyer's country; None when not known.
+    measure_severity: float | None = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NotAlternative:
+    """A candidate that is never offered, with why (shown apart: "not an alternative: why")."""
+
+    source: AlternativeSource
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class Alternative:
-    """A ranked alternative: ``coverage_ratio = available_capacity / exposed_volume``."""
+    """A ranked alternative: ``coverage_ratio = available_capacity / exposed_volume``;
+    ``coverage_share = min(1, coverage_ratio)`` (the part of the gap it could fill, at most
+    all of it); ``gap_share = exposed_volume / available_capacity`` (the gap as a share of the
+    source: small means easy to absorb). Each is None when its denominator is 0 or the
+    capacity unknown."""
 
     rank: int
     source: AlternativeSource
     coverage_ratio: float | None
+    coverage_share: float | None = None
+    gap_share: float | None = None
+    score: float = 0.0
+    contributions: Mapping[str, float] = field(default_factory=dict)
+    available_from: int | None = None
+    announced: bool = False
 
 
-_STATUS_ORDER: Final[Mapping[str, int]] = MappingProxyType({"operating": 0, "construction": 1, "planned": 2, "": 3})
+ALTERNATIVE_WEIGHTS: Final[Mapping[str, float]] = MappingProxyType(
+    {"stage": 0.30, "availability": 0.25, "coverage": 0.20, "governance": 0.15, "measures": 0.10}
+)
+"""Default weights of the ranking factors (settings.LODESTONE_ALTERNATIVE_WEIGHTS overrides)."""
+AVAILABILITY_HORIZON_YEARS: Final = 10
+"""An alternative available this many years from now or later adds nothing for availability."""
+
+
+def available_from(source: AlternativeSource, year: int | None) -> tuple[int | None, bool]:
+    """The year from which a source can supply and whether that year is only announced: an
+    operating source now (``year``); one under construction or planned from its announced
+    start year (never before ``year``); None when not known."""
+    if source.status == "operating":
+        return year, False
+    if source.start_year is None:
+        return None, False
+    return (max(source.start_year, year) if year is not None else source.start_year), True
+
+
+def alternative_factors(
+    source: AlternativeSource, *, coverage_share: float | None, required_stage: str, year: int | None
+) -> dict[str, float | None]:
+    """Each ranking factor in 0..1 (1 best), None when its input is unknown: stage (1 the
+    stage bought, 0 another), availability (1 now, falling linearly to 0 at
+    AVAILABILITY_HORIZON_YEARS), coverage (the part of the gap it can fill), governance
+    (1 - wgi_score / 10) and measures (1 - the severity of measures in force by its country)."""
+    match = stage_match(source.stage, required_stage)
+    start, _ = available_from(source, year)
+    availability = None
+    if start is not None and year is not None:
+        availability = max(0.0, 1.0 - (start - year) / AVAILABILITY_HORIZON_YEARS)
+    elif source.status == "operating":
+        availability = 1.0
+    return {
+        "stage": None if match is None else float(match),
+        "availability": availability,
+        "coverage": coverage_share,
+        "governance": 1.0 - source.governance / 10.0 if source.governance is not None else None,
+        "measures": 1.0 - source.measure_severity if source.measure_severity is not None else None,
+    }
+
+
+def _normalized_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+    chosen = dict(ALTERNATIVE_WEIGHTS if weights is None else weights)
+    unknown = set(chosen) - set(ALTERNATIVE_WEIGHTS)
+    if unknown:
+        raise ValueError(f"unknown ranking factor(s) {sorted(unknown)}; expected some of {sorted(ALTERNATIVE_WEIGHTS)}")
+    for name, weight in chosen.items():
+        _require_non_negative(f"weight {name}", weight)
+    total = sum(chosen.values())
+    if total <= 0:
+        raise ValueError("the ranking weights must not all be 0")
+    return {name: chosen.get(name, 0.0) / total for name in ALTERNATIVE_WEIGHTS}
+
+
+# Supply-chain level of each stage: recycled material re-enters at the refined level.
+_STAGE_LEVEL: Final[Mapping[str, int]] = MappingProxyType({"mine": 0, "refinery": 1, "recycling": 1, "component": 2})
+_PROCESSING_STEPS: Final = ("refining", "component manufacture")
+
+
+def stage_match(source_stage: str, required_stage: str) -> bool | None:
+    """Whether a source supplies the stage bought (recycling counts as refined); None when
+    either stage is unknown."""
+    if source_stage not in _STAGE_LEVEL or required_stage not in _STAGE_LEVEL:
+        return None
+    return _STAGE_LEVEL[source_stage] == _STAGE_LEVEL[required_stage]
+
+
+def processing_step(source_stage: str, required_stage: str) -> str:
+    """What a source's material still needs before it is the stage bought: "" when it is that
+    stage (or a stage is unknown), the processing steps when it is upstream, and a note when it
+    is a downstream product."""
+    if stage_match(source_stage, required_stage) is not False:
+        return ""
+    have, want = _STAGE_LEVEL[source_stage], _STAGE_LEVEL[required_stage]
+    if have > want:
+        return f"a downstream product ({source_stage}), not the stage bought ({required_stage})"
+    steps = ", then ".join(_PROCESSING_STEPS[have:want])
+    return f"needs processing: {steps} ({source_stage} to {required_stage})"
+
+
+def not_alternative_reason(source: AlternativeSource, *, feoc: frozenset[str] = FEOC) -> str | None:
+    """Why a candidate is China (or another FEOC) in disguise, or None when it is not: located
+    in a FEOC country; controlled by a FEOC company (ownership chain at or above the threshold,
+    or recorded control); or its supply links run back to a FEOC facility."""
+    if source.country in feoc:
+        return f"located in {source.country}, a FEOC country"
+    if source.feoc_controlled:
+        return "controlled by a FEOC company (ownership at or above the control threshold, or recorded control)"
+    if source.feoc_upstream:
+        return f"supply runs back to China: {source.feoc_upstream}"
+    return None
+
+
+def not_alternatives(
+    candidates: Sequence[AlternativeSource], *, feoc: frozenset[str] = FEOC
+) -> tuple[NotAlternative, ...]:
+    """The candidates ``rank_alternatives`` never offers because of FEOC ties, with the reason,
+    in the candidates' order."""
+    out = []
+    for source in candidates:
+        reason = not_alternative_reason(source, feoc=feoc)
+        if reason is not None:
+            out.append(NotAlternative(source=source, reason=reason))
+    return tuple(out)
+
+
+def feoc_upstream(start: str, upstream_of: Mapping[str, Sequence[str]], flagged: Mapping[str, str]) -> str:
+    """The first flagged facility (FEOC-located or FEOC-controlled; value: its label) reached by
+    walking supply links upstream from ``start`` (breadth first, cycles safe), or "" when none.
+    ``start`` itself is not checked: its own location and control are separate reasons."""
+    seen = {start}
+    queue = list(upstream_of.get(start, ()))
+    while queue:
+        node = queue.pop(0)
+        if node in seen:
+            continue
+        seen.add(node)
+        if node in flagged:
+            return flagged[node]
+        queue.extend(upstream_of.get(node, ()))
+    return ""
 
 
 def rank_alternatives(
@@ -1233,39 +1388,56 @@ def rank_alternatives(
     candidates: Sequence[AlternativeSource],
     *,
     feoc: frozenset[str] = FEOC,
+    required_stage: str = "",
+    year: int | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> tuple[Alternative, ...]:
-    """Non-FEOC sources that could replace ``exposed_volume``, best first.
+    """Non-FEOC sources that could replace ``exposed_volume``, best first, with why.
 
-    Excluded: sources located in ``feoc``, ``feoc_controlled`` ones, and those with no
-    available capacity. Ranking key, in order: status (operating, construction, planned,
-    unknown: available sooner first); the part of the exposed volume it can cover,
-    ``min(1, coverage_ratio)``, descending; governance score ascending (better first,
-    unknown last); available capacity descending; start year ascending; key.
-    ``coverage_ratio = available_capacity / exposed_volume`` (``None`` when the exposed
-    volume is 0, in which case capacity alone orders within a status).
+    Excluded: sources with a ``not_alternative_reason`` (located in ``feoc``, FEOC-controlled,
+    supply running back to a FEOC facility) and those with no available capacity (0; an
+    unknown capacity, None, is kept).
+
+    ``score = sum over factors of weight x factor`` (``alternative_factors``; an unknown factor
+    counts 0), the weights normalized to sum 1 (``ALTERNATIVE_WEIGHTS`` by default); each
+    factor's ``weight x factor`` is returned in ``contributions``. Ties: known capacity first,
+    larger capacity, key. ``coverage_ratio = available_capacity / exposed_volume`` (``None``
+    when the exposed volume is 0 or the capacity unknown), ``coverage_share`` = it capped at 1,
+    ``gap_share = exposed_volume / available_capacity``.
     """
     _require_non_negative("exposed_volume", exposed_volume)
-    eligible = [c for c in candidates if c.country not in feoc and not c.feoc_controlled and c.available_capacity > 0]
+    normalized = _normalized_weights(weights)
+    eligible = [
+        c
+        for c in candidates
+        if not_alternative_reason(c, feoc=feoc) is None and (c.available_capacity is None or c.available_capacity > 0)
+    ]
 
-    def coverage(source: AlternativeSource) -> float | None:
-        return source.available_capacity / exposed_volume if exposed_volume > 0 else None
-
-    def sort_key(source: AlternativeSource) -> tuple[int, float, int, float, float, int, str]:
-        ratio = coverage(source)
-        return (
-            _STATUS_ORDER.get(source.status, 3),
-            -min(1.0, ratio) if ratio is not None else 0.0,
-            source.governance is None,
-            source.governance if source.governance is not None else 0.0,
-            -source.available_capacity,
-            source.start_year if source.start_year is not None else 9999,
-            source.key,
+    def assess(source: AlternativeSource) -> Alternative:
+        capacity = source.available_capacity
+        ratio = capacity / exposed_volume if capacity is not None and exposed_volume > 0 else None
+        share = min(1.0, ratio) if ratio is not None else None
+        factors = alternative_factors(source, coverage_share=share, required_stage=required_stage, year=year)
+        contributions = {name: normalized[name] * (factors[name] or 0.0) for name in ALTERNATIVE_WEIGHTS}
+        start, announced = available_from(source, year)
+        return Alternative(
+            rank=0,
+            source=source,
+            coverage_ratio=ratio,
+            coverage_share=share,
+            gap_share=exposed_volume / capacity if capacity else None,
+            score=sum(contributions.values()),
+            contributions=MappingProxyType(contributions),
+            available_from=start,
+            announced=announced,
         )
 
-    return tuple(
-        Alternative(rank=i, source=s, coverage_ratio=coverage(s))
-        for i, s in enumerate(sorted(eligible, key=sort_key), start=1)
-    )
+    def sort_key(alternative: Alternative) -> tuple[float, bool, float, str]:
+        capacity = alternative.source.available_capacity
+        return (-round(alternative.score, 12), capacity is None, -(capacity or 0.0), alternative.source.key)
+
+    ordered = sorted((assess(c) for c in eligible), key=sort_key)
+    return tuple(replace(a, rank=i) for i, a in enumerate(ordered, start=1))
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, cast
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from dashboards import risk
@@ -30,7 +31,7 @@ from dashboards.inputs import (
 )
 from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
 from minerals.models import WGI_DIMENSIONS, Mineral, MineralParameter, Stage, TradeRestrictionFactor, WgiScore
-from suppliers.models import Facility, Organization
+from suppliers.models import Facility, Organization, Requirement, SupplyLink
 
 SUPPLY_FIELDS = (
     "stage", "year", "unit", "world_total", "world_total_source", "coverage", "residual_share", "china_share",
@@ -340,21 +341,33 @@ def _convert(quantity: float, unit: str, to_unit: str) -> float:
 
 
 def _alternative_candidates(
-    mineral_ids: Sequence[int], *, as_of: date, unit_of: Mapping[int, str], exposed_of: Mapping[int, float]
+    mineral_ids: Sequence[int],
+    *,
+    as_of: date,
+    unit_of: Mapping[int, str],
+    exposed_of: Mapping[int, float],
+    stage_of: Mapping[int, str],
+    slug_of: Mapping[int, str],
 ) -> dict[int, tuple[list[risk.AlternativeSource], dict[str, Any]]]:
-    """Candidates per mineral, in six queries whatever the number of minerals or facilities:
-    supply rows, facilities (with their company), ownership stakes, company domiciles, WGI,
-    EoL recycling input rates."""
+    """Candidates per mineral, in seven queries whatever the number of minerals or facilities:
+    supply rows, facilities (with their company), supply links (with their upstream facility),
+    ownership stakes, company domiciles, WGI, EoL recycling input rates."""
     wgi = {country: risk.wgi_score(estimates) for country, estimates in latest_wgi().items()}
-    # Producing countries: the most upstream stage's newest table up to as_of, as stored by the
-    # recompute (newest edition already chosen); output = share x world total.
+    # Producing countries: the newest table up to as_of of the stage bought, else of the most
+    # upstream stage with data, as stored by the recompute (newest edition already chosen);
+    # output = share x world total.
     tables: dict[int, SupplyMetric] = {}
+    newest: dict[tuple[int, str], SupplyMetric] = {}
     supply = SupplyMetric.objects.filter(mineral_id__in=mineral_ids, year__lte=as_of.year, unknown=False)
     for row in supply.order_by("mineral_id", "-year"):
+        newest.setdefault((row.mineral_id, row.stage), row)
         best = tables.get(row.mineral_id)
         rank = STAGE_ORDER.index(row.stage) if row.stage in STAGE_ORDER else len(STAGE_ORDER)
         if best is None or (rank, -row.year) < (STAGE_ORDER.index(best.stage), -best.year):
             tables[row.mineral_id] = row
+    for mid in mineral_ids:
+        if (mid, stage_of[mid]) in newest:
+            tables[mid] = newest[(mid, stage_of[mid])]
     controlled = feoc_controlled_companies()
     rates = dict(
         MineralParameter.objects.filter(mineral_id__in=mineral_ids, name=MineralParameter.Name.EOL_RIR).values_list(
@@ -364,33 +377,38 @@ def _alternative_candidates(
     out: dict[int, tuple[list[risk.AlternativeSource], dict[str, Any]]] = {
         mid: ([], {"production_year": None, "production_stage": None, "eol_rir": rates.get(mid)}) for mid in mineral_ids
     }
+    feoc = feoc_countries()
+    for mid in mineral_ids:
+        out[mid][1].update(
+            stage=stage_of[mid], processing_where=_processing_where(newest.get((mid, stage_of[mid])), feoc)
+        )
     for mid, row in tables.items():
         candidates, info = out[mid]
         info.update(production_year=row.year, production_stage=row.stage, sources=row.sources)
         for country, share in row.country_shares:
-            if share is None or row.world_total is None:
-                continue  # withheld: output unknown, never guessed
+            # Withheld (or no world total): the output stays unknown, never guessed nor 0.
+            known = share is not None and row.world_total is not None
             candidates.append(
                 risk.AlternativeSource(
                     key=f"country:{country}",
                     kind="country",
                     country=country,
-                    available_capacity=_convert(share * row.world_total, row.unit, unit_of[mid]),
+                    available_capacity=_convert(share * row.world_total, row.unit, unit_of[mid]) if known else None,
                     status="operating",
                     start_year=None,
                     governance=wgi.get(country),
                     feoc_controlled=False,
                     name=f"{country} {row.stage} output {row.year}",
+                    stage=row.stage,
                 )
             )
-    facilities = Facility.objects.filter(
-        mineral_id__in=mineral_ids, status__in=_SUPPLYING_STATUSES, capacity__isnull=False
-    ).values_list(
-        "mineral_id", "key", "name", "country_id", "stage", "status", "start_year", "capacity", "capacity_unit",
+    upstream_of, flagged = _feoc_supply_links(mineral_ids, feoc=feoc, controlled=controlled)
+    facilities = Facility.objects.filter(mineral_id__in=mineral_ids, status__in=_SUPPLYING_STATUSES).values_list(
+        "mineral_id", "id", "key", "name", "country_id", "stage", "status", "start_year", "capacity", "capacity_unit",
         "company_id", "company__recorded_foreign_control",
     )  # fmt: skip
-    for mid, key, name, country, stage, status, start, capacity, cap_unit, company, recorded in facilities.order_by():
-        assert capacity is not None  # filtered on capacity__isnull=False
+    rows = facilities.order_by()
+    for mid, fid, key, name, country, stage, status, start, capacity, cap_unit, company, recorded in rows:
         kind: risk.AlternativeKind = "facility"
         if stage == Stage.RECYCLING:
             kind = "recycling"
@@ -401,12 +419,14 @@ def _alternative_candidates(
                 key=f"facility:{key}",
                 kind=kind,
                 country=country,
-                available_capacity=_convert(capacity, cap_unit, unit_of[mid]),
+                available_capacity=_convert(capacity, cap_unit, unit_of[mid]) if capacity is not None else None,
                 status=cast(risk.ProjectStatus, status),  # filtered on _SUPPLYING_STATUSES
                 start_year=start,
                 governance=wgi.get(country),
                 feoc_controlled=recorded or str(company) in controlled,
                 name=name,
+                feoc_upstream=risk.feoc_upstream(str(fid), upstream_of.get(mid, {}), flagged),
+                stage=stage,
             )
         )
     destination = settings.LODESTONE_DEFAULT_DESTINATION
@@ -423,13 +443,85 @@ def _alternative_candidates(
                     status="operating",
                     governance=wgi.get(destination),
                     name=f"End-of-life recycling input rate {rate:.0%}",
+                    stage=Stage.RECYCLING,
                 )
             )
+    # Exposure to measures in force: the severity of its country's measures on the mineral
+    # towards the buyer's country (a ranking factor).
+    measures, severities = policy_measures(mineral_ids), severity_by_type()
+    for mid, (candidates, _) in out.items():
+        candidates[:] = [
+            replace(
+                c,
+                measure_severity=risk.country_severity(
+                    measures, c.country, slug_of[mid], destination, as_of, severity_by_type=severities
+                ),
+            )
+            for c in candidates
+        ]
     return out
 
 
-def _alternative_out(alternative: risk.Alternative, unit: str) -> dict[str, Any]:
+def _processing_where(table: SupplyMetric | None, feoc: frozenset[str]) -> str:
+    """Where the stage bought is produced: its newest table's largest producer and share
+    ("" without a table), saying so when that is a FEOC country."""
+    known = [(share, iso3) for iso3, share in (table.country_shares if table else []) if share is not None]
+    if table is None or not known:
+        return ""
+    share, iso3 = max(known)
+    flag = " (a FEOC country)" if iso3 in feoc else ""
+    return f"{table.stage} output {table.year}: {iso3} {share:.0%} of world{flag}"
+
+
+def _feoc_supply_links(
+    mineral_ids: Sequence[int], *, feoc: frozenset[str], controlled: frozenset[str]
+) -> tuple[dict[int, dict[str, list[str]]], dict[str, str]]:
+    """Per mineral, each facility's upstream facilities (ids as text), and the upstream
+    facilities that are FEOC-located or FEOC-controlled, labelled "name (ISO3)". One query."""
+    upstream_of: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    flagged: dict[str, str] = {}
+    links = SupplyLink.objects.filter(mineral_id__in=mineral_ids).values_list(
+        "mineral_id", "downstream_id", "upstream_id", "upstream__name", "upstream__country_id",
+        "upstream__company_id", "upstream__company__recorded_foreign_control",
+    )  # fmt: skip
+    for mid, downstream, upstream, name, country, company, recorded in links.order_by():
+        upstream_of[mid][str(downstream)].append(str(upstream))
+        if country in feoc or recorded or str(company) in controlled:
+            flagged[str(upstream)] = f"{name} ({country})"
+    return upstream_of, flagged
+
+
+def _not_alternative_out(excluded: risk.NotAlternative) -> dict[str, Any]:
+    source = excluded.source
+    return {
+        "key": source.key,
+        "kind": source.kind,
+        "name": source.name,
+        "country": source.country,
+        "reason": excluded.reason,
+    }
+
+
+def _volume_text(volume: float, unit: str) -> str:
+    return f"{volume:,.0f} {unit}" if volume >= 10 else f"{volume:.3g} {unit}"
+
+
+def _gap_label(alternative: risk.Alternative, unit: str) -> str:
+    """ "your gap is 0.2% of AUS mine output 2024 (88,000 t)": small means easy to absorb."""
+    capacity = alternative.source.available_capacity
+    if capacity is None:
+        return "capacity unknown"
+    if alternative.gap_share is None:
+        return ""
+    percent = alternative.gap_share * 100
+    # Two significant digits when small (0.036), whole percents from 10, never scientific notation.
+    shown = "<0.01" if percent < 0.01 else f"{percent:.2g}" if percent < 10 else f"{percent:,.0f}"
+    return f"your gap is {shown}% of {alternative.source.name} ({_volume_text(capacity, unit)})"
+
+
+def _alternative_out(alternative: risk.Alternative, unit: str, info: Mapping[str, Any]) -> dict[str, Any]:
     source = alternative.source
+    processing = risk.processing_step(source.stage, info["stage"])
     return {
         "rank": alternative.rank,
         "key": source.key,
@@ -442,63 +534,130 @@ def _alternative_out(alternative: risk.Alternative, unit: str) -> dict[str, Any]
         "unit": unit,
         "governance": source.governance,
         "coverage_ratio": alternative.coverage_ratio,
+        "coverage_share": alternative.coverage_share,
+        "gap_share": alternative.gap_share,
+        "gap_label": _gap_label(alternative, unit),
+        "stage": source.stage,
+        "stage_match": risk.stage_match(source.stage, info["stage"]),
+        "available_from": alternative.available_from,
+        "announced": alternative.announced,
+        "score": alternative.score,
+        "contributions": dict(alternative.contributions),
+        "processing": processing,
+        "processing_where": info["processing_where"] if processing.startswith("needs processing") else "",
     }
 
 
 def mineral_alternatives(
-    mineral: Mineral | str, *, exposed_volume: float, unit: str = "t", as_of: date | None = None
+    mineral: Mineral | str,
+    *,
+    exposed_volume: float,
+    unit: str = "t",
+    stage: str = Stage.REFINERY,
+    as_of: date | None = None,
 ) -> dict[str, Any]:
     """Non-FEOC sources that could replace `exposed_volume` (in `unit`) of a mineral, ranked by
     risk.rank_alternatives, each with `coverage_ratio` = its available capacity / the volume.
 
-    Candidates: producing countries with their output (the most upstream stage's newest stored
-    table up to `as_of`, newest edition); facilities with a published capacity that are
-    operating, under construction or planned (U.S. ones not yet operating are `us_project`,
+    Candidates: producing countries with their output (the newest stored table up to `as_of`
+    of the stage bought, `stage`, else of the most upstream stage with data; newest edition);
+    facilities with a published capacity that are operating, under construction or planned
+    (U.S. ones not yet operating are `us_project`,
     recycling-stage ones `recycling`); the end-of-life recycling input rate (`eol_rir`
     parameter) as secondary supply. FEOC-located and FEOC-controlled sources are excluded
-    (ownership >= threshold through chains, or recorded control). Seven queries with a slug,
-    six with a Mineral, whatever the number of candidates.
+    (ownership >= threshold through chains, or recorded control), and so are facilities whose
+    supply links run back to such a facility: all of them are listed apart in
+    `not_alternatives` with the reason. Eight queries with a slug, seven with a Mineral,
+    whatever the number of candidates.
     """
     if isinstance(mineral, str):
         mineral = Mineral.objects.get(slug=mineral)
     as_of = as_of or timezone.localdate()
     candidates, info = _alternative_candidates(
-        [mineral.pk], as_of=as_of, unit_of={mineral.pk: unit}, exposed_of={mineral.pk: exposed_volume}
+        [mineral.pk],
+        as_of=as_of,
+        unit_of={mineral.pk: unit},
+        exposed_of={mineral.pk: exposed_volume},
+        stage_of={mineral.pk: stage},
+        slug_of={mineral.pk: mineral.slug},
     )[mineral.pk]
-    ranked = risk.rank_alternatives(exposed_volume, candidates, feoc=feoc_countries())
+    feoc = feoc_countries()
+    ranked = risk.rank_alternatives(
+        exposed_volume,
+        candidates,
+        feoc=feoc,
+        required_stage=stage,
+        year=as_of.year,
+        weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
+    )
     return {
         "mineral": mineral.slug,
         "as_of": as_of.isoformat(),
         "exposed_volume": exposed_volume,
         "unit": unit,
         **info,
-        "alternatives": [_alternative_out(a, unit) for a in ranked],
+        "alternatives": [_alternative_out(a, unit, info) for a in ranked],
+        "not_alternatives": [_not_alternative_out(x) for x in risk.not_alternatives(candidates, feoc=feoc)],
     }
 
 
 def organization_alternatives(*, organization: Organization, as_of: date | None = None) -> list[dict[str, Any]]:
-    """Per mineral the buyer holds: alternatives for its China-exposed volume (the stored
-    exposure's `china_exposed_volume`, in its requirement's unit, tonnes when none).
-    Seven queries whatever the number of minerals and candidates."""
+    """Per mineral the buyer holds: alternatives for its gap, `gap_volume` = the stored
+    exposure's `china_exposed_volume` + `uncovered_volume` (the requirement no sourcing line
+    covers; None without a requirement), all in the mineral's canonical unit, from the stage the
+    requirement buys. Eight queries whatever the number of minerals and candidates."""
     as_of = as_of or timezone.localdate()
-    rows = list(ExposureMetric.objects.filter(organization=organization).select_related("mineral"))
-    unit_of = {row.mineral_id: row.unit or "t" for row in rows}
-    exposed_of = {row.mineral_id: row.china_exposed_volume for row in rows}
-    candidates = _alternative_candidates(list(unit_of), as_of=as_of, unit_of=unit_of, exposed_of=exposed_of)
+    bought = Requirement.objects.filter(organization_id=OuterRef("organization_id"), mineral_id=OuterRef("mineral_id"))
+    rows = list(
+        ExposureMetric.objects.filter(organization=organization)
+        .select_related("mineral")
+        .annotate(required_stage=Subquery(bought.values("stage")[:1]))
+    )
+    # Every volume in the mineral's canonical unit; the gap = the China-exposed volume plus the
+    # part of the requirement no sourcing line covers (unknown without a requirement).
+    unit_of = {row.mineral_id: row.mineral.canonical_unit for row in rows}
+    exposed_of, uncovered_of = {}, {}
+    for row in rows:
+        to_unit = unit_of[row.mineral_id]
+        uncovered = None
+        if row.requirement_quantity is not None:
+            uncovered = _convert(max(0.0, row.requirement_quantity - row.total_volume), row.unit, to_unit)
+        uncovered_of[row.mineral_id] = uncovered
+        exposed_of[row.mineral_id] = _convert(row.china_exposed_volume, row.unit, to_unit) + (uncovered or 0.0)
+    stage_of = {row.mineral_id: row.required_stage or Stage.REFINERY for row in rows}
+    candidates = _alternative_candidates(
+        list(unit_of),
+        as_of=as_of,
+        unit_of=unit_of,
+        exposed_of=exposed_of,
+        stage_of=stage_of,
+        slug_of={row.mineral_id: row.mineral.slug for row in rows},
+    )
+    feoc = feoc_countries()
     out = []
     for row in sorted(rows, key=lambda r: r.mineral.name):
         sources, info = candidates[row.mineral_id]
-        ranked = risk.rank_alternatives(row.china_exposed_volume, sources, feoc=feoc_countries())
+        ranked = risk.rank_alternatives(
+            exposed_of[row.mineral_id],
+            sources,
+            feoc=feoc,
+            required_stage=stage_of[row.mineral_id],
+            year=as_of.year,
+            weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
+        )
         out.append(
             {
                 "organization": organization.slug,
                 "mineral": row.mineral.slug,
                 "as_of": as_of.isoformat(),
                 "exposure_as_of": row.as_of.isoformat(),
-                "exposed_volume": row.china_exposed_volume,
+                "exposed_volume": _convert(row.china_exposed_volume, row.unit, unit_of[row.mineral_id]),
+                "uncovered_volume": uncovered_of[row.mineral_id],
+                "gap_volume": exposed_of[row.mineral_id],
                 "unit": unit_of[row.mineral_id],
                 **info,
-                "alternatives": [_alternative_out(a, unit_of[row.mineral_id]) for a in ranked],
+                "alternatives": [_alternative_out(a, unit_of[row.mineral_id], info) for a in ranked],
+                "not_alternatives": [_not_alternative_out(x) for x in risk.not_alternatives(sources, feoc=feoc)],
             }
         )
     return out

@@ -327,7 +327,12 @@ def _portfolio_write(request: HttpRequest, organization: Organization) -> tuple[
                 supplier_services.record_upsert(
                     model=Requirement,
                     lookup={"organization": organization, "mineral": Mineral.objects.get(slug=data["mineral"])},
-                    values={"annual_quantity": data["annual_quantity"], "unit": data["unit"], "notes": data["notes"]},
+                    values={
+                        "annual_quantity": data["annual_quantity"],
+                        "unit": data["unit"],
+                        "notes": data["notes"],
+                        **({"stage": data["stage"]} if data["stage"] else {}),
+                    },
                     user=user,
                 )
                 messages.success(request, "Requirement saved; exposure recomputed.")

@@ -133,7 +133,7 @@ class MembershipAdmin(SuppliersAdmin):
 
 @admin.register(Requirement)
 class RequirementAdmin(SuppliersAdmin):
-    list_display = ["organization", "mineral", "annual_quantity", "unit"]
+    list_display = ["organization", "mineral", "annual_quantity", "unit", "stage"]
     list_filter = ["mineral"]
     list_select_related = ["organization", "mineral"]
     search_fields = ["organization__name", "mineral__name"]

@@ -195,6 +195,12 @@ class Requirement(models.Model):
     mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT)
     annual_quantity = models.FloatField(validators=[MinValueValidator(0.0)])
     unit = models.CharField(max_length=2, choices=Unit.choices, default=Unit.T)
+    stage = models.CharField(
+        max_length=10,
+        choices=Stage.choices,
+        default=Stage.REFINERY,
+        help_text="The stage bought: mine concentrate, refined metal or chemical, or a component.",
+    )
     notes = models.TextField(blank=True)
 
     history = HistoricalRecords()

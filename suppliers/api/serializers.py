@@ -49,7 +49,7 @@ class RequirementOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Requirement
-        fields = ["id", "organization", "mineral", "annual_quantity", "unit", "notes"]
+        fields = ["id", "organization", "mineral", "annual_quantity", "unit", "stage", "notes"]
         read_only_fields = fields
 
 
@@ -58,7 +58,7 @@ class RequirementInputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Requirement
-        fields = ["mineral", "annual_quantity", "unit", "notes"]
+        fields = ["mineral", "annual_quantity", "unit", "stage", "notes"]
 
 
 class SourcingOutputSerializer(serializers.ModelSerializer):

@@ -8,7 +8,7 @@ import pytest
 
 from dashboards import selectors, services
 from minerals.models import DataSource, Mineral, MineralParameter
-from suppliers.models import Company, Facility, Organization, OwnershipStake
+from suppliers.models import Company, Facility, Organization, OwnershipStake, SupplyLink
 
 pytestmark = pytest.mark.django_db
 
@@ -22,26 +22,44 @@ def _recompute(*slugs: str) -> None:
 
 def test_lithium_alternatives_hand_ranked(demo: None) -> None:
     """demo/production.csv, lithium mine 2024 (t): AUS 88,000, CHL 49,000, CHN 41,000 (FEOC, out),
-    ZWE 22,000, ARG 18,000, BRA 10,000, CAN 4,300, NAM 2,700, PRT 380, USA withheld (out: output
-    unknown). demo/facilities.csv: Thacker Pass (USA, construction, 40,000 t) is a U.S. project;
-    Kings Mountain (planned) has no published capacity (out).
+    ZWE 22,000, ARG 18,000, BRA 10,000, CAN 4,300, NAM 2,700, PRT 380, USA withheld (output
+    unknown: kept, coverage unknown). demo/facilities.csv: Thacker Pass (USA, construction,
+    40,000 t, no start year) is a U.S. project; Kings Mountain (planned) has no capacity.
 
-    Exposed volume 100,000 t: every coverage ratio is below 1, so within "operating" the order
-    is by coverage (= output) descending; the project under construction comes after them all.
+    Bought at the mine stage, exposed 100,000 t, default weights (stage 0.30, availability 0.25,
+    coverage 0.20, governance 0.15, measures 0.10; no lithium measure by these countries):
+    every operating country scores 0.30 + 0.25 + 0.10 + 0.20 x output/100,000 + 0.15 x
+    (1 - WGI score/10). AUS (WGI score 2.0021): 0.30 + 0.25 + 0.176 + 0.1200 + 0.10 = 0.946;
+    CHL (3.4973): 0.30 + 0.25 + 0.098 + 0.0975 + 0.10 = 0.8455; CAN (2.0370): 0.0086 +
+    0.1194 -> 0.778; USA (coverage unknown, 0; 2.9465): 0.7558; PRT (3.0532, 380 t): 0.755;
+    ARG (5.4416, 18,000 t): 0.7544; NAM 0.7394; BRA 0.7373; ZWE (7.4326, 22,000 t): 0.7325.
+    Thacker Pass: no announced start year, availability 0: 0.30 + 0.08 + 0.1058 + 0.10 =
+    0.5858; Kings Mountain 0.5058.
     """
     _recompute("lithium")
-    report = selectors.mineral_alternatives("lithium", exposed_volume=100_000.0, unit="t", as_of=AS_OF)
+    report = selectors.mineral_alternatives("lithium", exposed_volume=100_000.0, unit="t", stage="mine", as_of=AS_OF)
     got = [(a["key"], a["kind"], a["status"]) for a in report["alternatives"]]
-    countries = ["AUS", "CHL", "ZWE", "ARG", "BRA", "CAN", "NAM", "PRT"]
+    countries = ["AUS", "CHL", "CAN", "USA", "PRT", "ARG", "NAM", "BRA", "ZWE"]
     assert got == [
         *[(f"country:{c}", "country", "operating") for c in countries],
         ("facility:thacker-pass", "us_project", "construction"),
+        ("facility:kings-mountain", "us_project", "planned"),
     ]
+    scores = [a["score"] for a in report["alternatives"]]
+    assert scores == pytest.approx(
+        [0.946, 0.8455, 0.778, 0.7558, 0.755, 0.7544, 0.7394, 0.7373, 0.7325, 0.5858, 0.5058], abs=6e-5
+    )
+    aus = report["alternatives"][0]
+    assert aus["contributions"] == pytest.approx(
+        {"stage": 0.30, "availability": 0.25, "coverage": 0.176, "governance": 0.15 * (1 - aus["governance"] / 10),
+         "measures": 0.10}
+    )  # fmt: skip
+    assert aus["governance"] == pytest.approx(2.0021, abs=1e-4)
     ratios = [a["coverage_ratio"] for a in report["alternatives"]]
-    assert ratios == pytest.approx([0.88, 0.49, 0.22, 0.18, 0.10, 0.043, 0.027, 0.0038, 0.40])
-    assert [a["rank"] for a in report["alternatives"]] == list(range(1, 10))
+    assert ratios[:3] == pytest.approx([0.88, 0.49, 0.043])
+    assert ratios[3] is None
+    assert [a["rank"] for a in report["alternatives"]] == list(range(1, 12))
     assert (report["production_year"], report["production_stage"]) == (2024, "mine")
-    assert report["alternatives"][0]["governance"] is not None  # AUS has WGI estimates
 
 
 def test_small_volume_ranks_by_governance_and_units_convert(demo: None) -> None:
@@ -49,7 +67,7 @@ def test_small_volume_ranks_by_governance_and_units_convert(demo: None) -> None:
     governance score (WGI, lower is better) orders them; capacities are returned in kg."""
     _recompute("lithium")
     report = selectors.mineral_alternatives("lithium", exposed_volume=30_000.0, unit="kg", as_of=AS_OF)
-    operating = [a for a in report["alternatives"] if a["status"] == "operating"]
+    operating = [a for a in report["alternatives"] if a["status"] == "operating" and a["available_capacity"]]
     scores = [a["governance"] for a in operating]
     known = [s for s in scores if s is not None]
     assert known == sorted(known)
@@ -57,7 +75,7 @@ def test_small_volume_ranks_by_governance_and_units_convert(demo: None) -> None:
     aus = next(a for a in operating if a["country"] == "AUS")
     assert aus["available_capacity"] == pytest.approx(88_000_000.0)
     assert aus["coverage_ratio"] == pytest.approx(88_000_000.0 / 30_000.0)
-    assert report["alternatives"][-1]["key"] == "facility:thacker-pass"
+    assert report["alternatives"][-2]["key"] == "facility:thacker-pass"
 
 
 def test_feoc_controlled_facility_and_recycling_rate(demo: None) -> None:
@@ -92,13 +110,13 @@ def test_feoc_controlled_facility_and_recycling_rate(demo: None) -> None:
 def test_query_counts_are_fixed(demo: None, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     _recompute("lithium", "graphite-natural", "gallium", "cobalt")
     lithium = Mineral.objects.get(slug="lithium")
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(12):
         selectors.mineral_alternatives("lithium", exposed_volume=10.0, as_of=AS_OF)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(11):
         selectors.mineral_alternatives(lithium, exposed_volume=10.0, as_of=AS_OF)
     buyer = Organization.objects.get(name="Demo Buyer Inc.")
     services.organizations_exposure_recompute(organization_ids=[buyer.pk])
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(12):
         report = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
     by_mineral = {row["mineral"]: row for row in report}
     # Lithium: CHL 12 + CHN 8 = 20 t, upstream China share 0.4 -> 8 t exposed; AUS covers it.
@@ -108,3 +126,151 @@ def test_query_counts_are_fixed(demo: None, django_assert_num_queries) -> None: 
     graphite = {a["key"] for a in by_mineral["graphite-natural"]["alternatives"]}
     assert "facility:balama-mine" in graphite
     assert "country:CHN" not in graphite
+
+
+# --------------------------------------------------------------------------------------------
+# Not China in disguise (issue 12): excluded sources are listed apart with the reason
+
+
+def _lithium_facility(key: str, company: Company, country: str, stage: str = "refinery", **extra: object) -> Facility:
+    return Facility.objects.create(
+        key=key, company=company, name=key.title(), country_id=country, mineral=Mineral.objects.get(slug="lithium"),
+        stage=stage, capacity=extra.pop("capacity", 1_000), capacity_unit="t", status=extra.pop("status", "operating"),
+        **extra,
+    )  # fmt: skip
+
+
+def test_chinese_owned_facility_abroad_is_not_an_alternative(demo: None) -> None:
+    """A Chinese company owns 30 % of a Canadian plant's company: 30 % >= the 25 % threshold, so
+    the plant is listed apart as controlled; a 20 % stake (below the threshold) keeps the other
+    Canadian plant an alternative."""
+    _recompute("lithium")
+    owner = Company.objects.create(name="Owner (CHN)", hq_country_id="CHN", is_fictional=True)
+    controlled_co = Company.objects.create(name="Controlled Co", hq_country_id="CAN", is_fictional=True)
+    minority_co = Company.objects.create(name="Minority Co", hq_country_id="CAN", is_fictional=True)
+    OwnershipStake.objects.create(owner=owner, owned=controlled_co, percent=30)
+    OwnershipStake.objects.create(owner=owner, owned=minority_co, percent=20)
+    _lithium_facility("plant-controlled", controlled_co, "CAN")
+    _lithium_facility("plant-minority", minority_co, "CAN")
+    report = selectors.mineral_alternatives("lithium", exposed_volume=100.0, as_of=AS_OF)
+    offered = {a["key"] for a in report["alternatives"]}
+    apart = {a["key"]: a["reason"] for a in report["not_alternatives"]}
+    assert "facility:plant-minority" in offered
+    assert "facility:plant-controlled" not in offered
+    assert "controlled by a FEOC" in apart["facility:plant-controlled"]
+    assert apart["country:CHN"] == "located in CHN, a FEOC country"
+    assert "country:CHN" not in offered
+
+
+def test_facility_fed_by_a_chinese_refinery_is_not_an_alternative(demo: None) -> None:
+    """A Japanese cathode plant takes 40 % of its lithium from a refinery in China (a Chinese
+    company): its supply runs back to China, so it is listed apart naming that refinery; a
+    Korean plant fed by the Japanese one is excluded too (the chain runs back to China)."""
+    _recompute("lithium")
+    cn_co = Company.objects.create(name="Refiner (CHN)", hq_country_id="CHN", is_fictional=True)
+    jp_co = Company.objects.create(name="Cathodes (JPN)", hq_country_id="JPN", is_fictional=True)
+    kr_co = Company.objects.create(name="Cells (KOR)", hq_country_id="KOR", is_fictional=True)
+    refinery = _lithium_facility("cn-refinery", cn_co, "CHN")
+    cathodes = _lithium_facility("jp-cathodes", jp_co, "JPN", stage="component")
+    cells = _lithium_facility("kr-cells", kr_co, "KOR", stage="component")
+    lithium = Mineral.objects.get(slug="lithium")
+    SupplyLink.objects.create(upstream=refinery, downstream=cathodes, mineral=lithium, share=0.4)
+    SupplyLink.objects.create(upstream=cathodes, downstream=cells, mineral=lithium, share=1.0)
+    report = selectors.mineral_alternatives("lithium", exposed_volume=100.0, as_of=AS_OF)
+    offered = {a["key"] for a in report["alternatives"]}
+    apart = {a["key"]: a["reason"] for a in report["not_alternatives"]}
+    assert {"facility:jp-cathodes", "facility:kr-cells", "facility:cn-refinery"}.isdisjoint(offered)
+    assert apart["facility:jp-cathodes"] == "supply runs back to China: Cn-Refinery (CHN)"
+    assert apart["facility:kr-cells"] == "supply runs back to China: Cn-Refinery (CHN)"
+    assert apart["facility:cn-refinery"] == "located in CHN, a FEOC country"
+
+
+# --------------------------------------------------------------------------------------------
+# By stage (issue 12): alternatives from the stage bought, or "needs processing" with where
+
+
+def test_mine_offered_to_a_refined_metal_buyer_shows_its_processing_step(demo: None) -> None:
+    """Copper bought refined: producing countries come from the refinery table (JPN refinery
+    2024, 1,600,000 t: same stage). A Chilean mine offered to that buyer needs refining, and
+    refining happens mostly in China: demo/production.csv copper refinery 2024, CHN 12,000,000
+    of a world 27,000,000 t = 44 % (a FEOC country: said so)."""
+    _recompute("copper")
+    chile_co = Company.objects.create(name="Mine Co (CHL)", hq_country_id="CHL", is_fictional=True)
+    Facility.objects.create(
+        key="test-copper-mine", company=chile_co, name="Copper Mine", country_id="CHL",
+        mineral=Mineral.objects.get(slug="copper"), stage="mine", capacity=1_000, capacity_unit="t",
+        status="operating",
+    )  # fmt: skip
+    report = selectors.mineral_alternatives("copper", exposed_volume=100.0, stage="refinery", as_of=AS_OF)
+    by_key = {a["key"]: a for a in report["alternatives"]}
+    japan = by_key["country:JPN"]
+    assert (japan["stage"], japan["stage_match"], japan["processing"]) == ("refinery", True, "")
+    assert japan["available_capacity"] == pytest.approx(1_600_000.0)
+    mine = by_key["facility:test-copper-mine"]
+    assert (mine["stage"], mine["stage_match"]) == ("mine", False)
+    assert mine["processing"] == "needs processing: refining (mine to refinery)"
+    assert mine["processing_where"] == "refinery output 2024: CHN 44% of world (a FEOC country)"
+    assert report["stage"] == "refinery"
+
+
+def test_requirement_stage_defaults_to_refined(demo: None) -> None:
+    from suppliers.models import Requirement
+
+    buyer = Organization.objects.get(name="Demo Buyer Inc.")
+    requirement = Requirement.objects.filter(organization=buyer).first()
+    assert requirement is not None
+    assert requirement.stage == "refinery"
+
+
+# --------------------------------------------------------------------------------------------
+# Volumes that mean something (issue 12): gap as a share of the source, capped coverage,
+# unknown capacity unknown, the uncovered part of a requirement
+
+
+def test_coverage_is_capped_and_the_gap_is_a_share_of_the_source(demo: None) -> None:
+    """A 176 t gap against Australia's 2024 lithium mine output of 88,000 t: coverage
+    88,000 / 176 = 500x is shown as 100 %; the gap is 176 / 88,000 = 0.2 % of the source.
+    The U.S. output is withheld: it stays unknown (None), never 0."""
+    _recompute("lithium")
+    report = selectors.mineral_alternatives("lithium", exposed_volume=176.0, unit="t", stage="mine", as_of=AS_OF)
+    by_key = {a["key"]: a for a in report["alternatives"]}
+    aus = by_key["country:AUS"]
+    assert aus["coverage_ratio"] == pytest.approx(500.0)
+    assert aus["coverage_share"] == 1.0
+    assert aus["gap_share"] == pytest.approx(0.002)
+    assert aus["gap_label"] == "your gap is 0.2% of AUS mine output 2024 (88,000 t)"
+    assert all(a["coverage_share"] is None or 0 <= a["coverage_share"] <= 1 for a in report["alternatives"])
+    usa = by_key["country:USA"]
+    assert (usa["available_capacity"], usa["coverage_share"], usa["gap_share"]) == (None, None, None)
+    assert usa["gap_label"] == "capacity unknown"
+
+
+def test_uncovered_part_of_a_requirement_changes_with_the_requirement(demo: None) -> None:
+    """Demo Buyer's gallium: requirement 2,000 kg, sourced CHN 1,600 + JPN 400 = 2,000 kg, so
+    nothing is uncovered. Raised to 5,000 kg, 5,000 - 2,000 = 3,000 kg is uncovered and the
+    gap the alternatives must fill grows by exactly that."""
+    from suppliers import services as supplier_services
+    from suppliers.models import Requirement
+
+    _recompute("gallium")
+    buyer = Organization.objects.get(name="Demo Buyer Inc.")
+    gallium = Mineral.objects.get(slug="gallium")
+
+    def gallium_row() -> dict[str, object]:
+        services.organizations_exposure_recompute(organization_ids=[buyer.pk])
+        rows = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
+        return next(row for row in rows if row["mineral"] == "gallium")
+
+    before = gallium_row()
+    assert before["unit"] == "kg"
+    assert before["uncovered_volume"] == pytest.approx(0.0)
+    assert before["gap_volume"] == pytest.approx(before["exposed_volume"])
+    supplier_services.record_upsert(
+        model=Requirement,
+        lookup={"organization": buyer, "mineral": gallium},
+        values={"annual_quantity": 5_000, "unit": "kg"},
+    )
+    after = gallium_row()
+    assert after["uncovered_volume"] == pytest.approx(3_000.0)
+    assert after["gap_volume"] == pytest.approx(after["exposed_volume"] + 3_000.0)
+    assert after["exposed_volume"] == pytest.approx(before["exposed_volume"])

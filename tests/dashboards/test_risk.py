@@ -936,3 +936,41 @@ def test_stored_partner_amounts_give_back_the_ranked_shares() -> None:
     assert ranked_partner_shares(amounts, 2.0, by_quantity=True) == (("BRA", 1.0),)
     assert ranked_partner_shares(amounts, None) == ()
     assert ranked_partner_shares(amounts, 0.0) == ()
+
+
+# --------------------------------------------------------------------------------------------
+# Alternatives ranking explained (issue 12): factors, weights, contributions, availability
+
+
+def test_operating_alternative_ranks_before_a_planned_one_of_the_same_size() -> None:
+    """Exposed 100 t, two Canadian refineries of 100 t (governance 2.0), as of 2026, default
+    weights (stage 0.30, availability 0.25, coverage 0.20, governance 0.15, measures 0.10).
+    Shared: stage match 1 -> 0.30; coverage min(1, 100/100) = 1 -> 0.20; governance
+    1 - 2/10 = 0.8 -> 0.12; no measure -> 0.10. Operating: available 2026 -> 1 -> 0.25, score
+    0.97; planned from 2029 (announced): 1 - 3/10 = 0.7 -> 0.175, score 0.895."""
+    planned = AlternativeSource(
+        "plan", "facility", "CAN", 100, status="planned", start_year=2029, governance=2.0, stage="refinery"
+    )
+    operating = AlternativeSource("op", "facility", "CAN", 100, governance=2.0, stage="refinery")
+    ranked = rank_alternatives(100, [planned, operating], required_stage="refinery", year=2026)
+    assert [a.source.key for a in ranked] == ["op", "plan"]
+    assert [a.score for a in ranked] == pytest.approx([0.97, 0.895])
+    assert dict(ranked[1].contributions) == pytest.approx(
+        {"stage": 0.30, "availability": 0.175, "coverage": 0.20, "governance": 0.12, "measures": 0.10}
+    )
+    assert (ranked[0].available_from, ranked[0].announced) == (2026, False)
+    assert (ranked[1].available_from, ranked[1].announced) == (2029, True)
+
+
+def test_alternative_weights_are_configurable_and_measures_count() -> None:
+    """Only availability weighed: 1.0 and 0.7. Measures in force by the source country
+    (severity 0.5) leave 1 - 0.5 = 0.5 of the measures factor: 0.10 x 0.5 = 0.05."""
+    planned = AlternativeSource("plan", "facility", "CAN", 100, status="planned", start_year=2029)
+    operating = AlternativeSource("op", "facility", "CAN", 100, measure_severity=0.5)
+    ranked = rank_alternatives(100, [planned, operating], year=2026, weights={"availability": 1.0})
+    assert [(a.source.key, a.score) for a in ranked] == [("op", pytest.approx(1.0)), ("plan", pytest.approx(0.7))]
+    by_default = {a.source.key: a for a in rank_alternatives(100, [planned, operating], year=2026)}
+    assert by_default["op"].contributions["measures"] == pytest.approx(0.05)
+    assert by_default["plan"].contributions["stage"] == 0.0  # no stage bought given: unknown, not a match
+    with pytest.raises(ValueError, match="unknown ranking factor"):
+        rank_alternatives(100, [operating], weights={"price": 1.0})

@@ -460,6 +460,19 @@ def test_requirement_form_writes_through_services_and_updates_exposure(buyer_cli
     assert "2,500" in buyer_client.get("/portfolio/").content.decode()
 
 
+def test_requirement_form_sets_the_stage_bought_and_keeps_it_when_left_blank(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    gallium = Requirement.objects.get(organization=organization, mineral__slug="gallium")
+    assert gallium.stage == "refinery"  # the default: refined metal or chemical
+    post = {"action": "requirement", "mineral": "gallium", "annual_quantity": "2000", "unit": "kg"}
+    assert buyer_client.post("/portfolio/edit/", {**post, "stage": "component"}).status_code == 302
+    gallium.refresh_from_db()
+    assert gallium.stage == "component"
+    assert buyer_client.post("/portfolio/edit/", post).status_code == 302  # no stage given: unchanged
+    gallium.refresh_from_db()
+    assert gallium.stage == "component"
+
+
 def test_sourcing_form_validates_and_saves(buyer_client) -> None:  # type: ignore[no-untyped-def]
     response = buyer_client.post(
         "/portfolio/edit/", {"action": "sourcing", "mineral": "gallium", "annual_quantity": "5"}
