@@ -27,12 +27,15 @@ def test_lithium_alternatives_hand_ranked(demo: None) -> None:
     40,000 t, no start year) is a U.S. project; Kings Mountain (planned) has no capacity.
 
     Bought at the mine stage, exposed 100,000 t, default weights (stage 0.30, availability 0.25,
-    coverage 0.20, governance 0.15, measures 0.10; no lithium measure by these countries):
+    coverage 0.20, governance 0.15, measures 0.10; the only lithium measure by these countries is
+    Zimbabwe's ban on unprocessed lithium ore, in force since 2022-12-20, which takes away ZWE's
+    measures factor):
     every operating country scores 0.30 + 0.25 + 0.10 + 0.20 x output/100,000 + 0.15 x
     (1 - WGI score/10). AUS (WGI score 2.0021): 0.30 + 0.25 + 0.176 + 0.1200 + 0.10 = 0.946;
     CHL (3.4973): 0.30 + 0.25 + 0.098 + 0.0975 + 0.10 = 0.8455; CAN (2.0370): 0.0086 +
     0.1194 -> 0.778; USA (coverage unknown, 0; 2.9465): 0.7558; PRT (3.0532, 380 t): 0.755;
-    ARG (5.4416, 18,000 t): 0.7544; NAM 0.7394; BRA 0.7373; ZWE (7.4326, 22,000 t): 0.7325.
+    ARG (5.4416, 18,000 t): 0.7544; NAM 0.7394; BRA 0.7373; ZWE (7.4326, 22,000 t, measures 0):
+    0.7325 - 0.10 = 0.6325.
     Thacker Pass: no announced start year, availability 0: 0.30 + 0.08 + 0.1058 + 0.10 =
     0.5858; Kings Mountain 0.5058.
     """
@@ -47,7 +50,7 @@ def test_lithium_alternatives_hand_ranked(demo: None) -> None:
     ]
     scores = [a["score"] for a in report["alternatives"]]
     assert scores == pytest.approx(
-        [0.946, 0.8455, 0.778, 0.7558, 0.755, 0.7544, 0.7394, 0.7373, 0.7325, 0.5858, 0.5058], abs=6e-5
+        [0.946, 0.8455, 0.778, 0.7558, 0.755, 0.7544, 0.7394, 0.7373, 0.6325, 0.5858, 0.5058], abs=6e-5
     )
     aus = report["alternatives"][0]
     assert aus["contributions"] == pytest.approx(
