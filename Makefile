@@ -29,6 +29,7 @@ setup: $(VENV)/.runtime
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo $(if $(DATABASE_URL),,--with-logins)
+	$(BIN)/python manage.py alerts_catch_up
 
 run: setup
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "minerals",
     "suppliers",
     "dashboards",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -168,6 +169,10 @@ CELERY_TIMEZONE = "UTC"
 # django-celery-beat's DatabaseScheduler imports this schedule into its tables on start.
 CELERY_BEAT_SCHEDULE = {
     "dashboards-sweep-stale": {"task": "dashboards.tasks.sweep_stale", "schedule": 60.0},
+    # Alerts: history rows -> events (change data capture), and the daily suspension deadlines
+    # (idempotent and catching up, so an hourly run costs nothing and survives a missed day).
+    "alerts-capture-policy-changes": {"task": "alerts.tasks.capture_policy_changes", "schedule": 60.0},
+    "alerts-suspension-deadlines": {"task": "alerts.tasks.fire_suspension_deadlines", "schedule": 3600.0},
 }
 
 
@@ -362,6 +367,7 @@ OAUTH2_PROVIDER = {
         "reference:write": "Write reference data (curators)",
         "portfolio:read": "Read the organization's portfolio and exposure",
         "portfolio:write": "Write the organization's requirements and sourcing",
+        "events:read": "Read the change feed: public policy events and the organization's own",
     },
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_TOKEN_SECONDS", 3600, minimum=60),
     # Partners use client credentials only; adopt the OAuth 2.0 Security BCP (RFC 9700) everywhere.
