@@ -15,5 +15,6 @@ urlpatterns = [
     path("accounts/password/", RateLimitedPasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("api/v1/", include("config.api", namespace="api")),
+    path("", include("alerts.urls")),
     path("", include("dashboards.urls")),
 ]
