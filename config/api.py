@@ -14,6 +14,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from oauth2_provider import views as oauth2_views
 from rest_framework.routers import DefaultRouter
 
+from alerts.api import EventListView
 from dashboards.api.views import ExposureView, FacilityViewSet, MetricsView
 from minerals.api import views as reference
 from suppliers.api import views as portfolio
@@ -55,6 +56,7 @@ urlpatterns = [
     path("metrics/", MetricsView.as_view(), name="metrics"),
     path("organization/", portfolio.OrganizationView.as_view(), name="organization"),
     path("exposure/", ExposureView.as_view(), name="exposure"),
+    path("events/", EventListView.as_view(), name="events"),
     path("oauth/token/", reference.ClientCredentialsTokenView.as_view(), name="oauth-token"),
     path("oauth/revoke/", oauth2_views.RevokeTokenView.as_view(), name="oauth-revoke"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -48,6 +48,7 @@ PORTFOLIO_OBJECT_PUT = _row(401, 400, 404, 403, 403, 403, 403)
 PORTFOLIO_OBJECT_PATCH = _row(401, 200, 404, 403, 403, 403, 403)
 PORTFOLIO_OBJECT_DELETE = _row(401, 204, 404, 403, 403, 403, 403)
 PUBLIC = _row(200, 200, 200, 200, 200, 200, 200)
+EVENTS_READ = _row(401, 200, 200, 403, 403, 403, 200)  # sessions, or a token with events:read
 TOKEN_ENDPOINT = _row(400, 400, 400, 400, 400, 400, 400)  # an empty body: no grant_type, no client
 
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
@@ -66,6 +67,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     **{(f"{name}-detail", "DELETE"): REFERENCE_DELETE for name in ("policy", "company", "facility")},
     ("organization", "GET"): PORTFOLIO_LIST,
     ("exposure", "GET"): PORTFOLIO_LIST,
+    ("events", "GET"): EVENTS_READ,
     **{(f"{name}-list", "GET"): PORTFOLIO_LIST for name in ("requirement", "sourcing")},
     **{(f"{name}-list", "POST"): PORTFOLIO_CREATE for name in ("requirement", "sourcing")},
     ("sourcing-bulk", "POST"): PORTFOLIO_CREATE,
