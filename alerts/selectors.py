@@ -6,8 +6,9 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from alerts.fanout import unread_cache_key
-from alerts.models import Event, Notification
-from suppliers.models import Organization
+from alerts.models import Event, Notification, Watch
+from minerals.models import Mineral
+from suppliers.models import Organization, Requirement
 
 UNREAD_TTL = 300  # seconds; the writes (fan-out, mark read) also drop the entry on commit
 INBOX_SIZE = 200
@@ -42,3 +43,13 @@ def events_visible_to(organization: Organization | None) -> QuerySet[Event]:
 
 def public_events(limit: int) -> QuerySet[Event]:
     return Event.objects.filter(organization__isnull=True).order_by("-occurred_at", "-id")[:limit]
+
+
+def watches(user_id: int) -> QuerySet[Watch]:
+    return Watch.objects.filter(user_id=user_id).select_related("mineral", "country").order_by("id")
+
+
+def portfolio_minerals(user_id: int) -> QuerySet[Mineral]:
+    """The minerals watched by default: those the user's organizations require."""
+    required = Requirement.objects.filter(organization__memberships__user_id=user_id).values("mineral_id")
+    return Mineral.objects.filter(pk__in=required).order_by("name")

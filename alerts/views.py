@@ -7,7 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from alerts import fanout, selectors
+from alerts import fanout, selectors, services
+from alerts.forms import WatchForm
 
 
 def _user_id(request: HttpRequest) -> int:
@@ -37,3 +38,27 @@ def mark_read(request: HttpRequest, notification_id: int) -> HttpResponseBase:
 def mark_all_read(request: HttpRequest) -> HttpResponseBase:
     fanout.mark_read(user_id=_user_id(request))
     return redirect("alerts:inbox")
+
+
+@login_required
+def watching(request: HttpRequest) -> HttpResponseBase:
+    """What the user watches beyond their portfolio minerals: add (POST) and list."""
+    user_id = _user_id(request)
+    form = WatchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.watch_add(user_id=user_id, **{k: v for k, v in form.cleaned_data.items() if v})
+        return redirect("alerts:watching")
+    context = {
+        "form": form,
+        "watches": list(selectors.watches(user_id)),
+        "portfolio_minerals": list(selectors.portfolio_minerals(user_id)),
+    }
+    return render(request, "alerts/watching.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def unwatch(request: HttpRequest, watch_id: int) -> HttpResponseBase:
+    if not services.watch_remove(user_id=_user_id(request), watch_id=watch_id):
+        raise Http404("No such watch.")
+    return redirect("alerts:watching")

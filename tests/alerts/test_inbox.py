@@ -77,3 +77,30 @@ def test_inbox_query_count_is_fixed_and_the_nav_count_is_cached(client, buyer, l
     # The user and the notifications with their events (sessions are cached); the unread count too.
     assert len(queries) == 2, [q["sql"] for q in queries]
     assert not any("COUNT" in q["sql"].upper() for q in queries)
+
+
+@pytest.mark.django_db
+def test_a_user_chooses_what_to_watch_and_only_removes_their_own(client, buyer, outsider) -> None:  # type: ignore[no-untyped-def]
+    from alerts.models import Watch
+
+    client.force_login(outsider)
+    assert client.post("/inbox/watching/", {"mineral": "gallium"}).status_code == 302
+    assert client.post("/inbox/watching/", {"mineral": "gallium"}).status_code == 302  # again: no second row
+    assert client.post("/inbox/watching/", {"country": "CHN"}).status_code == 302
+    both = client.post("/inbox/watching/", {"mineral": "gallium", "measure_type": "export_ban"})
+    assert both.status_code == 400
+    assert "Choose exactly one" in both.content.decode()
+    watched = Watch.objects.filter(user=outsider)
+    assert sorted((w.mineral.slug if w.mineral else w.country_id) for w in watched) == ["CHN", "gallium"]
+    page = client.get("/inbox/watching/").content.decode()
+    assert "Mineral: Gallium" in page
+    assert "None: you are not a member" in page
+
+    client.force_login(buyer)
+    assert "Rare earths" in client.get("/inbox/watching/").content.decode()  # the portfolio's minerals
+    theirs = Watch.objects.filter(user=outsider).first()
+    assert client.post(f"/inbox/watching/{theirs.pk}/remove/").status_code == 404
+    assert Watch.objects.filter(pk=theirs.pk).exists()
+    client.force_login(outsider)
+    assert client.post(f"/inbox/watching/{theirs.pk}/remove/").status_code == 302
+    assert not Watch.objects.filter(pk=theirs.pk).exists()
