@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.apps import apps
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -43,13 +44,31 @@ TRACKED_FIELDS = (
 )
 
 
-def classify(row: Any, previous: Any | None) -> tuple[str, list[str]]:
-    """(event kind, changed fields) of one history row given the measure's row before it."""
+M2M_FIELDS = ("minerals", "targets")
+# A save and its many-to-many writes are several history rows; rows of the same user this close
+# after the creation are the creation itself (one event, not "created" then "changed").
+CREATION_SETTLES = timedelta(seconds=2)
+
+
+def classify(
+    row: Any, previous: Any | None, m2m_changed: list[str] | None = None, creation: Any | None = None
+) -> tuple[str | None, list[str]]:
+    """(event kind, changed fields) of one history row given the measure's row before it; no kind
+    when nothing worth telling changed."""
     if row.history_type == "+" or previous is None:
         return EventKind.POLICY_CREATED, []
     if row.history_type == "-":
         return EventKind.POLICY_REMOVED, []
-    changed = [f for f in TRACKED_FIELDS if getattr(row, f) != getattr(previous, f)]
+    changed = [f for f in TRACKED_FIELDS if getattr(row, f) != getattr(previous, f)] + (m2m_changed or [])
+    if not changed:
+        return None, []
+    if (
+        creation is not None
+        and creation.history_user_id == row.history_user_id
+        and row.history_date - creation.history_date <= CREATION_SETTLES
+        and set(changed) <= set(M2M_FIELDS)
+    ):
+        return None, []
     if "ended_on" in changed and row.ended_on is not None:
         return EventKind.POLICY_ENDED, changed
     suspension_changed = "suspended_from" in changed or "suspended_until" in changed
@@ -67,6 +86,18 @@ def _title(kind: str, row: Any, changed: list[str]) -> str:
     if changed:
         return f"{label} ({', '.join(f.removesuffix('_id') for f in changed)}): {row.title}"
     return f"{label}: {row.title}"
+
+
+def _m2m_snapshots(history_ids: set[int]) -> dict[str, dict[int, set[Any]]]:
+    """The minerals and targets each history row recorded: one query per relation."""
+    snapshots: dict[str, dict[int, set[Any]]] = {}
+    for field, column in (("minerals", "mineral_id"), ("targets", "country_id")):
+        through = apps.get_model("minerals", f"HistoricalPolicyMeasure_{field}")
+        rows: dict[int, set[Any]] = {}
+        for history_id, value in through.objects.filter(history_id__in=history_ids).values_list("history_id", column):
+            rows.setdefault(history_id, set()).add(value)
+        snapshots[field] = rows
+    return snapshots
 
 
 def policy_changes_capture(batch_size: int = 1000) -> int:
@@ -95,10 +126,27 @@ def policy_changes_capture(batch_size: int = 1000) -> int:
             policymeasure_id__in=measure_ids
         ).values_list("policymeasure_id", "mineral_id"):
             minerals.setdefault(measure_id, []).append(mineral_id)
+        previous_of = {
+            row.history_id: next((o for o in reversed(earlier.get(row.id, [])) if o.history_id < row.history_id), None)
+            for row in new_rows
+        }
+        snapshots = _m2m_snapshots(
+            {row.history_id for row in new_rows} | {p.history_id for p in previous_of.values() if p is not None}
+        )
         events = []
         for row in new_rows:
-            previous = next((old for old in reversed(earlier.get(row.id, [])) if old.history_id < row.history_id), None)
-            kind, changed = classify(row, previous)
+            previous = previous_of[row.history_id]
+            m2m_changed = [
+                field
+                for field in M2M_FIELDS
+                if previous is not None
+                and snapshots[field].get(row.history_id, set()) != snapshots[field].get(previous.history_id, set())
+            ]
+            before = [o for o in earlier.get(row.id, []) if o.history_id < row.history_id]
+            creation = next((o for o in reversed(before) if o.history_type == "+"), None)
+            kind, changed = classify(row, previous, m2m_changed, creation)
+            if kind is None:
+                continue
             events.append(
                 Event(
                     kind=kind,
