@@ -144,6 +144,13 @@ def policy_changes_capture(batch_size: int = 1000) -> int:
             ]
             before = [o for o in earlier.get(row.id, []) if o.history_id < row.history_id]
             creation = next((o for o in reversed(before) if o.history_type == "+"), None)
+            if creation is not None and any(
+                getattr(o, f) != getattr(creation, f)
+                for o in before
+                if o.history_id > creation.history_id
+                for f in TRACKED_FIELDS
+            ):
+                creation = None  # edited since: no longer part of the creation
             kind, changed = classify(row, previous, m2m_changed, creation)
             if kind is None:
                 continue

@@ -10,7 +10,7 @@ from alerts.capture import policy_changes_capture
 from alerts.deadlines import due_events, suspension_deadlines_fire
 from alerts.models import Event, EventKind, Notification, Watch
 from minerals import services as reference
-from minerals.models import Country, PolicyMeasure
+from minerals.models import Country, Mineral, PolicyMeasure
 
 REE_FIVE = "cn-2025-10-ree-five"  # suspended until 2026-11-10: applies again from 2026-11-11
 
@@ -48,6 +48,10 @@ def test_each_history_row_becomes_one_event_and_rereading_adds_nothing(buyer) ->
     assert {m.slug for m in new[0].minerals.all()} == {"rare-earths"}
     # The buyer requires rare earths: told once per event, even after another capture run.
     assert Notification.objects.filter(user=buyer, event__in=new).count() == 3
+
+    measure.minerals.add(Mineral.objects.get(slug="gallium"))
+    assert policy_changes_capture() == 1
+    assert _measure_events(REE_FIVE).order_by("id").last().details["changed"] == ["minerals"]
 
 
 @pytest.mark.django_db
