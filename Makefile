@@ -51,7 +51,7 @@ lint: $(VENV)/.dev
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev
-	$(BIN)/mypy minerals suppliers dashboards config
+	$(BIN)/mypy minerals suppliers dashboards alerts config
 
 clean:
 	rm -rf $(VENV) var/lodestone.sqlite3* var/staticfiles

@@ -144,7 +144,7 @@ class CountryAdmin(CuratedModelAdmin):
     list_display = ["iso3", "iso2", "m49", "name", "region", "subregion", "is_feoc"]
     list_filter = ["is_feoc", "region"]
     search_fields = ["iso3", "iso2", "name"]
-    resource_class = resource_for(Country, import_id_fields=("iso3",))
+    resource_classes = [resource_for(Country, import_id_fields=("iso3",))]
 
 
 @admin.register(DataSource)
@@ -152,7 +152,7 @@ class DataSourceAdmin(CuratedModelAdmin):
     list_display = ["key", "publisher", "title", "edition", "licence", "retrieved_on"]
     list_filter = ["publisher"]
     search_fields = ["key", "publisher", "title", "edition"]
-    resource_class = resource_for(DataSource, import_id_fields=("key",))
+    resource_classes = [resource_for(DataSource, import_id_fields=("key",))]
 
 
 class ImportUploadForm(forms.Form):
@@ -274,7 +274,7 @@ class CriticalMineralListAdmin(CuratedModelAdmin):
     list_select_related = ["issuer", "source"]
     search_fields = ["key", "name"]
     autocomplete_fields = ["issuer", "source"]
-    resource_class = resource_for(CriticalMineralList, import_id_fields=("key",))
+    resource_classes = [resource_for(CriticalMineralList, import_id_fields=("key",))]
 
 
 class MineralParameterInline(admin.TabularInline):
@@ -291,7 +291,7 @@ class MineralAdmin(CuratedModelAdmin):
     filter_horizontal = ["critical_lists"]
     readonly_fields = ["data_version", "data_changed_at"]
     inlines = [MineralParameterInline]
-    resource_class = resource_for(Mineral, import_id_fields=("slug",))
+    resource_classes = [resource_for(Mineral, import_id_fields=("slug",))]
     actions = ["recompute_now"]
 
     @admin.action(description="Recompute now")
@@ -307,7 +307,7 @@ class MineralParameterAdmin(CuratedModelAdmin):
     list_select_related = ["mineral", "source"]
     search_fields = ["mineral__name"]
     autocomplete_fields = ["mineral", "source"]
-    resource_class = resource_for(MineralParameter)
+    resource_classes = [resource_for(MineralParameter)]
 
 
 @admin.register(WgiScore)
@@ -317,7 +317,7 @@ class WgiScoreAdmin(CuratedModelAdmin):
     list_select_related = ["country", "source"]
     search_fields = ["country__name", "country__iso3"]
     autocomplete_fields = ["country", "source"]
-    resource_class = resource_for(WgiScore)
+    resource_classes = [resource_for(WgiScore)]
 
 
 class CommodityMineralInline(admin.TabularInline):
@@ -332,7 +332,7 @@ class CommodityCodeAdmin(CuratedModelAdmin):
     list_filter = ["is_basket", "mappings__mineral"]
     search_fields = ["hs6", "description"]
     inlines = [CommodityMineralInline]
-    resource_class = resource_for(CommodityCode, import_id_fields=("hs6",))
+    resource_classes = [resource_for(CommodityCode, import_id_fields=("hs6",))]
 
 
 @admin.register(CommodityMineral)
@@ -342,7 +342,7 @@ class CommodityMineralAdmin(CuratedModelAdmin):
     list_select_related = ["commodity_code", "mineral"]
     search_fields = ["commodity_code__hs6", "mineral__name"]
     autocomplete_fields = ["commodity_code", "mineral"]
-    resource_class = resource_for(CommodityMineral)
+    resource_classes = [resource_for(CommodityMineral)]
 
 
 @admin.register(ProductionRecord)
@@ -364,7 +364,7 @@ class ProductionRecordAdmin(CuratedModelAdmin):
     list_select_related = ["mineral", "country", "source"]
     search_fields = ["mineral__name", "country__name", "country__iso3", "notes"]
     autocomplete_fields = ["mineral", "country", "source"]
-    resource_class = resource_for(ProductionRecord)
+    resource_classes = [resource_for(ProductionRecord)]
 
 
 @admin.register(SalientStatistic)
@@ -385,7 +385,7 @@ class SalientStatisticAdmin(CuratedModelAdmin):
     list_select_related = ["mineral", "country", "source"]
     search_fields = ["mineral__name", "country__iso3"]
     autocomplete_fields = ["mineral", "country", "source"]
-    resource_class = resource_for(SalientStatistic)
+    resource_classes = [resource_for(SalientStatistic)]
 
 
 @admin.register(TradeFlow)
@@ -395,13 +395,13 @@ class TradeFlowAdmin(CuratedModelAdmin):
     list_select_related = ["exporter", "importer", "commodity_code", "source"]
     search_fields = ["commodity_code__hs6", "exporter__iso3", "importer__iso3"]
     autocomplete_fields = ["exporter", "importer", "commodity_code", "source"]
-    resource_class = resource_for(TradeFlow)
+    resource_classes = [resource_for(TradeFlow)]
 
 
 @admin.register(MeasureTypeSeverity)
 class MeasureTypeSeverityAdmin(CuratedModelAdmin):
     list_display = ["measure_type", "severity", "notes"]
-    resource_class = resource_for(MeasureTypeSeverity, import_id_fields=("measure_type",))
+    resource_classes = [resource_for(MeasureTypeSeverity, import_id_fields=("measure_type",))]
 
 
 @admin.register(PolicyMeasure)
@@ -415,7 +415,7 @@ class PolicyMeasureAdmin(CuratedModelAdmin):
     search_fields = ["key", "title", "instrument", "summary", "curator_notes"]
     autocomplete_fields = ["issuer", "minerals", "commodity_codes", "targets", "source"]
     date_hierarchy = "effective_on"
-    resource_class = resource_for(PolicyMeasure, import_id_fields=("key",))
+    resource_classes = [resource_for(PolicyMeasure, import_id_fields=("key",))]
 
 
 @admin.register(TradeRestrictionFactor)
@@ -424,4 +424,4 @@ class TradeRestrictionFactorAdmin(CuratedModelAdmin):
     list_select_related = ["mineral", "country"]
     search_fields = ["mineral__name", "country__iso3"]
     autocomplete_fields = ["mineral", "country"]
-    resource_class = resource_for(TradeRestrictionFactor)
+    resource_classes = [resource_for(TradeRestrictionFactor)]

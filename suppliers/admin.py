@@ -47,7 +47,7 @@ class CompanyAdmin(SuppliersAdmin):
     list_select_related = ["hq_country"]
     search_fields = ["name"]
     autocomplete_fields = ["hq_country"]
-    resource_class = resource_for(Company, services_module=services, import_id_fields=("name",))
+    resource_classes = [resource_for(Company, services_module=services, import_id_fields=("name",))]
 
 
 @admin.register(OwnershipStake)
@@ -56,7 +56,7 @@ class OwnershipStakeAdmin(SuppliersAdmin):
     list_select_related = ["owner", "owned"]
     search_fields = ["owner__name", "owned__name"]
     autocomplete_fields = ["owner", "owned"]
-    resource_class = resource_for(OwnershipStake, services_module=services)
+    resource_classes = [resource_for(OwnershipStake, services_module=services)]
 
 
 @admin.register(Facility)
@@ -77,7 +77,7 @@ class FacilityAdmin(SuppliersAdmin):
     list_select_related = ["company", "country", "mineral"]
     search_fields = ["key", "name", "company__name"]
     autocomplete_fields = ["company", "country", "mineral", "source"]
-    resource_class = resource_for(Facility, services_module=services, import_id_fields=("key",))
+    resource_classes = [resource_for(Facility, services_module=services, import_id_fields=("key",))]
 
 
 @admin.register(SupplyLink)
@@ -93,7 +93,7 @@ class SupplyLinkAdmin(SuppliersAdmin):
     ]
     search_fields = ["upstream__name", "downstream__name"]
     autocomplete_fields = ["upstream", "downstream", "mineral"]
-    resource_class = resource_for(SupplyLink, services_module=services)
+    resource_classes = [resource_for(SupplyLink, services_module=services)]
 
 
 class MembershipInline(admin.TabularInline):
@@ -112,7 +112,7 @@ class OrganizationAdmin(SuppliersAdmin):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["data_version", "data_changed_at"]
     inlines = [MembershipInline]
-    resource_class = resource_for(Organization, services_module=services, import_id_fields=("slug",))
+    resource_classes = [resource_for(Organization, services_module=services, import_id_fields=("slug",))]
     actions = ["recompute_now"]
 
     @admin.action(description="Recompute now")
@@ -128,7 +128,7 @@ class MembershipAdmin(SuppliersAdmin):
     list_select_related = ["user", "organization"]
     search_fields = ["user__username", "organization__name"]
     autocomplete_fields = ["user", "organization"]
-    resource_class = resource_for(Membership, services_module=services)
+    resource_classes = [resource_for(Membership, services_module=services)]
 
 
 @admin.register(Requirement)
@@ -138,7 +138,7 @@ class RequirementAdmin(SuppliersAdmin):
     list_select_related = ["organization", "mineral"]
     search_fields = ["organization__name", "mineral__name"]
     autocomplete_fields = ["organization", "mineral"]
-    resource_class = resource_for(Requirement, services_module=services)
+    resource_classes = [resource_for(Requirement, services_module=services)]
 
 
 @admin.register(Sourcing)
@@ -148,7 +148,7 @@ class SourcingAdmin(SuppliersAdmin):
     list_select_related = ["organization", "mineral", "facility__country", "facility__mineral", "country"]
     search_fields = ["organization__name", "mineral__name", "facility__name"]
     autocomplete_fields = ["organization", "mineral", "facility", "country"]
-    resource_class = resource_for(Sourcing, services_module=services)
+    resource_classes = [resource_for(Sourcing, services_module=services)]
 
 
 @admin.register(ApplicationOrganization)
