@@ -235,7 +235,7 @@ def published_nir(
     if destinations is not None:
         salient = salient.filter(country_id__in=destinations)
     by_key: dict[tuple[int, str, int], list[dict[str, Any]]] = defaultdict(list)
-    fields = ("mineral_id", "country_id", "year", "value", "bound", "is_withheld", "source_id")
+    fields = ("mineral_id", "country_id", "year", "value", "bound", "is_withheld", "notes", "source_id")
     for row in salient.values(*fields).order_by():
         by_key[(row["mineral_id"], row["country_id"], row["year"])].append(row)
     published: dict[int, dict[tuple[str, int], dict[str, Any]]] = {m: {} for m in mineral_ids}
@@ -245,10 +245,24 @@ def published_nir(
     return published
 
 
+def _net_exporter(stated: Mapping[str, Any]) -> bool:
+    # The USGS parser stores "E" as no value with the note "net exporter".
+    return stated["value"] is None and not stated["is_withheld"] and "net exporter" in (stated["notes"] or "").lower()
+
+
 def _published_fraction(stated: Mapping[str, Any] | None) -> float | None:
-    if stated is None or stated["value"] is None or stated["is_withheld"]:
+    if stated is None:
         return None
-    return min(1.0, stated["value"] / 100.0)
+    return risk.published_import_reliance(
+        stated["value"], bound=stated["bound"] or "", withheld=stated["is_withheld"], net_exporter=_net_exporter(stated)
+    )
+
+
+def _published_bound(stated: Mapping[str, Any] | None) -> str:
+    """``>`` / ``<`` as published, ``E`` for a net exporter, else empty."""
+    if stated is None:
+        return ""
+    return "E" if _net_exporter(stated) else stated["bound"] or ""
 
 
 def import_inputs(
@@ -289,7 +303,7 @@ def import_inputs(
             production=[(country, year, kg) for (country, year), kg in production.items() if country != "*"],
             production_years=sorted(year for country, year in production if country == "*"),
             published=[
-                (country, year, _published_fraction(row), row["bound"] or "", row["source_id"])
+                (country, year, _published_fraction(row), _published_bound(row), row["source_id"])
                 for (country, year), row in sorted(stated.items())
             ],
             sources={sid: sources[sid].as_json() for sid in sorted(used) if sid in sources},
@@ -306,6 +320,7 @@ class ImportTable:
     nir_published: float | None
     nir_published_bound: str
     source_ids: tuple[int, ...]
+    nir_note: str = ""
 
 
 def attributed_flows(code_flows: Sequence[risk.ImportFlow]) -> list[risk.ImportFlow]:
@@ -395,8 +410,11 @@ def import_tables(
                 flows[(destination, year)], china_group=china_group(), feoc=feoc_countries()
             )
         imports = dependence.total_quantity_kg if dependence is not None else None
-        exports = exports_kg.get((destination, year), 0.0) if imports is not None else None
-        nir = risk.net_import_reliance(production.get((destination, year)), imports, exports)
+        # No export record is unknown exports, not zero (a net exporter would read as 100 % reliant).
+        exports = exports_kg.get((destination, year)) if imports is not None else None
+        produced = production.get((destination, year))
+        nir = risk.net_import_reliance(produced, imports, exports)
+        nir_note = risk.nir_unknown_reason(produced, imports, exports, has_trade=dependence is not None)
         stated = published.get((destination, year))
         nir_published = _published_fraction(stated)
         source_ids = tuple(
@@ -409,8 +427,9 @@ def import_tables(
                 dependence=dependence,
                 nir=nir,
                 nir_published=nir_published,
-                nir_published_bound=(stated or {}).get("bound", "") or "",
+                nir_published_bound=_published_bound(stated),
                 source_ids=source_ids,
+                nir_note=nir_note,
             )
         )
     return result

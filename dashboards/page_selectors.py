@@ -13,7 +13,7 @@ take it as is.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -43,11 +43,6 @@ from minerals.models import (
 )
 from suppliers.models import Facility, Membership, Organization, Requirement, Sourcing
 from suppliers.models import SupplyLink as SupplyLinkModel
-
-# The stage a mineral's headline numbers (top 3, HHI, restricted share, supply risk) describe:
-# processing where published (where China's hold is strongest, IEA's focus), else mining.
-HEADLINE_STAGE_ORDER = ("refinery", "mine", "component", "recycling")
-
 
 # --------------------------------------------------------------------------------------------
 # Data generation: the cache key of every page
@@ -91,8 +86,10 @@ def country_names() -> dict[str, str]:
     return dict(Country.objects.values_list("iso3", "name"))
 
 
-def headline_stage(stages: Sequence[str]) -> str | None:
-    return next((s for s in HEADLINE_STAGE_ORDER if s in stages), stages[0] if stages else None)
+def headline_stage(latest: Mapping[str, SupplyMetric]) -> str | None:
+    """The stage a mineral's headline numbers (top 3, HHI, restricted share, supply risk)
+    describe and the overview ranks by: the one most dominated by China (risk.dominant_stage)."""
+    return risk.dominant_stage({stage: row.china_share for stage, row in latest.items()})
 
 
 def _measure_status(measure: risk.Measure, as_of: date) -> str:
@@ -129,7 +126,7 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
         latest: dict[str, SupplyMetric] = {}
         for row in supply_rows[mineral.pk]:
             latest.setdefault(row.stage, row)  # newest year first
-        stage = headline_stage(list(latest))
+        stage = headline_stage(latest)
         head = latest.get(stage) if stage else None
         imports = import_rows[mineral.pk]
         with_partners = next((r for r in imports if r.import_china_share is not None), None)
@@ -163,7 +160,7 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
                 "import_china_share": with_partners.import_china_share if with_partners else None,
                 "import_year": with_partners.year if with_partners else None,
                 "nir": with_nir.import_reliance if with_nir else None,
-                "nir_bound": (with_nir.nir_published_bound if with_nir and with_nir.nir is None else ""),
+                "nir_bound": with_nir.nir_published_bound if with_nir else "",
                 "nir_year": with_nir.year if with_nir else None,
                 "restricted_supply_share": restricted.share if restricted else None,
                 "measures_needing_review": list(restricted.review_measure_keys) if restricted else [],
@@ -192,9 +189,11 @@ def _stage_summary(row: SupplyMetric | None) -> dict[str, Any] | None:
     return {
         "year": row.year,
         "china_share": row.china_share,
+        "china_share_upper": row.china_share_upper,
         "feoc_share": row.feoc_share,
         "unknown": row.unknown,
         "withheld": "CHN" in (row.withheld_countries or []),
+        "unpublished": "CHN" in (row.unpublished_countries or []),
     }
 
 

@@ -35,14 +35,15 @@ from suppliers.models import Facility, Organization, Requirement, SupplyLink
 
 SUPPLY_FIELDS = (
     "stage", "year", "unit", "world_total", "world_total_source", "coverage", "residual_share", "china_share",
-    "feoc_share", "top3_share", "hhi", "hhi_band", "complete", "unknown", "withheld_countries",
+    "china_share_upper", "feoc_share", "top3_share", "hhi", "hhi_band", "complete", "unknown", "withheld_countries",
+    "unpublished_countries",
     "bounded_countries", "country_shares", "sources",
 )  # fmt: skip
 IMPORT_FIELDS = (
     "year", "total_value_usd", "import_coverage", "import_china_share", "import_feoc_share", "import_hhi",
     "import_hhi_band", "partner_shares", "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity",
     "import_feoc_share_by_quantity", "import_hhi_by_quantity", "partner_shares_by_quantity", "nir",
-    "nir_published", "nir_published_bound", "sources",
+    "nir_note", "nir_published", "nir_published_bound", "sources",
 )  # fmt: skip
 EXPOSURE_FIELDS = (
     "as_of", "requirement_quantity", "unit", "total_volume", "direct_china_share", "china_controlled_share",

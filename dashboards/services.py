@@ -70,6 +70,8 @@ def _supply_row(table: SupplyTable, *, version: int, now: Any, sources: Mapping[
         coverage=c.coverage,
         residual_share=c.residual_share,
         china_share=c.china_share,
+        china_share_upper=c.china_share_upper,
+        unpublished_countries=list(c.unpublished_countries),
         feoc_share=c.feoc_share,
         top3_share=c.top3_share,
         hhi=c.hhi,
@@ -112,6 +114,7 @@ def _import_row(
         nir=table.nir,
         nir_published=table.nir_published,
         nir_published_bound=table.nir_published_bound,
+        nir_note=table.nir_note,
     )
 
 
