@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
 
 from dashboards import metric_sql, risk
-from dashboards.models import MineralMetricsState
+from dashboards.models import MineralMetricsState, SupplyMetric
 from minerals.models import (
     CommodityMineral,
     DataSource,
@@ -130,26 +130,34 @@ _PRODUCTION_FIELDS = (
     "quantity",
     "unit",
     "is_withheld",
+    "is_estimate",
     "bound",
     "source_id",
 )
 
 
-def supply_tables(mineral_ids: Sequence[int], sources: Mapping[int, SourceInfo]) -> list[SupplyTable]:
+def supply_tables(
+    mineral_ids: Sequence[int], sources: Mapping[int, SourceInfo], *, edition: int | None = None
+) -> list[SupplyTable]:
     """Concentration of every (mineral, stage, year): one query over the production rows.
 
     Production tables are small (countries x years per mineral), so the edition choice runs
-    here; the per-row work is the pure maths of risk.supply_concentration.
+    here; the per-row work is the pure maths of risk.supply_concentration. With ``edition`` (a
+    source id), that edition's tables only (`show_metrics --edition`, `?edition=`).
     """
     grouped: dict[tuple[int, str, int], dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for row in ProductionRecord.objects.filter(mineral_id__in=mineral_ids).values(*_PRODUCTION_FIELDS).order_by():
         grouped[(row["mineral_id"], row["stage"], row["year"])][row["source_id"]].append(row)
     tables = []
     for (mineral_id, stage, year), by_source in sorted(grouped.items()):
-        source_id = _newest(by_source, sources)
+        if edition is not None and edition not in by_source:
+            continue
+        source_id = edition if edition is not None else _newest(by_source, sources)
         rows = by_source[source_id]
         figures = [
-            risk.ProductionFigure(r["country_id"], r["quantity"], withheld=r["is_withheld"], bound=r["bound"])
+            risk.ProductionFigure(
+                r["country_id"], r["quantity"], withheld=r["is_withheld"], bound=r["bound"], estimate=r["is_estimate"]
+            )
             for r in rows
             if r["row_kind"] == ProductionRecord.RowKind.COUNTRY
         ]
@@ -168,6 +176,37 @@ def supply_tables(mineral_ids: Sequence[int], sources: Mapping[int, SourceInfo])
             )
         )
     return tables
+
+
+def supply_metric_row(table: SupplyTable, *, version: int, now: Any, sources: Mapping[int, SourceInfo]) -> SupplyMetric:
+    """The SupplyMetric of one table: what the recompute stores, and what `?edition=` shows unsaved."""
+    c = table.concentration
+    return SupplyMetric(
+        mineral_id=table.mineral_id,
+        stage=table.stage,
+        year=table.year,
+        unit=table.unit,
+        data_version=version,
+        computed_at=now,
+        sources=[sources[table.source_id].as_json()] if table.source_id in sources else [],
+        world_total=c.world_total,
+        world_total_source=c.world_total_source,
+        coverage=c.coverage,
+        residual_share=c.residual_share,
+        china_share=c.china_share,
+        china_share_upper=c.china_share_upper,
+        estimated_countries=list(c.estimated_countries),
+        unpublished_countries=list(c.unpublished_countries),
+        feoc_share=c.feoc_share,
+        top3_share=c.top3_share,
+        hhi=c.hhi,
+        hhi_band=c.hhi_band or "",
+        complete=c.complete,
+        unknown=c.unknown,
+        withheld_countries=list(c.withheld_countries),
+        bounded_countries=list(c.bounded_countries),
+        country_shares=[list(pair) for pair in c.country_shares],
+    )
 
 
 # --------------------------------------------------------------------------------------------

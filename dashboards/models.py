@@ -78,6 +78,7 @@ class SupplyMetric(MetricRow):
     unknown = models.BooleanField()
     withheld_countries = models.JSONField(default=list)
     unpublished_countries = models.JSONField(default=list, help_text="Rows published as NA or empty (unknown).")
+    estimated_countries = models.JSONField(default=list, help_text="Rows the edition marks as estimates (e).")
     china_share_upper = models.FloatField(
         null=True, help_text="China not listed: its share is at most the 'Other countries' share (else unknown)."
     )

@@ -89,6 +89,7 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
                 "top3_share": m["top3_share"],
                 "hhi": m["hhi"],
                 "import_china_share": m["import_china_share"],
+                "imports_basket": m.get("imports_basket", False),
                 "nir": m["nir"],
                 "nir_bound": m["nir_bound"],
                 "restricted": m["restricted_supply_share"],
@@ -103,6 +104,8 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
                 "mine_unpublished": mine.get("unpublished"),
                 "refinery_unpublished": refinery.get("unpublished"),
                 "mine_upper": mine.get("china_share_upper"),
+                "mine_estimate": mine.get("estimate"),
+                "refinery_estimate": refinery.get("estimate"),
                 "refinery_upper": refinery.get("china_share_upper"),
                 "review": m["measures_needing_review"],
             }
@@ -146,6 +149,21 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
                     "title": f"{STAGE_LABELS.get(record['stage'] or '', '')} {record['year'] or ''}, as of {as_of}",
                     "css": "flag" if record["review"] else "",
                 }
+            case "import_china_share" if record["imports_basket"] and record["import_china_share"] is not None:
+                return {
+                    "text": f"{share_text(record['import_china_share'])} (basket)",
+                    "title": "Includes a basket HS code (e.g. 811292: gallium, germanium, indium, niobium, "
+                    "vanadium): the share of the basket, not of this mineral alone",
+                    "attrs": share_attrs(column.key, key, record[column.key]),
+                }
+            case "china_mine" | "china_refinery" if (
+                record[column.key.replace("china_", "") + "_estimate"] and record[column.key] is not None
+            ):
+                return {
+                    "text": share_text(record[column.key], estimate=True),
+                    "title": "Estimated (USGS e)",
+                    "attrs": share_attrs(column.key, key, record[column.key]),
+                }
             case "china_refinery" | "china_mine" | "top3_share" | "hhi" | "supply_risk" | "import_china_share":
                 return {"attrs": share_attrs(column.key, key, record[column.key])}
             case "freshness":
@@ -167,9 +185,11 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
         decorate=decorate,
         sortable=True,
         note=(
-            "Top-3, HHI, restricted share and supply risk describe the headline stage: refining where USGS publishes "
-            "it, else mining (hover a restricted share for its stage and year). Restricted share and supply risk "
-            f"follow the policy status on {as_of}. Unknown values show \u2013, never 0."
+            "Top-3, HHI, restricted share and supply risk describe the headline stage: the stage China dominates "
+            "most of those published (hover a restricted share for its stage and year). Restricted share and "
+            f"supply risk follow the policy status on {as_of}. Unknown values show \u2013, never 0; \u2264 is an "
+            "upper bound "
+            "(China inside USGS's 'Other countries'); e marks an estimate."
         ),
     )
     chart_rows.sort(key=lambda r: -(r["china"] or 0.0))
@@ -528,8 +548,25 @@ def _imports_section(page: _MineralPage) -> None:
         ),
         note="No bilateral trade flows loaded means no partner shares: the page says so rather than guess. "
         "Net import reliance is the one USGS publishes; the one computed from trade statistics is a "
-        "cross-check, shown only where exports, import quantities and production are all known.",
+        "cross-check, shown only where exports, import quantities and production are all known."
+        + trade_codes_note(page.data.get("trade_codes", [])),
     )
+
+
+def trade_codes_note(codes: Sequence[Mapping[str, Any]]) -> str:
+    """What the import shares cover: basket codes named as baskets, mapped codes without rows
+    named as a gap (issue 11: rare-earth imports without heading 2846 are a part, not the whole)."""
+    notes = []
+    baskets = [c["hs6"] for c in codes if c["is_basket"] and c["traded"]]
+    if baskets:
+        notes.append(
+            f" Basket HS code(s) {', '.join(baskets)} cover other products too: shares are the basket's, "
+            "not this mineral's alone."
+        )
+    gaps = [c["hs6"] for c in codes if not c["traded"]]
+    if gaps and any(c["traded"] for c in codes):
+        notes.append(f" No trade rows for HS {', '.join(gaps)}: the shares cover the other codes only.")
+    return "".join(notes)
 
 
 def _policy_section(page: _MineralPage) -> None:
@@ -731,6 +768,7 @@ def _mineral_kpis(page: _MineralPage) -> list[dict[str, Any]]:
             "china_share",
             slug,
             upper=head.get("china_share_upper") if head else None,
+            estimate=bool(head and "CHN" in (head.get("estimated_countries") or [])),
         ),
         _kpi(
             f"Restricted share on {as_of}",
@@ -754,11 +792,19 @@ def _mineral_kpis(page: _MineralPage) -> list[dict[str, Any]]:
 
 
 def _kpi(
-    label: str, value: float | None, metric: str, key: str, css: str = "", upper: float | None = None
+    label: str,
+    value: float | None,
+    metric: str,
+    key: str,
+    css: str = "",
+    upper: float | None = None,
+    estimate: bool = False,
 ) -> dict[str, Any]:
     return {
         "label": label,
-        "value": share_text(upper, bound="\u2264") if value is None and upper is not None else share_text(value),
+        "value": share_text(upper, bound="\u2264")
+        if value is None and upper is not None
+        else share_text(value, estimate=estimate),
         "attrs": share_attrs(metric, key, value),
         "css": css,
     }

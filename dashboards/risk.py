@@ -113,8 +113,10 @@ unnamed rest r could be one partner (HHI up to known + 10,000 r^2) or many, so w
 the HHI says nothing and "low" would be a guess. At 90 % the rest adds at most 100 points."""
 
 QUANTITY_COMPLETE_TOLERANCE: Final = 1e-9
-"""Quantities are known when the flows reporting one hold all the value (to this relative
-tolerance, float summation order): one flow without quantity makes every quantity share unknown."""
+"""One flow with a value but no quantity makes every quantity share unknown (``import_dependence``
+checks each flow). The set-based statement (``metric_sql``) sees sums only: quantities are known
+there when the flows reporting one hold the whole value to this relative tolerance (summation
+order), so the two differ only for a flow worth less than 1e-9 of the total."""
 
 PRIMARY_STAGES: Final[frozenset[str]] = frozenset({"mine", "recycling"})
 """Facility stages that create material rather than transform inputs: no upstream fallback."""
@@ -193,6 +195,7 @@ class ProductionFigure:
     quantity: float | None
     withheld: bool = False
     bound: str = ""
+    estimate: bool = False
 
     @property
     def known(self) -> bool:
@@ -229,6 +232,7 @@ class Concentration:
     unknown: bool
     unpublished_countries: tuple[str, ...] = ()
     china_share_upper: float | None = None
+    estimated_countries: tuple[str, ...] = ()
 
     @property
     def shares(self) -> Mapping[str, float | None]:
@@ -274,6 +278,7 @@ def supply_concentration(
     withheld = tuple(sorted(f.country for f in figures if f.withheld))
     unpublished = tuple(c for c in unknown_rows if c not in withheld)
     bounded = tuple(sorted(f.country for f in figures if f.known and f.bound))
+    estimated = tuple(sorted(f.country for f in figures if f.known and f.estimate))
     china_listed = CHINA in seen
     complete = not unknown_rows and china_listed
 
@@ -302,6 +307,7 @@ def supply_concentration(
             complete=complete,
             unknown=True,
             unpublished_countries=unpublished,
+            estimated_countries=estimated,
         )
 
     shares = {country: quantity / total for country, quantity in known.items()}
@@ -336,6 +342,7 @@ def supply_concentration(
         unknown=False,
         unpublished_countries=unpublished,
         china_share_upper=china_upper,
+        estimated_countries=estimated,
     )
 
 
@@ -493,7 +500,7 @@ def import_dependence(
     feoc_keys = frozenset(CHINA if c in china_group else c for c in feoc)
     # A flow without quantity (a World total without one, too) leaves the total quantity
     # unknown: shares over the flows that report one would be shares of a part (100 % China).
-    quantity_known = has_quantity and value_with_quantity >= total_value * (1.0 - QUANTITY_COMPLETE_TOLERANCE)
+    quantity_known = has_quantity and not any(f.quantity_kg is None and f.value_usd > 0 for f in flows)
     by_value = _summarise(value_by_partner, total_value, feoc_keys)
     by_quantity = _summarise(quantity_by_partner, total_quantity if quantity_known else 0.0, feoc_keys)
     known_value = math.fsum(value_by_partner.values())

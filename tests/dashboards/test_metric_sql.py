@@ -69,7 +69,9 @@ def _generate(seed: int = 11) -> Mineral:
                         if exporter == importer or (not tie and rng.random() < 0.3):
                             continue
                         value = round(rng.random() * 1e5, 2) if rng.random() > 0.1 else 0.0
-                        quantity = None if rng.random() < 0.3 else round(value / rng.uniform(20, 80), 3)
+                        # KOR 2023 reports every quantity: one flow without would make its NIR unknown.
+                        unquantified = rng.random() < 0.3 and (importer, year) != ("KOR", 2023)
+                        quantity = None if unquantified else round(value / rng.uniform(20, 80), 3)
                         if importer == "GBR" and year == 2022:
                             value, quantity = 0.0, None  # no value at all: every share unknown
                         if tie:
