@@ -14,7 +14,7 @@ from typing import Any
 from django.http import HttpResponse
 from django.utils.text import slugify
 
-from dashboards.tables import Table
+from dashboards.tables import Cell, Column, Table, format_value
 from minerals.spreadsheets import safe_cell
 
 FORMATS = {
@@ -31,9 +31,23 @@ def cell_value(value: Any) -> Any:
 
 
 def table_rows(table: Table) -> list[list[Any]]:
-    """Header plus one row per row on screen, raw values (shares as fractions)."""
+    """Header plus one row per row on screen, raw values (shares as fractions).
+
+    A share the page qualifies (a bound "\u2264 2.1 %" or "> 50 %", an estimate "98.7 % e",
+    "withheld", "not published", a basket) is written as the page shows it: the bare fraction
+    would drop the qualifier, and an empty cell would hide a bound (issue 11).
+    """
     header = [c.label + (" (fraction)" if c.kind == "share" else "") for c in table.columns]
-    return [header] + [[cell_value(cell.value) for cell in row] for row in table.rows]
+    return [header] + [
+        [cell_value(_download_value(cell, column)) for cell, column in zip(row, table.columns, strict=True)]
+        for row in table.rows
+    ]
+
+
+def _download_value(cell: Cell, column: Column) -> Any:
+    if column.kind == "share" and cell.text != format_value(cell.value, column):
+        return cell.text
+    return cell.value
 
 
 def csv_bytes(table: Table) -> bytes:

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
 
 from dashboards import metric_sql, risk
-from dashboards.models import MineralMetricsState
+from dashboards.models import MineralMetricsState, SupplyMetric
 from minerals.models import (
     CommodityMineral,
     DataSource,
@@ -130,26 +130,34 @@ _PRODUCTION_FIELDS = (
     "quantity",
     "unit",
     "is_withheld",
+    "is_estimate",
     "bound",
     "source_id",
 )
 
 
-def supply_tables(mineral_ids: Sequence[int], sources: Mapping[int, SourceInfo]) -> list[SupplyTable]:
+def supply_tables(
+    mineral_ids: Sequence[int], sources: Mapping[int, SourceInfo], *, edition: int | None = None
+) -> list[SupplyTable]:
     """Concentration of every (mineral, stage, year): one query over the production rows.
 
     Production tables are small (countries x years per mineral), so the edition choice runs
-    here; the per-row work is the pure maths of risk.supply_concentration.
+    here; the per-row work is the pure maths of risk.supply_concentration. With ``edition`` (a
+    source id), that edition's tables only (`show_metrics --edition`, `?edition=`).
     """
     grouped: dict[tuple[int, str, int], dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for row in ProductionRecord.objects.filter(mineral_id__in=mineral_ids).values(*_PRODUCTION_FIELDS).order_by():
         grouped[(row["mineral_id"], row["stage"], row["year"])][row["source_id"]].append(row)
     tables = []
     for (mineral_id, stage, year), by_source in sorted(grouped.items()):
-        source_id = _newest(by_source, sources)
+        if edition is not None and edition not in by_source:
+            continue
+        source_id = edition if edition is not None else _newest(by_source, sources)
         rows = by_source[source_id]
         figures = [
-            risk.ProductionFigure(r["country_id"], r["quantity"], withheld=r["is_withheld"], bound=r["bound"])
+            risk.ProductionFigure(
+                r["country_id"], r["quantity"], withheld=r["is_withheld"], bound=r["bound"], estimate=r["is_estimate"]
+            )
             for r in rows
             if r["row_kind"] == ProductionRecord.RowKind.COUNTRY
         ]
@@ -168,6 +176,37 @@ def supply_tables(mineral_ids: Sequence[int], sources: Mapping[int, SourceInfo])
             )
         )
     return tables
+
+
+def supply_metric_row(table: SupplyTable, *, version: int, now: Any, sources: Mapping[int, SourceInfo]) -> SupplyMetric:
+    """The SupplyMetric of one table: what the recompute stores, and what `?edition=` shows unsaved."""
+    c = table.concentration
+    return SupplyMetric(
+        mineral_id=table.mineral_id,
+        stage=table.stage,
+        year=table.year,
+        unit=table.unit,
+        data_version=version,
+        computed_at=now,
+        sources=[sources[table.source_id].as_json()] if table.source_id in sources else [],
+        world_total=c.world_total,
+        world_total_source=c.world_total_source,
+        coverage=c.coverage,
+        residual_share=c.residual_share,
+        china_share=c.china_share,
+        china_share_upper=c.china_share_upper,
+        estimated_countries=list(c.estimated_countries),
+        unpublished_countries=list(c.unpublished_countries),
+        feoc_share=c.feoc_share,
+        top3_share=c.top3_share,
+        hhi=c.hhi,
+        hhi_band=c.hhi_band or "",
+        complete=c.complete,
+        unknown=c.unknown,
+        withheld_countries=list(c.withheld_countries),
+        bounded_countries=list(c.bounded_countries),
+        country_shares=[list(pair) for pair in c.country_shares],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,7 +274,7 @@ def published_nir(
     if destinations is not None:
         salient = salient.filter(country_id__in=destinations)
     by_key: dict[tuple[int, str, int], list[dict[str, Any]]] = defaultdict(list)
-    fields = ("mineral_id", "country_id", "year", "value", "bound", "is_withheld", "source_id")
+    fields = ("mineral_id", "country_id", "year", "value", "bound", "is_withheld", "notes", "source_id")
     for row in salient.values(*fields).order_by():
         by_key[(row["mineral_id"], row["country_id"], row["year"])].append(row)
     published: dict[int, dict[tuple[str, int], dict[str, Any]]] = {m: {} for m in mineral_ids}
@@ -245,10 +284,24 @@ def published_nir(
     return published
 
 
+def _net_exporter(stated: Mapping[str, Any]) -> bool:
+    # The USGS parser stores "E" as no value with the note "net exporter".
+    return stated["value"] is None and not stated["is_withheld"] and "net exporter" in (stated["notes"] or "").lower()
+
+
 def _published_fraction(stated: Mapping[str, Any] | None) -> float | None:
-    if stated is None or stated["value"] is None or stated["is_withheld"]:
+    if stated is None:
         return None
-    return min(1.0, stated["value"] / 100.0)
+    return risk.published_import_reliance(
+        stated["value"], bound=stated["bound"] or "", withheld=stated["is_withheld"], net_exporter=_net_exporter(stated)
+    )
+
+
+def _published_bound(stated: Mapping[str, Any] | None) -> str:
+    """``>`` / ``<`` as published, ``E`` for a net exporter, else empty."""
+    if stated is None:
+        return ""
+    return "E" if _net_exporter(stated) else stated["bound"] or ""
 
 
 def import_inputs(
@@ -289,7 +342,7 @@ def import_inputs(
             production=[(country, year, kg) for (country, year), kg in production.items() if country != "*"],
             production_years=sorted(year for country, year in production if country == "*"),
             published=[
-                (country, year, _published_fraction(row), row["bound"] or "", row["source_id"])
+                (country, year, _published_fraction(row), _published_bound(row), row["source_id"])
                 for (country, year), row in sorted(stated.items())
             ],
             sources={sid: sources[sid].as_json() for sid in sorted(used) if sid in sources},
@@ -306,6 +359,7 @@ class ImportTable:
     nir_published: float | None
     nir_published_bound: str
     source_ids: tuple[int, ...]
+    nir_note: str = ""
 
 
 def attributed_flows(code_flows: Sequence[risk.ImportFlow]) -> list[risk.ImportFlow]:
@@ -395,8 +449,11 @@ def import_tables(
                 flows[(destination, year)], china_group=china_group(), feoc=feoc_countries()
             )
         imports = dependence.total_quantity_kg if dependence is not None else None
-        exports = exports_kg.get((destination, year), 0.0) if imports is not None else None
-        nir = risk.net_import_reliance(production.get((destination, year)), imports, exports)
+        # No export record is unknown exports, not zero (a net exporter would read as 100 % reliant).
+        exports = exports_kg.get((destination, year)) if imports is not None else None
+        produced = production.get((destination, year))
+        nir = risk.net_import_reliance(produced, imports, exports)
+        nir_note = risk.nir_unknown_reason(produced, imports, exports, has_trade=dependence is not None)
         stated = published.get((destination, year))
         nir_published = _published_fraction(stated)
         source_ids = tuple(
@@ -409,8 +466,9 @@ def import_tables(
                 dependence=dependence,
                 nir=nir,
                 nir_published=nir_published,
-                nir_published_bound=(stated or {}).get("bound", "") or "",
+                nir_published_bound=_published_bound(stated),
                 source_ids=source_ids,
+                nir_note=nir_note,
             )
         )
     return result

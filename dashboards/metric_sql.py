@@ -48,11 +48,13 @@ from typing import Any, TypeAlias
 
 from django.db import connection
 
+from dashboards.risk import IMPORT_HHI_MIN_COVERAGE, QUANTITY_COMPLETE_TOLERANCE
+
 IMPORT_COLUMNS = (
     "mineral_id", "destination_id", "year", "data_version", "computed_at", "sources", "total_value_usd",
     "import_coverage", "import_china_share", "import_feoc_share", "import_hhi", "import_hhi_band", "partners_json",
     "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity", "import_feoc_share_by_quantity",
-    "import_hhi_by_quantity", "nir", "nir_published", "nir_published_bound",
+    "import_hhi_by_quantity", "nir", "nir_note", "nir_published", "nir_published_bound",
 )  # fmt: skip
 # What a branch computes per (mineral, destination, year), in the temporary table.
 COMPUTED_COLUMNS = (
@@ -111,7 +113,7 @@ SELECT %(mineral_{{i}})s::int AS mineral_id, i.destination COLLATE "default" AS 
        i.known_value / NULLIF(i.total_value_usd, 0) AS import_coverage,
        CASE WHEN i.total_value_usd > 0 THEN i.china_value / i.total_value_usd END AS import_china_share,
        CASE WHEN i.total_value_usd > 0 THEN i.feoc_value / i.total_value_usd END AS import_feoc_share,
-       CASE WHEN i.total_value_usd > 0
+       CASE WHEN i.total_value_usd > 0 AND i.known_value >= {IMPORT_HHI_MIN_COVERAGE} * i.total_value_usd
             THEN 10000 * i.value_squares / (i.total_value_usd * i.total_value_usd) END AS import_hhi,
        i.partners_json, i.total_quantity_kg,
        i.value_with_quantity / NULLIF(i.total_value_usd, 0) AS quantity_coverage,
@@ -119,7 +121,7 @@ SELECT %(mineral_{{i}})s::int AS mineral_id, i.destination COLLATE "default" AS 
            AS import_china_share_by_quantity,
        CASE WHEN i.total_quantity_kg > 0 THEN i.feoc_quantity / i.total_quantity_kg END
            AS import_feoc_share_by_quantity,
-       CASE WHEN i.total_quantity_kg > 0
+       CASE WHEN i.total_quantity_kg > 0 AND i.known_quantity >= {IMPORT_HHI_MIN_COVERAGE} * i.total_quantity_kg
             THEN 10000 * i.quantity_squares / (i.total_quantity_kg * i.total_quantity_kg)
        END AS import_hhi_by_quantity,
        e.kg AS exports_kg
@@ -130,8 +132,12 @@ FROM (
            COALESCE(n.value, 0) AS known_value,
            COALESCE(n.china_value, 0) AS china_value, COALESCE(n.feoc_value, 0) AS feoc_value,
            COALESCE(n.value_squares, 0) AS value_squares,
-           CASE WHEN n.quantity IS NOT NULL OR r.quantity IS NOT NULL
+           -- One flow without quantity leaves the total unknown (risk.import_dependence).
+           CASE WHEN (n.quantity IS NOT NULL OR r.quantity IS NOT NULL)
+                 AND COALESCE(n.value_with_quantity, 0) + COALESCE(r.value_with_quantity, 0)
+                     >= (COALESCE(n.value, 0) + COALESCE(r.value, 0)) * (1 - {QUANTITY_COMPLETE_TOLERANCE})
                 THEN COALESCE(n.quantity, 0) + COALESCE(r.quantity, 0) END AS total_quantity_kg,
+           COALESCE(n.quantity, 0) AS known_quantity,
            COALESCE(n.china_quantity, 0) AS china_quantity, COALESCE(n.feoc_quantity, 0) AS feoc_quantity,
            COALESCE(n.quantity_squares, 0) AS quantity_squares,
            COALESCE(n.value_with_quantity, 0) + COALESCE(r.value_with_quantity, 0) AS value_with_quantity,
@@ -241,7 +247,8 @@ WITH minerals AS (
 ), nir_inputs AS (
     SELECT k.*,
            CASE WHEN pr.country IS NOT NULL THEN pr.kg WHEN py.year IS NOT NULL THEN 0.0 END AS prod,
-           CASE WHEN k.total_quantity_kg IS NOT NULL THEN COALESCE(k.exports_kg, 0.0) END AS exp,
+           -- No export record: exports unknown, not zero.
+           CASE WHEN k.total_quantity_kg IS NOT NULL THEN k.exports_kg END AS exp,
            CASE WHEN k.has_imports THEN c.source_id END AS trade_source
     FROM keyed k
     LEFT JOIN production pr ON pr.mineral_id = k.mineral_id AND pr.year = k.year AND pr.country = k.destination
@@ -258,9 +265,17 @@ SELECT n.mineral_id, n.destination, n.year, m.version, %(now)s,
        COALESCE(n.partners_json, '[]'),
        n.total_quantity_kg, n.quantity_coverage, n.import_china_share_by_quantity, n.import_feoc_share_by_quantity,
        n.import_hhi_by_quantity,
-       CASE WHEN n.prod IS NULL OR n.total_quantity_kg IS NULL OR n.prod + n.total_quantity_kg - n.exp <= 0 THEN NULL
+       CASE WHEN n.prod IS NULL OR n.total_quantity_kg IS NULL OR n.exp IS NULL
+                 OR n.prod + n.total_quantity_kg - n.exp <= 0 THEN NULL
             ELSE LEAST(1.0, GREATEST(0.0, (n.total_quantity_kg - n.exp) / (n.prod + n.total_quantity_kg - n.exp)))
        END,
+       -- risk.nir_unknown_reason, the same order.
+       CASE WHEN NOT n.has_imports THEN 'no trade figures'
+            WHEN n.total_quantity_kg IS NULL THEN 'import quantities unknown (a flow or World total without quantity)'
+            WHEN n.exp IS NULL THEN 'no export records: exports unknown'
+            WHEN n.prod IS NULL THEN 'production unknown (withheld or no production table)'
+            WHEN n.prod + n.total_quantity_kg - n.exp <= 0 THEN 'apparent consumption not positive'
+            ELSE '' END,
        n.nir_published, COALESCE(n.bound, '')
 FROM nir_inputs n
 JOIN minerals m ON m.mineral_id = n.mineral_id

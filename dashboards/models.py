@@ -77,6 +77,11 @@ class SupplyMetric(MetricRow):
     complete = models.BooleanField()
     unknown = models.BooleanField()
     withheld_countries = models.JSONField(default=list)
+    unpublished_countries = models.JSONField(default=list, help_text="Rows published as NA or empty (unknown).")
+    estimated_countries = models.JSONField(default=list, help_text="Rows the edition marks as estimates (e).")
+    china_share_upper = models.FloatField(
+        null=True, help_text="China not listed: its share is at most the 'Other countries' share (else unknown)."
+    )
     bounded_countries = models.JSONField(default=list)
     # [[iso3, share or null], ...] largest first: input of restricted_supply_share and SR.
     country_shares = models.JSONField(default=list)
@@ -110,9 +115,12 @@ class ImportMetric(MetricRow):
     import_china_share_by_quantity = models.FloatField(null=True)
     import_feoc_share_by_quantity = models.FloatField(null=True)
     import_hhi_by_quantity = models.FloatField(null=True)
-    nir = models.FloatField(null=True, help_text="Computed from trade and production (fraction).")
-    nir_published = models.FloatField(null=True, help_text="As published, e.g. USGS (fraction).")
-    nir_published_bound = models.CharField(max_length=1, blank=True, help_text="'>' or '<' when published as a bound.")
+    nir = models.FloatField(null=True, help_text="Computed from trade and production (fraction): a cross-check.")
+    nir_note = models.CharField(max_length=100, blank=True, help_text="Why the computed NIR is unknown.")
+    nir_published = models.FloatField(null=True, help_text="As published, e.g. USGS (fraction); the headline.")
+    nir_published_bound = models.CharField(
+        max_length=1, blank=True, help_text="'>' or '<' when published as a bound, 'E' net exporter (0)."
+    )
 
     class Meta:
         ordering = ["mineral_id", "destination_id", "-year"]
@@ -139,8 +147,9 @@ class ImportMetric(MetricRow):
 
     @property
     def import_reliance(self) -> float | None:
-        """IR of the supply-risk formula: the computed NIR, else the published one."""
-        return self.nir if self.nir is not None else self.nir_published
+        """The headline NIR and IR of the supply-risk formula: the published one (USGS), never
+        the computed one (a cross-check from trade statistics, often gross weight or partial)."""
+        return self.nir_published
 
 
 class ExposureMetric(models.Model):

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.urls import reverse
 
-from dashboards import figures
-from dashboards.tables import Column, Table, build_table
+from dashboards import figures, risk
+from dashboards.tables import Column, Table, build_table, format_value, share_text
 from dashboards.trade_partners import GROUPS, UNATTRIBUTED_LABEL, country_group, group_shares
 
 STAGE_LABELS = {
@@ -65,7 +65,7 @@ OVERVIEW_COLUMNS = (
     Column("top3_share", "Top-3 share", "share", help="Three largest producers together (headline stage)."),
     Column("hhi", "HHI", "hhi", help="Herfindahl-Hirschman index, 0-10,000; above 2,500 is highly concentrated."),
     Column("import_china_share", "China in U.S. imports", "share", help="China (with HKG, MAC) by value."),
-    Column("nir", "Net import reliance", "share", digits=0, help="U.S.; computed, else as USGS publishes."),
+    Column("nir", "Net import reliance", "share", digits=0, help="U.S., as USGS publishes it (E: net exporter)."),
     Column("restricted", "Restricted share", "share", help="Share of supply under measures in force on the date."),
     Column("supply_risk", "EU supply risk", "risk", help="EU CRM method; 1.0 or more is critical."),
     Column("freshness", "Freshness"),
@@ -89,6 +89,7 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
                 "top3_share": m["top3_share"],
                 "hhi": m["hhi"],
                 "import_china_share": m["import_china_share"],
+                "imports_basket": m.get("imports_basket", False),
                 "nir": m["nir"],
                 "nir_bound": m["nir_bound"],
                 "restricted": m["restricted_supply_share"],
@@ -100,6 +101,12 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
                 "year": m["year"],
                 "mine_withheld": mine.get("withheld"),
                 "refinery_withheld": refinery.get("withheld"),
+                "mine_unpublished": mine.get("unpublished"),
+                "refinery_unpublished": refinery.get("unpublished"),
+                "mine_upper": mine.get("china_share_upper"),
+                "mine_estimate": mine.get("estimate"),
+                "refinery_estimate": refinery.get("estimate"),
+                "refinery_upper": refinery.get("china_share_upper"),
                 "review": m["measures_needing_review"],
             }
         )
@@ -121,15 +128,41 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
         match column.key:
             case "name":
                 return {"href": reverse("dashboards:mineral", args=[key])}
-            case "nir" if record["nir_bound"] and record["nir"] is not None:
-                return {"text": f"{record['nir_bound']} {record['nir'] * 100:.0f} %"}
+            case "nir" if record["nir_bound"]:
+                return {"text": share_text(record["nir"], bound=record["nir_bound"], digits=0)}
             case "china_mine" | "china_refinery" if record[column.key.replace("china_", "") + "_withheld"]:
-                return {"text": "withheld", "title": "USGS withheld China's figure"}
+                return {"text": "withheld", "title": "USGS withheld China's figure (W)"}
+            case "china_mine" | "china_refinery" if record[column.key.replace("china_", "") + "_unpublished"]:
+                return {"text": "not published", "title": "USGS published no figure for China (NA)"}
+            case "china_mine" | "china_refinery" if (
+                record[column.key] is None and record[column.key.replace("china_", "") + "_upper"] is not None
+            ):
+                upper = record[column.key.replace("china_", "") + "_upper"]
+                return {
+                    "text": share_text(upper, bound="\u2264"),
+                    "title": "China is not listed by USGS: at most the 'Other countries' share",
+                    "attrs": share_attrs(column.key, key, None),
+                }
             case "restricted":
                 return {
                     "attrs": share_attrs("restricted_supply_share", key, record["restricted"]),
                     "title": f"{STAGE_LABELS.get(record['stage'] or '', '')} {record['year'] or ''}, as of {as_of}",
                     "css": "flag" if record["review"] else "",
+                }
+            case "import_china_share" if record["imports_basket"] and record["import_china_share"] is not None:
+                return {
+                    "text": f"{share_text(record['import_china_share'])} (basket)",
+                    "title": "Includes a basket HS code (e.g. 811292: gallium, germanium, indium, niobium, "
+                    "vanadium): the share of the basket, not of this mineral alone",
+                    "attrs": share_attrs(column.key, key, record[column.key]),
+                }
+            case "china_mine" | "china_refinery" if (
+                record[column.key.replace("china_", "") + "_estimate"] and record[column.key] is not None
+            ):
+                return {
+                    "text": share_text(record[column.key], estimate=True),
+                    "title": "Estimated (USGS e)",
+                    "attrs": share_attrs(column.key, key, record[column.key]),
                 }
             case "china_refinery" | "china_mine" | "top3_share" | "hhi" | "supply_risk" | "import_china_share":
                 return {"attrs": share_attrs(column.key, key, record[column.key])}
@@ -152,9 +185,11 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
         decorate=decorate,
         sortable=True,
         note=(
-            "Top-3, HHI, restricted share and supply risk describe the headline stage: refining where USGS publishes "
-            "it, else mining (hover a restricted share for its stage and year). Restricted share and supply risk "
-            f"follow the policy status on {as_of}. Unknown values show \u2013, never 0."
+            "Top-3, HHI, restricted share and supply risk describe the headline stage: the stage China dominates "
+            "most of those published (hover a restricted share for its stage and year). Restricted share and "
+            f"supply risk follow the policy status on {as_of}. Unknown values show \u2013, never 0; \u2264 is an "
+            "upper bound "
+            "(China inside USGS's 'Other countries'); e marks an estimate."
         ),
     )
     chart_rows.sort(key=lambda r: -(r["china"] or 0.0))
@@ -187,7 +222,7 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
     restrictions = [m for m in measures if m["is_restriction"]]
     in_force = [m for m in restrictions if m["status"] == "in_force"]
     review = [m for m in restrictions if m["status"] == "needs_review"]
-    high = [r for r in records if (r["china_refinery"] or r["china_mine"] or 0) >= 0.5]
+    high = [r for r in records if max(r["china_refinery"] or 0, r["china_mine"] or 0) >= 0.5]
     return {
         "tables": {"minerals": table, "dependency": dependency_table},
         "charts": charts,
@@ -231,8 +266,8 @@ class _MineralPage:
         self.destination: str = self.metrics["destination"]
         self.measures: Mapping[str, Mapping[str, Any]] = data["measures"]
         self.latest = _stage_tables(self.metrics["supply"], self.names)
-        # The stage the headline numbers describe: processing where published, else mining.
-        self.head_stage = next((s for s in ("refinery", "mine", "component", "recycling") if s in self.latest), None)
+        # The stage the headline numbers describe: the one most dominated by China (issue 11).
+        self.head_stage = risk.dominant_stage({stage: row["china_share"] for stage, row in self.latest.items()})
         self.head = self.latest.get(self.head_stage) if self.head_stage else None
         self.freshness = computed_text(self.metrics["computed_at"], stale=self.metrics["stale"])
         self.charts: list[dict[str, Any]] = []
@@ -373,23 +408,7 @@ def _trend_section(page: _MineralPage) -> None:
             label=f"Line chart of China's and all FEOC countries' share of {name} production by year.",
         )
     )
-    share_by_key = {(r["stage"], r["year"]): r for r in metrics["supply"]}
-    trend_records = []
-    for e in data["china_by_edition"]:
-        stored = share_by_key.get((e["stage"], e["year"]))
-        trend_records.append(
-            {
-                "year": e["year"],
-                "stage": STAGE_LABELS.get(e["stage"], e["stage"]),
-                "edition": e["edition"],
-                "china_quantity": None if e.get("china_withheld") else e.get("china_quantity"),
-                "world_quantity": e.get("world_quantity"),
-                "unit": e.get("unit", ""),
-                "china_share": stored["china_share"] if stored else None,
-                "feoc_share": stored["feoc_share"] if stored else None,
-                "china_withheld": e.get("china_withheld"),
-            }
-        )
+    trend = trend_records(data["china_by_edition"], metrics["supply"])
     tables["trend"] = build_table(
         id="trend",
         caption=f"China's {name.lower()} production by year and edition",
@@ -400,14 +419,60 @@ def _trend_section(page: _MineralPage) -> None:
             Column("china_quantity", "China", "number"),
             Column("world_quantity", "World total", "number"),
             Column("unit", "Unit"),
-            Column("china_share", "China's share (metric)", "share"),
+            Column("china_share", "China's share (this edition)", "share"),
             Column("feoc_share", "FEOC share (metric)", "share"),
         ),
-        records=trend_records,
-        decorate=lambda c, r: {"text": "withheld"} if c.key == "china_quantity" and r["china_withheld"] else {},
-        note="Shares are the stored metrics, computed from the newest edition of each year; quantities as each "
-        "edition publishes them.",
+        records=trend,
+        decorate=_trend_cell,
+        note="Each row is one edition's figures: China's share is China over the world total as that edition "
+        "publishes them, so a revision shows (e = estimate). The FEOC share is the stored metric, on the row "
+        "of the edition it was computed from (the newest).",
     )
+
+
+def trend_records(
+    china_by_edition: Sequence[Mapping[str, Any]], supply: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """One record per (stage, year, edition) with that edition's own figures (issue 11: an older
+    edition's row never repeats the newest edition's share)."""
+    metric_by_key = {(r["stage"], r["year"]): r for r in supply}
+    records = []
+    for e in china_by_edition:
+        stored = metric_by_key.get((e["stage"], e["year"]))
+        china = None if e.get("china_withheld") else e.get("china_quantity")
+        world = None if e.get("world_withheld") else e.get("world_quantity")
+        from_this_edition = stored is not None and e["source"] in {s["key"] for s in stored["sources"]}
+        records.append(
+            {
+                "year": e["year"],
+                "stage": STAGE_LABELS.get(e["stage"], e["stage"]),
+                "edition": e["edition"],
+                "china_quantity": china,
+                "world_quantity": world,
+                "unit": e.get("unit", ""),
+                "china_share": china / world if china is not None and world else None,
+                "feoc_share": stored["feoc_share"] if stored and from_this_edition else None,
+                "china_withheld": e.get("china_withheld"),
+                "china_estimate": bool(e.get("china_estimate")),
+                "world_estimate": bool(e.get("world_estimate")),
+            }
+        )
+    return records
+
+
+def _trend_cell(column: Column, record: Mapping[str, Any]) -> dict[str, Any]:
+    if column.key == "china_quantity" and record["china_withheld"]:
+        return {"text": "withheld"}
+    estimate = {
+        "china_quantity": record["china_estimate"],
+        "world_quantity": record["world_estimate"],
+        "china_share": record["china_estimate"] or record["world_estimate"],
+    }.get(column.key, False)
+    if estimate and record[column.key] is not None:
+        text = share_text(record[column.key], estimate=True) if column.kind == "share" else None
+        text = text or f"{format_value(record[column.key], column)} e"
+        return {"text": text, "title": "Estimated (USGS e)"}
+    return {}
 
 
 def _imports_section(page: _MineralPage) -> None:
@@ -424,8 +489,8 @@ def _imports_section(page: _MineralPage) -> None:
             {
                 "year": r["year"],
                 "groups": groups,
-                "nir": r["nir"] if r["nir"] is not None else r["nir_published"],
-                "nir_bound": r["nir_published_bound"] if r["nir"] is None else "",
+                "nir": r["nir_published"],
+                "nir_bound": r["nir_published_bound"],
             }
         )
     events = []
@@ -463,8 +528,8 @@ def _imports_section(page: _MineralPage) -> None:
             Column("import_feoc_share", "FEOC (by value)", "share"),
             Column("top", "Top sources"),
             Column("import_coverage", "Known partner", "share"),
-            Column("nir", "NIR computed", "share", digits=0),
-            Column("nir_published", "NIR published", "share", digits=0),
+            Column("nir_published", "NIR (USGS)", "share", digits=0),
+            Column("nir", "NIR computed (cross-check)", "share", digits=0),
             Column("restricted_import_share", "Restricted imports", "share"),
         ),
         records=[
@@ -475,13 +540,33 @@ def _imports_section(page: _MineralPage) -> None:
             for r in sorted(metrics["imports"], key=lambda r: -r["year"])
         ],
         decorate=lambda c, r: (
-            {"text": f"{r['nir_published_bound']} {r['nir_published'] * 100:.0f} %"}
-            if c.key == "nir_published" and r["nir_published_bound"] and r["nir_published"] is not None
+            {"text": share_text(r["nir_published"], bound=r["nir_published_bound"], digits=0)}
+            if c.key == "nir_published" and r["nir_published_bound"]
+            else {"title": r["nir_note"]}
+            if c.key == "nir" and r["nir"] is None and r.get("nir_note")
             else {}
         ),
         note="No bilateral trade flows loaded means no partner shares: the page says so rather than guess. "
-        "Net import reliance as USGS publishes it is shown beside the computed one.",
+        "Net import reliance is the one USGS publishes; the one computed from trade statistics is a "
+        "cross-check, shown only where exports, import quantities and production are all known."
+        + trade_codes_note(page.data.get("trade_codes", [])),
     )
+
+
+def trade_codes_note(codes: Sequence[Mapping[str, Any]]) -> str:
+    """What the import shares cover: basket codes named as baskets, mapped codes without rows
+    named as a gap (issue 11: rare-earth imports without heading 2846 are a part, not the whole)."""
+    notes = []
+    baskets = [c["hs6"] for c in codes if c["is_basket"] and c["traded"]]
+    if baskets:
+        notes.append(
+            f" Basket HS code(s) {', '.join(baskets)} cover other products too: shares are the basket's, "
+            "not this mineral's alone."
+        )
+    gaps = [c["hs6"] for c in codes if not c["traded"]]
+    if gaps and any(c["traded"] for c in codes):
+        notes.append(f" No trade rows for HS {', '.join(gaps)}: the shares cover the other codes only.")
+    return "".join(notes)
 
 
 def _policy_section(page: _MineralPage) -> None:
@@ -665,11 +750,7 @@ def _mineral_kpis(page: _MineralPage) -> list[dict[str, Any]]:
     metrics, head, head_stage, slug, as_of = page.metrics, page.head, page.head_stage, page.slug, page.as_of
     destination = page.destination
     latest_import = next(
-        (
-            r
-            for r in sorted(metrics["imports"], key=lambda r: -r["year"])
-            if r["nir"] is not None or r["nir_published"] is not None
-        ),
+        (r for r in sorted(metrics["imports"], key=lambda r: -r["year"]) if r["nir_published"] is not None),
         None,
     )
     risk_row = next(
@@ -678,15 +759,16 @@ def _mineral_kpis(page: _MineralPage) -> list[dict[str, Any]]:
     nir_value = None
     nir_text = "\u2013"
     if latest_import:
-        nir_value = latest_import["nir"] if latest_import["nir"] is not None else latest_import["nir_published"]
-        bound = latest_import["nir_published_bound"] if latest_import["nir"] is None else ""
-        nir_text = f"{bound} {nir_value * 100:.0f} %".strip()
+        nir_value = latest_import["nir_published"]
+        nir_text = share_text(nir_value, bound=latest_import["nir_published_bound"], digits=0)
     kpis = [
         _kpi(
             f"China's share of {STAGE_LABELS.get(head_stage or '', '')} ({head['year']})" if head else "China's share",
             head["china_share"] if head else None,
             "china_share",
             slug,
+            upper=head.get("china_share_upper") if head else None,
+            estimate=bool(head and "CHN" in (head.get("estimated_countries") or [])),
         ),
         _kpi(
             f"Restricted share on {as_of}",
@@ -709,10 +791,20 @@ def _mineral_kpis(page: _MineralPage) -> list[dict[str, Any]]:
     return kpis
 
 
-def _kpi(label: str, value: float | None, metric: str, key: str, css: str = "") -> dict[str, Any]:
+def _kpi(
+    label: str,
+    value: float | None,
+    metric: str,
+    key: str,
+    css: str = "",
+    upper: float | None = None,
+    estimate: bool = False,
+) -> dict[str, Any]:
     return {
         "label": label,
-        "value": "\u2013" if value is None else f"{value * 100:.1f} %",
+        "value": share_text(upper, bound="\u2264")
+        if value is None and upper is not None
+        else share_text(value, estimate=estimate),
         "attrs": share_attrs(metric, key, value),
         "css": css,
     }
@@ -721,7 +813,14 @@ def _kpi(label: str, value: float | None, metric: str, key: str, css: str = "") 
 def _supply_note(row: Mapping[str, Any]) -> str:
     notes = [f"World total: {row['world_total_source'].replace('_', ' ')}."]
     if row["withheld_countries"]:
-        notes.append(f"Withheld (unknown, not zero): {', '.join(row['withheld_countries'])}.")
+        notes.append(f"Withheld (W; unknown, not zero): {', '.join(row['withheld_countries'])}.")
+    if row.get("unpublished_countries"):
+        notes.append(f"Not published (NA; unknown, not zero): {', '.join(row['unpublished_countries'])}.")
+    if row.get("china_share_upper") is not None:
+        notes.append(
+            f"China is not listed: its share is unknown, at most the 'Other countries' "
+            f"{share_text(row['china_share_upper'])}."
+        )
     if row["residual_share"]:
         notes.append(f"'Other countries' row: {row['residual_share'] * 100:.1f} %.")
     if not row["complete"]:

@@ -13,12 +13,12 @@ take it as is.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -33,6 +33,8 @@ from dashboards.inputs import (
 )
 from dashboards.models import ExposureMetric, ImportMetric, SupplyMetric
 from minerals.models import (
+    CommodityCode,
+    CommodityMineral,
     Country,
     DataSource,
     MeasureType,
@@ -40,14 +42,10 @@ from minerals.models import (
     MineralParameter,
     PolicyMeasure,
     ProductionRecord,
+    TradeFlow,
 )
 from suppliers.models import Facility, Membership, Organization, Requirement, Sourcing
 from suppliers.models import SupplyLink as SupplyLinkModel
-
-# The stage a mineral's headline numbers (top 3, HHI, restricted share, supply risk) describe:
-# processing where published (where China's hold is strongest, IEA's focus), else mining.
-HEADLINE_STAGE_ORDER = ("refinery", "mine", "component", "recycling")
-
 
 # --------------------------------------------------------------------------------------------
 # Data generation: the cache key of every page
@@ -91,8 +89,10 @@ def country_names() -> dict[str, str]:
     return dict(Country.objects.values_list("iso3", "name"))
 
 
-def headline_stage(stages: Sequence[str]) -> str | None:
-    return next((s for s in HEADLINE_STAGE_ORDER if s in stages), stages[0] if stages else None)
+def headline_stage(latest: Mapping[str, SupplyMetric]) -> str | None:
+    """The stage a mineral's headline numbers (top 3, HHI, restricted share, supply risk)
+    describe and the overview ranks by: the one most dominated by China (risk.dominant_stage)."""
+    return risk.dominant_stage({stage: row.china_share for stage, row in latest.items()})
 
 
 def _measure_status(measure: risk.Measure, as_of: date) -> str:
@@ -114,7 +114,15 @@ def _measure_status(measure: risk.Measure, as_of: date) -> str:
 def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[str, Any]:
     """One row per mineral with its headline metrics on `as_of`. Eleven queries, any data size."""
     destination = destination or settings.LODESTONE_DEFAULT_DESTINATION
-    minerals = list(Mineral.objects.select_related("metrics_state").order_by("name"))
+    # Whether a basket HS code (811292: Ga, Ge, In, Nb, V ...) carries some of the mineral's trade
+    # rows: its import shares are then the basket's, labelled so (issue 11). An EXISTS, no query more.
+    basket_traded = TradeFlow.objects.filter(
+        commodity_code__is_basket=True,
+        commodity_code__in=CommodityMineral.objects.filter(mineral=OuterRef(OuterRef("pk"))).values("commodity_code"),
+    )
+    minerals = list(
+        Mineral.objects.select_related("metrics_state").annotate(imports_basket=Exists(basket_traded)).order_by("name")
+    )
     supply_rows: dict[int, list[SupplyMetric]] = defaultdict(list)
     for row in SupplyMetric.objects.order_by("mineral_id", "stage", "-year"):
         supply_rows[row.mineral_id].append(row)
@@ -129,7 +137,7 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
         latest: dict[str, SupplyMetric] = {}
         for row in supply_rows[mineral.pk]:
             latest.setdefault(row.stage, row)  # newest year first
-        stage = headline_stage(list(latest))
+        stage = headline_stage(latest)
         head = latest.get(stage) if stage else None
         imports = import_rows[mineral.pk]
         with_partners = next((r for r in imports if r.import_china_share is not None), None)
@@ -161,9 +169,10 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
                 "hhi_band": head.hhi_band if head else "",
                 "complete": head.complete if head else None,
                 "import_china_share": with_partners.import_china_share if with_partners else None,
+                "imports_basket": mineral.imports_basket,
                 "import_year": with_partners.year if with_partners else None,
                 "nir": with_nir.import_reliance if with_nir else None,
-                "nir_bound": (with_nir.nir_published_bound if with_nir and with_nir.nir is None else ""),
+                "nir_bound": with_nir.nir_published_bound if with_nir else "",
                 "nir_year": with_nir.year if with_nir else None,
                 "restricted_supply_share": restricted.share if restricted else None,
                 "measures_needing_review": list(restricted.review_measure_keys) if restricted else [],
@@ -192,9 +201,12 @@ def _stage_summary(row: SupplyMetric | None) -> dict[str, Any] | None:
     return {
         "year": row.year,
         "china_share": row.china_share,
+        "china_share_upper": row.china_share_upper,
         "feoc_share": row.feoc_share,
         "unknown": row.unknown,
         "withheld": "CHN" in (row.withheld_countries or []),
+        "unpublished": "CHN" in (row.unpublished_countries or []),
+        "estimate": "CHN" in (row.estimated_countries or []),
     }
 
 
@@ -301,10 +313,13 @@ def mineral_or_404(slug: str) -> Mineral:
     return mineral
 
 
-def mineral_page(*, mineral: Mineral, as_of: date, destination: str | None = None) -> dict[str, Any]:
-    """Everything the mineral page shows. Nine (selector) + six queries."""
+def mineral_page(
+    *, mineral: Mineral, as_of: date, destination: str | None = None, edition: str | None = None
+) -> dict[str, Any]:
+    """Everything the mineral page shows. Nine (selector) + seven queries (two more with an
+    ``edition``: its figures are computed on read, selectors.mineral_metrics)."""
     destination = destination or settings.LODESTONE_DEFAULT_DESTINATION
-    metrics = selectors.mineral_metrics(mineral=mineral, as_of=as_of, destination=destination)
+    metrics = selectors.mineral_metrics(mineral=mineral, as_of=as_of, destination=destination, edition=edition)
     china_rows = (
         ProductionRecord.objects.filter(mineral=mineral)
         .filter(Q(country_id="CHN") | Q(row_kind=ProductionRecord.RowKind.WORLD_TOTAL))
@@ -366,8 +381,19 @@ def mineral_page(*, mineral: Mineral, as_of: date, destination: str | None = Non
         .select_related("source")
         .values("name", "value", "source__key", "source__edition", "notes")
     )
+    # The mineral's HS codes, whether each is a basket and has any trade rows: the imports table
+    # names baskets and gaps (rare earths: heading 2846 mapped, no rows). One query.
+    traded = TradeFlow.objects.filter(commodity_code=OuterRef("pk"))
+    trade_codes = list(
+        CommodityCode.objects.filter(mappings__mineral=mineral)
+        .annotate(traded=Exists(traded))
+        .values("hs6", "description", "is_basket", "traded")
+        .distinct()
+        .order_by("hs6")
+    )
     return {
         "mineral": {"slug": mineral.slug, "name": mineral.name, "symbol": mineral.symbol, "notes": mineral.notes},
+        "trade_codes": trade_codes,
         "metrics": metrics,
         "china_by_edition": sorted(editions.values(), key=lambda e: (e["stage"], e["year"], e["source"])),
         "facilities": facilities,

@@ -107,6 +107,17 @@ SUPPLY_RISK_THRESHOLD: Final = 1.0
 HHI_MODERATE_FROM: Final = 1500.0
 HHI_HIGH_ABOVE: Final = 2500.0
 
+IMPORT_HHI_MIN_COVERAGE: Final = 0.9
+"""Import HHI (and its band) only when named partners hold at least 90 % of the total: the
+unnamed rest r could be one partner (HHI up to known + 10,000 r^2) or many, so with 2.5 % named
+the HHI says nothing and "low" would be a guess. At 90 % the rest adds at most 100 points."""
+
+QUANTITY_COMPLETE_TOLERANCE: Final = 1e-9
+"""One flow with a value but no quantity makes every quantity share unknown (``import_dependence``
+checks each flow). The set-based statement (``metric_sql``) sees sums only: quantities are known
+there when the flows reporting one hold the whole value to this relative tolerance (summation
+order), so the two differ only for a flow worth less than 1e-9 of the total."""
+
 PRIMARY_STAGES: Final[frozenset[str]] = frozenset({"mine", "recycling"})
 """Facility stages that create material rather than transform inputs: no upstream fallback."""
 
@@ -184,6 +195,7 @@ class ProductionFigure:
     quantity: float | None
     withheld: bool = False
     bound: str = ""
+    estimate: bool = False
 
     @property
     def known(self) -> bool:
@@ -196,7 +208,10 @@ class Concentration:
     """Supply concentration of one (mineral, stage, year); see ``supply_concentration``.
 
     ``country_shares`` lists every country row, largest share first, ``None`` when unknown.
-    ``complete`` is False when some country's value is unknown: ``feoc_share``,
+    ``withheld_countries`` (USGS ``W``) and ``unpublished_countries`` (``NA`` or empty) are
+    both unknown, told apart for display. China absent from the table: ``china_share`` is
+    ``None`` and ``china_share_upper`` the "Other countries" share when that row is published.
+    ``complete`` is False when some country's value is unknown or China is absent: ``feoc_share``,
     ``top3_share`` and ``hhi`` are then computed over the known rows only (lower bounds).
     ``unknown`` is True when no world total can be established (every share is ``None``).
     """
@@ -215,6 +230,9 @@ class Concentration:
     bounded_countries: tuple[str, ...]
     complete: bool
     unknown: bool
+    unpublished_countries: tuple[str, ...] = ()
+    china_share_upper: float | None = None
+    estimated_countries: tuple[str, ...] = ()
 
     @property
     def shares(self) -> Mapping[str, float | None]:
@@ -238,8 +256,9 @@ def supply_concentration(
 
     * ``p_c = P_c / W`` (fraction); a withheld or missing value gives ``p_c = None``.
     * ``coverage = sum(known country rows) / W`` (fraction; may exceed 1 by rounding of W).
-    * ``china_share = p_CHN`` (``None`` if China's value is unknown; 0.0 if China is not
-      listed at all). ``feoc_share = sum p_c over feoc``; ``top3_share`` = sum of the three
+    * ``china_share = p_CHN`` (``None`` if China's value is unknown or China is not listed:
+      USGS lists the main producers and folds the rest into "Other countries", so absent is
+      unknown, at most the residual, never 0). ``feoc_share = sum p_c over feoc``; ``top3_share`` = sum of the three
       largest known shares; ``hhi = 10,000 * sum p_c^2`` over known country rows (0..10,000).
     """
     seen: set[str] = set()
@@ -255,9 +274,13 @@ def supply_concentration(
         _require_non_negative("residual", residual)
 
     known = {f.country: f.quantity for f in figures if f.known and f.quantity is not None}
-    withheld = tuple(sorted(f.country for f in figures if not f.known))
+    unknown_rows = tuple(sorted(f.country for f in figures if not f.known))
+    withheld = tuple(sorted(f.country for f in figures if f.withheld))
+    unpublished = tuple(c for c in unknown_rows if c not in withheld)
     bounded = tuple(sorted(f.country for f in figures if f.known and f.bound))
-    complete = not withheld
+    estimated = tuple(sorted(f.country for f in figures if f.known and f.estimate))
+    china_listed = CHINA in seen
+    complete = not unknown_rows and china_listed
 
     total: float | None
     source: WorldTotalSource
@@ -283,13 +306,16 @@ def supply_concentration(
             bounded_countries=bounded,
             complete=complete,
             unknown=True,
+            unpublished_countries=unpublished,
+            estimated_countries=estimated,
         )
 
     shares = {country: quantity / total for country, quantity in known.items()}
     ranked: list[tuple[str, float | None]] = list(_ranked(shares))
-    ranked.extend((country, None) for country in withheld)
+    ranked.extend((country, None) for country in unknown_rows)
 
-    china_share = None if CHINA in withheld else shares.get(CHINA, 0.0)
+    china_share = shares.get(CHINA)
+    china_upper = residual / total if residual is not None and not china_listed else None
 
     feoc_share = top3_share = hhi = None
     band: HhiBand | None = None
@@ -314,7 +340,28 @@ def supply_concentration(
         bounded_countries=bounded,
         complete=complete,
         unknown=False,
+        unpublished_countries=unpublished,
+        china_share_upper=china_upper,
+        estimated_countries=estimated,
     )
+
+
+STAGE_ORDER: Final = ("refinery", "mine", "component", "recycling")
+"""Tie order of ``dominant_stage``: processing first (where China's hold is usually strongest)."""
+
+
+def dominant_stage(china_share_by_stage: Mapping[str, float | None]) -> str | None:
+    """The stage a mineral is ranked and coloured by: the one most dominated by China among
+    those with a known China share (cobalt: refining ~75 % over mining ~0 %), ties and the
+    all-unknown case in ``STAGE_ORDER``. ``None`` when no stage is given."""
+    if not china_share_by_stage:
+        return None
+    rank = {stage: i for i, stage in enumerate(STAGE_ORDER)}
+    stages = sorted(china_share_by_stage, key=lambda s: rank.get(s, len(rank)))
+    known = [s for s in stages if china_share_by_stage[s] is not None]
+    if not known:
+        return stages[0]
+    return max(known, key=lambda s: (china_share_by_stage[s], -rank.get(s, len(rank))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,9 +498,15 @@ def import_dependence(
                 quantity_by_partner[partner] = quantity_by_partner.get(partner, 0.0) + flow.quantity_kg
 
     feoc_keys = frozenset(CHINA if c in china_group else c for c in feoc)
+    # A flow without quantity (a World total without one, too) leaves the total quantity
+    # unknown: shares over the flows that report one would be shares of a part (100 % China).
+    quantity_known = has_quantity and not any(f.quantity_kg is None and f.value_usd > 0 for f in flows)
     by_value = _summarise(value_by_partner, total_value, feoc_keys)
-    by_quantity = _summarise(quantity_by_partner, total_quantity, feoc_keys)
+    by_quantity = _summarise(quantity_by_partner, total_quantity if quantity_known else 0.0, feoc_keys)
     known_value = math.fsum(value_by_partner.values())
+    known_quantity = math.fsum(quantity_by_partner.values())
+    value_hhi = by_value.hhi if known_value >= IMPORT_HHI_MIN_COVERAGE * total_value else None
+    quantity_hhi = by_quantity.hhi if known_quantity >= IMPORT_HHI_MIN_COVERAGE * total_quantity else None
     return ImportDependence(
         total_value_usd=total_value,
         import_coverage=known_value / total_value if total_value > 0 else None,
@@ -461,17 +514,50 @@ def import_dependence(
         partner_shares=by_value.ranked,
         import_china_share=by_value.china,
         import_feoc_share=by_value.feoc,
-        import_hhi=by_value.hhi,
-        import_hhi_band=None if by_value.hhi is None else hhi_band(by_value.hhi),
+        import_hhi=value_hhi,
+        import_hhi_band=None if value_hhi is None else hhi_band(value_hhi),
         top_import_sources=by_value.ranked[:top_n],
-        total_quantity_kg=total_quantity if has_quantity else None,
+        total_quantity_kg=total_quantity if quantity_known else None,
         quantity_coverage=value_with_quantity / total_value if total_value > 0 else None,
         partner_shares_by_quantity=by_quantity.ranked,
         import_china_share_by_quantity=by_quantity.china,
         import_feoc_share_by_quantity=by_quantity.feoc,
-        import_hhi_by_quantity=by_quantity.hhi,
+        import_hhi_by_quantity=quantity_hhi,
         top_import_sources_by_quantity=by_quantity.ranked[:top_n],
     )
+
+
+def published_import_reliance(
+    value_percent: float | None, *, bound: str, withheld: bool, net_exporter: bool
+) -> float | None:
+    """The published NIR as a fraction: the headline figure and the ``IR`` of ``supply_risk``.
+
+    USGS ``E`` (net exporter) is 0 for the formula; a bound (``>50``) keeps its number, the
+    bound is shown beside it; withheld or not published is ``None``, never 0.
+    """
+    if withheld:
+        return None
+    if value_percent is None:
+        return 0.0 if net_exporter else None
+    _require_non_negative("net import reliance", value_percent)
+    return min(1.0, value_percent / 100.0)
+
+
+def nir_unknown_reason(
+    production: float | None, imports: float | None, exports: float | None, *, has_trade: bool
+) -> str:
+    """Why ``net_import_reliance`` gives ``None`` for these inputs ("" when it gives a number)."""
+    if not has_trade:
+        return "no trade figures"
+    if imports is None:
+        return "import quantities unknown (a flow or World total without quantity)"
+    if exports is None:
+        return "no export records: exports unknown"
+    if production is None:
+        return "production unknown (withheld or no production table)"
+    if production + imports - exports <= 0:
+        return "apparent consumption not positive"
+    return ""
 
 
 def net_import_reliance(production: float | None, imports: float | None, exports: float | None) -> float | None:

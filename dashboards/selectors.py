@@ -23,11 +23,14 @@ from dashboards import risk
 from dashboards.inputs import (
     KG_PER_UNIT,
     STAGE_ORDER,
+    data_sources,
     feoc_controlled_companies,
     feoc_countries,
     metrics_stale,
     policy_measures,
     severity_by_type,
+    supply_metric_row,
+    supply_tables,
 )
 from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
 from minerals.models import WGI_DIMENSIONS, Mineral, MineralParameter, Stage, TradeRestrictionFactor, WgiScore
@@ -35,14 +38,15 @@ from suppliers.models import Facility, Organization, Requirement, SupplyLink
 
 SUPPLY_FIELDS = (
     "stage", "year", "unit", "world_total", "world_total_source", "coverage", "residual_share", "china_share",
-    "feoc_share", "top3_share", "hhi", "hhi_band", "complete", "unknown", "withheld_countries",
+    "china_share_upper", "feoc_share", "top3_share", "hhi", "hhi_band", "complete", "unknown", "withheld_countries",
+    "unpublished_countries", "estimated_countries",
     "bounded_countries", "country_shares", "sources",
 )  # fmt: skip
 IMPORT_FIELDS = (
     "year", "total_value_usd", "import_coverage", "import_china_share", "import_feoc_share", "import_hhi",
     "import_hhi_band", "partner_shares", "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity",
     "import_feoc_share_by_quantity", "import_hhi_by_quantity", "partner_shares_by_quantity", "nir",
-    "nir_published", "nir_published_bound", "sources",
+    "nir_note", "nir_published", "nir_published_bound", "sources",
 )  # fmt: skip
 EXPOSURE_FIELDS = (
     "as_of", "requirement_quantity", "unit", "total_volume", "direct_china_share", "china_controlled_share",
@@ -156,6 +160,26 @@ def stored_supply_risk(
     )
 
 
+class UnknownEdition(ValueError):
+    """An ``edition`` that is no data source's key."""
+
+
+def _edition_rows(
+    mineral: Mineral, edition: str, *, stage: str | None, year: int | None, now: Any
+) -> list[SupplyMetric]:
+    """One edition's supply rows, unsaved, newest year first per stage (as the stored ones)."""
+    sources = data_sources()
+    source = next((s for s in sources.values() if s.key == edition), None)
+    if source is None:
+        raise UnknownEdition(f"unknown edition {edition!r}: expected a data source key such as usgs-mcs-2025")
+    rows = [
+        supply_metric_row(table, version=mineral.data_version, now=now, sources=sources)
+        for table in supply_tables([mineral.pk], sources, edition=source.id)
+        if (not stage or table.stage == stage) and (not year or table.year == year)
+    ]
+    return sorted(rows, key=lambda r: (r.stage, -r.year))
+
+
 def mineral_metrics(
     *,
     mineral: Mineral | str,
@@ -163,11 +187,15 @@ def mineral_metrics(
     year: int | None = None,
     destination: str | None = None,
     as_of: date | None = None,
+    edition: str | None = None,
 ) -> dict[str, Any]:
     """Every stored metric of one mineral, with the as-of-dependent ones and freshness.
 
     Ten queries: the mineral with its state, supply rows, import rows, and `as_of_inputs`
-    (measures (3), severities, WGI, parameters, t overrides).
+    (measures (3), severities, WGI, parameters, t overrides). With ``edition`` (a source key,
+    e.g. ``usgs-mcs-2024``) the supply rows are that edition's tables, computed on read by the
+    recompute's own code (two queries more; `UnknownEdition` for a key that is no source);
+    without it, the stored rows: the newest edition by publication date.
     """
     if isinstance(mineral, str):
         mineral = Mineral.objects.select_related("metrics_state").get(slug=mineral)
@@ -186,7 +214,7 @@ def mineral_metrics(
     if year:
         supply = supply.filter(year=year)
         imports = imports.filter(year=year)
-    supply_rows = list(supply)
+    supply_rows = list(supply) if edition is None else _edition_rows(mineral, edition, stage=stage, year=year, now=now)
     import_rows = list(imports)
     inputs = as_of_inputs([mineral.pk])
 
@@ -263,6 +291,7 @@ def mineral_metrics(
 
     return {
         "mineral": mineral.slug,
+        "edition": edition,
         "as_of": as_of.isoformat(),
         "destination": destination,
         "data_version": mineral.data_version,

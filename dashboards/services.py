@@ -42,6 +42,7 @@ from dashboards.inputs import (
     metrics_stale,
     policy_measures,
     severity_by_type,
+    supply_metric_row,
     supply_tables,
 )
 from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
@@ -53,33 +54,6 @@ logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
 # 1. Supply concentration rows
-
-
-def _supply_row(table: SupplyTable, *, version: int, now: Any, sources: Mapping[int, SourceInfo]) -> SupplyMetric:
-    c = table.concentration
-    return SupplyMetric(
-        mineral_id=table.mineral_id,
-        stage=table.stage,
-        year=table.year,
-        unit=table.unit,
-        data_version=version,
-        computed_at=now,
-        sources=[sources[table.source_id].as_json()] if table.source_id in sources else [],
-        world_total=c.world_total,
-        world_total_source=c.world_total_source,
-        coverage=c.coverage,
-        residual_share=c.residual_share,
-        china_share=c.china_share,
-        feoc_share=c.feoc_share,
-        top3_share=c.top3_share,
-        hhi=c.hhi,
-        hhi_band=c.hhi_band or "",
-        complete=c.complete,
-        unknown=c.unknown,
-        withheld_countries=list(c.withheld_countries),
-        bounded_countries=list(c.bounded_countries),
-        country_shares=[list(pair) for pair in c.country_shares],
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,6 +86,7 @@ def _import_row(
         nir=table.nir,
         nir_published=table.nir_published,
         nir_published_bound=table.nir_published_bound,
+        nir_note=table.nir_note,
     )
 
 
@@ -178,7 +153,7 @@ def _minerals_metrics_compute(targets: Mapping[int, int], *, set_based: bool | N
             MineralMetrics(
                 mineral_id=mineral_id,
                 data_version=target,
-                supply_rows=[_supply_row(t, version=target, now=now, sources=sources) for t in tables],
+                supply_rows=[supply_metric_row(t, version=target, now=now, sources=sources) for t in tables],
                 import_rows=[_import_row(mineral_id, t, version=target, now=now, sources=sources) for t in imports],
                 exposure=ExposureBatch(
                     rows=[r for r in exposure.rows if r.mineral_id == mineral_id],

@@ -105,6 +105,25 @@ def format_value(value: Any, column: Column) -> str:
     return str(value)
 
 
+BOUND_SIGNS = {">": ">", "<": "<", "<=": "\u2264", "\u2264": "\u2264"}
+
+
+def share_text(value: float | None, *, bound: str = "", estimate: bool = False, digits: int = 1) -> str:
+    """A share as a buyer reads it, the one rule for every page and download text.
+
+    Unknown: an en dash (never 0). A bound keeps its sign (USGS ``>50`` -> "> 50 %"; an
+    upper bound from an "Other countries" row -> "\u2264 2.6 %"); ``E`` (net exporter) reads
+    "E (net exporter)". An estimate carries an ``e`` suffix, as USGS prints it.
+    """
+    if bound == "E":
+        return "E (net exporter)"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "\u2013"
+    sign = BOUND_SIGNS.get(bound, "")
+    text = f"{sign} {value * 100:.{digits}f} %".strip()
+    return f"{text} e" if estimate else text
+
+
 def cell(value: Any, column: Column, **extra: Any) -> Cell:
     text = extra.pop("text", None)
     css = " ".join(c for c in ("num" if column.numeric else "", extra.pop("css", "")) if c)

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.templatetags.static import static
@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods
 
-from dashboards import page_cache, page_content, page_selectors
+from dashboards import page_cache, page_content, page_selectors, selectors
 from dashboards.forms import (
     PolicyFilterForm,
     RequirementForm,
@@ -111,12 +111,19 @@ def mineral(request: HttpRequest, slug: str) -> HttpResponseBase:
     today = timezone.localdate()
     generation = page_selectors.data_generation()
 
+    # ?edition=SOURCE_KEY: that edition's figures (as the API and show_metrics); an unknown key is a 404.
+    edition = request.GET.get("edition") or None
+
     def content() -> dict[str, Any]:
         def build_content() -> dict[str, Any]:
             found = page_selectors.mineral_or_404(slug)
-            return page_content.mineral(page_selectors.mineral_page(mineral=found, as_of=as_of), today=today)
+            try:
+                data = page_selectors.mineral_page(mineral=found, as_of=as_of, edition=edition)
+            except selectors.UnknownEdition as error:
+                raise Http404(str(error)) from None
+            return page_content.mineral(data, today=today)
 
-        return page_cache.cached("mineral", generation, (slug, as_of, today), build_content)
+        return page_cache.cached("mineral", generation, (slug, as_of, today, edition), build_content)
 
     if response := page_cache.download(request, lambda: content()["tables"], f"lodestone-{slug}-{as_of}"):
         return response

@@ -64,6 +64,11 @@ class MetricsQuerySerializer(serializers.Serializer):
     year = serializers.IntegerField(required=False, min_value=1900, max_value=2100)
     destination = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, help_text="ISO3 of the importer.")
     as_of = serializers.DateField(required=False, help_text="Date of the policy status (default: today).")
+    edition = serializers.SlugField(
+        required=False,
+        help_text="Source key of an edition, e.g. usgs-mcs-2024: that edition's supply figures "
+        "(default: the newest edition by publication date).",
+    )
 
     def validate_destination(self, value: str) -> str:
         return value.upper()
@@ -79,6 +84,7 @@ Row = serializers.DictField  # an open object: the selector's row as it is
 
 class MetricsReportSerializer(serializers.Serializer):
     mineral = serializers.CharField()
+    edition = serializers.CharField(allow_null=True, help_text="The edition asked for; null: the newest per year.")
     as_of = serializers.DateField()
     destination = serializers.CharField()
     data_version = serializers.IntegerField(help_text="The mineral's current data version.")

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.http import http_date, parse_http_date_safe, quote_etag
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, views
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -90,7 +91,7 @@ def _metrics_validators(mineral: Mineral, query: dict[str, Any]) -> tuple[str, d
         str(mineral.data_version),
         str(state.data_version if state else "-"),
         state.computed_at.isoformat() if state and state.computed_at else "-",
-        *(f"{k}={query.get(k) or ''}" for k in ("stage", "year", "destination", "as_of")),
+        *(f"{k}={query.get(k) or ''}" for k in ("stage", "year", "destination", "as_of", "edition")),
     ]
     digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
     times = [t for t in (mineral.data_changed_at, state.computed_at if state else None) if t is not None]
@@ -133,13 +134,17 @@ class MetricsView(views.APIView):
             headers["Last-Modified"] = http_date(last_modified.timestamp())
         if _not_modified(request, etag, last_modified):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        report = selectors.mineral_metrics(
-            mineral=mineral,
-            stage=query.get("stage"),
-            year=query.get("year"),
-            destination=query["destination"],
-            as_of=query["as_of"],
-        )
+        try:
+            report = selectors.mineral_metrics(
+                mineral=mineral,
+                stage=query.get("stage"),
+                year=query.get("year"),
+                destination=query["destination"],
+                as_of=query["as_of"],
+                edition=query.get("edition"),
+            )
+        except selectors.UnknownEdition as error:
+            raise ValidationError({"edition": [str(error)]}) from None
         return Response(report, headers=headers)
 
 

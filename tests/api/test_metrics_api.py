@@ -76,3 +76,34 @@ def test_unknown_mineral_404_missing_mineral_400(world: Any) -> None:
     assert client.get("/api/v1/metrics/?mineral=unobtainium").status_code == 404
     assert client.get("/api/v1/metrics/").status_code == 400
     assert client.get("/api/v1/metrics/?mineral=gallium&stage=moon").status_code == 400
+
+
+def test_metrics_api_takes_the_edition(world: Any) -> None:
+    # Issue 11 contract: ?edition=SOURCE_KEY reports that edition's figures, as show_metrics --edition.
+    from datetime import date
+
+    from minerals.models import DataSource, ProductionRecord
+
+    gallium = Mineral.objects.get(slug="gallium")
+    # MCS 2025 is dated 2025-01-31 (issue 11 fault 1, branch truth-usgs); set here if the demo predates it.
+    DataSource.objects.filter(key="usgs-mcs-2025", published_on__isnull=True).update(published_on=date(2025, 1, 31))
+    older = DataSource.objects.create(
+        key="usgs-mcs-2024", publisher="USGS", title="MCS", edition="MCS 2024", published_on=date(2024, 1, 31)
+    )
+    for kind, country, kg in (("country", "CHN", 600.0), ("world_total", None, 1000.0)):
+        ProductionRecord.objects.create(
+            mineral=gallium, stage="refinery", row_kind=kind, country_id=country, year=2024, quantity=kg, unit="kg",
+            source=older,
+        )  # fmt: skip
+    client = world.clients["buyer_a"]
+    query = {"mineral": "gallium", "stage": "refinery", "year": 2024}
+    newest = client.get("/api/v1/metrics/", query).json()
+    assert newest["edition"] is None
+    assert round(newest["supply"][0]["china_share"], 3) == 0.987
+    older = client.get("/api/v1/metrics/", {**query, "edition": "usgs-mcs-2024"})
+    assert older.status_code == 200
+    assert older.json()["supply"][0]["china_share"] == 0.6
+    assert older.json()["edition"] == "usgs-mcs-2024"
+    unknown = client.get("/api/v1/metrics/", {**query, "edition": "usgs-mcs-1999"})
+    assert unknown.status_code == 400
+    assert "unknown edition" in unknown.json()["edition"][0]

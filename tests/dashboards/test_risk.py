@@ -166,12 +166,16 @@ def test_china_withheld_gives_unknown_china_share_and_partial_feoc() -> None:
 def test_missing_quantity_without_withheld_flag_is_also_unknown() -> None:
     result = supply_concentration([ProductionFigure("COD", None), ProductionFigure("AUS", 10)], world_total=20)
     assert result.shares["COD"] is None
-    assert result.withheld_countries == ("COD",)
+    # Unknown, but not withheld: "not published" (NA or empty), shown differently (issue 11).
+    assert result.withheld_countries == ()
+    assert result.unpublished_countries == ("COD",)
 
 
-def test_china_not_listed_has_zero_share() -> None:
+def test_china_not_listed_is_unknown_not_zero() -> None:
     result = supply_concentration([ProductionFigure("AUS", 10)], world_total=20)
-    assert result.china_share == 0.0
+    assert result.china_share is None
+    assert result.china_share_upper is None
+    assert result.complete is False
 
 
 def test_no_usable_total_is_unknown() -> None:
@@ -243,11 +247,13 @@ def test_china_group_is_a_parameter() -> None:
 
 
 def test_unknown_partner_lowers_coverage_and_is_not_a_source() -> None:
-    # V = 60 + 40 = 100; known = 60 -> coverage 0.6; p_CHN = 0.6; hhi = 10,000 * 0.36
+    # V = 60 + 40 = 100; known = 60 -> coverage 0.6; p_CHN = 0.6; the HHI is unknown below
+    # 90 % coverage (the unknown 40 could be one partner or many: 3,600 to 5,200).
     result = import_dependence([ImportFlow("CHN", 60), ImportFlow(None, 40)])
     assert result.import_coverage == pytest.approx(0.6)
     assert result.import_china_share == pytest.approx(0.6)
-    assert result.import_hhi == pytest.approx(3_600)
+    assert result.import_hhi is None
+    assert result.import_hhi_band is None
     assert result.top_import_sources == (("CHN", pytest.approx(0.6)),)
 
 
@@ -258,17 +264,23 @@ def test_feoc_import_share_includes_china_group() -> None:
 
 
 def test_import_shares_by_quantity_where_quantities_exist() -> None:
-    # by value: CHN 50 / 200 = 0.25. Quantities: CHN 100 kg, DEU 300 kg, JPN none.
-    # by quantity: 100 / (100 + 300) = 0.25 for CHN, 0.75 for DEU; hhi = 10,000 * (0.0625 + 0.5625)
-    # quantity_coverage = value with quantity (50 + 50) / 200 = 0.5
-    flows = [ImportFlow("CHN", 50, 100), ImportFlow("DEU", 50, 300), ImportFlow("JPN", 100)]
+    # by value: CHN 50 / 200 = 0.25. Quantities: CHN 100 kg, DEU 300 kg, JPN 100 kg.
+    # by quantity: 100 / 500 = 0.2 for CHN, 0.6 for DEU; hhi = 10,000 * (0.04 + 0.36 + 0.04)
+    flows = [ImportFlow("CHN", 50, 100), ImportFlow("DEU", 50, 300), ImportFlow("JPN", 100, 100)]
     result = import_dependence(flows)
     assert result.import_china_share == pytest.approx(0.25)
-    assert result.total_quantity_kg == pytest.approx(400)
-    assert result.import_china_share_by_quantity == pytest.approx(0.25)
-    assert result.top_import_sources_by_quantity[0] == ("DEU", pytest.approx(0.75))
-    assert result.import_hhi_by_quantity == pytest.approx(6_250)
-    assert result.quantity_coverage == pytest.approx(0.5)
+    assert result.total_quantity_kg == pytest.approx(500)
+    assert result.import_china_share_by_quantity == pytest.approx(0.2)
+    assert result.top_import_sources_by_quantity[0] == ("DEU", pytest.approx(0.6))
+    assert result.import_hhi_by_quantity == pytest.approx(4_400)
+    assert result.quantity_coverage == pytest.approx(1.0)
+    # JPN without quantity: the total quantity is unknown, so every quantity share is (issue 11);
+    # quantity_coverage = value with quantity (50 + 50) / 200 = 0.5 says how much was reported.
+    partial = import_dependence([*flows[:2], ImportFlow("JPN", 100)])
+    assert partial.total_quantity_kg is None
+    assert partial.import_china_share_by_quantity is None
+    assert partial.import_hhi_by_quantity is None
+    assert partial.quantity_coverage == pytest.approx(0.5)
 
 
 def test_no_quantities_gives_unknown_quantity_shares() -> None:
@@ -928,8 +940,11 @@ def test_stored_partner_amounts_give_back_the_ranked_shares() -> None:
     assert result.partners == (("CHN", 80.0, 30.0), ("AUS", 20.0, 10.0))
     assert ranked_partner_shares(result.partners, 120.0) == (("CHN", 80 / 120), ("AUS", 20 / 120))
     assert ranked_partner_shares(result.partners, 120.0) == result.partner_shares
-    by_quantity = ranked_partner_shares(result.partners, result.total_quantity_kg, by_quantity=True)
-    assert by_quantity == (("CHN", 0.75), ("AUS", 0.25)) == result.partner_shares_by_quantity
+    # HKG and the unknown partners report no quantity: the total quantity is unknown (issue 11).
+    assert result.total_quantity_kg is None
+    assert result.partner_shares_by_quantity == ()
+    by_quantity = ranked_partner_shares(result.partners, 40.0, by_quantity=True)
+    assert by_quantity == (("CHN", 0.75), ("AUS", 0.25))
     # A partner without any quantity is absent by quantity; ties ranked by code; no total, no shares.
     amounts = [["USA", 5.0, None], ["BRA", 5.0, 2.0]]
     assert ranked_partner_shares(amounts, 10.0) == (("BRA", 0.5), ("USA", 0.5))

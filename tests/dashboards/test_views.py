@@ -211,8 +211,9 @@ def test_overview_query_count_pinned(client, metrics, django_assert_num_queries)
 
 def test_mineral_page_query_count_pinned(client, metrics, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     # generation (2) + mineral (1) + mineral_metrics (9) + production by edition, facilities,
-    # measures (4), sources, parameters, countries (6)
-    with django_assert_num_queries(21):
+    # measures (4), sources, parameters, countries (6) + the mineral's HS codes, basket and traded
+    # flags (1; issue 11: baskets labelled, codes without trade rows named)
+    with django_assert_num_queries(22):
         client.get("/minerals/gallium/")
 
 
@@ -550,7 +551,10 @@ def test_csv_and_xlsx_have_the_rows_on_screen(client, metrics) -> None:  # type:
     rows = _csv_rows(response)
     assert len(rows) - 1 == on_screen == Mineral.objects.count()
     gallium = next(r for r in rows if r[0] == "Gallium")
-    assert float(gallium[2]) == pytest.approx(0.98684, abs=1e-4)
+    # A qualified share is written as shown (issue 11): gallium's 98.7 % is a USGS estimate.
+    assert gallium[2] == "98.7 % e"
+    hhi = next(i for i, label in enumerate(rows[0]) if label == "HHI")
+    assert float(gallium[hhi]) == pytest.approx(10_000 * ((750 / 760) ** 2 + (6 / 760) ** 2 + 2 * (3 / 760) ** 2))
     response = client.get("/?download=minerals&format=xlsx")
     sheet = load_workbook(io.BytesIO(response.content)).active
     assert sheet.max_row - 1 == on_screen

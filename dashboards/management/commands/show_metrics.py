@@ -20,6 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("--as-of", type=date.fromisoformat, help="Date of the policy status (default: today).")
         parser.add_argument("--organization", help="Also print this buyer's exposure (organization slug).")
         parser.add_argument(
+            "--edition",
+            help="Source key of an edition, e.g. usgs-mcs-2024: that edition's supply figures "
+            "(default: the newest edition by publication date).",
+        )
+        parser.add_argument(
             "--json", action="store_true", help="Print the report as JSON (the API's body); default: readable text."
         )
 
@@ -28,13 +33,17 @@ class Command(BaseCommand):
             mineral = Mineral.objects.select_related("metrics_state").get(slug=options["mineral"])
         except Mineral.DoesNotExist:
             raise CommandError(f"unknown mineral {options['mineral']!r}") from None
-        report = selectors.mineral_metrics(
-            mineral=mineral,
-            stage=options["stage"],
-            year=options["year"],
-            destination=(options["destination"] or "").upper() or None,
-            as_of=options["as_of"],
-        )
+        try:
+            report = selectors.mineral_metrics(
+                mineral=mineral,
+                stage=options["stage"],
+                year=options["year"],
+                destination=(options["destination"] or "").upper() or None,
+                as_of=options["as_of"],
+                edition=options["edition"],
+            )
+        except selectors.UnknownEdition as error:
+            raise CommandError(str(error)) from None
         if options["organization"]:
             try:
                 organization = Organization.objects.get(slug=options["organization"])
