@@ -1397,6 +1397,8 @@ def _normalized_weights(weights: Mapping[str, float] | None) -> dict[str, float]
     total = sum(chosen.values())
     if total <= 0:
         raise ValueError("the ranking weights must not all be 0")
+    # A factor left out of the configured weights is a choice not to rank by it (weight 0); this
+    # is a setting, not a figure, so 0 here never stands for an unknown value.
     return {name: chosen.get(name, 0.0) / total for name in ALTERNATIVE_WEIGHTS}
 
 

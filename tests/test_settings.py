@@ -89,10 +89,24 @@ def test_a_number_that_is_not_a_number_names_its_variable():
 
 
 def test_debug_is_off_unless_the_environment_turns_it_on():
-    """A deployment that forgets DEBUG gets production behaviour (and must then set a key)."""
-    result = manage("check", ALLOWED_HOSTS="lodestone.example.org")
+    """A deployment that forgets DEBUG gets production behaviour (and must then set a key): under
+    gunicorn (config.wsgi) always, and under manage.py once a database or a key is configured.
+    Only a bare manage.py with nothing configured is the embedded default, as under make run."""
+    deployment = {"ALLOWED_HOSTS": "lodestone.example.org", "DATABASE_URL": "postgres://lodestone@127.0.0.1/lodestone"}
+    result = manage("check", **deployment)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+    wsgi = subprocess.run(
+        [sys.executable, "-c", "import config.wsgi"],
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "PYTEST_VERSION"}},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert wsgi.returncode != 0
+    assert "SECRET_KEY must be set" in wsgi.stderr
+    assert setting("DEBUG") == "True"  # nothing configured: the embedded development default
     assert setting("DEBUG", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="lodestone.example.org") == "False"
     assert setting("DEBUG", DEBUG="true") == "True"
 
