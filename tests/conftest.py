@@ -25,7 +25,8 @@ SHARED_DATA = Path(os.environ.get("LODESTONE_SHARED_DATA") or REPO.parent / "sha
 
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... or "" without xdist
 WORKER_INDEX = int(XDIST_WORKER.removeprefix("gw")) if XDIST_WORKER.startswith("gw") else 0
-TEST_REDIS_DB = 15 - WORKER_INDEX
+# TEST_REDIS_TOP_DB moves the range down, so two checkouts testing at once on one Redis never share a database.
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_TOP_DB", "15")) - WORKER_INDEX
 TEST_KEY_PREFIX = f"lodestone-test-{XDIST_WORKER or 'gw0'}:recompute"
 
 
