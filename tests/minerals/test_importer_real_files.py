@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import pytest
 
@@ -12,18 +10,15 @@ from minerals.importers.comtrade import parse_comtrade
 from minerals.importers.errors import ImportStats, ParseError
 from minerals.importers.usgs_mcs import ProductionRow, parse_usgs_mcs
 from minerals.importers.wgi import parse_wgi
+from tests.conftest import SHARED_DATA as DATA
+from tests.conftest import require
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-DATA = Path(os.environ.get("LODESTONE_SHARED_DATA") or DEFAULT_DATA).resolve()
 MCS2025 = DATA / "usgs-mcs-2025"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _shared_data():
-    if not DATA.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"shared data folder {DATA} is missing (required in CI)")
-        pytest.skip(f"shared data folder {DATA} is missing")
+    require(DATA.is_dir(), f"the shared data folder {DATA}")
 
 
 def split(results):
