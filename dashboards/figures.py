@@ -16,6 +16,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from dashboards.tables import number_text
 from dashboards.trade_partners import GROUPS, UNATTRIBUTED_LABEL, country_group
 
 # Okabe & Ito (2008), "Color Universal Design".
@@ -36,6 +37,10 @@ FTA_COLOUR = OKABE_ITO["bluish_green"]
 OTHER_COLOUR = OKABE_ITO["sky_blue"]
 UNATTRIBUTED_COLOUR = "#BBBBBB"
 AS_OF_COLOUR = OKABE_ITO["reddish_purple"]
+# "In force again" (a suspension ran out) must not read as plain "in force": a darker tone of
+# the issuer's hue would be lost on a projector, so a colour of its own (dark brown).
+IN_FORCE_AGAIN_COLOUR = "#7F2704"
+COMPUTED_COLOUR = "#5B6472"  # a computed cross-check next to a published figure
 PENDING_COLOUR = "#BBBBBB"  # announced, not yet in force
 GROUP_COLOURS = {
     "china": CHINA_COLOUR,
@@ -85,6 +90,33 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
 def payload(figure: go.Figure) -> dict[str, Any]:
     """The JSON-ready dict a template embeds with json_script (data and layout)."""
     return json.loads(figure.to_json())
+
+
+DATA_KEYS = ("x", "y", "z", "values")
+
+
+def is_empty(figure: go.Figure) -> bool:
+    """True when no trace has a single known value to draw (empty axes or a blank map would
+    mislead: the page shows a sentence saying why instead). A Sankey counts by its links."""
+    for trace in figure.data:
+        if trace.type == "sankey":
+            if trace.link.value is not None and any(v for v in trace.link.value):
+                return False
+            continue
+        for key in DATA_KEYS:
+            values = getattr(trace, key, None) if key in trace else None
+            if values is not None and any(v is not None for v in values):
+                # A category axis filled with labels but no values is still empty.
+                if key in ("y", "x") and trace.type == "bar" and _other_axis_empty(trace, key):
+                    continue
+                return False
+    return True
+
+
+def _other_axis_empty(trace: Any, key: str) -> bool:
+    other = "x" if key == "y" else "y"
+    values = getattr(trace, other, None)
+    return values is None or not any(v is not None for v in values)
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,8 +192,8 @@ def production_by_country(
             x=values,
             orientation="h",
             marker={"color": colours},
-            customdata=[[q if q is not None else "n/a"] for q in quantities],
-            hovertemplate="%{y}: %{x:.1f} % (%{customdata[0]:,.0f} " + unit + ")<extra></extra>",
+            customdata=[[number_text(q, unit)] for q in quantities],
+            hovertemplate="%{y}: %{x:.1f} % of world production (%{customdata[0]})<extra></extra>",
             text=[f"{v:.1f} %" for v in values],
             textposition="outside",
             cliponaxis=False,
@@ -172,9 +204,14 @@ def production_by_country(
         _layout(
             title,
             height=max(260, 24 * len(labels) + 120),
-            xaxis={"ticksuffix": " %", "range": [0, 115], "gridcolor": "#e6e9ee"},
+            xaxis={
+                "ticksuffix": " %",
+                "range": [0, 115],
+                "gridcolor": "#e6e9ee",
+                "title": {"text": "share of world production"},
+            },
             yaxis={"autorange": "reversed", "automargin": True},
-            margin={"l": 10, "r": 30, "t": 70, "b": 30},
+            margin={"l": 10, "r": 30, "t": 70, "b": 40},
         )
     )
     return figure
@@ -217,7 +254,12 @@ def share_trend(series: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure
             title,
             height=320,
             xaxis={"dtick": 1, "tickformat": "d", "gridcolor": "#e6e9ee"},
-            yaxis={"range": [0, 105], "ticksuffix": " %", "gridcolor": "#e6e9ee"},
+            yaxis={
+                "range": [0, 105],
+                "ticksuffix": " %",
+                "gridcolor": "#e6e9ee",
+                "title": {"text": "share of world production"},
+            },
         )
     )
     return figure
@@ -245,7 +287,7 @@ def production_map(shares: Sequence[Sequence[Any]], *, names: Mapping[str, str],
                     "width": [1.5 if c == "CHN" else 0.5 for c, _ in known],
                 }
             },
-            colorbar={"title": {"text": "share"}, "ticksuffix": " %", "thickness": 12, "len": 0.8},
+            colorbar={"title": {"text": "share of world"}, "ticksuffix": " %", "thickness": 12, "len": 0.8},
             hovertemplate="%{text}: %{z:.1f} %<extra></extra>",
         )
     )
@@ -270,11 +312,25 @@ def production_map(shares: Sequence[Sequence[Any]], *, names: Mapping[str, str],
     return figure
 
 
-def _event_shapes(events: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Vertical lines with labels for dated events on a date x axis."""
+# Plot width the label layout assumes (px) and the width of one 10 px label character: enough to
+# keep labels apart at 1440 px; phones scroll the chart sideways instead of squeezing it.
+LABEL_PLOT_WIDTH_PX = 1000
+LABEL_CHAR_PX = 6.2
+LABEL_ROW_STEP = 0.085
+
+
+def _event_shapes(
+    events: Sequence[Mapping[str, Any]], *, span: tuple[date, date] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Vertical lines with labels for dated events on a date x axis. Labels never overlap: each
+    goes on the highest row where it clears the labels already placed, given the axis `span`
+    (without one, rows simply alternate)."""
     shapes, annotations = [], []
-    for i, event in enumerate(events):
-        when = event["date"].isoformat() if isinstance(event["date"], date) else event["date"]
+    placed: list[list[tuple[date, date]]] = []  # per row, the date intervals its labels cover
+    days_per_px = ((span[1] - span[0]).days / LABEL_PLOT_WIDTH_PX) if span else None
+    for i, event in enumerate(sorted(events, key=lambda e: _as_date(e["date"]))):
+        day = _as_date(event["date"])
+        when = day.isoformat()
         colour = event.get("colour", OKABE_ITO["black"])
         shapes.append(
             {
@@ -288,10 +344,22 @@ def _event_shapes(events: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, A
                 "line": {"color": colour, "width": 1.5, "dash": event.get("dash", "dot")},
             }
         )
+        if days_per_px is None:
+            row = i % 4
+        else:
+            width = timedelta(days=(len(event["label"]) * LABEL_CHAR_PX + 8) * days_per_px)
+            interval = (day, day + width)
+            row = next(
+                (r for r, taken in enumerate(placed) if all(interval[0] > b or interval[1] < a for a, b in taken)),
+                len(placed),
+            )
+            if row == len(placed):
+                placed.append([])
+            placed[row].append(interval)
         annotations.append(
             {
                 "x": when,
-                "y": 1.0 - 0.085 * (i % 4),
+                "y": 1.0 - LABEL_ROW_STEP * row,
                 "xref": "x",
                 "yref": "paper",
                 "text": event["label"],
@@ -305,17 +373,26 @@ def _event_shapes(events: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, A
     return shapes, annotations
 
 
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 def imports_over_time(
     years: Sequence[Mapping[str, Any]],
     *,
     events: Sequence[Mapping[str, Any]],
+    as_of: date,
     title: str,
 ) -> go.Figure:
-    """U.S. import sources by year (stacked by country group) and net import reliance,
-    with each export-control event marked on the time axis.
+    """U.S. import sources by year (stacked by country group) and net import reliance, with
+    each export-control event marked on a time axis that runs to the as-of date.
 
-    `years`: {"year", "groups": {group: share} or {}, "nir": fraction or None, "nir_bound"}.
-    `events`: {"date", "label", "colour"?, "dash"?}.
+    Net import reliance comes as two series that are never joined: the one USGS publishes
+    (solid) and the one computed from trade statistics (a dotted cross-check); a year one of
+    them lacks is a gap in that series, never a fall to zero.
+
+    `years`: {"year", "groups": {group: share} or {}, "nir": published fraction or None,
+    "nir_bound", "nir_computed": fraction or None}. `events`: {"date", "label", "colour"?, "dash"?}.
     """
     x = [f"{y['year']}-07-01" for y in years]  # mid-year, so events fall inside their year
     figure = go.Figure()
@@ -330,48 +407,52 @@ def imports_over_time(
                 name=GROUP_LABELS[key] if key != "unattributed" else "Unknown partner",
                 marker={"color": GROUP_COLOURS[key]},
                 width=1000 * 60 * 60 * 24 * 250,  # 250 days in ms: bars read as years
-                hovertemplate="%{x|%Y}: %{y:.1f} %<extra>" + GROUP_LABELS[key] + "</extra>",
+                hovertemplate="%{x|%Y}: %{y:.1f} % of imports by value<extra>" + GROUP_LABELS[key] + "</extra>",
             )
         )
-    nir = [None if y["nir"] is None else y["nir"] * 100 for y in years]
-    if any(v is not None for v in nir):
+    series = (
+        ("nir", "Net import reliance, published (USGS)", OKABE_ITO["black"], "solid"),
+        ("nir_computed", "Net import reliance, computed from trade (cross-check)", COMPUTED_COLOUR, "dot"),
+    )
+    for key, name, colour, dash in series:
+        values = [None if y.get(key) is None else y[key] * 100 for y in years]
+        if not any(v is not None for v in values):
+            continue
+        symbols = ["triangle-up" if key == "nir" and y.get("nir_bound") == ">" else "circle" for y in years]
         figure.add_trace(
             go.Scatter(
                 x=x,
-                y=nir,
-                name="Net import reliance",
+                y=values,
+                name=name,
                 mode="lines+markers",
-                line={"color": OKABE_ITO["black"], "width": 2},
-                marker={"size": 8, "symbol": ["triangle-up" if y.get("nir_bound") == ">" else "circle" for y in years]},
-                hovertemplate="%{x|%Y}: %{y:.0f} %<extra>Net import reliance</extra>",
+                connectgaps=False,
+                line={"color": colour, "width": 2, "dash": dash},
+                marker={"size": 8, "symbol": symbols},
+                hovertemplate="%{x|%Y}: %{y:.0f} %<extra>" + name + "</extra>",
             )
         )
-    shapes, annotations = _event_shapes(events)
-    start = min([f"{years[0]['year']}-01-01"] if years else []) if years else None
-    dates = [e["date"] for e in events]
-    end_candidates = [f"{years[-1]['year']}-12-31"] if years else []
-    end_candidates += [(d + timedelta(days=120)).isoformat() for d in dates]
-    start_candidates = [start] if start else []
-    start_candidates += [(d - timedelta(days=60)).isoformat() for d in dates]
+    starts = [date(y["year"], 1, 1) for y in years[:1]] + [e["date"] - timedelta(days=60) for e in events]
+    ends = [date(y["year"], 12, 31) for y in years[-1:]] + [e["date"] + timedelta(days=120) for e in events]
+    ends.append(as_of + timedelta(days=60))  # the axis reaches the as-of date (lapses after the data show)
+    start = min(starts, default=as_of - timedelta(days=365))
+    end = max(ends)
+    shapes, annotations = _event_shapes(events, span=(start, end))
     figure.update_layout(
         _layout(
             title,
             barmode="stack",
-            height=380,
+            height=380 + 20 * max(0, len({a["y"] for a in annotations}) - 3),
             shapes=shapes,
             annotations=annotations,
-            xaxis={
-                "type": "date",
-                "range": [min(start_candidates), max(end_candidates)] if start_candidates else None,
+            xaxis={"type": "date", "range": [start.isoformat(), end.isoformat()], "gridcolor": "#e6e9ee"},
+            yaxis={
+                "range": [0, 105],
+                "ticksuffix": " %",
                 "gridcolor": "#e6e9ee",
+                "title": {"text": "share of imports (by value) and reliance"},
             },
-            yaxis={"range": [0, 105], "ticksuffix": " %", "gridcolor": "#e6e9ee", "title": {"text": "share"}},
         )
     )
-    if not figure.data:
-        figure.add_annotation(
-            text="No import data loaded for this mineral", x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False
-        )
     return figure
 
 
@@ -439,13 +520,17 @@ def policy_timeline(
         colour = GROUP_COLOURS[country_group(m["issuer"], ("CHN", "RUS", "PRK", "IRN"))]
         for seg_start, seg_end, kind in _status_segments(m, start, end):
             style = STATUS_STYLES[kind]
-            group_name = f"{m['issuer']}: {style['label']}"
+            group_name = f"{m['issuer']}: {style['label']}" if kind != "needs_review" else str(style["label"])
             figure.add_trace(
                 go.Scatter(
                     x=[seg_start.isoformat(), seg_end.isoformat()],
                     y=[label, label],
                     mode="lines",
-                    line={"color": colour, "width": style["width"], "dash": style["dash"]},
+                    line={
+                        "color": IN_FORCE_AGAIN_COLOUR if kind == "needs_review" else colour,
+                        "width": style["width"],
+                        "dash": style["dash"],
+                    },
                     name=group_name,
                     legendgroup=group_name,
                     showlegend=group_name not in legend_seen,
@@ -525,7 +610,11 @@ def measure_timeline(measure: Mapping[str, Any], *, as_of: date, today: date, ti
                     x=[seg_start.isoformat(), seg_end.isoformat()],
                     y=[row, row],
                     mode="lines",
-                    line={"color": colour, "width": style["width"], "dash": style["dash"]},
+                    line={
+                        "color": IN_FORCE_AGAIN_COLOUR if kind == "needs_review" else colour,
+                        "width": style["width"],
+                        "dash": style["dash"],
+                    },
                     name=style["label"],
                     hovertemplate=f"{style['label']}: {seg_start} to "
                     + _segment_end_text(kind, seg_end, horizon)
@@ -631,24 +720,32 @@ def supply_chain_sankey(
     nodes: Sequence[Mapping[str, Any]], links: Sequence[Mapping[str, Any]], *, unit: str, title: str
 ) -> go.Figure:
     """Origin country -> processing -> the buyer. `nodes`: {"label", "group"}; `links`:
-    {"source", "target", "value"} with node indexes; node colours by country group."""
+    {"source", "target", "value"} with node indexes; node colours by country group. Volumes
+    read as everywhere else (tables.number_text, with the unit)."""
+    entering, leaving = [0.0] * len(nodes), [0.0] * len(nodes)
+    for lk in links:
+        leaving[lk["source"]] += lk["value"]
+        entering[lk["target"]] += lk["value"]
+    through = [max(a, b) for a, b in zip(entering, leaving, strict=True)]
     figure = go.Figure(
         go.Sankey(
             arrangement="snap",
-            valueformat=",.1f",
-            valuesuffix=f" {unit}",
             node={
                 "label": [n["label"] for n in nodes],
                 "color": [GROUP_COLOURS.get(n["group"], "#4d5563") for n in nodes],
                 "pad": 14,
                 "thickness": 16,
                 "line": {"color": "#ffffff", "width": 0.5},
+                "customdata": [number_text(v, unit) for v in through],
+                "hovertemplate": "%{label}: %{customdata} a year<extra></extra>",
             },
             link={
                 "source": [lk["source"] for lk in links],
                 "target": [lk["target"] for lk in links],
                 "value": [lk["value"] for lk in links],
                 "color": [_translucent(GROUP_COLOURS.get(nodes[lk["source"]]["group"], "#4d5563")) for lk in links],
+                "customdata": [number_text(lk["value"], unit) for lk in links],
+                "hovertemplate": "%{source.label} → %{target.label}: %{customdata} a year<extra></extra>",
             },
         )
     )

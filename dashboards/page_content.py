@@ -14,7 +14,7 @@ from typing import Any
 from django.urls import reverse
 
 from dashboards import figures, risk
-from dashboards.tables import Column, Table, build_table, format_value, share_text
+from dashboards.tables import Column, Table, build_table, format_value, number_text, share_text
 from dashboards.trade_partners import GROUPS, UNATTRIBUTED_LABEL, country_group, group_shares
 
 STAGE_LABELS = {
@@ -45,8 +45,144 @@ def edition_names(sources: Sequence[Mapping[str, Any]]) -> list[str]:
     return [s.get("edition") or s.get("key", "") for s in sources]
 
 
-def _chart(fig_id: str, figure: Any, *, filename: str, table: str, label: str) -> dict[str, Any]:
+# USGS publishes the Mineral Commodity Summaries each January: an edition older than this has
+# (or is about to have) a successor, and the page says so.
+EDITION_MAX_AGE_DAYS = 365
+
+
+def vintage(
+    sources: Sequence[Mapping[str, Any]],
+    *,
+    published: Mapping[str, str | None],
+    year: int | None,
+    estimates: bool,
+    today: date,
+) -> dict[str, Any]:
+    """The data's age as a buyer needs it: edition, data year, estimate or final, and whether the
+    newest edition behind the figures is more than a year old (`published`: source key -> ISO
+    publication date or None). The compute time is not the data's age and is not part of it."""
+    editions = list(dict.fromkeys(edition_names(sources)))
+    dates = [date.fromisoformat(d) for s in sources if (d := published.get(s.get("key", "")))]
+    newest = max(dates, default=None)
+    old = newest is not None and (today - newest).days > EDITION_MAX_AGE_DAYS
+    parts = ["; ".join(editions) or "no source"]
+    if year is not None:
+        parts.append(f"{year} data")
+    if editions:
+        parts.append("estimates" if estimates else "final")
+    warning = ""
+    if old and newest is not None:
+        warning = (
+            f"The newest edition used was published {newest:%B %Y}, more than a year ago: USGS publishes "
+            "each January, so newer figures may exist."
+        )
+    return {
+        "text": " · ".join(parts),
+        "short": f"{editions[0] if editions else 'no source'}{f' · {year}' if year else ''}{' e' if estimates else ''}",
+        "published": newest,
+        "old": old,
+        "warning": warning,
+    }
+
+
+def alternative_text(alternative: Mapping[str, Any], *, names: Mapping[str, str]) -> str:
+    """A ranked alternative in a few words: "Japan (refining output 2024, 3,000 kg)" for a
+    producing country, "<facility> (AUS)" for a facility or project."""
+    country = names.get(alternative["country"], alternative["country"])
+    if alternative["kind"] == "country":
+        stage = STAGE_LABELS.get(alternative["stage"] or "", alternative["stage"] or "")
+        year = alternative["name"].rsplit(" ", 1)[-1]
+        output = number_text(alternative["available_capacity"], alternative["unit"])
+        return f"{country} ({stage} output {year}: {output})"
+    return f"{alternative['name']} ({country})"
+
+
+def glance(
+    *,
+    slug: str,
+    name: str,
+    head: Mapping[str, Any] | None,
+    restrictions: Sequence[Mapping[str, Any]],
+    restricted_share: float | None,
+    replacement: Mapping[str, Any] | None,
+    names: Mapping[str, str],
+    as_of: date,
+    alternatives_href: str,
+) -> dict[str, Any]:
+    """One mineral's first-screen answer: China's share at the stage it dominates, what is
+    restricted on `as_of`, and the best alternative with the year it can supply.
+
+    `head`: the headline stage's summary (stage, year, china_share, china_share_upper, withheld,
+    unpublished, estimate); `restrictions`: the restrictions in force (or in force again) on
+    the mineral; `replacement`: china_replacement_alternatives' entry (None: none computed)."""
+    china = "\u2013"
+    stage = ""
+    if head:
+        stage = f"{STAGE_LABELS.get(head['stage'], head['stage'])} {head['year']}"
+        if head.get("withheld"):
+            china = "withheld"
+        elif head.get("unpublished"):
+            china = "not published"
+        elif head["china_share"] is None and head.get("china_share_upper") is not None:
+            china = share_text(head["china_share_upper"], bound="\u2264")
+        else:
+            china = share_text(head["china_share"], estimate=bool(head.get("estimate")))
+    if restrictions:
+        titles = [m["title"] for m in restrictions]
+        count = f"{len(titles)} measure{'s' if len(titles) > 1 else ''} in force"
+        share = f"{share_text(restricted_share)} of supply · " if restricted_share is not None else ""
+        restricted = {"text": f"{share}{count}", "title": "; ".join(titles), "css": "warn"}
+    else:
+        restricted = {"text": f"nothing restricted on {as_of}", "title": "", "css": ""}
+    best = (replacement or {}).get("alternatives") or []
+    alternative = {"text": "none found outside the FEOC", "year": "", "title": ""}
+    if best:
+        top = best[0]
+        year = _available_text(top["available_from"], top["announced"])
+        alternative = {
+            "text": alternative_text(top, names=names),
+            "year": f"can supply from {year}" if top["available_from"] else "year it can supply unknown",
+            "title": f"Rank 1 of the non-FEOC sources for replacing China's {STAGE_LABELS.get(replacement['stage'], '')} "
+            f"output ({number_text(replacement['volume'], replacement['unit'])}): score {top['score']:.2f}",
+        }
+    return {
+        "slug": slug,
+        "name": name,
+        "href": reverse("dashboards:mineral", args=[slug]),
+        "china": china,
+        "china_value": head["china_share"] if head else None,
+        "stage": stage,
+        "restricted": restricted,
+        "alternative": alternative,
+        "alternatives_href": alternatives_href,
+        "plan_href": PLAN_PATH,
+    }
+
+
+# The buyer's plan page (issue 12); linked as a plain path so this page does not depend on it.
+PLAN_PATH = "/portfolio/plan/"
+
+
+NO_DATA = "Nothing to draw: no figure is known for this chart (the table below says what is published)."
+
+
+def _chart(fig_id: str, figure: Any, *, filename: str, table: str, label: str, empty: str = NO_DATA) -> dict[str, Any]:
+    """A chart for the template; a figure with nothing to draw becomes the sentence `empty`
+    saying why (never empty axes or a blank map)."""
+    if figures.is_empty(figure):
+        return {"id": fig_id, "payload": None, "empty": empty, "filename": filename, "table": table, "label": label}
     return {"id": fig_id, "payload": figures.payload(figure), "filename": filename, "table": table, "label": label}
+
+
+def no_country_figures_text(name: str, stage: str, row: Mapping[str, Any]) -> str:
+    """Why a production chart is empty, in the publisher's terms: withheld (W) or not published."""
+    publisher = "; ".join(dict.fromkeys(edition_names(row["sources"]))) or "The source"
+    if row["withheld_countries"] and not row.get("unpublished_countries"):
+        return f"{publisher} withholds the country figures for {name.lower()} {stage} in {row['year']} (W): nothing to chart."
+    return (
+        f"USGS publishes no country figures for {name.lower()} {stage} in {row['year']} ({publisher}): "
+        "the producing countries are listed below without quantities."
+    )
 
 
 def share_attrs(metric: str, key: str, value: float | None) -> tuple[tuple[str, str], ...]:
@@ -68,7 +204,7 @@ OVERVIEW_COLUMNS = (
     Column("nir", "Net import reliance", "share", digits=0, help="U.S., as USGS publishes it (E: net exporter)."),
     Column("restricted", "Restricted share", "share", help="Share of supply under measures in force on the date."),
     Column("supply_risk", "EU supply risk", "risk", help="EU CRM method; 1.0 or more is critical."),
-    Column("freshness", "Freshness"),
+    Column("freshness", "Data vintage", help="Edition, data year, e = estimates; the compute time on hover."),
 )
 
 
@@ -108,6 +244,13 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
                 "refinery_estimate": refinery.get("estimate"),
                 "refinery_upper": refinery.get("china_share_upper"),
                 "review": m["measures_needing_review"],
+                "vintage": vintage(
+                    m["sources"],
+                    published=data["published"],
+                    year=m["year"],
+                    estimates=bool((m["head"] or {}).get("estimates")),
+                    today=today,
+                ),
             }
         )
         editions += edition_names(m["sources"])
@@ -167,13 +310,12 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
             case "china_refinery" | "china_mine" | "top3_share" | "hhi" | "supply_risk" | "import_china_share":
                 return {"attrs": share_attrs(column.key, key, record[column.key])}
             case "freshness":
+                age = record["vintage"]
                 stale = record["stale"]
-                text = "stale" if stale else "current"
-                when = record["computed_at"]
                 return {
-                    "text": f"{text} · {when:%Y-%m-%d %H:%M}" if when else "not computed",
-                    "css": "stale" if stale or not when else "fresh",
-                    "title": computed_text(when, stale=stale),
+                    "text": age["short"] + (" · newer data waiting" if stale else ""),
+                    "css": "old" if age["old"] or stale else "",
+                    "title": f"{age['text']}. {age['warning']} Metrics {computed_text(record['computed_at'], stale=stale)}.",
                 }
         return {}
 
@@ -222,12 +364,36 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
     restrictions = [m for m in measures if m["is_restriction"]]
     in_force = [m for m in restrictions if m["status"] == "in_force"]
     review = [m for m in restrictions if m["status"] == "needs_review"]
+    restricting: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for measure in in_force + review:
+        for mineral_slug, _ in measure["minerals"]:
+            restricting[mineral_slug].append(measure)
+    glances = [
+        glance(
+            slug=m["slug"],
+            name=m["name"],
+            head=m["head"],
+            restrictions=restricting[m["slug"]],
+            restricted_share=m["restricted_supply_share"],
+            replacement=m["replacement"],
+            names=data["countries"],
+            as_of=as_of,
+            alternatives_href=reverse("dashboards:mineral", args=[m["slug"]]) + "#alternatives",
+        )
+        for m in data["minerals"]
+    ]
+    glances.sort(key=lambda g: (g["china_value"] is None, -(g["china_value"] or 0.0), g["name"]))
+    ages = [r["vintage"] for r in records if r["vintage"]["published"]]
+    newest_age = max(ages, key=lambda a: a["published"], default=None)
     high = [r for r in records if max(r["china_refinery"] or 0, r["china_mine"] or 0) >= 0.5]
     return {
         "tables": {"minerals": table, "dependency": dependency_table},
         "charts": charts,
         "in_force": in_force,
         "needs_review": review,
+        "glances": glances,
+        "vintage": newest_age,
+        "computed": computed_text(latest_computed),
         "kpis": [
             {"label": "Minerals tracked", "value": str(len(records))},
             {"label": "China produces half or more", "value": str(len(high))},
@@ -285,7 +451,34 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
     _facilities_section(page)
     _supply_risk_section(page)
     _sources_section(page)
+    head = page.head
+    published = {s["key"]: s["published_on"].isoformat() if s["published_on"] else None for s in data["sources"]}
+    restrictions = [
+        m for m in page.measures.values() if m["is_restriction"] and m["status"] in ("in_force", "needs_review")
+    ]
     return {
+        "glance": glance(
+            slug=page.slug,
+            name=page.name,
+            head=_head_summary(head),
+            restrictions=restrictions,
+            restricted_share=head["restricted_supply_share"] if head else None,
+            replacement=data.get("replacement"),
+            names=page.names,
+            as_of=page.as_of,
+            alternatives_href="#alternatives",
+        ),
+        "restrictions": restrictions,
+        "replacement": data.get("replacement"),
+        "alternative_rows": _alternative_rows(data.get("replacement"), page.names),
+        "head_stage": page.head_stage,
+        "vintage": vintage(
+            head["sources"] if head else [],
+            published=published,
+            year=head["year"] if head else None,
+            estimates=bool(head and head.get("estimated_countries")),
+            today=today,
+        ),
         "mineral": data["mineral"],
         "as_of": page.as_of,
         "charts": page.charts,
@@ -295,6 +488,21 @@ def mineral(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
         "freshness": page.freshness,
         "stale": page.metrics["stale"],
         "review": [m for m in page.measures.values() if m["status"] == "needs_review"],
+    }
+
+
+def _head_summary(head: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A stored supply row as glance() reads it (the overview's stage summary)."""
+    if head is None:
+        return None
+    return {
+        "stage": head["stage"],
+        "year": head["year"],
+        "china_share": head["china_share"],
+        "china_share_upper": head.get("china_share_upper"),
+        "withheld": "CHN" in (head.get("withheld_countries") or []),
+        "unpublished": "CHN" in (head.get("unpublished_countries") or []),
+        "estimate": "CHN" in (head.get("estimated_countries") or []),
     }
 
 
@@ -323,6 +531,7 @@ def _production_sections(page: _MineralPage) -> list[dict[str, Any]]:
                 filename=f"lodestone-{slug}-{stage}-by-country",
                 table=table_id,
                 label=f"Bar chart of {name} {stage_label} by country, China highlighted.",
+                empty=no_country_figures_text(name, stage_label, row),
             ),
             _chart(
                 map_id,
@@ -336,6 +545,8 @@ def _production_sections(page: _MineralPage) -> list[dict[str, Any]]:
                 filename=f"lodestone-{slug}-{stage}-map",
                 table=table_id,
                 label=f"World map of {name} {stage_label} shares.",
+                empty="No map: " + no_country_figures_text(name, stage_label, row)[0].lower()
+                + no_country_figures_text(name, stage_label, row)[1:],
             ),
         ]
         page.charts += charts_for_stage
@@ -491,6 +702,7 @@ def _imports_section(page: _MineralPage) -> None:
                 "groups": groups,
                 "nir": r["nir_published"],
                 "nir_bound": r["nir_published_bound"],
+                "nir_computed": r["nir"],
             }
         )
     events = []
@@ -508,6 +720,7 @@ def _imports_section(page: _MineralPage) -> None:
             figures.imports_over_time(
                 import_years,
                 events=events,
+                as_of=page.as_of,
                 title=figures.title_text(
                     f"{destination} imports of {name.lower()}: sources and net import reliance",
                     sources=import_sources,
@@ -517,6 +730,8 @@ def _imports_section(page: _MineralPage) -> None:
             filename=f"lodestone-{slug}-imports",
             table="imports",
             label=f"{destination} import sources of {name} by year, with export-control events marked.",
+            empty=f"No {destination} import figures are loaded for {name.lower()}: no partner shares and no "
+            "published net import reliance to chart.",
         )
     )
     tables["imports"] = build_table(
@@ -1283,7 +1498,10 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
     )
     top = by_exposure[0] if by_exposure else None
     total_restricted = [r for r in exposure if (r["restricted_share"] or 0) > 0]
+    first_screen = portfolio_first_screen(data, mineral_names=mineral_names)
+    first_screen["briefing_href"] = reverse("dashboards:portfolio_org_briefing", args=[data["organization"]["slug"]])
     return {
+        "first_screen": first_screen,
         "tables": tables,
         "charts": charts,
         "held": [(slug, mineral_names.get(slug, slug)) for slug in held],
@@ -1304,4 +1522,155 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
                 else "\u2013",
             },
         ],
+    }
+
+
+def portfolio_first_screen(data: Mapping[str, Any], *, mineral_names: Mapping[str, str]) -> dict[str, Any]:
+    """The portfolio's answer on one screen: the tonnes a year at risk (China-exposed, through any
+    link of the chain), the tonnes restricted by measures in force, the tonnes no supplier covers,
+    and per mineral the best alternative with the year it can supply. Volumes are summed in
+    tonnes (each mineral's own unit converted); an unknown volume is left out and said so."""
+    gaps = {g["mineral"]: g for g in data["alternative_gaps"]}
+    rows = []
+    at_risk = restricted = uncovered = 0.0
+    unknown_uncovered: list[str] = []
+    for row in data["exposure"]:
+        slug = row["mineral"]
+        gap = gaps.get(slug)
+        per_t = gap["tonnes_per_unit"] if gap else (0.001 if row["unit"] == "kg" else 1.0)
+        exposed = gap["exposed_volume"] if gap else row["china_exposed_volume"]
+        blocked = row["restricted_share"] * row["total_volume"] if row["restricted_share"] is not None else None
+        blocked_unit = row["unit"]
+        uncovered_volume = gap["uncovered_volume"] if gap else None
+        at_risk += (exposed or 0.0) * per_t
+        restricted += (blocked or 0.0) * (0.001 if blocked_unit == "kg" else 1.0)
+        if uncovered_volume is None:
+            unknown_uncovered.append(mineral_names.get(slug, slug))
+        else:
+            uncovered += uncovered_volume * per_t
+        best = (data["alternatives"].get(slug) or [None])[0]
+        unit = gap["unit"] if gap else row["unit"]
+        rows.append(
+            {
+                "slug": slug,
+                "name": mineral_names.get(slug, slug),
+                "href": reverse("dashboards:mineral", args=[slug]),
+                "at_risk": number_text(exposed, unit),
+                "restricted": number_text(blocked, blocked_unit),
+                "uncovered": number_text(uncovered_volume, unit) if uncovered_volume is not None else "no requirement",
+                "uncovered_value": uncovered_volume,
+                "alternative": alternative_text(best, names=data["countries"]) if best else "none found outside the FEOC",
+                "year": _available_text(best["available_from"], best["announced"]) if best else "",
+            }
+        )
+    rows.sort(key=lambda r: r["name"])
+    return {
+        "at_risk_t": at_risk,
+        "at_risk": number_text(at_risk, "t"),
+        "restricted": number_text(restricted, "t"),
+        "uncovered": number_text(uncovered, "t"),
+        "uncovered_minerals": [r["name"] for r in rows if r["uncovered_value"]],
+        "unknown_uncovered": unknown_uncovered,
+        "rows": rows,
+        "plan_href": PLAN_PATH,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Briefings (one printable page) and the two-mineral comparison
+
+
+def _briefing_charts(page: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The headline stage's production bars, the imports and the policy timeline, in that order."""
+    wanted = [f"fig-production-{page['head_stage']}", "fig-imports", "fig-policy"]
+    by_id = {c["id"]: c for c in page["charts"]}
+    return [by_id[i] for i in wanted if i in by_id]
+
+
+def _alternative_rows(replacement: Mapping[str, Any] | None, names: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "rank": a["rank"],
+            "text": alternative_text(a, names=names),
+            "year": _available_text(a["available_from"], a["announced"]),
+            "score": f"{a['score']:.2f}",
+        }
+        for a in ((replacement or {}).get("alternatives") or [])
+    ]
+
+
+def mineral_briefing(page: Mapping[str, Any]) -> dict[str, Any]:
+    """A mineral page's content cut to one printable briefing (two A4 sheets at most)."""
+    return {
+        "mineral": page["mineral"],
+        "as_of": page["as_of"],
+        "glance": page["glance"],
+        "restrictions": page["restrictions"],
+        "vintage": page["vintage"],
+        "freshness": page["freshness"],
+        "kpis": page["kpis"],
+        "charts": _briefing_charts(page),
+        "alternatives": page["alternative_rows"],
+        "replacement": page["replacement"],
+        "policy": page["tables"]["policy"],
+        "sources": page["tables"]["sources"],
+    }
+
+
+def comparison(pages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Two minerals' first screens, headline figures and production charts side by side; chart ids
+    take the side's letter so both pages' charts live on one page."""
+    sides = []
+    for letter, page in zip("ab", pages, strict=False):
+        charts = [
+            {**c, "id": f"{letter}-{c['id']}", "filename": f"{c['filename']}-compare"}
+            for c in page["charts"]
+            if c["id"] == f"fig-production-{page['head_stage']}"
+        ]
+        sides.append(
+            {
+                "letter": letter,
+                "mineral": page["mineral"],
+                "glance": page["glance"],
+                "vintage": page["vintage"],
+                "kpis": page["kpis"],
+                "charts": charts,
+            }
+        )
+    rows = []
+    if len(sides) == 2:
+        a, b = sides
+        rows = [
+            {"label": "China's share (stage it dominates)", "a": _glance_china(a), "b": _glance_china(b)},
+            {"label": "Restricted today", "a": a["glance"]["restricted"]["text"], "b": b["glance"]["restricted"]["text"]},
+            {"label": "Best alternative", "a": _glance_alternative(a), "b": _glance_alternative(b)},
+        ]
+        rows += [
+            {"label": ka["label"], "a": ka["value"], "b": kb["value"]}
+            for ka, kb in zip(a["kpis"][2:], b["kpis"][2:], strict=False)
+        ]
+        rows.append({"label": "Data vintage", "a": a["vintage"]["text"], "b": b["vintage"]["text"]})
+    return {"sides": sides, "rows": rows}
+
+
+def _glance_china(side: Mapping[str, Any]) -> str:
+    g = side["glance"]
+    return f"{g['china']} of {g['stage']}" if g["stage"] else g["china"]
+
+
+def _glance_alternative(side: Mapping[str, Any]) -> str:
+    alternative = side["glance"]["alternative"]
+    return f"{alternative['text']}, {alternative['year']}" if alternative["year"] else alternative["text"]
+
+
+def portfolio_briefing(page: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The portfolio cut to one printable briefing: first screen, exposure chart and table, the
+    measures hitting it, and the sources of the exposure figures."""
+    sources = sorted({e for r in data["exposure"] for e in edition_names(r["sources"])})
+    return {
+        "first_screen": page["first_screen"],
+        "charts": [c for c in page["charts"] if c["id"] == "fig-exposure"],
+        "exposure": page["tables"]["exposure"],
+        "measures": page["tables"]["portfolio_measures"],
+        "sources": sources,
     }

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from dashboards import risk, selectors
 from dashboards.inputs import (
+    KG_PER_UNIT,
     feoc_controlled_companies,
     feoc_countries,
     measure_for_risk,
@@ -133,12 +134,15 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
     now = timezone.now()
 
     rows = []
+    heads: dict[int, selectors.HeadlineTable] = {}
     for mineral in minerals:
         latest: dict[str, SupplyMetric] = {}
         for row in supply_rows[mineral.pk]:
             latest.setdefault(row.stage, row)  # newest year first
         stage = headline_stage(latest)
         head = latest.get(stage) if stage else None
+        if head is not None:
+            heads[mineral.pk] = selectors.HeadlineTable(head.stage, head.china_share, head.world_total, head.unit)
         imports = import_rows[mineral.pk]
         with_partners = next((r for r in imports if r.import_china_share is not None), None)
         with_nir = next((r for r in imports if r.import_reliance is not None), None)
@@ -164,6 +168,7 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
                 "year": head.year if head else None,
                 "unit": head.unit if head else "",
                 "country_shares": [list(p) for p in head.country_shares] if head else [],
+                "head": _stage_summary(head),
                 "top3_share": head.top3_share if head else None,
                 "hhi": head.hhi if head else None,
                 "hhi_band": head.hhi_band if head else "",
@@ -186,19 +191,30 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
                 "age_seconds": (now - computed_at).total_seconds() if computed_at else None,
             }
         )
+    alternatives = selectors.china_replacement_alternatives(minerals=minerals, heads=heads, as_of=as_of)
+    for row in rows:
+        row["replacement"] = alternatives.get(row["slug"])
     return {
         "as_of": as_of,
         "destination": destination,
+        "published": source_dates(),
+        "countries": country_names(),
         "minerals": rows,
         "measures": _measures_panel(inputs.measures, as_of),
         "feoc": sorted(feoc_countries()),
     }
 
 
+def source_dates() -> dict[str, str | None]:
+    """Data source key -> its publication date (ISO), for the data's vintage. One query."""
+    return {key: day.isoformat() if day else None for key, day in DataSource.objects.values_list("key", "published_on")}
+
+
 def _stage_summary(row: SupplyMetric | None) -> dict[str, Any] | None:
     if row is None:
         return None
     return {
+        "stage": row.stage,
         "year": row.year,
         "china_share": row.china_share,
         "china_share_upper": row.china_share_upper,
@@ -207,6 +223,7 @@ def _stage_summary(row: SupplyMetric | None) -> dict[str, Any] | None:
         "withheld": "CHN" in (row.withheld_countries or []),
         "unpublished": "CHN" in (row.unpublished_countries or []),
         "estimate": "CHN" in (row.estimated_countries or []),
+        "estimates": bool(row.estimated_countries),
     }
 
 
@@ -306,6 +323,11 @@ def policy_filter_choices() -> dict[str, list[tuple[str, str]]]:
 # Mineral page
 
 
+def mineral_choices() -> list[tuple[str, str]]:
+    """(slug, name) of every mineral, by name: the comparison's pickers. One query."""
+    return list(Mineral.objects.order_by("name").values_list("slug", "name"))
+
+
 def mineral_or_404(slug: str) -> Mineral:
     mineral = Mineral.objects.select_related("metrics_state").filter(slug=slug).first()
     if mineral is None:
@@ -391,7 +413,17 @@ def mineral_page(
         .distinct()
         .order_by("hs6")
     )
+    latest: dict[str, Mapping[str, Any]] = {}
+    for row in metrics["supply"]:  # newest year first per stage
+        latest.setdefault(row["stage"], row)
+    stage = risk.dominant_stage({s: row["china_share"] for s, row in latest.items()})
+    replacement = None
+    if stage:
+        head = latest[stage]
+        heads = {mineral.pk: selectors.HeadlineTable(stage, head["china_share"], head["world_total"], head["unit"])}
+        replacement = selectors.china_replacement_alternatives(minerals=[mineral], heads=heads, as_of=as_of)
     return {
+        "replacement": (replacement or {}).get(mineral.slug),
         "mineral": {"slug": mineral.slug, "name": mineral.name, "symbol": mineral.symbol, "notes": mineral.notes},
         "trade_codes": trade_codes,
         "metrics": metrics,
@@ -547,7 +579,11 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
     data["alternatives"] = {row["mineral"]: row["alternatives"] for row in alternatives}
     data["not_alternatives"] = {row["mineral"]: row["not_alternatives"] for row in alternatives}
     data["alternative_gaps"] = [
-        {key: row[key] for key in ("mineral", "stage", "exposed_volume", "uncovered_volume", "gap_volume", "unit")}
+        {
+            **{key: row[key] for key in ("mineral", "stage", "exposed_volume", "uncovered_volume", "gap_volume", "unit")},
+            # The first screen adds the minerals up in tonnes (volumes are in each mineral's own unit).
+            "tonnes_per_unit": KG_PER_UNIT.get(row["unit"], 1000.0) / KG_PER_UNIT["t"],
+        }
         for row in alternatives
     ]
     return data

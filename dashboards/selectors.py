@@ -690,3 +690,64 @@ def organization_alternatives(*, organization: Organization, as_of: date | None 
             }
         )
     return out
+
+
+@dataclass(frozen=True)
+class HeadlineTable:
+    """What china_replacement_alternatives needs of a mineral's headline-stage table."""
+
+    stage: str
+    china_share: float | None
+    world_total: float | None
+    unit: str
+
+
+def china_replacement_alternatives(
+    *, minerals: Sequence[Mineral], heads: Mapping[int, HeadlineTable], as_of: date, top: int = 3
+) -> dict[str, dict[str, Any]]:
+    """Per mineral, the best `top` alternatives (risk.rank_alternatives) for replacing China's
+    output at its headline stage: the public pages' first screen, which has no buyer volume.
+
+    `heads`: mineral id -> the stored table of its headline stage (the stage China dominates).
+    The volume to replace is China's share x that table's world total, in the mineral's
+    canonical unit; a mineral whose China figure or world total is unknown gets no entry
+    (nothing guessed). Seven queries whatever the number of minerals.
+    """
+    volume_of: dict[int, float] = {}
+    for mineral in minerals:
+        head = heads.get(mineral.pk)
+        if head is None or head.china_share is None or head.world_total is None:
+            continue
+        volume_of[mineral.pk] = _convert(head.china_share * head.world_total, head.unit, mineral.canonical_unit)
+    chosen = [m for m in minerals if m.pk in volume_of]
+    if not chosen:
+        return {}
+    unit_of = {m.pk: m.canonical_unit for m in chosen}
+    stage_of = {m.pk: heads[m.pk].stage for m in chosen}
+    candidates = _alternative_candidates(
+        list(volume_of),
+        as_of=as_of,
+        unit_of=unit_of,
+        exposed_of=volume_of,
+        stage_of=stage_of,
+        slug_of={m.pk: m.slug for m in chosen},
+    )
+    feoc = feoc_countries()
+    out = {}
+    for mineral in chosen:
+        sources, info = candidates[mineral.pk]
+        ranked = risk.rank_alternatives(
+            volume_of[mineral.pk],
+            sources,
+            feoc=feoc,
+            required_stage=stage_of[mineral.pk],
+            year=as_of.year,
+            weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
+        )
+        out[mineral.slug] = {
+            "volume": volume_of[mineral.pk],
+            "unit": unit_of[mineral.pk],
+            "stage": stage_of[mineral.pk],
+            "alternatives": [_alternative_out(a, unit_of[mineral.pk], info) for a in ranked[:top]],
+        }
+    return out

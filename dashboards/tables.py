@@ -89,11 +89,7 @@ def format_value(value: Any, column: Column) -> str:
         case "share":
             return f"{value * 100:.{column.digits}f} %"
         case "number":
-            return (
-                f"{value:,.{column.digits}f}"
-                if isinstance(value, float) and not value.is_integer()
-                else f"{value:,.0f}"
-            )
+            return number_text(value)
         case "integer" | "hhi":
             return f"{value:,.0f}"
         case "risk":
@@ -103,6 +99,26 @@ def format_value(value: Any, column: Column) -> str:
         case "date":
             return value.isoformat() if isinstance(value, date | datetime) else str(value)
     return str(value)
+
+
+def number_text(value: float | None, unit: str = "") -> str:
+    """A quantity as a buyer reads it, the one rule for every table, chart and headline.
+
+    Whole numbers from 100 ("31,000", never "31,000.0" from a float sum), one decimal below 100
+    with a trailing ".0" dropped ("12.5", "7"), two significant digits below 1 ("0.036"); the
+    unit after a space when given. Unknown: an en dash (never 0).
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "\u2013"
+    size = abs(value)
+    if size >= 100 or size == 0:
+        text = f"{value:,.0f}"
+    elif size >= 1:
+        text = f"{value:,.1f}".removesuffix(".0")
+    else:
+        text = f"{value:.2g}"
+        text = f"{value:.8f}".rstrip("0") if "e" in text else text  # never scientific notation
+    return f"{text} {unit}" if unit else text
 
 
 BOUND_SIGNS = {">": ">", "<": "<", "<=": "\u2264", "\u2264": "\u2264"}

@@ -70,9 +70,9 @@ def _body(request: HttpRequest, template: str, title: str, context: dict[str, An
     return {"title": title, "body": render_to_string(template, context, request=request)}
 
 
-def _page(request: HttpRequest, page: dict[str, Any], *, charts: bool) -> HttpResponse:
+def _page(request: HttpRequest, page: dict[str, Any], *, charts: bool, briefing: bool = False) -> HttpResponse:
     """The cached body inside the site layout (header with the user, messages: per request)."""
-    return render(request, "dashboards/page.html", {**page, "charts": charts})
+    return render(request, "dashboards/page.html", {**page, "charts": charts, "briefing": briefing})
 
 
 def overview(request: HttpRequest) -> HttpResponseBase:
@@ -115,15 +115,7 @@ def mineral(request: HttpRequest, slug: str) -> HttpResponseBase:
     edition = request.GET.get("edition") or None
 
     def content() -> dict[str, Any]:
-        def build_content() -> dict[str, Any]:
-            found = page_selectors.mineral_or_404(slug)
-            try:
-                data = page_selectors.mineral_page(mineral=found, as_of=as_of, edition=edition)
-            except selectors.UnknownEdition as error:
-                raise Http404(str(error)) from None
-            return page_content.mineral(data, today=today)
-
-        return page_cache.cached("mineral", generation, (slug, as_of, today, edition), build_content)
+        return _mineral_content(slug, as_of=as_of, today=today, edition=edition, generation=generation)
 
     if response := page_cache.download(request, lambda: content()["tables"], f"lodestone-{slug}-{as_of}"):
         return response
@@ -134,6 +126,74 @@ def mineral(request: HttpRequest, slug: str) -> HttpResponseBase:
         return _body(request, "dashboards/mineral.html", page["mineral"]["name"], context), _controls_valid(form)
 
     page = page_cache.body(request, "mineral", generation, (slug, today), AS_OF_QUERY, build)
+    return _page(request, page, charts=True)
+
+
+def _mineral_content(slug: str, *, as_of: Any, today: Any, edition: str | None, generation: str) -> dict[str, Any]:
+    """A mineral page's content (tables, figures, first screen), cached under the data generation:
+    the mineral page, its briefing and the comparison share it."""
+
+    def build_content() -> dict[str, Any]:
+        found = page_selectors.mineral_or_404(slug)
+        try:
+            data = page_selectors.mineral_page(mineral=found, as_of=as_of, edition=edition)
+        except selectors.UnknownEdition as error:
+            raise Http404(str(error)) from None
+        return page_content.mineral(data, today=today)
+
+    return page_cache.cached("mineral", generation, (slug, as_of, today, edition), build_content)
+
+
+def briefing(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """One mineral on one printable page (two A4 sheets at most): the first screen, the headline
+    figures, two charts (drawn as images for print), the measures and the sources."""
+    form, as_of = as_of_from(request.GET)
+    today = timezone.localdate()
+    generation = page_selectors.data_generation()
+
+    def build() -> tuple[dict[str, str], bool]:
+        page = _mineral_content(slug, as_of=as_of, today=today, edition=None, generation=generation)
+        context = {**page_content.mineral_briefing(page), "today": today}
+        title = f"{page['mineral']['name']} briefing"
+        return _body(request, "dashboards/briefing.html", title, context), _controls_valid(form)
+
+    page = page_cache.body(request, "briefing", generation, (slug, today), AS_OF_QUERY, build)
+    return _page(request, page, charts=True, briefing=True)
+
+
+COMPARE_QUERY = frozenset({"a", "b", "as_of"})
+
+
+def compare(request: HttpRequest) -> HttpResponseBase:
+    """Two minerals side by side (?a=gallium&b=germanium): their first screens, headline figures,
+    vintage and production charts. An unknown mineral is a 404; a missing one shows the picker."""
+    form, as_of = as_of_from(request.GET)
+    today = timezone.localdate()
+    generation = page_selectors.data_generation()
+
+    def build() -> tuple[dict[str, str], bool]:
+        choices = page_cache.cached("mineral-choices", generation, (), page_selectors.mineral_choices)
+        known = {slug for slug, _ in choices}
+        picked = [request.GET.get("a") or "", request.GET.get("b") or ""]
+        for slug in picked:
+            if slug and slug not in known:
+                raise Http404("No such mineral.")
+        pages = [
+            _mineral_content(slug, as_of=as_of, today=today, edition=None, generation=generation)
+            for slug in picked
+            if slug
+        ]
+        context = {
+            **page_content.comparison(pages),
+            "choices": choices,
+            "a": picked[0],
+            "b": picked[1],
+            "as_of": as_of,
+            "today": today,
+        }
+        return _body(request, "dashboards/compare.html", "Compare minerals", context), _controls_valid(form)
+
+    page = page_cache.body(request, "compare", generation, (today,), COMPARE_QUERY, build)
     return _page(request, page, charts=True)
 
 
@@ -264,6 +324,26 @@ def portfolio(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
         "edit_url": _portfolio_url(organization, org, edit=True),
     }
     return render(request, "dashboards/portfolio.html", context)
+
+
+@private_no_store
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def portfolio_briefing(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
+    """The portfolio on one printable page: tonnes at risk and uncovered, exposure, measures,
+    the best alternatives and the sources (the organization's members only, as the portfolio)."""
+    organization, role = page_selectors.organization_for(user=request.user, slug=org)
+    today = timezone.localdate()
+    generation = page_selectors.organization_generation(organization)
+    cached = _portfolio_content(organization, generation, today)
+    context = {
+        **page_content.portfolio_briefing(cached["data"], cached["raw"]),
+        "organization": organization,
+        "today": today,
+        "portfolio_url": _portfolio_url(organization, org),
+    }
+    body = render_to_string("dashboards/portfolio_briefing.html", context, request=request)
+    return _page(request, {"title": f"Briefing · {organization.name}", "body": body}, charts=True, briefing=True)
 
 
 @private_no_store

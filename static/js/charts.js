@@ -59,6 +59,22 @@
     };
     return window.Plotly.newPlot(el, figure.data, figure.layout, config).then(function () {
       el.classList.add("is-drawn");
+      if (document.body.classList.contains("briefing")) { return printImage(el); }
+    });
+  }
+
+  // Briefings print: each chart also becomes a PNG <img> (shown by the print stylesheet instead of
+  // the interactive plot), made now because the browser's print does not wait for a promise.
+  // The width is a printed column's (about 700 px) so the text stays legible on A4.
+  function printImage(el) {
+    var height = (el._fullLayout && el._fullLayout.height) || 360;
+    return window.Plotly.toImage(el, { format: "png", width: 760, height: height, scale: 2 }).then(function (url) {
+      var img = document.createElement("img");
+      img.className = "chart-print";
+      img.alt = el.getAttribute("aria-label") || "chart";
+      img.src = url;
+      el.parentNode.insertBefore(img, el.nextSibling);
+      el.classList.add("has-print-image");
     });
   }
 
@@ -74,6 +90,10 @@
 
   function init() {
     document.documentElement.classList.add("js");
+    var printButtons = document.querySelectorAll(".js-print");
+    for (var p = 0; p < printButtons.length; p++) {
+      printButtons[p].addEventListener("click", function () { window.print(); });
+    }
     var charts = [];
     var types = [];
     var nodes = document.querySelectorAll(".js-chart");

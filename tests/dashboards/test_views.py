@@ -202,8 +202,11 @@ def test_public_pages_make_a_fixed_number_of_queries(client, metrics, url, page_
 
 def test_overview_query_count_pinned(client, metrics, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     # generation (2) + minerals, supply, imports, measures (2 when not filtered by mineral),
-    # severities, WGI, parameters, t factors (10) + the policy list (4)
-    with django_assert_num_queries(16):
+    # severities, WGI, parameters, t factors (10) + the policy list (4) + the first screen (issue 17):
+    # source publication dates, country names (2) and the best alternatives of every mineral at
+    # once (11: WGI, supply, ownership, domiciles, EoL rates, supply links, facilities, measures (3),
+    # severities)
+    with django_assert_num_queries(29):
         client.get("/")
     with django_assert_num_queries(2):
         client.get("/")
@@ -212,8 +215,9 @@ def test_overview_query_count_pinned(client, metrics, django_assert_num_queries)
 def test_mineral_page_query_count_pinned(client, metrics, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     # generation (2) + mineral (1) + mineral_metrics (9) + production by edition, facilities,
     # measures (4), sources, parameters, countries (6) + the mineral's HS codes, basket and traded
-    # flags (1; issue 11: baskets labelled, codes without trade rows named)
-    with django_assert_num_queries(22):
+    # flags (1; issue 11: baskets labelled, codes without trade rows named) + the best alternatives
+    # for the first screen (11, as on the overview; issue 17)
+    with django_assert_num_queries(33):
         client.get("/minerals/gallium/")
 
 
