@@ -86,14 +86,14 @@ def vintage(
 
 
 def alternative_text(alternative: Mapping[str, Any], *, names: Mapping[str, str]) -> str:
-    """A ranked alternative in a few words: "Japan (refining output 2024, 3,000 kg)" for a
-    producing country, "<facility> (AUS)" for a facility or project."""
+    """A ranked alternative in a few words: "Japan, refining 2024: 3,000 kg" for a producing
+    country (its whole output that year), "<facility> (AUS)" for a facility or project."""
     country = names.get(alternative["country"], alternative["country"])
     if alternative["kind"] == "country":
         stage = STAGE_LABELS.get(alternative["stage"] or "", alternative["stage"] or "")
         year = alternative["name"].rsplit(" ", 1)[-1]
         output = number_text(alternative["available_capacity"], alternative["unit"])
-        return f"{country} ({stage} output {year}: {output})"
+        return f"{country}, {stage} {year}: {output}"
     return f"{alternative['name']} ({country})"
 
 
@@ -129,7 +129,7 @@ def glance(
             china = share_text(head["china_share"], estimate=bool(head.get("estimate")))
     if restrictions:
         titles = [m["title"] for m in restrictions]
-        count = f"{len(titles)} measure{'s' if len(titles) > 1 else ''} in force"
+        count = f"{len(titles)} measure{'s' if len(titles) > 1 else ''} in force"  # names on hover
         share = f"{share_text(restricted_share)} of supply · " if restricted_share is not None else ""
         restricted = {"text": f"{share}{count}", "title": "; ".join(titles), "css": "warn"}
     else:
@@ -545,7 +545,8 @@ def _production_sections(page: _MineralPage) -> list[dict[str, Any]]:
                 filename=f"lodestone-{slug}-{stage}-map",
                 table=table_id,
                 label=f"World map of {name} {stage_label} shares.",
-                empty="No map: " + no_country_figures_text(name, stage_label, row)[0].lower()
+                empty="No map: "
+                + no_country_figures_text(name, stage_label, row)[0].lower()
                 + no_country_figures_text(name, stage_label, row)[1:],
             ),
         ]
@@ -1559,7 +1560,9 @@ def portfolio_first_screen(data: Mapping[str, Any], *, mineral_names: Mapping[st
                 "restricted": number_text(blocked, blocked_unit),
                 "uncovered": number_text(uncovered_volume, unit) if uncovered_volume is not None else "no requirement",
                 "uncovered_value": uncovered_volume,
-                "alternative": alternative_text(best, names=data["countries"]) if best else "none found outside the FEOC",
+                "alternative": alternative_text(best, names=data["countries"])
+                if best
+                else "none found outside the FEOC",
                 "year": _available_text(best["available_from"], best["announced"]) if best else "",
             }
         )
@@ -1642,7 +1645,11 @@ def comparison(pages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         a, b = sides
         rows = [
             {"label": "China's share (stage it dominates)", "a": _glance_china(a), "b": _glance_china(b)},
-            {"label": "Restricted today", "a": a["glance"]["restricted"]["text"], "b": b["glance"]["restricted"]["text"]},
+            {
+                "label": "Restricted today",
+                "a": a["glance"]["restricted"]["text"],
+                "b": b["glance"]["restricted"]["text"],
+            },
             {"label": "Best alternative", "a": _glance_alternative(a), "b": _glance_alternative(b)},
         ]
         rows += [

@@ -580,7 +580,10 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
     data["not_alternatives"] = {row["mineral"]: row["not_alternatives"] for row in alternatives}
     data["alternative_gaps"] = [
         {
-            **{key: row[key] for key in ("mineral", "stage", "exposed_volume", "uncovered_volume", "gap_volume", "unit")},
+            **{
+                key: row[key]
+                for key in ("mineral", "stage", "exposed_volume", "uncovered_volume", "gap_volume", "unit")
+            },
             # The first screen adds the minerals up in tonnes (volumes are in each mineral's own unit).
             "tonnes_per_unit": KG_PER_UNIT.get(row["unit"], 1000.0) / KG_PER_UNIT["t"],
         }

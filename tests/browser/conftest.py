@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -87,3 +89,84 @@ def base_url(pytestconfig):  # type: ignore[no-untyped-def]
     """The same as pytest-playwright's fallback, which pytest 9 warns about (a fixture defined as an
     instance method); the pages are opened on the live server's URL anyway."""
     return pytestconfig.getoption("--base-url") or pytestconfig.getini("base_url") or None
+
+
+# --------------------------------------------------------------------------------------------
+# The demo site, a watched page and the helpers every browser test uses
+
+PASSWORD = "pw-browser-buyer-1"
+
+
+@dataclass
+class Watch:
+    base: str
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert not self.errors, self.errors
+        assert not self.blocked, f"requests left 127.0.0.1: {self.blocked}"
+
+
+@pytest.fixture(autouse=True)
+def page_cache(settings):  # type: ignore[no-untyped-def]
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "browser"}}
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def site(live_server, demo, django_user_model):  # type: ignore[no-untyped-def]
+    """The demo dataset (reloaded after the previous flush), every metric current, one buyer."""
+    from dashboards import services
+    from suppliers import services as supplier_services
+    from suppliers.models import Organization
+
+    list(services.all_metrics_recompute())
+    user = django_user_model.objects.create_user("browser-buyer", password=PASSWORD)
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    supplier_services.membership_grant(user=user, organization=organization, role="analyst")
+    return live_server
+
+
+def watch_page(page: Any, base: str) -> Watch:
+    """Record every request of `page`; anything not to the live server is aborted."""
+    watch = Watch(base=base)
+
+    def route(r: Any) -> None:
+        url = r.request.url
+        watch.requests.append(url)
+        if url.startswith(base) or url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            watch.blocked.append(url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: watch.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: watch.errors.append(f"pageerror: {e}"))
+    return watch
+
+
+@pytest.fixture
+def watched(page, site):  # type: ignore[no-untyped-def]
+    """The page with every request recorded; anything not to the live server is aborted."""
+    return page, watch_page(page, site.url)
+
+
+def open_page(page: Any, watch: Watch, path: str, *, status: int = 200) -> None:
+    response = page.goto(watch.base + path)
+    assert response.status == status, f"{path}: {response.status}"
+    page.wait_for_load_state("networkidle")
+
+
+def log_in(page: Any, watch: Watch) -> None:
+    open_page(page, watch, "/accounts/login/?next=/portfolio/")
+    page.fill("#id_username", "browser-buyer")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/portfolio/")

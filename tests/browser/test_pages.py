@@ -7,79 +7,21 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import pytest
 
-from dashboards import selectors, services
+from dashboards import selectors
 from suppliers import services as supplier_services
 from suppliers.models import Organization, Sourcing
+from tests.browser.conftest import log_in as _log_in
+from tests.browser.conftest import open_page as _open
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pw-browser-buyer-1"
 # docs/performance.md "First view": at most 1.5 MB of JavaScript on the wire per page.
 JS_BUDGET_BYTES = 1_500_000
-
-
-@dataclass
-class Watch:
-    base: str
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-
-    def assert_clean(self) -> None:
-        assert not self.errors, self.errors
-        assert not self.blocked, f"requests left 127.0.0.1: {self.blocked}"
-
-
-@pytest.fixture(autouse=True)
-def page_cache(settings):  # type: ignore[no-untyped-def]
-    from django.core.cache import cache
-
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "browser"}}
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def site(live_server, demo, django_user_model):  # type: ignore[no-untyped-def]
-    """The demo dataset (reloaded after the previous flush), every metric current, one buyer."""
-    list(services.all_metrics_recompute())
-    user = django_user_model.objects.create_user("browser-buyer", password=PASSWORD)
-    organization = Organization.objects.get(name="Demo Buyer Inc.")
-    supplier_services.membership_grant(user=user, organization=organization, role="analyst")
-    return live_server
-
-
-@pytest.fixture
-def watched(page, site):  # type: ignore[no-untyped-def]
-    """The page with every request recorded; anything not to the live server is aborted."""
-    watch = Watch(base=site.url)
-
-    def route(r: Any) -> None:
-        url = r.request.url
-        watch.requests.append(url)
-        if url.startswith(site.url) or url.startswith(("data:", "blob:")):
-            r.continue_()
-        else:
-            watch.blocked.append(url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("console", lambda m: watch.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: watch.errors.append(f"pageerror: {e}"))
-    return page, watch
-
-
-def _open(page, watch: Watch, path: str, *, status: int = 200) -> None:  # type: ignore[no-untyped-def]
-    response = page.goto(watch.base + path)
-    assert response.status == status, f"{path}: {response.status}"
-    page.wait_for_load_state("networkidle")
 
 
 def _charts_drawn(page, expected: int) -> None:  # type: ignore[no-untyped-def]
@@ -92,14 +34,6 @@ def _charts_drawn(page, expected: int) -> None:  # type: ignore[no-untyped-def]
 
 def _value(page, metric: str, key: str) -> float:  # type: ignore[no-untyped-def]
     return float(page.locator(f'[data-metric="{metric}"][data-key="{key}"]').first.get_attribute("data-value"))
-
-
-def _log_in(page, watch: Watch) -> None:  # type: ignore[no-untyped-def]
-    _open(page, watch, "/accounts/login/?next=/portfolio/")
-    page.fill("#id_username", "browser-buyer")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/portfolio/")
 
 
 def test_overview(watched, screenshots) -> None:  # type: ignore[no-untyped-def]
