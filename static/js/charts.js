@@ -48,8 +48,37 @@
       .catch(function () { return null; });
   }
 
+  // On a narrow chart (a phone), long titles wrap instead of being cut: the main title breaks at
+  // a space, the small second line (sources, computed) puts each part on a line of its own.
+  var NARROW_PX = 600;
+  function wrapLine(text, maxChars) {
+    var words = text.split(" "), lines = [], line = "";
+    words.forEach(function (word) {
+      if (line && (line + " " + word).length > maxChars) { lines.push(line); line = word; } else { line = line ? line + " " + word : word; }
+    });
+    if (line) { lines.push(line); }
+    return lines;
+  }
+  function fitTitle(el, layout) {
+    var title = layout.title && layout.title.text;
+    if (!title || el.clientWidth >= NARROW_PX) { return layout; }
+    var maxChars = Math.max(24, Math.floor(el.clientWidth / 8.5));
+    var parts = title.split("<br>");
+    var lines = wrapLine(parts[0], maxChars);
+    var sub = parts.slice(1).join(" ").replace(/<\/?sup>/g, "");
+    var subLines = [];
+    sub.split(" · ").forEach(function (piece) { if (piece) { subLines = subLines.concat(wrapLine(piece, Math.floor(maxChars * 1.4))); } });
+    var text = lines.join("<br>") + (subLines.length ? "<br><sup>" + subLines.join("<br>") + "</sup>" : "");
+    var extra = (lines.length - 1) * 18 + Math.max(0, subLines.length - 1) * 12;
+    var margin = Object.assign({}, layout.margin || {});
+    margin.t = (margin.t || 70) + extra;
+    var height = layout.height ? layout.height + extra : layout.height;
+    return Object.assign({}, layout, { title: Object.assign({}, layout.title, { text: text }), margin: margin, height: height });
+  }
+
   function draw(el, figure) {
     el.textContent = "";  // drop the no-JavaScript fallback text
+    figure.layout = fitTitle(el, figure.layout || {});
     var config = {
       responsive: true,
       displaylogo: false,

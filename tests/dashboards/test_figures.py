@@ -83,17 +83,63 @@ def test_imports_over_time_marks_events_on_the_time_axis() -> None:
         {"year": 2024, "groups": {}, "nir": None, "nir_bound": ""},
     ]
     events = [{"date": date(2023, 8, 1), "label": "Ga/Ge licence", "colour": figures.CHINA_COLOUR}]
-    figure = figures.imports_over_time(years, events=events, title="imports")
+    figure = figures.imports_over_time(years, events=events, as_of=date(2024, 6, 1), title="imports")
     names = [t.name for t in figure.data]
     assert "China" in names
-    assert "Net import reliance" in names
+    assert "Net import reliance, published (USGS)" in names
     assert figure.layout.shapes[0].x0 == "2023-08-01"
     assert figure.layout.annotations[0].text == "Ga/Ge licence"
 
 
-def test_imports_over_time_says_when_there_is_no_data() -> None:
-    figure = figures.imports_over_time([], events=[], title="imports")
-    assert "No import data" in figure.layout.annotations[0].text
+def test_imports_time_axis_runs_to_the_as_of_date() -> None:
+    """Data ends in 2024; the November 2026 lapses must still be on the axis (issue 17)."""
+    years = [{"year": 2024, "groups": {"china": 1.0}, "nir": 1.0, "nir_bound": ""}]
+    figure = figures.imports_over_time(years, events=[], as_of=date(2026, 11, 30), title="imports")
+    start, end = figure.layout.xaxis.range
+    assert start == "2024-01-01"
+    assert end == "2027-01-29"  # as of + 60 days, past 2024-12-31
+
+
+def test_published_and_computed_import_reliance_are_separate_labelled_series() -> None:
+    """Rare earths: USGS publishes 80 % for 2024, the trade cross-check is known for another year
+    only; two series with gaps, never one line falling to zero."""
+    years = [
+        {"year": 2022, "groups": {}, "nir": None, "nir_bound": "", "nir_computed": 0.05},
+        {"year": 2023, "groups": {}, "nir": 0.8, "nir_bound": "", "nir_computed": None},
+        {"year": 2024, "groups": {}, "nir": 0.8, "nir_bound": "", "nir_computed": None},
+    ]
+    figure = figures.imports_over_time(years, events=[], as_of=date(2026, 11, 30), title="imports")
+    by_name = {t.name: t for t in figure.data}
+    published = by_name["Net import reliance, published (USGS)"]
+    computed = by_name["Net import reliance, computed from trade (cross-check)"]
+    assert list(published.y) == [None, 80.0, 80.0]
+    assert list(computed.y) == [5.0, None, None]
+    assert published.connectgaps is False and computed.connectgaps is False
+    assert published.line.color != computed.line.color
+    assert computed.line.dash == "dot"
+
+
+def test_event_labels_never_overlap() -> None:
+    """Three measures within weeks of each other get three label rows; a later one reuses the top."""
+    events = [
+        {"date": date(2024, 12, 3), "label": "US ban (Ann. 46)"},
+        {"date": date(2024, 12, 20), "label": "suspended"},
+        {"date": date(2025, 1, 5), "label": "Export licensing"},
+        {"date": date(2026, 6, 1), "label": "later"},
+    ]
+    _, annotations = figures._event_shapes(events, span=(date(2020, 1, 1), date(2027, 1, 1)))
+    rows = [round((1.0 - a["y"]) / figures.LABEL_ROW_STEP) for a in annotations]
+    assert rows == [0, 1, 2, 0]
+
+
+def test_a_chart_without_data_is_empty() -> None:
+    """Germanium: USGS lists the producers without quantities: no bars, no map, only a message."""
+    withheld = [["CHN", None], ["USA", None]]
+    bars = figures.production_by_country(withheld, world_total=None, unit="kg", feoc=FEOC, names={}, title="t")
+    assert figures.is_empty(bars)
+    assert figures.is_empty(figures.production_map(withheld, names={}, title="map"))
+    assert figures.is_empty(figures.imports_over_time([], events=[], as_of=date(2026, 11, 30), title="imports"))
+    assert not figures.is_empty(figures.production_map([["CHN", 0.9]], names={}, title="map"))
 
 
 def test_policy_timeline_splits_suspension_and_marks_review() -> None:
@@ -115,7 +161,10 @@ def test_policy_timeline_splits_suspension_and_marks_review() -> None:
     assert "2026-11-27 (last day suspended)" in figure.data[1].hovertemplate
     assert segments[2][0] == "2026-11-28"
     assert "review" in figure.data[2].name
-    assert all(t.line.color == figures.CHINA_COLOUR for t in figure.data)
+    # "In force" and "in force again" never share a colour (issue 17).
+    assert figure.data[0].line.color == figures.CHINA_COLOUR
+    assert figure.data[1].line.color == figures.CHINA_COLOUR
+    assert figure.data[2].line.color == figures.IN_FORCE_AGAIN_COLOUR != figures.CHINA_COLOUR
     assert {a.text for a in figure.layout.annotations} == {"today 2026-11-30", "as of 2026-06-01"}
 
 
@@ -134,6 +183,23 @@ def test_exposure_bars_and_sankey() -> None:
     ).data[0]
     assert sankey.node.color[0] == figures.CHINA_COLOUR
     assert list(sankey.link.value) == [5.0]
+    # Volumes read as in the tables: "7,000", never "7,000.0".
+    big = figures.supply_chain_sankey(
+        [{"label": "Japan", "group": "other"}, {"label": "Buyer", "group": "buyer"}],
+        [{"source": 0, "target": 1, "value": 7000.0}],
+        unit="kg",
+        title="chain",
+    ).data[0]
+    assert list(big.link.customdata) == ["7,000 kg"]
+    assert list(big.node.customdata) == ["7,000 kg", "7,000 kg"]
+
+
+def test_production_hover_formats_quantities_with_their_unit() -> None:
+    figure = figures.production_by_country(
+        [["CHN", 0.31], ["AUS", 0.69]], world_total=100_000, unit="t", feoc=FEOC, names={}, title="t"
+    )
+    assert [c[0] for c in figure.data[0].customdata] == ["31,000 t", "69,000 t"]
+    assert figure.layout.xaxis.title.text == "share of world production"
 
 
 def test_payload_is_plain_json() -> None:

@@ -266,9 +266,10 @@ def test_policy_detail_lists_minerals_codes_dates_and_source(client, metrics) ->
 
 
 def test_portfolio_requires_login(client, metrics) -> None:  # type: ignore[no-untyped-def]
-    response = client.get("/portfolio/")
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
+    for url in ("/portfolio/", "/portfolio/briefing/", "/portfolio/demo-buyer-inc/briefing/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
 
 
 def test_another_organizations_portfolio_is_404(client, buyer_client, django_user_model) -> None:  # type: ignore[no-untyped-def]
@@ -284,6 +285,10 @@ def test_another_organizations_portfolio_is_404(client, buyer_client, django_use
     assert buyer_client.get("/portfolio/other-buyer/edit/").status_code == 404
     assert buyer_client.post("/portfolio/other-buyer/edit/", {"action": "requirement"}).status_code == 404
     assert buyer_client.get("/portfolio/demo-buyer-inc/edit/").status_code == 200
+    # And the printable briefings (issue 17).
+    assert buyer_client.get("/portfolio/other-buyer/briefing/").status_code == 404
+    assert buyer_client.get("/portfolio/demo-buyer-inc/briefing/").status_code == 200
+    assert buyer_client.get("/portfolio/briefing/").status_code == 200
     # A user with no membership gets 404 on /portfolio/ too (nothing to show, nothing disclosed).
     loner = django_user_model.objects.create_user("loner", password="pw-loner-12345")
     client.force_login(loner)
@@ -292,6 +297,7 @@ def test_another_organizations_portfolio_is_404(client, buyer_client, django_use
     client.force_login(outsider)
     assert client.get("/portfolio/demo-buyer-inc/").status_code == 404
     assert client.get("/portfolio/demo-buyer-inc/edit/").status_code == 404
+    assert client.get("/portfolio/demo-buyer-inc/briefing/").status_code == 404
     assert "Other Buyer" in client.get("/portfolio/").content.decode()
 
 

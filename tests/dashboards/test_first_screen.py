@@ -1,0 +1,188 @@
+"""Issue 17: the first screen (China's share at the stage it dominates, what is restricted, the
+best alternative and its year; tonnes at risk on the portfolio), the data's vintage, one number
+formatter, the comparison and the briefings."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from dashboards import page_content, page_selectors
+from dashboards.tables import Column, format_value, number_text
+
+TODAY = date(2026, 12, 4)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (31000.0, "", "31,000"),  # a float sum: never "31,000.0"
+        (30999.9999, "t", "31,000 t"),
+        (20000, "t", "20,000 t"),
+        (12.5, "kg", "12.5 kg"),
+        (7.0, "", "7"),
+        (0.036, "t", "0.036 t"),
+        (0.000012, "", "0.000012"),
+        (0.0, "t", "0 t"),
+        (None, "t", "\u2013"),
+    ],
+)
+def test_one_number_formatter(value: float | None, unit: str, text: str) -> None:
+    assert number_text(value, unit) == text
+
+
+def test_tables_use_the_same_formatter() -> None:
+    column = Column("quantity", "Quantity", "number")
+    assert [format_value(v, column) for v in (31000.0, 7000.0, 20000, 2.25)] == ["31,000", "7,000", "20,000", "2.2"]
+
+
+MCS_2025 = [{"key": "usgs-mcs-2025", "edition": "MCS 2025 (January 2025)"}]
+
+
+def test_vintage_says_edition_year_and_estimate_and_warns_after_a_year() -> None:
+    published = {"usgs-mcs-2025": "2025-01-31"}
+    old = page_content.vintage(MCS_2025, published=published, year=2024, estimates=True, today=TODAY)
+    assert old["text"] == "MCS 2025 (January 2025) · 2024 data · estimates"
+    assert old["short"] == "MCS 2025 (January 2025) · 2024 e"
+    assert old["old"] is True
+    assert "January 2025, more than a year ago" in old["warning"]
+    fresh = page_content.vintage(MCS_2025, published=published, year=2024, estimates=False, today=date(2025, 12, 1))
+    assert (fresh["old"], fresh["warning"], fresh["text"]) == (False, "", "MCS 2025 (January 2025) · 2024 data · final")
+    undated = page_content.vintage(MCS_2025, published={}, year=2024, estimates=False, today=TODAY)
+    assert undated["old"] is False and undated["published"] is None
+
+
+def _alternative(**extra: object) -> dict[str, object]:
+    return {
+        "rank": 1,
+        "kind": "country",
+        "country": "JPN",
+        "stage": "refinery",
+        "name": "JPN refinery output 2024",
+        "available_capacity": 3000.0,
+        "unit": "kg",
+        "available_from": 2026,
+        "announced": False,
+        "score": 0.71,
+        **extra,
+    }
+
+
+def test_glance_answers_the_three_questions() -> None:
+    head = {"stage": "refinery", "year": 2024, "china_share": 0.987, "estimate": True}
+    measures = [{"title": "US ban"}, {"title": "Export licensing"}]
+    replacement = {"stage": "refinery", "volume": 750_000.0, "unit": "kg", "alternatives": [_alternative()]}
+    glance = page_content.glance(
+        slug="gallium",
+        name="Gallium",
+        head=head,
+        restrictions=measures,
+        restricted_share=0.987,
+        replacement=replacement,
+        names={"JPN": "Japan"},
+        as_of=date(2026, 11, 30),
+        alternatives_href="#alternatives",
+    )
+    assert glance["china"] == "98.7 % e"
+    assert glance["stage"] == "refining 2024"
+    assert glance["restricted"]["text"] == "98.7 % of supply · 2 measures in force"
+    assert glance["restricted"]["title"] == "US ban; Export licensing"
+    assert glance["alternative"]["text"] == "Japan, refining 2024: 3,000 kg"
+    assert glance["alternative"]["year"] == "can supply from 2026"
+    assert glance["plan_href"] == "/portfolio/plan/"
+    # A project announced for 2028; no restriction; China's figure not published.
+    project = _alternative(
+        kind="us_project", name="Gallium project", country="USA", available_from=2028, announced=True
+    )
+    other = page_content.glance(
+        slug="germanium",
+        name="Germanium",
+        head={"stage": "refinery", "year": 2024, "china_share": None, "unpublished": True},
+        restrictions=[],
+        restricted_share=None,
+        replacement={**replacement, "alternatives": [project]},
+        names={"USA": "United States"},
+        as_of=date(2026, 11, 30),
+        alternatives_href="#alternatives",
+    )
+    assert other["china"] == "not published"
+    assert other["restricted"]["text"] == "nothing restricted on 2026-11-30"
+    assert other["alternative"] == {
+        "text": "Gallium project (United States)",
+        "year": "can supply from 2028 (announced)",
+        "title": other["alternative"]["title"],
+    }
+
+
+@pytest.fixture
+def metrics(demo):  # type: ignore[no-untyped-def]
+    from dashboards import services
+
+    list(services.all_metrics_recompute())
+
+
+@pytest.fixture(autouse=True)
+def page_cache(settings):  # type: ignore[no-untyped-def]
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "first"}}
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.mark.django_db
+def test_best_alternative_replaces_chinas_output_at_the_headline_stage(metrics) -> None:  # type: ignore[no-untyped-def]
+    data = page_selectors.minerals_overview(as_of=date(2026, 11, 30))
+    gallium = next(m for m in data["minerals"] if m["slug"] == "gallium")
+    replacement = gallium["replacement"]
+    # MCS 2025: China refined 750,000 kg of 760,000 kg in 2024 (98.7 %): the volume to replace.
+    assert replacement["stage"] == "refinery"
+    assert replacement["unit"] == "kg"
+    assert replacement["volume"] == pytest.approx(750_000.0)
+    best = replacement["alternatives"][0]
+    assert best["country"] not in {"CHN", "RUS", "PRK", "IRN"}
+    assert best["available_from"] == 2026  # operating now
+    germanium = next(m for m in data["minerals"] if m["slug"] == "germanium")
+    assert germanium["replacement"] is None  # no China figure published: nothing to replace, nothing guessed
+
+
+@pytest.mark.django_db
+def test_overview_first_screen_and_vintage(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/?as_of=2026-11-30").content.decode()
+    first = html.index("data-first-screen")
+    assert first < html.index('data-table="minerals"')
+    assert html.count('data-glance-fact="alternative"') == 17
+    assert "data-vintage-old" in html  # MCS 2025, published 2025-01-31: over a year before today
+    assert "current ·" not in html  # no green "current" for a compute time
+
+
+@pytest.mark.django_db
+def test_germanium_production_chart_is_a_sentence(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/minerals/germanium/").content.decode()
+    assert 'id="fig-production-refinery-plot" data-chart-empty' in html
+    assert "USGS publishes no country figures for germanium refining in 2024" in html
+    assert 'id="fig-production-refinery" type="application/json"' not in html
+
+
+@pytest.mark.django_db
+def test_compare_two_minerals(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/compare/?a=gallium&b=germanium").content.decode()
+    assert 'data-side="a"' in html and 'data-side="b"' in html
+    assert 'data-table="compare"' in html
+    assert 'id="a-fig-production-refinery"' in html  # each side's chart has its own id
+    assert client.get("/compare/?a=gallium&b=unobtainium").status_code == 404
+    picker = client.get("/compare/").content.decode()
+    assert "Pick two minerals" in picker
+
+
+@pytest.mark.django_db
+def test_mineral_briefing_has_sources_and_no_download_controls(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/minerals/gallium/briefing/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<body class="briefing">' in html
+    assert "Mineral Commodity Summaries 2025" in html
+    assert "data-first-screen" in html
+    assert client.get("/minerals/unobtainium/briefing/").status_code == 404
