@@ -136,13 +136,14 @@ def glance(
         restricted = {"text": f"nothing restricted on {as_of}", "title": "", "css": ""}
     best = (replacement or {}).get("alternatives") or []
     alternative = {"text": "none found outside the FEOC", "year": "", "title": ""}
-    if best:
+    if best and replacement:
         top = best[0]
         year = _available_text(top["available_from"], top["announced"])
         alternative = {
             "text": alternative_text(top, names=names),
             "year": f"can supply from {year}" if top["available_from"] else "year it can supply unknown",
-            "title": f"Rank 1 of the non-FEOC sources for replacing China's {STAGE_LABELS.get(replacement['stage'], '')} "
+            "title": "Rank 1 of the non-FEOC sources for replacing China's "
+            f"{STAGE_LABELS.get(replacement['stage'], '')} "
             f"output ({number_text(replacement['volume'], replacement['unit'])}): score {top['score']:.2f}",
         }
     return {
@@ -178,7 +179,10 @@ def no_country_figures_text(name: str, stage: str, row: Mapping[str, Any]) -> st
     """Why a production chart is empty, in the publisher's terms: withheld (W) or not published."""
     publisher = "; ".join(dict.fromkeys(edition_names(row["sources"]))) or "The source"
     if row["withheld_countries"] and not row.get("unpublished_countries"):
-        return f"{publisher} withholds the country figures for {name.lower()} {stage} in {row['year']} (W): nothing to chart."
+        return (
+            f"{publisher} withholds the country figures for {name.lower()} {stage} in {row['year']} (W): "
+            "nothing to chart."
+        )
     return (
         f"USGS publishes no country figures for {name.lower()} {stage} in {row['year']} ({publisher}): "
         "the producing countries are listed below without quantities."
@@ -315,7 +319,8 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
                 return {
                     "text": age["short"] + (" · newer data waiting" if stale else ""),
                     "css": "old" if age["old"] or stale else "",
-                    "title": f"{age['text']}. {age['warning']} Metrics {computed_text(record['computed_at'], stale=stale)}.",
+                    "title": f"{age['text']}. {age['warning']} "
+                    f"Metrics {computed_text(record['computed_at'], stale=stale)}.",
                 }
         return {}
 

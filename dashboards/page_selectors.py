@@ -192,8 +192,8 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
             }
         )
     alternatives = selectors.china_replacement_alternatives(minerals=minerals, heads=heads, as_of=as_of)
-    for row in rows:
-        row["replacement"] = alternatives.get(row["slug"])
+    for summary in rows:
+        summary["replacement"] = alternatives.get(summary["slug"])
     return {
         "as_of": as_of,
         "destination": destination,

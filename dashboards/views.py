@@ -332,7 +332,7 @@ def portfolio(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
 def portfolio_briefing(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
     """The portfolio on one printable page: tonnes at risk and uncovered, exposure, measures,
     the best alternatives and the sources (the organization's members only, as the portfolio)."""
-    organization, role = page_selectors.organization_for(user=request.user, slug=org)
+    organization, _role = page_selectors.organization_for(user=request.user, slug=org)
     today = timezone.localdate()
     generation = page_selectors.organization_generation(organization)
     cached = _portfolio_content(organization, generation, today)

@@ -47,7 +47,8 @@ OVERFLOW_JS = """() => {
   };
   for (const el of document.querySelectorAll('body *')) {
     const box = el.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0 || box.right <= 0) continue;  // empty, or parked off-screen (Plotly's tester)
+    // Empty, or parked off-screen (Plotly's text tester): nothing to pan to.
+    if (box.width === 0 || box.height === 0 || box.right <= 0) continue;
     if (box.right <= vw + 1 && box.width <= vw + 1) continue;
     if (!scrolls(el)) bad.push(el.tagName.toLowerCase() + '.' + el.getAttribute('class') + ' ' + Math.round(box.right));
   }

@@ -114,7 +114,8 @@ def test_published_and_computed_import_reliance_are_separate_labelled_series() -
     computed = by_name["Net import reliance, computed from trade (cross-check)"]
     assert list(published.y) == [None, 80.0, 80.0]
     assert list(computed.y) == [5.0, None, None]
-    assert published.connectgaps is False and computed.connectgaps is False
+    assert published.connectgaps is False
+    assert computed.connectgaps is False
     assert published.line.color != computed.line.color
     assert computed.line.dash == "dot"
 

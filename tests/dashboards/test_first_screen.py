@@ -50,7 +50,8 @@ def test_vintage_says_edition_year_and_estimate_and_warns_after_a_year() -> None
     fresh = page_content.vintage(MCS_2025, published=published, year=2024, estimates=False, today=date(2025, 12, 1))
     assert (fresh["old"], fresh["warning"], fresh["text"]) == (False, "", "MCS 2025 (January 2025) · 2024 data · final")
     undated = page_content.vintage(MCS_2025, published={}, year=2024, estimates=False, today=TODAY)
-    assert undated["old"] is False and undated["published"] is None
+    assert undated["old"] is False
+    assert undated["published"] is None
 
 
 def _alternative(**extra: object) -> dict[str, object]:
@@ -169,7 +170,8 @@ def test_germanium_production_chart_is_a_sentence(client, metrics) -> None:  # t
 @pytest.mark.django_db
 def test_compare_two_minerals(client, metrics) -> None:  # type: ignore[no-untyped-def]
     html = client.get("/compare/?a=gallium&b=germanium").content.decode()
-    assert 'data-side="a"' in html and 'data-side="b"' in html
+    assert 'data-side="a"' in html
+    assert 'data-side="b"' in html
     assert 'data-table="compare"' in html
     assert 'id="a-fig-production-refinery"' in html  # each side's chart has its own id
     assert client.get("/compare/?a=gallium&b=unobtainium").status_code == 404
