@@ -437,16 +437,19 @@ def imports_over_time(
     start = min(starts, default=as_of - timedelta(days=365))
     end = max(ends)
     shapes, annotations = _event_shapes(events, span=(start, end))
+    rows = len({a["y"] for a in annotations})
     figure.update_layout(
         _layout(
             title,
             barmode="stack",
-            height=380 + 20 * max(0, len({a["y"] for a in annotations}) - 3),
+            height=380 + 20 * max(0, rows - 3),
             shapes=shapes,
             annotations=annotations,
             xaxis={"type": "date", "range": [start.isoformat(), end.isoformat()], "gridcolor": "#e6e9ee"},
+            # The band above 100 % holds the event labels, clear of the data.
             yaxis={
-                "range": [0, 105],
+                "range": [0, 104 + 100 * LABEL_ROW_STEP * rows],
+                "tickvals": [0, 20, 40, 60, 80, 100],
                 "ticksuffix": " %",
                 "gridcolor": "#e6e9ee",
                 "title": {"text": "share of imports (by value) and reliance"},
@@ -544,9 +547,12 @@ def policy_timeline(
     if as_of != today:
         lines.append({"date": as_of, "label": f"as of {as_of}", "colour": AS_OF_COLOUR, "dash": "dash"})
     shapes, annotations = _event_shapes(lines)
+    # Above the plot, side by side: the earlier date's label to the left of its line, the later
+    # one's to the right, so "today" and "as of" a few days apart never overlap.
     for a in annotations:
-        a["y"] = 1.06 if "today" in a["text"] else 1.0
+        a["y"] = 1.0
         a["yanchor"] = "bottom"
+        a["xanchor"] = "left" if a["x"] == max(today, as_of).isoformat() else "right"
     figure.update_layout(
         _layout(
             title,
