@@ -66,3 +66,23 @@ def wait_until() -> Callable[..., float]:
         return time.monotonic() - started
 
     return wait
+
+
+@pytest.fixture
+def private_page_cache(settings: Any) -> Iterator[Any]:
+    """A private in-memory cache per test: a rolled-back test must not leave pages behind, and
+    clearing must never flush a shared Redis."""
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "views"}}
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.fixture
+def metrics(demo: Any) -> None:
+    """Every metric current (synchronously, as `recompute_metrics --sync` does)."""
+    from dashboards import services
+
+    list(services.all_metrics_recompute())

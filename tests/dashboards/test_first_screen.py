@@ -116,21 +116,9 @@ def test_glance_answers_the_three_questions() -> None:
     }
 
 
-@pytest.fixture
-def metrics(demo):  # type: ignore[no-untyped-def]
-    from dashboards import services
-
-    list(services.all_metrics_recompute())
-
-
 @pytest.fixture(autouse=True)
-def page_cache(settings):  # type: ignore[no-untyped-def]
-    from django.core.cache import cache
-
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "first"}}
-    cache.clear()
-    yield cache
-    cache.clear()
+def page_cache(private_page_cache):  # type: ignore[no-untyped-def]
+    return private_page_cache
 
 
 @pytest.mark.django_db

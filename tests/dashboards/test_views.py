@@ -24,21 +24,10 @@ TODAY = date(2026, 11, 30)
 
 
 @pytest.fixture(autouse=True)
-def page_cache(settings):  # type: ignore[no-untyped-def]
-    """A private in-memory cache per test: a rolled-back test must not leave pages behind, and
-    clearing must never flush a shared Redis."""
-    from django.core.cache import cache
-
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "views"}}
-    cache.clear()
-    yield cache
-    cache.clear()
+def page_cache(private_page_cache):  # type: ignore[no-untyped-def]
+    return private_page_cache
 
 
-@pytest.fixture
-def metrics(demo):  # type: ignore[no-untyped-def]
-    """Every metric current (synchronously, as `recompute_metrics --sync` does)."""
-    list(services.all_metrics_recompute())
 
 
 @pytest.fixture
