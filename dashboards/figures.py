@@ -149,7 +149,12 @@ def dependency_bars(rows: Sequence[Mapping[str, Any]], *, title: str) -> go.Figu
             title,
             barmode="stack",
             height=max(320, 26 * len(rows) + 150),
-            xaxis={"range": [0, 100], "ticksuffix": " %", "gridcolor": "#e6e9ee"},
+            xaxis={
+                "range": [0, 100],
+                "ticksuffix": " %",
+                "gridcolor": "#e6e9ee",
+                "title": {"text": "share of world production"},
+            },
             yaxis={"autorange": "reversed", "automargin": True},
             bargap=0.25,
         )
@@ -715,7 +720,12 @@ def exposure_bars(rows: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure
             title,
             barmode="stack",
             height=max(300, 30 * len(rows) + 150),
-            xaxis={"range": [0, 100], "ticksuffix": " %", "gridcolor": "#e6e9ee"},
+            xaxis={
+                "range": [0, 100],
+                "ticksuffix": " %",
+                "gridcolor": "#e6e9ee",
+                "title": {"text": "share of your annual volume"},
+            },
             yaxis={"autorange": "reversed", "automargin": True},
         )
     )

@@ -55,7 +55,7 @@ def vintage(
     *,
     published: Mapping[str, str | None],
     year: int | None,
-    estimates: bool,
+    estimates: bool | None,
     today: date,
 ) -> dict[str, Any]:
     """The data's age as a buyer needs it: edition, data year, estimate or final, and whether the
@@ -68,7 +68,7 @@ def vintage(
     parts = ["; ".join(editions) or "no source"]
     if year is not None:
         parts.append(f"{year} data")
-    if editions:
+    if editions and estimates is not None:  # None: not known for this figure (a buyer's exposure)
         parts.append("estimates" if estimates else "final")
     warning = ""
     if old and newest is not None:
@@ -79,6 +79,7 @@ def vintage(
     return {
         "text": " · ".join(parts),
         "short": f"{editions[0] if editions else 'no source'}{f' · {year}' if year else ''}{' e' if estimates else ''}",
+        "published_text": f"published {newest:%B %Y}" if newest else "publication date unknown",
         "published": newest,
         "old": old,
         "warning": warning,
@@ -1259,7 +1260,7 @@ EXPOSURE_COLUMNS = (
     Column("unaffected", "Unaffected", "share"),
     Column("unmapped_share", "Resting on fallbacks", "share"),
     Column("china_exposed_volume", "Exposed volume", "number"),
-    Column("freshness", "Freshness"),
+    Column("freshness", "Data vintage", help="Editions behind the figures; the compute time on hover."),
 )
 
 
@@ -1294,10 +1295,14 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
         if column.key == "mineral_name":
             return {"href": reverse("dashboards:mineral", args=[key])}
         if column.key == "freshness":
-            when = datetime.fromisoformat(record["computed_at"])
+            age = vintage(
+                record["sources"], published=data["published"], year=None, estimates=None, today=data["as_of"]
+            )
             return {
-                "text": ("stale" if record["stale"] else "current") + f" · {when:%Y-%m-%d %H:%M}",
-                "css": "stale" if record["stale"] else "fresh",
+                "text": age["short"] + (" · newer data waiting" if record["stale"] else ""),
+                "css": "old" if age["old"] or record["stale"] else "",
+                "title": f"{age['published_text']}. {age['warning']} "
+                f"Exposure {computed_text(record['computed_at'], stale=record['stale'])}.",
             }
         if column.kind == "share":
             return {"attrs": share_attrs(column.key, key, record.get(column.key))}

@@ -573,6 +573,7 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
         "governance": {iso3: risk.wgi_score(scores) for iso3, scores in selectors.latest_wgi().items()},
         "countries": country_names(),
         "feoc": sorted(feoc_countries()),
+        "published": source_dates(),
     }
     # Ranked alternatives come from the risk engine's selector (the same numbers as the API).
     alternatives = selectors.organization_alternatives(organization=organization, as_of=as_of)

@@ -28,8 +28,6 @@ def page_cache(private_page_cache):  # type: ignore[no-untyped-def]
     return private_page_cache
 
 
-
-
 @pytest.fixture
 def buyer(django_user_model, metrics):  # type: ignore[no-untyped-def]
     user = django_user_model.objects.create_user("buyer-test", password="pw-buyer-test-123")
