@@ -86,3 +86,21 @@ def metrics(demo: Any) -> None:
     from dashboards import services
 
     list(services.all_metrics_recompute())
+
+
+@pytest.fixture
+def buyer(django_user_model: Any, metrics: None) -> Any:
+    """An analyst of the fictional Demo Buyer Inc., every metric current."""
+    from suppliers import services as supplier_services
+    from suppliers.models import Organization
+
+    user = django_user_model.objects.create_user("buyer-test", password="pw-buyer-test-123")
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    supplier_services.membership_grant(user=user, organization=organization, role="analyst")
+    return user
+
+
+@pytest.fixture
+def buyer_client(client: Any, buyer: Any) -> Any:
+    client.force_login(buyer)
+    return client

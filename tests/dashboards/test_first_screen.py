@@ -179,15 +179,8 @@ def test_mineral_briefing_has_sources_and_no_download_controls(client, metrics) 
 
 
 @pytest.mark.django_db
-def test_portfolio_first_screen_says_tonnes_at_risk_and_uncovered(client, metrics, django_user_model) -> None:  # type: ignore[no-untyped-def]
-    from suppliers import services as supplier_services
-    from suppliers.models import Organization
-
-    user = django_user_model.objects.create_user("first-screen", password="pw-first-screen-1")
-    organization = Organization.objects.get(name="Demo Buyer Inc.")
-    supplier_services.membership_grant(user=user, organization=organization, role="viewer")
-    client.force_login(user)
-    html = client.get("/portfolio/").content.decode()
+def test_portfolio_first_screen_says_tonnes_at_risk_and_uncovered(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    html = buyer_client.get("/portfolio/").content.decode()
     # demo/sourcing.csv, China-exposed a year: direct from China gallium 1,600 kg + germanium 400 kg
     # + graphite 30 t + antimony 6 t + tungsten 4 t + lithium 8 t, China-controlled cobalt (Tenke
     # Fungurume, 80 % CMOC) 10 t, rare earths through the Japanese magnet works fed by a Chinese

@@ -28,20 +28,6 @@ def page_cache(private_page_cache):  # type: ignore[no-untyped-def]
     return private_page_cache
 
 
-@pytest.fixture
-def buyer(django_user_model, metrics):  # type: ignore[no-untyped-def]
-    user = django_user_model.objects.create_user("buyer-test", password="pw-buyer-test-123")
-    organization = Organization.objects.get(name="Demo Buyer Inc.")
-    supplier_services.membership_grant(user=user, organization=organization, role="analyst")
-    return user
-
-
-@pytest.fixture
-def buyer_client(client, buyer):  # type: ignore[no-untyped-def]
-    client.force_login(buyer)
-    return client
-
-
 def _value(html: str, metric: str, key: str) -> float | None:
     match = re.search(rf'data-metric="{metric}" data-key="{re.escape(key)}" data-value="([^"]*)"', html)
     assert match, f"{metric} of {key} not on the page"
