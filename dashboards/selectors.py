@@ -577,6 +577,20 @@ def _alternative_out(alternative: risk.Alternative, unit: str, info: Mapping[str
     }
 
 
+def _ranked(
+    volume: float, candidates: Sequence[risk.AlternativeSource], *, stage: str, as_of: date, feoc: frozenset[str]
+) -> tuple[risk.Alternative, ...]:
+    """risk.rank_alternatives with the configured weights, for the stage bought, in as_of's year."""
+    return risk.rank_alternatives(
+        volume,
+        candidates,
+        feoc=feoc,
+        required_stage=stage,
+        year=as_of.year,
+        weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
+    )
+
+
 def mineral_alternatives(
     mineral: Mineral | str,
     *,
@@ -611,14 +625,7 @@ def mineral_alternatives(
         slug_of={mineral.pk: mineral.slug},
     )[mineral.pk]
     feoc = feoc_countries()
-    ranked = risk.rank_alternatives(
-        exposed_volume,
-        candidates,
-        feoc=feoc,
-        required_stage=stage,
-        year=as_of.year,
-        weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
-    )
+    ranked = _ranked(exposed_volume, candidates, stage=stage, as_of=as_of, feoc=feoc)
     return {
         "mineral": mineral.slug,
         "as_of": as_of.isoformat(),
@@ -666,14 +673,7 @@ def organization_alternatives(*, organization: Organization, as_of: date | None 
     out = []
     for row in sorted(rows, key=lambda r: r.mineral.name):
         sources, info = candidates[row.mineral_id]
-        ranked = risk.rank_alternatives(
-            exposed_of[row.mineral_id],
-            sources,
-            feoc=feoc,
-            required_stage=stage_of[row.mineral_id],
-            year=as_of.year,
-            weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
-        )
+        ranked = _ranked(exposed_of[row.mineral_id], sources, stage=stage_of[row.mineral_id], as_of=as_of, feoc=feoc)
         out.append(
             {
                 "organization": organization.slug,
@@ -736,14 +736,7 @@ def china_replacement_alternatives(
     out = {}
     for mineral in chosen:
         sources, info = candidates[mineral.pk]
-        ranked = risk.rank_alternatives(
-            volume_of[mineral.pk],
-            sources,
-            feoc=feoc,
-            required_stage=stage_of[mineral.pk],
-            year=as_of.year,
-            weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
-        )
+        ranked = _ranked(volume_of[mineral.pk], sources, stage=stage_of[mineral.pk], as_of=as_of, feoc=feoc)
         out[mineral.slug] = {
             "volume": volume_of[mineral.pk],
             "unit": unit_of[mineral.pk],
