@@ -77,6 +77,7 @@ __all__ = [
     "not_alternatives",
     "processing_step",
     "rank_alternatives",
+    "recycled_supply",
     "restricted_import_share",
     "restricted_share",
     "restricted_supply_share",
@@ -1343,6 +1344,9 @@ class Alternative:
     contributions: Mapping[str, float] = field(default_factory=dict)
     available_from: int | None = None
     announced: bool = False
+    # The score if every unknown factor turned out best (1): ``score`` is the worst bound.
+    score_upper: float = 0.0
+    unknown_factors: tuple[str, ...] = ()
 
 
 ALTERNATIVE_WEIGHTS: Final[Mapping[str, float]] = MappingProxyType(
@@ -1471,6 +1475,16 @@ def feoc_upstream(start: str, upstream_of: Mapping[str, Sequence[str]], flagged:
     return ""
 
 
+def recycled_supply(rate: float | None, requirement: float | None) -> float | None:
+    """The part of a requirement recycled material could supply at a recycled share of supply
+    ``rate`` (0..1): ``rate x requirement``; None when either is unknown (never 0)."""
+    if rate is None or requirement is None:
+        return None
+    _require_fraction("rate", rate)
+    _require_non_negative("requirement", requirement)
+    return rate * requirement
+
+
 def rank_alternatives(
     exposed_volume: float,
     candidates: Sequence[AlternativeSource],
@@ -1486,10 +1500,15 @@ def rank_alternatives(
     supply running back to a FEOC facility) and those with no available capacity (0; an
     unknown capacity, None, is kept).
 
-    ``score = sum over factors of weight x factor`` (``alternative_factors``; an unknown factor
-    counts 0), the weights normalized to sum 1 (``ALTERNATIVE_WEIGHTS`` by default); each
-    factor's ``weight x factor`` is returned in ``contributions``. Ties: known capacity first,
-    larger capacity, key. ``coverage_ratio = available_capacity / exposed_volume`` (``None``
+    ``score = sum over factors of weight x factor`` (``alternative_factors``), the weights
+    normalized to sum 1 (``ALTERNATIVE_WEIGHTS`` by default); each factor's ``weight x factor`` is
+    returned in ``contributions``. An unknown factor (capacity not published, no governance
+    score, no announced year) contributes its worst bound, 0: ``score`` is what the source is
+    worth at least, ``score_upper`` what it would be worth were every unknown factor the best
+    (1), and ``unknown_factors`` names them. The rank follows the worst bound, so an unknown
+    can never lift a source above one known to be better; at an equal worst bound the source
+    with fewer unknowns comes first, then known capacity, larger capacity, key.
+    ``coverage_ratio = available_capacity / exposed_volume`` (``None``
     when the exposed volume is 0 or the capacity unknown), ``coverage_share`` = it capped at 1,
     ``gap_share = exposed_volume / available_capacity``.
     """
@@ -1507,6 +1526,7 @@ def rank_alternatives(
         share = min(1.0, ratio) if ratio is not None else None
         factors = alternative_factors(source, coverage_share=share, required_stage=required_stage, year=year)
         contributions = {name: normalized[name] * (factors[name] or 0.0) for name in ALTERNATIVE_WEIGHTS}
+        unknown = tuple(name for name in ALTERNATIVE_WEIGHTS if factors[name] is None and normalized[name] > 0)
         start, announced = available_from(source, year)
         return Alternative(
             rank=0,
@@ -1518,11 +1538,19 @@ def rank_alternatives(
             contributions=MappingProxyType(contributions),
             available_from=start,
             announced=announced,
+            score_upper=sum(contributions.values()) + sum(normalized[name] for name in unknown),
+            unknown_factors=unknown,
         )
 
-    def sort_key(alternative: Alternative) -> tuple[float, bool, float, str]:
+    def sort_key(alternative: Alternative) -> tuple[float, int, bool, float, str]:
         capacity = alternative.source.available_capacity
-        return (-round(alternative.score, 12), capacity is None, -(capacity or 0.0), alternative.source.key)
+        return (
+            -round(alternative.score, 12),
+            len(alternative.unknown_factors),
+            capacity is None,
+            -(capacity or 0.0),
+            alternative.source.key,
+        )
 
     ordered = sorted((assess(c) for c in eligible), key=sort_key)
     return tuple(replace(a, rank=i) for i, a in enumerate(ordered, start=1))
