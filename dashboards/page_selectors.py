@@ -316,7 +316,7 @@ def mineral_or_404(slug: str) -> Mineral:
 def mineral_page(
     *, mineral: Mineral, as_of: date, destination: str | None = None, edition: str | None = None
 ) -> dict[str, Any]:
-    """Everything the mineral page shows. Nine (selector) + seven queries (two more with an
+    """Everything the mineral page shows. Nine (selector) + nine queries (two more with an
     ``edition``: its figures are computed on read, selectors.mineral_metrics)."""
     destination = destination or settings.LODESTONE_DEFAULT_DESTINATION
     metrics = selectors.mineral_metrics(mineral=mineral, as_of=as_of, destination=destination, edition=edition)
@@ -348,8 +348,11 @@ def mineral_page(
         entry[f"{prefix}_withheld"] = r["is_withheld"]
         entry[f"{prefix}_estimate"] = r["is_estimate"]
         entry["unit"] = r["unit"]
+    supports = selectors.federal_support_by_facility([mineral.pk])
     facilities = [
         {
+            "federal_support": supports.get(f.pk, []),
+            "start_year_source": (f.source.title if f.source else f.source_url) if f.start_year else "",
             "key": f.key,
             "name": f.name,
             "company": f.company.name,
@@ -364,7 +367,7 @@ def mineral_page(
             "is_fictional": f.is_fictional,
             "source_url": f.source_url,
         }
-        for f in Facility.objects.filter(mineral=mineral).select_related("company").order_by("stage", "name")
+        for f in Facility.objects.filter(mineral=mineral).select_related("company", "source").order_by("stage", "name")
     ]
     measure_details = {
         m["key"]: m for m in (_measure_dict(x, as_of) for x in _measure_queryset().filter(minerals=mineral))
@@ -400,6 +403,7 @@ def mineral_page(
         "measures": measure_details,
         "sources": sources,
         "parameters": parameters,
+        "recycling": selectors.recycling_figures([mineral.pk], country=destination, year=as_of.year).get(mineral.pk),
         "countries": country_names(),
         "feoc": sorted(feoc_countries()),
     }
@@ -546,6 +550,7 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
     alternatives = selectors.organization_alternatives(organization=organization, as_of=as_of)
     data["alternatives"] = {row["mineral"]: row["alternatives"] for row in alternatives}
     data["not_alternatives"] = {row["mineral"]: row["not_alternatives"] for row in alternatives}
+    data["levers"] = {row["mineral"]: row["levers"] for row in alternatives}
     data["alternative_gaps"] = [
         {key: row[key] for key in ("mineral", "stage", "exposed_volume", "uncovered_volume", "gap_volume", "unit")}
         for row in alternatives

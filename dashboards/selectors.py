@@ -401,16 +401,6 @@ def federal_support_by_facility(mineral_ids: Sequence[int]) -> dict[int, list[di
     return dict(out)
 
 
-def support_text(supports: Sequence[Mapping[str, Any]]) -> str:
-    """ "DPA Title III award USD 90 M (July-September 2023)"; "" without support."""
-    parts = []
-    for s in supports:
-        amount = f" USD {s['amount_usd'] / 1e6:,.4g} M" if s["amount_usd"] is not None else ""
-        when = f" ({s['announced']})" if s["announced"] else ""
-        parts.append(f"{s['program_label']}{amount}{when}")
-    return "; ".join(parts)
-
-
 def recycling_figures(mineral_ids: Sequence[int], *, country: str, year: int) -> dict[int, dict[str, Any]]:
     """The newest recycling figure up to ``year`` per mineral for ``country`` (newest edition
     first at a year), with its source and edition. One query. ``rate`` None: not published."""

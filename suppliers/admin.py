@@ -64,7 +64,7 @@ class OwnershipStakeAdmin(SuppliersAdmin):
 class FederalSupportAdmin(SuppliersAdmin):
     list_display = ["company", "facility", "program", "amount_usd", "announced_on", "announced_period"]
     list_filter = ["program"]
-    list_select_related = ["company", "facility"]
+    list_select_related = ["company", "facility", "facility__mineral"]
     search_fields = ["company__name", "facility__name", "summary"]
     autocomplete_fields = ["company", "facility", "policy_measure", "source"]
     resource_classes = [resource_for(FederalSupport, services_module=services)]

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from dashboards import selectors, services
+from dashboards import page_content, selectors, services
 from minerals.models import DataSource, Mineral, MineralParameter
 from suppliers.models import Company, Facility, Organization, OwnershipStake, SupplyLink
 
@@ -327,7 +327,7 @@ def test_us_lever_lists_projects_with_their_federal_support(demo: None) -> None:
     assert kings["federal_support"][0]["amount_usd"] == 90_000_000
     assert kings["federal_support"][0]["announced"] == "July-September 2023"
     assert kings["federal_support"][0]["policy_measure"] == "us-2023-dpa-awards"
-    assert selectors.support_text(kings["federal_support"]) == (
+    assert page_content.support_text(kings["federal_support"]) == (
         "Defense Production Act Title III award USD 90 M (July-September 2023)"
     )
     assert (kings["available_from"], kings["announced"]) == (None, False)  # no year announced: unknown

@@ -212,8 +212,9 @@ def test_overview_query_count_pinned(client, metrics, django_assert_num_queries)
 def test_mineral_page_query_count_pinned(client, metrics, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     # generation (2) + mineral (1) + mineral_metrics (9) + production by edition, facilities,
     # measures (4), sources, parameters, countries (6) + the mineral's HS codes, basket and traded
-    # flags (1; issue 11: baskets labelled, codes without trade rows named)
-    with django_assert_num_queries(22):
+    # flags (1; issue 11: baskets labelled, codes without trade rows named) + the levers' federal
+    # support of its facilities and the recycled share of U.S. supply (2; issue 12)
+    with django_assert_num_queries(24):
         client.get("/minerals/gallium/")
 
 
