@@ -558,10 +558,31 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
     return data
 
 
+def requirement_quantities(*, organization: Organization) -> dict[str, tuple[float, str]]:
+    """The organization's requirements now: mineral slug -> (annual quantity, unit). One query."""
+    rows = Requirement.objects.filter(organization=organization).values_list("mineral__slug", "annual_quantity", "unit")
+    return {slug: (quantity, unit) for slug, quantity, unit in rows}
+
+
+def requirement_defaults(
+    requirements: Sequence[Mapping[str, Any]], canonical_units: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """What picking a mineral fills in on the requirement form: its current quantity and unit,
+    or for a mineral not yet required no quantity and the mineral's canonical unit."""
+    defaults: dict[str, dict[str, Any]] = {
+        slug: {"annual_quantity": None, "unit": unit} for slug, unit in canonical_units.items()
+    }
+    for r in requirements:
+        defaults[r["mineral"]] = {"annual_quantity": r["annual_quantity"], "unit": r["unit"]}
+    return defaults
+
+
 def portfolio_form_choices() -> dict[str, Any]:
     """Minerals, countries and facilities for the portfolio forms. Three queries."""
+    minerals = list(Mineral.objects.order_by("name").values_list("slug", "name", "canonical_unit"))
     return {
-        "minerals": list(Mineral.objects.order_by("name").values_list("slug", "name")),
+        "minerals": [(slug, name) for slug, name, _ in minerals],
+        "canonical_units": {slug: unit for slug, _, unit in minerals},
         "countries": list(Country.objects.order_by("name").values_list("iso3", "name")),
         "facilities": list(
             Facility.objects.select_related("mineral").order_by("mineral__name", "name").values_list("key", "name")
