@@ -428,6 +428,12 @@ def organization_for(*, user: Any, slug: str | None = None) -> tuple[Organizatio
     return membership.organization, membership.role
 
 
+# Alternatives and not-alternatives listed per mineral on the portfolio (ranked over all; the
+# levers still list every U.S. and recycling source). At 10,000 facilities a mineral has
+# hundreds of each: the page shows the best, the API has them all.
+PORTFOLIO_ALTERNATIVES_LIMIT = 25
+
+
 def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
     """Exposure rows, portfolio lines, supply chains, measures and alternatives (the risk
     engine's `organization_alternatives`). A fixed number of queries (pinned in the tests)."""
@@ -547,7 +553,9 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
         "feoc": sorted(feoc_countries()),
     }
     # Ranked alternatives come from the risk engine's selector (the same numbers as the API).
-    alternatives = selectors.organization_alternatives(organization=organization, as_of=as_of)
+    alternatives = selectors.organization_alternatives(
+        organization=organization, as_of=as_of, limit=PORTFOLIO_ALTERNATIVES_LIMIT
+    )
     data["alternatives"] = {row["mineral"]: row["alternatives"] for row in alternatives}
     data["not_alternatives"] = {row["mineral"]: row["not_alternatives"] for row in alternatives}
     data["levers"] = {row["mineral"]: row["levers"] for row in alternatives}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from statistics import median
 from types import MappingProxyType
@@ -962,13 +962,13 @@ def effective_ownership(
 
     domiciled = {c for c in companies if company_country.get(c) in feoc}
     owned = {c: 1.0 if c in domiciled else 0.0 for c in companies}
+    # Only companies with owners and not domiciled in a FEOC country can change (the others
+    # stay 1 or 0): iterating over them alone keeps large company tables cheap.
+    variable = [c for c in companies if c in owners_of and c not in domiciled]
     for _ in range(max_rounds):
-        updated = {
-            c: 1.0 if c in domiciled else min(1.0, math.fsum(f * owned[o] for o, f in owners_of.get(c, ())))
-            for c in companies
-        }
-        delta = max((abs(updated[c] - owned[c]) for c in companies), default=0.0)
-        owned = updated
+        updated = {c: min(1.0, math.fsum(f * owned[o] for o, f in owners_of[c])) for c in variable}
+        delta = max((abs(updated[c] - owned[c]) for c in variable), default=0.0)
+        owned.update(updated)
         if delta <= tolerance:
             break
     return owned
@@ -1520,7 +1520,7 @@ def rank_alternatives(
         if not_alternative_reason(c, feoc=feoc) is None and (c.available_capacity is None or c.available_capacity > 0)
     ]
 
-    def assess(source: AlternativeSource) -> Alternative:
+    def assess(source: AlternativeSource) -> dict[str, Any]:
         capacity = source.available_capacity
         ratio = capacity / exposed_volume if capacity is not None and exposed_volume > 0 else None
         share = min(1.0, ratio) if ratio is not None else None
@@ -1528,32 +1528,32 @@ def rank_alternatives(
         contributions = {name: normalized[name] * (factors[name] or 0.0) for name in ALTERNATIVE_WEIGHTS}
         unknown = tuple(name for name in ALTERNATIVE_WEIGHTS if factors[name] is None and normalized[name] > 0)
         start, announced = available_from(source, year)
-        return Alternative(
-            rank=0,
-            source=source,
-            coverage_ratio=ratio,
-            coverage_share=share,
-            gap_share=exposed_volume / capacity if capacity else None,
-            score=sum(contributions.values()),
-            contributions=MappingProxyType(contributions),
-            available_from=start,
-            announced=announced,
-            score_upper=sum(contributions.values()) + sum(normalized[name] for name in unknown),
-            unknown_factors=unknown,
-        )
+        # The Alternative's fields but its rank (built once ranked: no copy per candidate).
+        return {
+            "source": source,
+            "coverage_ratio": ratio,
+            "coverage_share": share,
+            "gap_share": exposed_volume / capacity if capacity else None,
+            "score": sum(contributions.values()),
+            "contributions": MappingProxyType(contributions),
+            "available_from": start,
+            "announced": announced,
+            "score_upper": sum(contributions.values()) + sum(normalized[name] for name in unknown),
+            "unknown_factors": unknown,
+        }
 
-    def sort_key(alternative: Alternative) -> tuple[float, int, bool, float, str]:
-        capacity = alternative.source.available_capacity
+    def sort_key(assessed: Mapping[str, Any]) -> tuple[float, int, bool, float, str]:
+        capacity = assessed["source"].available_capacity
         return (
-            -round(alternative.score, 12),
-            len(alternative.unknown_factors),
+            -round(assessed["score"], 12),
+            len(assessed["unknown_factors"]),
             capacity is None,
             -(capacity or 0.0),
-            alternative.source.key,
+            assessed["source"].key,
         )
 
     ordered = sorted((assess(c) for c in eligible), key=sort_key)
-    return tuple(replace(a, rank=i) for i, a in enumerate(ordered, start=1))
+    return tuple(Alternative(rank=i, **fields) for i, fields in enumerate(ordered, start=1))
 
 
 # --------------------------------------------------------------------------------------------

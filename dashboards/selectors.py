@@ -441,20 +441,18 @@ def recycling_lever(
 
 
 def levers(
-    alternatives: Sequence[Mapping[str, Any]], *, destination: str, us_idle: Sequence[Mapping[str, Any]]
+    alternatives: Sequence[dict[str, Any]], *, destination: str, us_idle: Sequence[dict[str, Any]]
 ) -> dict[str, list[dict[str, Any]]]:
     """The ranked alternatives split by lever, each in rank order: other countries and companies
     (diversification), U.S. production and projects (with federal support, plus U.S. facilities
     that cannot supply now, e.g. idle, listed for their support), recycling."""
-    diversification, domestic, recycling = [], [], []
-    for a in alternatives:
-        if a["kind"] == "recycling":
-            recycling.append(dict(a))
-        elif a["country"] == destination:
-            domestic.append(dict(a))
-        else:
-            diversification.append(dict(a))
-    return {"diversification": diversification, "us": domestic + [dict(x) for x in us_idle], "recycling": recycling}
+    diversification: list[dict[str, Any]] = []
+    domestic: list[dict[str, Any]] = []
+    recycling: list[dict[str, Any]] = []
+    for a in alternatives:  # the same dicts as in `alternatives` (read-only), not copies
+        lever = recycling if a["kind"] == "recycling" else domestic if a["country"] == destination else diversification
+        lever.append(a)
+    return {"diversification": diversification, "us": domestic + list(us_idle), "recycling": recycling}
 
 
 def _alternative_candidates(
@@ -543,27 +541,29 @@ def _alternative_candidates(
     )  # fmt: skip
     rows = facilities.order_by()
     for mid, fid, key, name, country, stage, status, start, capacity, cap_unit, company, recorded, *src in rows:
-        info = out[mid][1]
-        info["facility_info"][f"facility:{key}"] = {
+        info, candidate_key = out[mid][1], f"facility:{key}"
+        extra = {
             "federal_support": supports.get(fid, []),
             "start_year_source": (src[0] or src[1] or "") if start is not None else "",
         }
+        if extra["federal_support"] or extra["start_year_source"]:  # most facilities have neither
+            info["facility_info"][candidate_key] = extra
         if status == Facility.Status.IDLE:
             # Cannot supply now; a U.S. one is still listed on the U.S. lever for its support.
             if country == destination:
                 info["us_idle"].append(
-                    {"key": f"facility:{key}", "name": name, "country": country, "status": status, "stage": stage}
-                    | info["facility_info"][f"facility:{key}"]
+                    {"key": candidate_key, "name": name, "country": country, "status": status, "stage": stage} | extra
                 )
             continue
+        upstream = upstream_of.get(mid, {})
         kind: risk.AlternativeKind = "facility"
         if stage == Stage.RECYCLING:
             kind = "recycling"
-        elif country == settings.LODESTONE_DEFAULT_DESTINATION and status != "operating":
+        elif country == destination and status != "operating":
             kind = "us_project"
         out[mid][0].append(
             risk.AlternativeSource(
-                key=f"facility:{key}",
+                key=candidate_key,
                 kind=kind,
                 country=country,
                 available_capacity=_convert(capacity, cap_unit, unit_of[mid]) if capacity is not None else None,
@@ -572,7 +572,7 @@ def _alternative_candidates(
                 governance=wgi.get(country),
                 feoc_controlled=recorded or str(company) in controlled,
                 name=name,
-                feoc_upstream=risk.feoc_upstream(str(fid), upstream_of.get(mid, {}), flagged),
+                feoc_upstream=risk.feoc_upstream(str(fid), upstream, flagged) if str(fid) in upstream else "",
                 stage=stage,
             )
         )
@@ -593,18 +593,19 @@ def _alternative_candidates(
                 )
             )
     # Exposure to measures in force: the severity of its country's measures on the mineral
-    # towards the buyer's country (a ranking factor).
+    # towards the buyer's country (a ranking factor), once per (country, mineral): at scale
+    # thousands of candidates share a few hundred countries.
     measures, severities = policy_measures(mineral_ids), severity_by_type()
+    severity_of: dict[tuple[str, int], float | None] = {}
     for mid, (candidates, _) in out.items():
-        candidates[:] = [
-            replace(
-                c,
-                measure_severity=risk.country_severity(
+        for i, c in enumerate(candidates):
+            pair = (c.country, mid)
+            if pair not in severity_of:
+                severity_of[pair] = risk.country_severity(
                     measures, c.country, slug_of[mid], destination, as_of, severity_by_type=severities
-                ),
-            )
-            for c in candidates
-        ]
+                )
+            if severity_of[pair] != c.measure_severity:
+                candidates[i] = replace(c, measure_severity=severity_of[pair])
     return out
 
 
@@ -760,27 +761,44 @@ def _alternatives_report(
     unit: str,
     requirement: float | None,
     feoc: frozenset[str],
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """The candidates' context, the ranked alternatives, the ones that are not (with why), and
-    the three levers side by side (``levers``: diversification, us, recycling)."""
-    alternatives = [_alternative_out(a, unit, info) for a in ranked]
-    by_lever = levers(alternatives, destination=settings.LODESTONE_DEFAULT_DESTINATION, us_idle=info["us_idle"])
+    the three levers side by side (``levers``: diversification, us, recycling). With ``limit``:
+    the best ``limit`` alternatives plus every U.S. and recycling one (the levers list them
+    all), the first ``limit`` not-alternatives, and the totals (``alternatives_total``,
+    ``not_alternatives_total``)."""
+    destination = settings.LODESTONE_DEFAULT_DESTINATION
+    shown = (
+        ranked
+        if limit is None
+        else [a for a in ranked if a.rank <= limit or a.source.kind == "recycling" or a.source.country == destination]
+    )
+    alternatives = [_alternative_out(a, unit, info) for a in shown]
+    excluded = risk.not_alternatives(candidates, feoc=feoc)
+    by_lever = levers(alternatives, destination=destination, us_idle=info["us_idle"])
     by_lever["recycling"] = recycling_lever(  # type: ignore[assignment]  # a dict, not a list: one per mineral
         info["recycling_figure"], requirement=requirement, unit=unit, recyclers=by_lever["recycling"]
     )
     return {
         **{key: value for key, value in info.items() if key not in _LEVER_INPUTS},
         "alternatives": alternatives,
-        "not_alternatives": [_not_alternative_out(x) for x in risk.not_alternatives(candidates, feoc=feoc)],
+        "alternatives_total": len(ranked),
+        "not_alternatives": [_not_alternative_out(x) for x in excluded[:limit]],
+        "not_alternatives_total": len(excluded),
         "levers": by_lever,
     }
 
 
-def organization_alternatives(*, organization: Organization, as_of: date | None = None) -> list[dict[str, Any]]:
+def organization_alternatives(
+    *, organization: Organization, as_of: date | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Per mineral the buyer holds: alternatives for its gap, `gap_volume` = the stored
     exposure's `china_exposed_volume` + `uncovered_volume` (the requirement no sourcing line
     covers; None without a requirement), all in the mineral's canonical unit, from the stage the
-    requirement buys. Eight queries whatever the number of minerals and candidates."""
+    requirement buys, and the three levers. Fourteen queries whatever the number of minerals and
+    candidates. ``limit``: see ``_alternatives_report`` (the portfolio page shows the best few;
+    ranking is always over every candidate)."""
     as_of = as_of or timezone.localdate()
     bought = Requirement.objects.filter(organization_id=OuterRef("organization_id"), mineral_id=OuterRef("mineral_id"))
     rows = list(
@@ -841,6 +859,7 @@ def organization_alternatives(*, organization: Organization, as_of: date | None 
                     unit=unit_of[row.mineral_id],
                     requirement=requirement_of[row.mineral_id],
                     feoc=feoc,
+                    limit=limit,
                 ),
             }
         )
