@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
 
+from dashboards.inputs import KG_PER_UNIT
 from minerals.models import MeasureType, Stage, Unit
 
 EARLIEST = date(2000, 1, 1)
@@ -91,6 +93,21 @@ def measure_matches(measure: dict[str, Any], filters: dict[str, Any]) -> bool:
     return not (filters.get("status") and measure["status"] != filters["status"])
 
 
+# A requirement changed by more than this factor (either way) is saved only once confirmed: 2500
+# "t" typed where the mineral is held in kg is a 1,000x change, almost always a wrong unit.
+CONFIRM_SCALE_ABOVE = 10.0
+
+
+def scale_factor(before: tuple[float, str], after: tuple[float, str]) -> float | None:
+    """How many times larger or smaller ``after`` (quantity, unit) is than ``before``, both
+    converted to kg; None when either is 0 (a first quantity or a stop is not a rescale)."""
+    old = before[0] * KG_PER_UNIT.get(before[1], 1.0)
+    new = after[0] * KG_PER_UNIT.get(after[1], 1.0)
+    if old <= 0 or new <= 0:
+        return None
+    return max(new / old, old / new)
+
+
 class RequirementForm(forms.Form):
     mineral = forms.ChoiceField()
     annual_quantity = forms.FloatField(min_value=0, label="Annual quantity")
@@ -102,10 +119,43 @@ class RequirementForm(forms.Form):
         help_text="Alternatives come from this stage, or are shown with the processing they need.",
     )
     notes = forms.CharField(required=False, max_length=500)
+    # Hidden until a change needs confirming (see clean); then a checkbox the buyer must tick.
+    confirm_change = forms.BooleanField(required=False, widget=forms.HiddenInput, label="Confirm the change")
 
-    def __init__(self, *args: Any, minerals: list[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        minerals: list[tuple[str, str]],
+        current: Mapping[str, tuple[float, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``current``: the organization's requirements now, per mineral slug (quantity, unit)."""
         super().__init__(*args, **kwargs)
         _choice_field(self, "mineral").choices = minerals
+        self.current = current or {}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data; only an override may return None
+        slug, quantity, unit = data.get("mineral"), data.get("annual_quantity"), data.get("unit")
+        before = self.current.get(slug or "")
+        if before is None or quantity is None or not unit or data.get("confirm_change"):
+            return data
+        factor = scale_factor(before, (quantity, unit))
+        if factor is not None and factor > CONFIRM_SCALE_ABOVE:
+            direction = (
+                "larger" if quantity * KG_PER_UNIT[unit] > before[0] * KG_PER_UNIT.get(before[1], 1.0) else "smaller"
+            )
+            field = self.fields["confirm_change"]
+            field.widget = forms.CheckboxInput()
+            field.label = f"Yes, change it {factor:,.0f}x"
+            self.add_error(
+                "confirm_change",
+                f"This makes the requirement {factor:,.0f}x {direction}: {before[0]:,g} {before[1]} now, "
+                f"{quantity:,g} {unit} entered. Check the unit; if the change is intended, tick "
+                f"\u201cYes, change it {factor:,.0f}x\u201d and save again.",
+            )
+        return data
 
 
 class SourcingForm(forms.Form):

@@ -826,6 +826,143 @@ def _available_text(year: int | None, announced: bool) -> str:
     return f"{year} (announced)" if announced else str(year)
 
 
+def support_text(supports: Sequence[Mapping[str, Any]]) -> str:
+    """ "DPA Title III award USD 90 M (July-September 2023)"; "" without support."""
+    parts = []
+    for s in supports:
+        amount = f" USD {s['amount_usd'] / 1e6:,.4g} M" if s["amount_usd"] is not None else ""
+        when = f" ({s['announced']})" if s["announced"] else ""
+        parts.append(f"{s['program_label']}{amount}{when}")
+    return "; ".join(parts)
+
+
+def _score_why(alternative: Mapping[str, Any]) -> str:
+    """Each factor's contribution, and what is unknown: "stage 0.30, ... (coverage unknown,
+    counted 0: up to 0.97)"."""
+    parts = ", ".join(f"{name} {value:.2f}" for name, value in alternative["contributions"].items())
+    unknown = alternative.get("unknown_factors") or []
+    if not unknown:
+        return parts
+    return f"{parts} ({', '.join(unknown)} unknown, counted 0: up to {alternative['score_upper']:.2f})"
+
+
+def _start_text(alternative: Mapping[str, Any]) -> str:
+    """ "2028 (announced; <source>)", "2026", "cannot supply (idle)" or "unknown"."""
+    if alternative.get("status") == "idle":
+        return "cannot supply (idle)"
+    text = _available_text(alternative.get("available_from"), alternative.get("announced", False))
+    source = alternative.get("start_year_source")
+    return f"{text[:-1]}; {source})" if alternative.get("announced") and source else text
+
+
+def _lever_tables(
+    by_mineral: Mapping[str, Mapping[str, Any]], mineral_names: Mapping[str, str], names: Mapping[str, str]
+) -> dict[str, Any]:
+    """The three levers side by side: other countries and companies (best 3 per mineral), U.S.
+    production and projects (all, with federal support), recycling (one row per mineral)."""
+    diversification, domestic, recycling = [], [], []
+    for slug, lever in by_mineral.items():
+        mineral = mineral_names.get(slug, slug)
+        for a in lever["diversification"][:3]:
+            diversification.append(
+                {
+                    **a,
+                    "mineral": mineral,
+                    "country": names.get(a["country"], a["country"]),
+                    "available": _start_text(a),
+                    "processing": "; ".join(p for p in (a["processing"], a["processing_where"]) if p),
+                }
+            )
+        for a in lever["us"]:
+            domestic.append(
+                {
+                    "mineral": mineral,
+                    "name": a["name"],
+                    "status": a["status"],
+                    "stage": a["stage"],
+                    "available_capacity": a.get("available_capacity"),
+                    "coverage_share": a.get("coverage_share"),
+                    "available": _start_text(a),
+                    "support": support_text(a["federal_support"]) or "none recorded",
+                }
+            )
+        r = lever["recycling"]
+        recycling.append(
+            {
+                "mineral": mineral,
+                "rate": r["rate"],
+                "year": r["year"],
+                "source": r["source"] or "no figure recorded",
+                "share_of_requirement": r["share_of_requirement"],
+                "volume": r["volume"],
+                "unit": r["unit"],
+                "recyclers": ", ".join(x["name"] for x in r["recyclers"]) or "none recorded",
+                "basis": r["basis"] or r["notes"],
+                "estimate": r["is_estimate"],
+            }
+        )
+    return {
+        "lever_diversification": build_table(
+            id="lever_diversification",
+            caption="1. Other countries and companies (best 3 per mineral)",
+            columns=(
+                Column("mineral", "Mineral"),
+                Column("name", "Source"),
+                Column("country", "Country"),
+                Column("processing", "Processing before use"),
+                Column("coverage_share", "Coverage of the gap", "share", digits=0),
+                Column("available", "Can supply from"),
+                Column("score", "Score (0..1, worst bound)", "risk"),
+            ),
+            records=diversification,
+            empty="No non-FEOC source outside the United States.",
+        ),
+        "lever_us": build_table(
+            id="lever_us",
+            caption="2. U.S. production and projects",
+            columns=(
+                Column("mineral", "Mineral"),
+                Column("name", "Project or producer"),
+                Column("status", "Status"),
+                Column("stage", "Stage"),
+                Column("available_capacity", "Capacity / yr", "number"),
+                Column("coverage_share", "Coverage of the gap", "share", digits=0),
+                Column("available", "Can supply from"),
+                Column("support", "Federal support"),
+            ),
+            records=domestic,
+            empty="No U.S. producer or project recorded.",
+            note="Federal support as recorded by curators (DPA Title III awards, DoD agreements, EXIM), with "
+            "its source; an announced start year is marked as announced, with its source.",
+        ),
+        "lever_recycling": build_table(
+            id="lever_recycling",
+            caption="3. Recycling",
+            columns=(
+                Column("mineral", "Mineral"),
+                Column("rate", "Recycled share of U.S. supply", "share", digits=1),
+                Column("year", "Year", "year"),
+                Column("share_of_requirement", "Of your requirement recycling could supply", "share", digits=1),
+                Column("volume", "That is / yr", "number"),
+                Column("unit", "Unit"),
+                Column("recyclers", "Recyclers offered"),
+                Column("source", "Source (edition)"),
+                Column("basis", "What is counted"),
+            ),
+            records=recycling,
+            decorate=lambda c, r: (
+                {"text": format_value(r[c.key], c) + " e"}
+                if c.key == "rate" and r["estimate"] and r["rate"] is not None
+                else {}
+            ),
+            empty="No requirement.",
+            note="Recycled share = U.S. secondary production / apparent consumption as USGS publishes them "
+            "(MCS salient statistics; e = estimate); unknown (NA, withheld, not recorded) shows \u2013, never 0. "
+            "At that share, recycled material could supply the same share of your requirement.",
+        ),
+    }
+
+
 def _alternatives_section(page: _MineralPage) -> None:
     """Producing countries outside the FEOC at the headline stage."""
     names, latest, head_stage, tables = page.names, page.latest, page.head_stage, page.tables
@@ -890,25 +1027,60 @@ def _facilities_section(page: _MineralPage) -> None:
     )
     tables["us_projects"] = build_table(
         id="us_projects",
-        caption="U.S. domestic projects by start year",
-        columns=facility_columns,
-        records=us_projects,
+        caption="U.S. production and projects by start year, with federal support",
+        columns=(
+            *facility_columns[:-1],
+            Column("start", "Start year"),
+            Column("support", "Federal support"),
+        ),
+        records=[
+            {
+                **f,
+                "start": (
+                    f"{f['start_year']} (announced; {f['start_year_source']})"
+                    if f["start_year"] and f["status"] != "operating" and f["start_year_source"]
+                    else f"{f['start_year']} (announced)"
+                    if f["start_year"] and f["status"] != "operating"
+                    else f["start_year"]
+                ),
+                "support": support_text(f["federal_support"]) or "none recorded",
+            }
+            for f in us_projects
+        ],
         empty="No U.S. project recorded.",
     )
     eol = next((p for p in data["parameters"] if p["name"] == "eol_rir"), None)
     recycling = [f for f in facilities if f["stage"] == "recycling"]
     tables["recycling"] = build_table(
         id="recycling",
-        caption="Recycling",
+        caption="Recycling: recycled share of U.S. supply and recyclers",
         columns=facility_columns,
         records=recycling,
         empty="No recycling facility recorded.",
-        note=(
-            f"End-of-life recycling input rate: {eol['value'] * 100:.0f} % "
-            f"({eol['source__edition'] or eol['source__key']})."
-            if eol
-            else "End-of-life recycling input rate: not curated (the supply risk uses 0, flagged)."
+        note=" ".join(
+            (
+                _recycling_note(data.get("recycling")),
+                f"End-of-life recycling input rate (supply risk): {eol['value'] * 100:.0f} % "
+                f"({eol['source__edition'] or eol['source__key']})."
+                if eol
+                else "End-of-life recycling input rate (supply risk): not curated (the supply risk uses 0, flagged).",
+            )
         ),
+    )
+
+
+def _recycling_note(figure: Mapping[str, Any] | None) -> str:
+    """ "Recycled share of U.S. supply 2024: 23.5 % e (2,000 of 8,500 t; MCS 2025)." or unknown."""
+    if figure is None:
+        return "Recycled share of U.S. supply: no figure recorded."
+    edition = figure["source__edition"] or figure["source__key"]
+    if figure["rate"] is None:
+        return f"Recycled share of U.S. supply {figure['year']}: unknown ({figure['notes'] or edition})."
+    estimate = " e" if figure["is_estimate"] else ""
+    return (
+        f"Recycled share of U.S. supply {figure['year']}: {figure['rate'] * 100:.1f} %{estimate} "
+        f"({figure['secondary_quantity']:,.0f} of {figure['consumption_quantity']:,.0f} {figure['unit']}; "
+        f"{edition}; {figure['basis']})."
     )
 
 
@@ -1417,7 +1589,7 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
                     "country": names.get(a["country"], a["country"]),
                     "processing": "; ".join(p for p in (a["processing"], a["processing_where"]) if p),
                     "available": _available_text(a["available_from"], a["announced"]),
-                    "why": ", ".join(f"{name} {value:.2f}" for name, value in a["contributions"].items()),
+                    "why": _score_why(a),
                 }
             )
     tables["alternatives"] = build_table(
@@ -1447,6 +1619,7 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
         "exposure to measures in force (weights in docs/metrics.md). A country's whole output is an upper bound of "
         "what could be contracted.",
     )
+    tables.update(_lever_tables(data["levers"], mineral_names, names))
     tables["alternative_gaps"] = build_table(
         id="alternative_gaps",
         caption="The gap to fill, by mineral (in the mineral's canonical unit)",

@@ -338,7 +338,7 @@ def mineral_or_404(slug: str) -> Mineral:
 def mineral_page(
     *, mineral: Mineral, as_of: date, destination: str | None = None, edition: str | None = None
 ) -> dict[str, Any]:
-    """Everything the mineral page shows. Nine (selector) + seven queries (two more with an
+    """Everything the mineral page shows. Nine (selector) + nine queries (two more with an
     ``edition``: its figures are computed on read, selectors.mineral_metrics)."""
     destination = destination or settings.LODESTONE_DEFAULT_DESTINATION
     metrics = selectors.mineral_metrics(mineral=mineral, as_of=as_of, destination=destination, edition=edition)
@@ -370,8 +370,11 @@ def mineral_page(
         entry[f"{prefix}_withheld"] = r["is_withheld"]
         entry[f"{prefix}_estimate"] = r["is_estimate"]
         entry["unit"] = r["unit"]
+    supports = selectors.federal_support_by_facility([mineral.pk])
     facilities = [
         {
+            "federal_support": supports.get(f.pk, []),
+            "start_year_source": (f.source.title if f.source else f.source_url) if f.start_year else "",
             "key": f.key,
             "name": f.name,
             "company": f.company.name,
@@ -386,7 +389,7 @@ def mineral_page(
             "is_fictional": f.is_fictional,
             "source_url": f.source_url,
         }
-        for f in Facility.objects.filter(mineral=mineral).select_related("company").order_by("stage", "name")
+        for f in Facility.objects.filter(mineral=mineral).select_related("company", "source").order_by("stage", "name")
     ]
     measure_details = {
         m["key"]: m for m in (_measure_dict(x, as_of) for x in _measure_queryset().filter(minerals=mineral))
@@ -432,6 +435,7 @@ def mineral_page(
         "measures": measure_details,
         "sources": sources,
         "parameters": parameters,
+        "recycling": selectors.recycling_figures([mineral.pk], country=destination, year=as_of.year).get(mineral.pk),
         "countries": country_names(),
         "feoc": sorted(feoc_countries()),
     }
@@ -454,6 +458,12 @@ def organization_for(*, user: Any, slug: str | None = None) -> tuple[Organizatio
     if membership is None:
         raise Http404("No such portfolio.")
     return membership.organization, membership.role
+
+
+# Alternatives and not-alternatives listed per mineral on the portfolio (ranked over all; the
+# levers still list every U.S. and recycling source). At 10,000 facilities a mineral has
+# hundreds of each: the page shows the best, the API has them all.
+PORTFOLIO_ALTERNATIVES_LIMIT = 25
 
 
 def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
@@ -576,9 +586,12 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
         "published": source_dates(),
     }
     # Ranked alternatives come from the risk engine's selector (the same numbers as the API).
-    alternatives = selectors.organization_alternatives(organization=organization, as_of=as_of)
+    alternatives = selectors.organization_alternatives(
+        organization=organization, as_of=as_of, limit=PORTFOLIO_ALTERNATIVES_LIMIT
+    )
     data["alternatives"] = {row["mineral"]: row["alternatives"] for row in alternatives}
     data["not_alternatives"] = {row["mineral"]: row["not_alternatives"] for row in alternatives}
+    data["levers"] = {row["mineral"]: row["levers"] for row in alternatives}
     data["alternative_gaps"] = [
         {
             **{
@@ -593,10 +606,31 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
     return data
 
 
+def requirement_quantities(*, organization: Organization) -> dict[str, tuple[float, str]]:
+    """The organization's requirements now: mineral slug -> (annual quantity, unit). One query."""
+    rows = Requirement.objects.filter(organization=organization).values_list("mineral__slug", "annual_quantity", "unit")
+    return {slug: (quantity, unit) for slug, quantity, unit in rows}
+
+
+def requirement_defaults(
+    requirements: Sequence[Mapping[str, Any]], canonical_units: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """What picking a mineral fills in on the requirement form: its current quantity and unit,
+    or for a mineral not yet required no quantity and the mineral's canonical unit."""
+    defaults: dict[str, dict[str, Any]] = {
+        slug: {"annual_quantity": None, "unit": unit} for slug, unit in canonical_units.items()
+    }
+    for r in requirements:
+        defaults[r["mineral"]] = {"annual_quantity": r["annual_quantity"], "unit": r["unit"]}
+    return defaults
+
+
 def portfolio_form_choices() -> dict[str, Any]:
     """Minerals, countries and facilities for the portfolio forms. Three queries."""
+    minerals = list(Mineral.objects.order_by("name").values_list("slug", "name", "canonical_unit"))
     return {
-        "minerals": list(Mineral.objects.order_by("name").values_list("slug", "name")),
+        "minerals": [(slug, name) for slug, name, _ in minerals],
+        "canonical_units": {slug: unit for slug, _, unit in minerals},
         "countries": list(Country.objects.order_by("name").values_list("iso3", "name")),
         "facilities": list(
             Facility.objects.select_related("mineral").order_by("mineral__name", "name").values_list("key", "name")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from statistics import median
 from types import MappingProxyType
@@ -77,6 +77,7 @@ __all__ = [
     "not_alternatives",
     "processing_step",
     "rank_alternatives",
+    "recycled_supply",
     "restricted_import_share",
     "restricted_share",
     "restricted_supply_share",
@@ -961,13 +962,13 @@ def effective_ownership(
 
     domiciled = {c for c in companies if company_country.get(c) in feoc}
     owned = {c: 1.0 if c in domiciled else 0.0 for c in companies}
+    # Only companies with owners and not domiciled in a FEOC country can change (the others
+    # stay 1 or 0): iterating over them alone keeps large company tables cheap.
+    variable = [c for c in companies if c in owners_of and c not in domiciled]
     for _ in range(max_rounds):
-        updated = {
-            c: 1.0 if c in domiciled else min(1.0, math.fsum(f * owned[o] for o, f in owners_of.get(c, ())))
-            for c in companies
-        }
-        delta = max((abs(updated[c] - owned[c]) for c in companies), default=0.0)
-        owned = updated
+        updated = {c: min(1.0, math.fsum(f * owned[o] for o, f in owners_of[c])) for c in variable}
+        delta = max((abs(updated[c] - owned[c]) for c in variable), default=0.0)
+        owned.update(updated)
         if delta <= tolerance:
             break
     return owned
@@ -1343,6 +1344,9 @@ class Alternative:
     contributions: Mapping[str, float] = field(default_factory=dict)
     available_from: int | None = None
     announced: bool = False
+    # The score if every unknown factor turned out best (1): ``score`` is the worst bound.
+    score_upper: float = 0.0
+    unknown_factors: tuple[str, ...] = ()
 
 
 ALTERNATIVE_WEIGHTS: Final[Mapping[str, float]] = MappingProxyType(
@@ -1471,6 +1475,16 @@ def feoc_upstream(start: str, upstream_of: Mapping[str, Sequence[str]], flagged:
     return ""
 
 
+def recycled_supply(rate: float | None, requirement: float | None) -> float | None:
+    """The part of a requirement recycled material could supply at a recycled share of supply
+    ``rate`` (0..1): ``rate x requirement``; None when either is unknown (never 0)."""
+    if rate is None or requirement is None:
+        return None
+    _require_fraction("rate", rate)
+    _require_non_negative("requirement", requirement)
+    return rate * requirement
+
+
 def rank_alternatives(
     exposed_volume: float,
     candidates: Sequence[AlternativeSource],
@@ -1486,10 +1500,15 @@ def rank_alternatives(
     supply running back to a FEOC facility) and those with no available capacity (0; an
     unknown capacity, None, is kept).
 
-    ``score = sum over factors of weight x factor`` (``alternative_factors``; an unknown factor
-    counts 0), the weights normalized to sum 1 (``ALTERNATIVE_WEIGHTS`` by default); each
-    factor's ``weight x factor`` is returned in ``contributions``. Ties: known capacity first,
-    larger capacity, key. ``coverage_ratio = available_capacity / exposed_volume`` (``None``
+    ``score = sum over factors of weight x factor`` (``alternative_factors``), the weights
+    normalized to sum 1 (``ALTERNATIVE_WEIGHTS`` by default); each factor's ``weight x factor`` is
+    returned in ``contributions``. An unknown factor (capacity not published, no governance
+    score, no announced year) contributes its worst bound, 0: ``score`` is what the source is
+    worth at least, ``score_upper`` what it would be worth were every unknown factor the best
+    (1), and ``unknown_factors`` names them. The rank follows the worst bound, so an unknown
+    can never lift a source above one known to be better; at an equal worst bound the source
+    with fewer unknowns comes first, then known capacity, larger capacity, key.
+    ``coverage_ratio = available_capacity / exposed_volume`` (``None``
     when the exposed volume is 0 or the capacity unknown), ``coverage_share`` = it capped at 1,
     ``gap_share = exposed_volume / available_capacity``.
     """
@@ -1501,31 +1520,40 @@ def rank_alternatives(
         if not_alternative_reason(c, feoc=feoc) is None and (c.available_capacity is None or c.available_capacity > 0)
     ]
 
-    def assess(source: AlternativeSource) -> Alternative:
+    def assess(source: AlternativeSource) -> dict[str, Any]:
         capacity = source.available_capacity
         ratio = capacity / exposed_volume if capacity is not None and exposed_volume > 0 else None
         share = min(1.0, ratio) if ratio is not None else None
         factors = alternative_factors(source, coverage_share=share, required_stage=required_stage, year=year)
         contributions = {name: normalized[name] * (factors[name] or 0.0) for name in ALTERNATIVE_WEIGHTS}
+        unknown = tuple(name for name in ALTERNATIVE_WEIGHTS if factors[name] is None and normalized[name] > 0)
         start, announced = available_from(source, year)
-        return Alternative(
-            rank=0,
-            source=source,
-            coverage_ratio=ratio,
-            coverage_share=share,
-            gap_share=exposed_volume / capacity if capacity else None,
-            score=sum(contributions.values()),
-            contributions=MappingProxyType(contributions),
-            available_from=start,
-            announced=announced,
+        # The Alternative's fields but its rank (built once ranked: no copy per candidate).
+        return {
+            "source": source,
+            "coverage_ratio": ratio,
+            "coverage_share": share,
+            "gap_share": exposed_volume / capacity if capacity else None,
+            "score": sum(contributions.values()),
+            "contributions": MappingProxyType(contributions),
+            "available_from": start,
+            "announced": announced,
+            "score_upper": sum(contributions.values()) + sum(normalized[name] for name in unknown),
+            "unknown_factors": unknown,
+        }
+
+    def sort_key(assessed: Mapping[str, Any]) -> tuple[float, int, bool, float, str]:
+        capacity = assessed["source"].available_capacity
+        return (
+            -round(assessed["score"], 12),
+            len(assessed["unknown_factors"]),
+            capacity is None,
+            -(capacity or 0.0),
+            assessed["source"].key,
         )
 
-    def sort_key(alternative: Alternative) -> tuple[float, bool, float, str]:
-        capacity = alternative.source.available_capacity
-        return (-round(alternative.score, 12), capacity is None, -(capacity or 0.0), alternative.source.key)
-
     ordered = sorted((assess(c) for c in eligible), key=sort_key)
-    return tuple(replace(a, rank=i) for i, a in enumerate(ordered, start=1))
+    return tuple(Alternative(rank=i, **fields) for i, fields in enumerate(ordered, start=1))
 
 
 # --------------------------------------------------------------------------------------------

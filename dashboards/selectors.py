@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any, cast
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from dashboards import risk
@@ -33,8 +33,16 @@ from dashboards.inputs import (
     supply_tables,
 )
 from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
-from minerals.models import WGI_DIMENSIONS, Mineral, MineralParameter, Stage, TradeRestrictionFactor, WgiScore
-from suppliers.models import Facility, Organization, Requirement, SupplyLink
+from minerals.models import (
+    WGI_DIMENSIONS,
+    Mineral,
+    MineralParameter,
+    RecyclingFigure,
+    Stage,
+    TradeRestrictionFactor,
+    WgiScore,
+)
+from suppliers.models import Facility, FederalSupport, Organization, Requirement, SupplyLink
 
 SUPPLY_FIELDS = (
     "stage", "year", "unit", "world_total", "world_total_source", "coverage", "residual_share", "china_share",
@@ -369,6 +377,84 @@ def _convert(quantity: float, unit: str, to_unit: str) -> float:
     return quantity * KG_PER_UNIT.get(unit or to_unit, 1.0) / KG_PER_UNIT.get(to_unit, 1.0)
 
 
+def federal_support_by_facility(mineral_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """U.S. federal support (DPA Title III awards, DoD agreements, EXIM) per facility id of these
+    minerals, oldest first, with its source. One query. An unpublished amount or date stays None."""
+    rows = FederalSupport.objects.filter(facility__mineral_id__in=mineral_ids).values(
+        "facility_id", "program", "summary", "amount_usd", "announced_on", "announced_period", "source_url",
+        "source__title", "source__edition", "policy_measure__key",
+    )  # fmt: skip
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows.order_by("facility_id", "announced_on", "id"):
+        out[row["facility_id"]].append(
+            {
+                "program": row["program"],
+                "program_label": FederalSupport.Program(row["program"]).label,
+                "summary": row["summary"],
+                "amount_usd": row["amount_usd"],
+                "announced": row["announced_on"].isoformat() if row["announced_on"] else row["announced_period"],
+                "source": ", ".join(x for x in (row["source__title"], row["source__edition"]) if x),
+                "source_url": row["source_url"],
+                "policy_measure": row["policy_measure__key"] or "",
+            }
+        )
+    return dict(out)
+
+
+def recycling_figures(mineral_ids: Sequence[int], *, country: str, year: int) -> dict[int, dict[str, Any]]:
+    """The newest recycling figure up to ``year`` per mineral for ``country`` (newest edition
+    first at a year), with its source and edition. One query. ``rate`` None: not published."""
+    rows = RecyclingFigure.objects.filter(mineral_id__in=mineral_ids, country_id=country, year__lte=year).values(
+        "mineral_id", "year", "rate", "secondary_quantity", "consumption_quantity", "unit", "basis", "is_estimate",
+        "notes", "source__key", "source__title", "source__edition", "source__url",
+    )  # fmt: skip
+    out: dict[int, dict[str, Any]] = {}
+    for row in rows.order_by("mineral_id", "-year", F("source__published_on").desc(nulls_last=True)):
+        out.setdefault(row["mineral_id"], dict(row))
+    return out
+
+
+def recycling_lever(
+    figure: Mapping[str, Any] | None, *, requirement: float | None, unit: str, recyclers: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The recycling lever of one mineral: the recycled share of the buyer's country's supply (as
+    published, with its edition), the share of the requirement recycling could supply at that
+    rate (the rate itself: a buyer sourcing like the country's average gets that much from
+    recycled material) and that volume, and the recyclers offered. Unknown stays None."""
+    rate = figure["rate"] if figure else None
+    secondary = figure["secondary_quantity"] if figure else None
+    return {
+        "rate": rate,
+        "year": figure["year"] if figure else None,
+        "is_estimate": figure["is_estimate"] if figure else False,
+        "basis": figure["basis"] if figure else "",
+        "notes": figure["notes"] if figure else "",
+        "secondary_quantity": _convert(secondary, figure["unit"], unit) if figure and secondary is not None else None,
+        "source": ", ".join(x for x in (figure["source__title"], figure["source__edition"]) if x) if figure else "",
+        "edition": figure["source__edition"] if figure else "",
+        "source_url": figure["source__url"] if figure else "",
+        "share_of_requirement": rate,
+        "volume": risk.recycled_supply(rate, requirement),
+        "unit": unit,
+        "recyclers": list(recyclers),
+    }
+
+
+def levers(
+    alternatives: Sequence[dict[str, Any]], *, destination: str, us_idle: Sequence[dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The ranked alternatives split by lever, each in rank order: other countries and companies
+    (diversification), U.S. production and projects (with federal support, plus U.S. facilities
+    that cannot supply now, e.g. idle, listed for their support), recycling."""
+    diversification: list[dict[str, Any]] = []
+    domestic: list[dict[str, Any]] = []
+    recycling: list[dict[str, Any]] = []
+    for a in alternatives:  # the same dicts as in `alternatives` (read-only), not copies
+        lever = recycling if a["kind"] == "recycling" else domestic if a["country"] == destination else diversification
+        lever.append(a)
+    return {"diversification": diversification, "us": domestic + list(us_idle), "recycling": recycling}
+
+
 def _alternative_candidates(
     mineral_ids: Sequence[int],
     *,
@@ -403,8 +489,23 @@ def _alternative_candidates(
             "mineral_id", "value"
         )
     )
+    destination = settings.LODESTONE_DEFAULT_DESTINATION
+    recycled = recycling_figures(mineral_ids, country=destination, year=as_of.year)
+    supports = federal_support_by_facility(mineral_ids)
     out: dict[int, tuple[list[risk.AlternativeSource], dict[str, Any]]] = {
-        mid: ([], {"production_year": None, "production_stage": None, "eol_rir": rates.get(mid)}) for mid in mineral_ids
+        mid: (
+            [],
+            {
+                "production_year": None,
+                "production_stage": None,
+                "eol_rir": rates.get(mid),
+                "recycling_figure": recycled.get(mid),
+                "us_idle": [],
+                # Per candidate key: federal support, and the source of an announced start year.
+                "facility_info": {},
+            },
+        )
+        for mid in mineral_ids
     }
     feoc = feoc_countries()
     for mid in mineral_ids:
@@ -432,20 +533,37 @@ def _alternative_candidates(
                 )
             )
     upstream_of, flagged = _feoc_supply_links(mineral_ids, feoc=feoc, controlled=controlled)
-    facilities = Facility.objects.filter(mineral_id__in=mineral_ids, status__in=_SUPPLYING_STATUSES).values_list(
+    facilities = Facility.objects.filter(
+        mineral_id__in=mineral_ids, status__in=(*_SUPPLYING_STATUSES, Facility.Status.IDLE)
+    ).values_list(
         "mineral_id", "id", "key", "name", "country_id", "stage", "status", "start_year", "capacity", "capacity_unit",
-        "company_id", "company__recorded_foreign_control",
+        "company_id", "company__recorded_foreign_control", "source__title", "source_url",
     )  # fmt: skip
     rows = facilities.order_by()
-    for mid, fid, key, name, country, stage, status, start, capacity, cap_unit, company, recorded in rows:
+    for mid, fid, key, name, country, stage, status, start, capacity, cap_unit, company, recorded, *src in rows:
+        info, candidate_key = out[mid][1], f"facility:{key}"
+        extra = {
+            "federal_support": supports.get(fid, []),
+            "start_year_source": (src[0] or src[1] or "") if start is not None else "",
+        }
+        if extra["federal_support"] or extra["start_year_source"]:  # most facilities have neither
+            info["facility_info"][candidate_key] = extra
+        if status == Facility.Status.IDLE:
+            # Cannot supply now; a U.S. one is still listed on the U.S. lever for its support.
+            if country == destination:
+                info["us_idle"].append(
+                    {"key": candidate_key, "name": name, "country": country, "status": status, "stage": stage} | extra
+                )
+            continue
+        upstream = upstream_of.get(mid, {})
         kind: risk.AlternativeKind = "facility"
         if stage == Stage.RECYCLING:
             kind = "recycling"
-        elif country == settings.LODESTONE_DEFAULT_DESTINATION and status != "operating":
+        elif country == destination and status != "operating":
             kind = "us_project"
         out[mid][0].append(
             risk.AlternativeSource(
-                key=f"facility:{key}",
+                key=candidate_key,
                 kind=kind,
                 country=country,
                 available_capacity=_convert(capacity, cap_unit, unit_of[mid]) if capacity is not None else None,
@@ -454,11 +572,10 @@ def _alternative_candidates(
                 governance=wgi.get(country),
                 feoc_controlled=recorded or str(company) in controlled,
                 name=name,
-                feoc_upstream=risk.feoc_upstream(str(fid), upstream_of.get(mid, {}), flagged),
+                feoc_upstream=risk.feoc_upstream(str(fid), upstream, flagged) if str(fid) in upstream else "",
                 stage=stage,
             )
         )
-    destination = settings.LODESTONE_DEFAULT_DESTINATION
     for mid, rate in rates.items():
         if rate and exposed_of.get(mid):
             # Secondary supply: the part of the exposed volume the mineral's end-of-life recycling
@@ -476,18 +593,19 @@ def _alternative_candidates(
                 )
             )
     # Exposure to measures in force: the severity of its country's measures on the mineral
-    # towards the buyer's country (a ranking factor).
+    # towards the buyer's country (a ranking factor), once per (country, mineral): at scale
+    # thousands of candidates share a few hundred countries.
     measures, severities = policy_measures(mineral_ids), severity_by_type()
+    severity_of: dict[tuple[str, int], float | None] = {}
     for mid, (candidates, _) in out.items():
-        candidates[:] = [
-            replace(
-                c,
-                measure_severity=risk.country_severity(
+        for i, c in enumerate(candidates):
+            pair = (c.country, mid)
+            if pair not in severity_of:
+                severity_of[pair] = risk.country_severity(
                     measures, c.country, slug_of[mid], destination, as_of, severity_by_type=severities
-                ),
-            )
-            for c in candidates
-        ]
+                )
+            if severity_of[pair] != c.measure_severity:
+                candidates[i] = replace(c, measure_severity=severity_of[pair])
     return out
 
 
@@ -574,6 +692,9 @@ def _alternative_out(alternative: risk.Alternative, unit: str, info: Mapping[str
         "contributions": dict(alternative.contributions),
         "processing": processing,
         "processing_where": info["processing_where"] if processing.startswith("needs processing") else "",
+        "score_upper": alternative.score_upper,
+        "unknown_factors": list(alternative.unknown_factors),
+        **info["facility_info"].get(source.key, {"federal_support": [], "start_year_source": ""}),
     }
 
 
@@ -631,17 +752,60 @@ def mineral_alternatives(
         "as_of": as_of.isoformat(),
         "exposed_volume": exposed_volume,
         "unit": unit,
-        **info,
-        "alternatives": [_alternative_out(a, unit, info) for a in ranked],
-        "not_alternatives": [_not_alternative_out(x) for x in risk.not_alternatives(candidates, feoc=feoc)],
+        **_alternatives_report(ranked, candidates, info, unit=unit, requirement=exposed_volume, feoc=feoc),
     }
 
 
-def organization_alternatives(*, organization: Organization, as_of: date | None = None) -> list[dict[str, Any]]:
+# What _alternative_candidates returns per mineral that is internal to the levers.
+_LEVER_INPUTS = ("recycling_figure", "us_idle", "facility_info")
+
+
+def _alternatives_report(
+    ranked: Sequence[risk.Alternative],
+    candidates: Sequence[risk.AlternativeSource],
+    info: Mapping[str, Any],
+    *,
+    unit: str,
+    requirement: float | None,
+    feoc: frozenset[str],
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The candidates' context, the ranked alternatives, the ones that are not (with why), and
+    the three levers side by side (``levers``: diversification, us, recycling). With ``limit``:
+    the best ``limit`` alternatives plus every U.S. and recycling one (the levers list them
+    all), the first ``limit`` not-alternatives, and the totals (``alternatives_total``,
+    ``not_alternatives_total``)."""
+    destination = settings.LODESTONE_DEFAULT_DESTINATION
+    shown = (
+        ranked
+        if limit is None
+        else [a for a in ranked if a.rank <= limit or a.source.kind == "recycling" or a.source.country == destination]
+    )
+    alternatives = [_alternative_out(a, unit, info) for a in shown]
+    excluded = risk.not_alternatives(candidates, feoc=feoc)
+    by_lever = levers(alternatives, destination=destination, us_idle=info["us_idle"])
+    by_lever["recycling"] = recycling_lever(  # type: ignore[assignment]  # a dict, not a list: one per mineral
+        info["recycling_figure"], requirement=requirement, unit=unit, recyclers=by_lever["recycling"]
+    )
+    return {
+        **{key: value for key, value in info.items() if key not in _LEVER_INPUTS},
+        "alternatives": alternatives,
+        "alternatives_total": len(ranked),
+        "not_alternatives": [_not_alternative_out(x) for x in excluded[:limit]],
+        "not_alternatives_total": len(excluded),
+        "levers": by_lever,
+    }
+
+
+def organization_alternatives(
+    *, organization: Organization, as_of: date | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Per mineral the buyer holds: alternatives for its gap, `gap_volume` = the stored
     exposure's `china_exposed_volume` + `uncovered_volume` (the requirement no sourcing line
     covers; None without a requirement), all in the mineral's canonical unit, from the stage the
-    requirement buys. Eight queries whatever the number of minerals and candidates."""
+    requirement buys, and the three levers. Fourteen queries whatever the number of minerals and
+    candidates. ``limit``: see ``_alternatives_report`` (the portfolio page shows the best few;
+    ranking is always over every candidate)."""
     as_of = as_of or timezone.localdate()
     bought = Requirement.objects.filter(organization_id=OuterRef("organization_id"), mineral_id=OuterRef("mineral_id"))
     rows = list(
@@ -652,10 +816,13 @@ def organization_alternatives(*, organization: Organization, as_of: date | None 
     # Every volume in the mineral's canonical unit; the gap = the China-exposed volume plus the
     # part of the requirement no sourcing line covers (unknown without a requirement).
     unit_of = {row.mineral_id: row.mineral.canonical_unit for row in rows}
-    exposed_of, uncovered_of = {}, {}
+    exposed_of, uncovered_of, requirement_of = {}, {}, {}
     for row in rows:
         to_unit = unit_of[row.mineral_id]
         uncovered = None
+        requirement_of[row.mineral_id] = (
+            _convert(row.requirement_quantity, row.unit, to_unit) if row.requirement_quantity is not None else None
+        )
         if row.requirement_quantity is not None:
             uncovered = _convert(max(0.0, row.requirement_quantity - row.total_volume), row.unit, to_unit)
         uncovered_of[row.mineral_id] = uncovered
@@ -684,9 +851,16 @@ def organization_alternatives(*, organization: Organization, as_of: date | None 
                 "uncovered_volume": uncovered_of[row.mineral_id],
                 "gap_volume": exposed_of[row.mineral_id],
                 "unit": unit_of[row.mineral_id],
-                **info,
-                "alternatives": [_alternative_out(a, unit_of[row.mineral_id], info) for a in ranked],
-                "not_alternatives": [_not_alternative_out(x) for x in risk.not_alternatives(sources, feoc=feoc)],
+                "requirement_volume": requirement_of[row.mineral_id],
+                **_alternatives_report(
+                    ranked,
+                    sources,
+                    info,
+                    unit=unit_of[row.mineral_id],
+                    requirement=requirement_of[row.mineral_id],
+                    feoc=feoc,
+                    limit=limit,
+                ),
             }
         )
     return out

@@ -374,6 +374,11 @@ def portfolio_edit(request: HttpRequest, org: str | None = None) -> HttpResponse
     choices = page_cache.cached(
         "portfolio-choices", page_selectors.data_generation(), (), page_selectors.portfolio_form_choices
     )
+    # Picking a mineral fills in its current quantity and unit (static/js/portfolio_edit.js; without
+    # JavaScript, ?mineral=<slug> does the same).
+    defaults = page_selectors.requirement_defaults(cached["raw"]["requirements"], choices.get("canonical_units", {}))
+    for slug, values in defaults.items():
+        values["mineral"] = slug
     context: dict[str, Any] = {
         "tables": tables,
         "organization": organization,
@@ -381,7 +386,9 @@ def portfolio_edit(request: HttpRequest, org: str | None = None) -> HttpResponse
         "today": today,
         "portfolio_url": _portfolio_url(organization, org),
         "upload_errors": upload_errors,
-        "requirement_form": forms_bound.get("requirement") or RequirementForm(minerals=choices["minerals"]),
+        "requirement_form": forms_bound.get("requirement")
+        or RequirementForm(minerals=choices["minerals"], initial=defaults.get(request.GET.get("mineral", ""), {})),
+        "requirement_defaults": defaults,
         "sourcing_form": forms_bound.get("sourcing") or SourcingForm(choices=choices),
         "upload_form": forms_bound.get("upload") or SupplierListUploadForm(),
         "requirement_rows": cached["raw"]["requirements"],
@@ -407,7 +414,11 @@ def _portfolio_write(request: HttpRequest, organization: Organization) -> tuple[
     try:
         match action:
             case "requirement":
-                requirement_form = RequirementForm(request.POST, minerals=choices["minerals"])
+                requirement_form = RequirementForm(
+                    request.POST,
+                    minerals=choices["minerals"],
+                    current=page_selectors.requirement_quantities(organization=organization),
+                )
                 if not requirement_form.is_valid():
                     return {"requirement": requirement_form}, []
                 data = requirement_form.cleaned_data

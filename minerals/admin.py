@@ -36,6 +36,7 @@ from minerals.models import (
     MineralParameter,
     PolicyMeasure,
     ProductionRecord,
+    RecyclingFigure,
     SalientStatistic,
     TradeFlow,
     TradeRestrictionFactor,
@@ -308,6 +309,25 @@ class MineralParameterAdmin(CuratedModelAdmin):
     search_fields = ["mineral__name"]
     autocomplete_fields = ["mineral", "source"]
     resource_classes = [resource_for(MineralParameter)]
+
+
+@admin.register(RecyclingFigure)
+class RecyclingFigureAdmin(CuratedModelAdmin):
+    list_display = [
+        "mineral",
+        "country",
+        "year",
+        "rate",
+        "secondary_quantity",
+        "consumption_quantity",
+        "unit",
+        "source",
+    ]
+    list_filter = ["country", "is_estimate"]
+    list_select_related = ["mineral", "country", "source"]
+    search_fields = ["mineral__name"]
+    autocomplete_fields = ["mineral", "country", "source"]
+    resource_classes = [resource_for(RecyclingFigure)]
 
 
 @admin.register(WgiScore)

@@ -233,6 +233,52 @@ class MineralParameter(models.Model):
         return f"{self.mineral}: {self.get_name_display()} = {self.value}"
 
 
+class RecyclingFigure(models.Model):
+    """How much of a country's supply of a mineral is recycled, as its source publishes it (the
+    recycling lever). ``rate`` = ``secondary_quantity / consumption_quantity`` when both are
+    published (e.g. USGS MCS salient statistics: U.S. secondary production over apparent
+    consumption), or a rate the source states; empty when not published (NA, withheld): unknown,
+    never 0. ``basis`` says what is counted (old scrap only is an end-of-life recycling input rate;
+    new and old scrap is a secondary share)."""
+
+    mineral = models.ForeignKey(Mineral, on_delete=models.CASCADE, related_name="recycling_figures")
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(validators=year_validators)
+    rate = models.FloatField(
+        null=True, blank=True, validators=share_validators, help_text="Recycled share of supply (0..1); empty: unknown."
+    )
+    secondary_quantity = models.FloatField(
+        null=True, blank=True, validators=amount_validators, help_text="Secondary (recycled) production per year."
+    )
+    consumption_quantity = models.FloatField(
+        null=True, blank=True, validators=amount_validators, help_text="Apparent consumption per year."
+    )
+    unit = models.CharField(max_length=2, choices=Unit.choices, default=Unit.T)
+    basis = models.CharField(max_length=300, help_text="What is counted, in the source's words (columns used).")
+    is_estimate = models.BooleanField(default=False)
+    source = models.ForeignKey(DataSource, on_delete=models.PROTECT)
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["mineral__name", "country_id", "-year"]
+        constraints = [
+            models.UniqueConstraint(fields=["mineral", "country", "year", "source"], name="recycling_unique"),
+            models.CheckConstraint(condition=share_range("rate"), name="recycling_rate_0_1"),
+            models.CheckConstraint(condition=YEAR_RANGE, name="recycling_year_range"),
+            models.CheckConstraint(
+                condition=amount_range("secondary_quantity", nullable=True), name="recycling_secondary_finite"
+            ),
+            models.CheckConstraint(
+                condition=amount_range("consumption_quantity", nullable=True), name="recycling_consumption_finite"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mineral} {self.country_id} {self.year}: recycled {self.rate if self.rate is not None else '?'}"
+
+
 WGI_DIMENSIONS = (
     "voice_accountability",
     "political_stability",

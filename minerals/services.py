@@ -32,6 +32,7 @@ from minerals.models import (
     MineralParameter,
     PolicyMeasure,
     ProductionRecord,
+    RecyclingFigure,
     SalientStatistic,
     TradeFlow,
     TradeRestrictionFactor,
@@ -99,7 +100,12 @@ def affected_mineral_ids(instance: models.Model) -> set[int]:
         case Mineral():
             return {instance.pk} if instance.pk else set()
         case (
-            ProductionRecord() | SalientStatistic() | MineralParameter() | TradeRestrictionFactor() | CommodityMineral()
+            ProductionRecord()
+            | SalientStatistic()
+            | MineralParameter()
+            | RecyclingFigure()
+            | TradeRestrictionFactor()
+            | CommodityMineral()
         ):
             return {instance.mineral_id}
         case TradeFlow():

@@ -10,6 +10,7 @@ from suppliers.models import (
     ApplicationOrganization,
     Company,
     Facility,
+    FederalSupport,
     Membership,
     Organization,
     OwnershipStake,
@@ -57,6 +58,16 @@ class OwnershipStakeAdmin(SuppliersAdmin):
     search_fields = ["owner__name", "owned__name"]
     autocomplete_fields = ["owner", "owned"]
     resource_classes = [resource_for(OwnershipStake, services_module=services)]
+
+
+@admin.register(FederalSupport)
+class FederalSupportAdmin(SuppliersAdmin):
+    list_display = ["company", "facility", "program", "amount_usd", "announced_on", "announced_period"]
+    list_filter = ["program"]
+    list_select_related = ["company", "facility", "facility__mineral"]
+    search_fields = ["company__name", "facility__name", "summary"]
+    autocomplete_fields = ["company", "facility", "policy_measure", "source"]
+    resource_classes = [resource_for(FederalSupport, services_module=services)]
 
 
 @admin.register(Facility)

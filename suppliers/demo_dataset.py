@@ -32,6 +32,7 @@ from minerals.models import (
     Mineral,
     PolicyMeasure,
     ProductionRecord,
+    RecyclingFigure,
     SalientStatistic,
     TradeFlow,
     WgiScore,
@@ -40,6 +41,7 @@ from minerals.services import ModelT, WriteResult, relation_set
 from suppliers.models import (
     Company,
     Facility,
+    FederalSupport,
     Membership,
     Organization,
     OwnershipStake,
@@ -116,6 +118,7 @@ class _Loader:
         self.codes: dict[str, CommodityCode] = {}
         self.companies: dict[str, Company] = {}
         self.facilities: dict[str, Facility] = {}
+        self.measures: dict[str, PolicyMeasure] = {}
         self.organizations: dict[str, Organization] = {}
         # Buyers whose portfolio rows changed: marked stale once, after the last row, so the
         # load recomputes each organization once (not once per requirement or sourcing row).
@@ -229,6 +232,7 @@ class _Loader:
         self.load_trade_flows()
         self.load_salient()
         self.load_wgi()
+        self.load_recycling()
         self.load_policies()
         self.load_suppliers()
 
@@ -300,6 +304,33 @@ class _Loader:
                 },
             )
 
+    def load_recycling(self) -> None:
+        """Recycled shares of supply as published (demo/recycling.csv): the rate is computed only
+        from the two published quantities; a missing one (NA, withheld) leaves it unknown."""
+        name = "recycling.csv"
+        if not (self.directory / name).exists():
+            return
+        for row in self.each(name):
+            secondary, consumption = _float(row["secondary_quantity"]), _float(row["consumption_quantity"])
+            self.upsert(
+                RecyclingFigure,
+                {
+                    "mineral": self.lookup(self.minerals, row["mineral"], "mineral", name, row),
+                    "country_id": self.country(row["country"], name, row),
+                    "year": int(row["year"]),
+                    "source": self.lookup(self.sources, row["source"], "source", name, row),
+                },
+                {
+                    "rate": secondary / consumption if secondary is not None and consumption else None,
+                    "secondary_quantity": secondary,
+                    "consumption_quantity": consumption,
+                    "unit": row["unit"],
+                    "basis": row["basis"][:300],
+                    "is_estimate": _bool(row["is_estimate"]),
+                    "notes": row["notes"],
+                },
+            )
+
     def load_wgi(self) -> None:
         name = "wgi.csv"
         if not (self.directory / name).exists():
@@ -318,7 +349,7 @@ class _Loader:
     def load_policies(self) -> None:
         name = "policies.csv"
         for row in self.each(name):
-            measure = self.upsert(
+            self.measures[row["key"]] = measure = self.upsert(
                 PolicyMeasure,
                 {"key": row["key"]},
                 {
@@ -391,6 +422,9 @@ class _Loader:
                     "latitude": _float(row["latitude"]),
                     "longitude": _float(row["longitude"]),
                     "source_url": row["source_url"],
+                    "source": self.lookup(self.sources, row["source"], "source", name, row)
+                    if row.get("source")
+                    else None,
                     "notes": row["notes"],
                     "is_fictional": _bool(row["is_fictional"]),
                 },
@@ -404,6 +438,29 @@ class _Loader:
                     "mineral": self.lookup(self.minerals, row["mineral"], "mineral", "supply_links.csv", row),
                 },
                 {"share": float(row["share"]), "notes": row["notes"]},
+            )
+        name = "federal_support.csv"
+        for row in self.each(name) if (self.directory / name).exists() else ():
+            facility = self.lookup(self.facilities, row["facility"], "facility", name, row) if row["facility"] else None
+            self.upsert(
+                FederalSupport,
+                {
+                    "company": self.lookup(self.companies, row["company"], "company", name, row),
+                    "facility": facility,
+                    "program": row["program"],
+                },
+                {
+                    "summary": row["summary"][:300],
+                    "amount_usd": _float(row["amount_usd"]),
+                    "announced_on": _date(row["announced_on"]),
+                    "announced_period": row["announced_period"],
+                    "policy_measure": self.lookup(self.measures, row["policy_measure"], "measure", name, row)
+                    if row["policy_measure"]
+                    else None,
+                    "source": self.lookup(self.sources, row["source"], "source", name, row) if row["source"] else None,
+                    "source_url": row["source_url"],
+                    "notes": row["notes"],
+                },
             )
         for row in self.each("organizations.csv"):
             self.organizations[row["name"]] = self.upsert(

@@ -10,7 +10,18 @@ from django.db.models import Q
 from oauth2_provider.settings import oauth2_settings
 from simple_history.models import HistoricalRecords
 
-from minerals.models import Country, DataSource, Mineral, Stage, Unit, share_range, share_validators
+from minerals.models import (
+    Country,
+    DataSource,
+    Mineral,
+    PolicyMeasure,
+    Stage,
+    Unit,
+    amount_range,
+    amount_validators,
+    share_range,
+    share_validators,
+)
 
 
 class Company(models.Model):
@@ -120,6 +131,58 @@ class Facility(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.country_id}, {self.mineral}, {self.stage})"
+
+
+class FederalSupport(models.Model):
+    """U.S. federal support for a facility or project (the U.S.-production lever): a DPA Title III
+    award, a DoD equity/price-floor/offtake agreement, an EXIM loan or letter of interest. Only
+    what the source says: an unpublished amount or date stays empty (unknown, never 0)."""
+
+    class Program(models.TextChoices):
+        DPA_TITLE_III = "dpa_title_iii", "Defense Production Act Title III award"
+        DOD_AGREEMENT = "dod_agreement", "Department of Defense agreement (equity, price floor, offtake)"
+        EXIM_LOAN = "exim_loan", "EXIM loan"
+        EXIM_LETTER = "exim_letter", "EXIM letter of interest"
+        DOE_LOAN = "doe_loan", "DOE loan or grant"
+        OTHER = "other", "other federal support"
+
+    facility = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.CASCADE, related_name="federal_support"
+    )
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="federal_support")
+    program = models.CharField(max_length=20, choices=Program.choices)
+    summary = models.CharField(max_length=300, help_text="What was granted, as the source says it.")
+    amount_usd = models.FloatField(
+        "amount (USD)", null=True, blank=True, validators=amount_validators, help_text="Empty when not published."
+    )
+    announced_on = models.DateField(null=True, blank=True, help_text="Empty when the exact date is not verified.")
+    announced_period = models.CharField(
+        max_length=40, blank=True, help_text="When only a period is known, e.g. 'July-September 2023'."
+    )
+    policy_measure = models.ForeignKey(
+        PolicyMeasure, null=True, blank=True, on_delete=models.SET_NULL, related_name="federal_support"
+    )
+    source_url = models.URLField(max_length=500, blank=True)
+    source = models.ForeignKey(DataSource, null=True, blank=True, on_delete=models.PROTECT)
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["company__name", "program", "announced_on"]
+        verbose_name_plural = "federal support"
+        constraints = [
+            models.CheckConstraint(condition=amount_range("amount_usd", nullable=True), name="federalsupport_amount"),
+            models.CheckConstraint(
+                condition=Q(
+                    program__in=["dpa_title_iii", "dod_agreement", "exim_loan", "exim_letter", "doe_loan", "other"]
+                ),
+                name="federalsupport_program_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_program_display()}: {self.facility or self.company}"
 
 
 class SupplyLink(models.Model):

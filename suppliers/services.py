@@ -21,6 +21,7 @@ from minerals.services import WriteResult
 from suppliers.models import (
     Company,
     Facility,
+    FederalSupport,
     Membership,
     Organization,
     OwnershipStake,
@@ -62,6 +63,12 @@ def affected_mineral_ids(instance: models.Model) -> set[int]:
     match instance:
         case Facility() | SupplyLink() | Requirement() | Sourcing():
             return {instance.mineral_id}
+        case FederalSupport():
+            return (
+                _minerals_of_companies({instance.company_id})
+                if instance.facility_id is None
+                else {Facility.objects.values_list("mineral_id", flat=True).get(pk=instance.facility_id)}
+            )
         case Company():
             return _minerals_of_companies(controlled_company_ids(instance.pk)) if instance.pk else set()
         case OwnershipStake():

@@ -11,7 +11,8 @@ Format (one row per purchase; header names are case-insensitive):
   match it otherwise.
 * `country`: ISO 3166-1 alpha-3 (required without a facility).
 * `annual_quantity` (>= 0, in the unit of the requirement) and/or `share` (0..1 of the
-  requirement): at least one.
+  requirement): at least one. `share (fraction)`, the header of the portfolio's own sourcing
+  download, is read as `share`: a download re-uploads unchanged as a no-op.
 
 Every error names the row (as the spreadsheet numbers it: the header is row 1), the column,
 the value and what was expected. Any error: nothing is saved. Otherwise the file replaces the
@@ -126,8 +127,18 @@ def read_table(file_name: str, content: bytes) -> list[tuple[int, dict[str, Any]
     return [(0, {"__header__": header}), *out]
 
 
+# The portfolio's own download labels share columns "share (fraction)" (dashboards.downloads):
+# the suffix names the scale the column already uses, so a re-uploaded download reads as is.
+_DOWNLOAD_SUFFIXES = (" (fraction)",)
+
+
 def _column_name(value: Any) -> str:
-    return "" if value is None else str(value).strip().lower().replace(" ", "_")
+    if value is None:
+        return ""
+    name = str(value).strip().lower()
+    for suffix in _DOWNLOAD_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name.strip().replace(" ", "_")
 
 
 def _bounded(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:

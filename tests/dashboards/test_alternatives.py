@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from dashboards import selectors, services
+from dashboards import page_content, selectors, services
 from minerals.models import DataSource, Mineral, MineralParameter
 from suppliers.models import Company, Facility, Organization, OwnershipStake, SupplyLink
 
@@ -113,13 +113,14 @@ def test_feoc_controlled_facility_and_recycling_rate(demo: None) -> None:
 def test_query_counts_are_fixed(demo: None, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     _recompute("lithium", "graphite-natural", "gallium", "cobalt")
     lithium = Mineral.objects.get(slug="lithium")
-    with django_assert_num_queries(12):
+    # Twelve + the recycling figures and the federal support of the levers.
+    with django_assert_num_queries(14):
         selectors.mineral_alternatives("lithium", exposed_volume=10.0, as_of=AS_OF)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(13):
         selectors.mineral_alternatives(lithium, exposed_volume=10.0, as_of=AS_OF)
     buyer = Organization.objects.get(name="Demo Buyer Inc.")
     services.organizations_exposure_recompute(organization_ids=[buyer.pk])
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(14):
         report = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
     by_mineral = {row["mineral"]: row for row in report}
     # Lithium: CHL 12 + CHN 8 = 20 t, upstream China share 0.4 -> 8 t exposed; AUS covers it.
@@ -277,3 +278,107 @@ def test_uncovered_part_of_a_requirement_changes_with_the_requirement(demo: None
     assert after["uncovered_volume"] == pytest.approx(3_000.0)
     assert after["gap_volume"] == pytest.approx(after["exposed_volume"] + 3_000.0)
     assert after["exposed_volume"] == pytest.approx(before["exposed_volume"])
+
+
+def test_alternatives_of_a_buyer_holding_all_17_minerals_take_a_fixed_number_of_queries(
+    demo: None,
+    django_assert_num_queries,  # type: ignore[no-untyped-def]
+) -> None:
+    """The demo buyer (8 minerals) and the same buyer holding every one of the 17 demo minerals
+    read their alternatives and levers in the same 14 queries."""
+    from suppliers.models import Requirement
+
+    buyer = Organization.objects.get(name="Demo Buyer Inc.")
+    services.organizations_exposure_recompute(organization_ids=[buyer.pk])
+    with django_assert_num_queries(14):
+        assert len(selectors.organization_alternatives(organization=buyer, as_of=AS_OF)) == 8
+    held = set(Requirement.objects.filter(organization=buyer).values_list("mineral_id", flat=True))
+    for mineral in Mineral.objects.exclude(pk__in=held):
+        Requirement.objects.create(organization=buyer, mineral=mineral, annual_quantity=10, unit="t")
+    services.organizations_exposure_recompute(organization_ids=[buyer.pk])
+    assert Mineral.objects.count() == 17
+    with django_assert_num_queries(14):
+        rows = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
+    assert len(rows) == 17
+    assert all(set(row["levers"]) == {"diversification", "us", "recycling"} for row in rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Three levers side by side (issue 12): other countries and companies, U.S. production and
+# projects with federal support, recycling
+
+
+def _buyer_levers(slug: str) -> dict[str, object]:
+    buyer = Organization.objects.get(name="Demo Buyer Inc.")
+    services.organizations_exposure_recompute(organization_ids=[buyer.pk])
+    rows = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
+    return next(row for row in rows if row["mineral"] == slug)
+
+
+def test_us_lever_lists_projects_with_their_federal_support(demo: None) -> None:
+    """Lithium (demo/facilities.csv, demo/federal_support.csv from policy-timeline.md): Kings
+    Mountain (planned, no announced year) carries the DPA Title III award of USD 90 M
+    (July-September 2023); Thacker Pass (construction) has none recorded. Foreign sources are
+    on the diversification lever, never on the U.S. one."""
+    _recompute("lithium")
+    row = _buyer_levers("lithium")
+    us = {a["key"]: a for a in row["levers"]["us"]}
+    kings = us["facility:kings-mountain"]
+    assert kings["federal_support"][0]["amount_usd"] == 90_000_000
+    assert kings["federal_support"][0]["announced"] == "July-September 2023"
+    assert kings["federal_support"][0]["policy_measure"] == "us-2023-dpa-awards"
+    assert page_content.support_text(kings["federal_support"]) == (
+        "Defense Production Act Title III award USD 90 M (July-September 2023)"
+    )
+    assert (kings["available_from"], kings["announced"]) == (None, False)  # no year announced: unknown
+    assert us["facility:thacker-pass"]["federal_support"] == []
+    assert all(a["country"] == "USA" for a in row["levers"]["us"])
+    assert all(a["country"] != "USA" for a in row["levers"]["diversification"])
+    assert "country:AUS" in {a["key"] for a in row["levers"]["diversification"]}
+
+
+def test_announced_start_year_carries_its_source_and_idle_projects_stay_listed(demo: None) -> None:
+    """Rare earths: MP Materials' magnet plant, announced for 2028 in the DoD-MP agreement
+    (2025-07-10), can supply from 2028 (announced), its source named, with the USD 400 M
+    preferred equity. Cobalt: Idaho Cobalt Operations is idle (cannot supply, not ranked) and is
+    still on the U.S. lever with its USD 15 M DPA award."""
+    _recompute("rare-earths", "cobalt")
+    magnets = {a["key"]: a for a in _buyer_levers("rare-earths")["levers"]["us"]}["facility:mp-magnet-plant"]
+    assert (magnets["available_from"], magnets["announced"], magnets["status"]) == (2028, True, "planned")
+    assert magnets["start_year_source"].startswith("U.S. critical-minerals support actions")
+    assert magnets["federal_support"][0]["amount_usd"] == 400_000_000
+    assert magnets["federal_support"][0]["announced"] == "2025-07-10"
+    cobalt = _buyer_levers("cobalt")
+    idle = {a["key"]: a for a in cobalt["levers"]["us"]}["facility:idaho-cobalt-operations"]
+    assert idle["status"] == "idle"
+    assert idle["federal_support"][0]["amount_usd"] == 15_000_000
+    assert "facility:idaho-cobalt-operations" not in {a["key"] for a in cobalt["alternatives"]}
+
+
+def test_recycling_lever_share_of_the_requirement_with_source_and_edition(demo: None) -> None:
+    """Cobalt (demo/recycling.csv, MCS 2025 salient statistics, 2024 estimated): U.S. secondary
+    production 2,000 t over apparent consumption 8,500 t = 0.23529. The demo buyer requires 12 t:
+    recycling at that rate could supply 12 x 2,000 / 8,500 = 2.8235 t (23.5 %). Redwood
+    Materials (a U.S. recycler, capacity not published) is offered as a recycler."""
+    _recompute("cobalt")
+    lever = _buyer_levers("cobalt")["levers"]["recycling"]
+    assert lever["rate"] == pytest.approx(2_000 / 8_500)
+    assert lever["share_of_requirement"] == pytest.approx(0.23529, abs=1e-5)
+    assert lever["volume"] == pytest.approx(12 * 2_000 / 8_500)
+    assert (lever["unit"], lever["year"], lever["is_estimate"]) == ("t", 2024, True)
+    assert lever["edition"] == "MCS 2025 (January 2025)"
+    assert lever["secondary_quantity"] == pytest.approx(2_000.0)
+    recyclers = {a["key"]: a for a in lever["recyclers"]}
+    assert recyclers["facility:redwood-nevada"]["available_capacity"] is None
+
+
+def test_recycling_lever_unknown_stays_unknown(demo: None) -> None:
+    """Germanium: MCS 2025 gives NA for U.S. secondary production: the figure is recorded, its
+    rate, share and volume stay None (never 0). Gallium: no recycling figure at all: None."""
+    _recompute("germanium", "gallium")
+    germanium = _buyer_levers("germanium")["levers"]["recycling"]
+    assert (germanium["rate"], germanium["share_of_requirement"], germanium["volume"]) == (None, None, None)
+    assert germanium["year"] == 2024
+    assert "NA in MCS 2025" in germanium["notes"]
+    gallium = _buyer_levers("gallium")["levers"]["recycling"]
+    assert (gallium["rate"], gallium["volume"], gallium["year"], gallium["source"]) == (None, None, None, "")

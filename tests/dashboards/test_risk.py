@@ -977,6 +977,50 @@ def test_operating_alternative_ranks_before_a_planned_one_of_the_same_size() -> 
     assert (ranked[1].available_from, ranked[1].announced) == (2029, True)
 
 
+def test_unknown_capacity_counts_its_worst_bound_and_never_ranks_above_a_known_better_source() -> None:
+    """The honest rule for unknowns: an unknown factor contributes 0 (its worst bound) and the
+    rank follows that worst bound. Gap 100 t, as of 2026, default weights, governance 2.0:
+    - "unknown": operating refinery, capacity unknown: 0.30 + 0.25 + 0 + 0.12 + 0.10 = 0.77,
+      up to 0.77 + 0.20 = 0.97 were it to cover the gap (score_upper);
+    - "small": the same refinery known to have 1 t: coverage 1/100 = 0.01 -> 0.002; 0.772.
+    So "unknown" cannot rank above "small", however large it might turn out to be."""
+    unknown = AlternativeSource("unknown", "facility", "CAN", None, governance=2.0, stage="refinery")
+    small = AlternativeSource("small", "facility", "CAN", 1, governance=2.0, stage="refinery")
+    ranked = rank_alternatives(100, [unknown, small], required_stage="refinery", year=2026)
+    assert [a.source.key for a in ranked] == ["small", "unknown"]
+    by_key = {a.source.key: a for a in ranked}
+    assert by_key["unknown"].score == pytest.approx(0.77)
+    assert by_key["unknown"].score_upper == pytest.approx(0.97)
+    assert by_key["unknown"].unknown_factors == ("coverage",)
+    assert by_key["unknown"].contributions["coverage"] == 0.0
+    assert by_key["small"].score == pytest.approx(0.772)
+    assert (by_key["small"].score_upper, by_key["small"].unknown_factors) == (pytest.approx(0.772), ())
+
+
+def test_equal_worst_bound_puts_the_source_with_fewer_unknowns_first() -> None:
+    """Both score 0.30 + 0.25 + 0 + 0.12 + 0.10 = 0.77 at worst: "zero-cover" has coverage known
+    (1e-12 t of a 100 t gap: 0 to twelve places) and "unknown" does not: fewer unknowns first,
+    whatever the key order."""
+    unknown = AlternativeSource("a-unknown", "facility", "CAN", None, governance=2.0, stage="refinery")
+    known = AlternativeSource("b-known", "facility", "CAN", 1e-12, governance=2.0, stage="refinery")
+    ranked = rank_alternatives(100, [unknown, known], required_stage="refinery", year=2026)
+    assert [a.source.key for a in ranked] == ["b-known", "a-unknown"]
+
+
+def test_unknown_capacity_ranks_first_only_when_its_worst_bound_beats_the_rest() -> None:
+    """An unknown-capacity operating refinery (worst bound 0.77) against a known 100 t mine
+    planned from 2034 elsewhere: stage 0 (mine for a refined buyer), availability
+    1 - 8/10 = 0.2 -> 0.05, coverage 1 -> 0.20, governance 0.12, measures 0.10: 0.47. Even at
+    its worst the unknown one is better, so it ranks first, and says what is unknown."""
+    unknown = AlternativeSource("unknown", "facility", "CAN", None, governance=2.0, stage="refinery")
+    far = AlternativeSource(
+        "far", "facility", "AUS", 100, status="planned", start_year=2034, governance=2.0, stage="mine"
+    )
+    ranked = rank_alternatives(100, [far, unknown], required_stage="refinery", year=2026)
+    assert [(a.source.key, round(a.score, 4)) for a in ranked] == [("unknown", 0.77), ("far", 0.47)]
+    assert ranked[0].unknown_factors == ("coverage",)
+
+
 def test_alternative_weights_are_configurable_and_measures_count() -> None:
     """Only availability weighed: 1.0 and 0.7. Measures in force by the source country
     (severity 0.5) leave 1 - 0.5 = 0.5 of the measures factor: 0.10 x 0.5 = 0.05."""

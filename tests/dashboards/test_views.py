@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import date
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -177,9 +179,9 @@ def test_overview_query_count_pinned(client, metrics, django_assert_num_queries)
     # generation (2) + minerals, supply, imports, measures (2 when not filtered by mineral),
     # severities, WGI, parameters, t factors (10) + the policy list (4) + the first screen (issue 17):
     # source publication dates, country names (2) and the best alternatives of every mineral at
-    # once (11: WGI, supply, ownership, domiciles, EoL rates, supply links, facilities, measures (3),
-    # severities)
-    with django_assert_num_queries(29):
+    # once (13: WGI, supply, ownership, domiciles, EoL rates, supply links, facilities, measures (3),
+    # severities, and the levers' federal support and recycled shares, issue 12)
+    with django_assert_num_queries(31):
         client.get("/")
     with django_assert_num_queries(2):
         client.get("/")
@@ -189,8 +191,9 @@ def test_mineral_page_query_count_pinned(client, metrics, django_assert_num_quer
     # generation (2) + mineral (1) + mineral_metrics (9) + production by edition, facilities,
     # measures (4), sources, parameters, countries (6) + the mineral's HS codes, basket and traded
     # flags (1; issue 11: baskets labelled, codes without trade rows named) + the best alternatives
-    # for the first screen (11, as on the overview; issue 17)
-    with django_assert_num_queries(33):
+    # for the first screen (13, as on the overview; issue 17) + the levers' federal support of its
+    # facilities and the recycled share of U.S. supply (2; issue 12)
+    with django_assert_num_queries(37):
         client.get("/minerals/gallium/")
 
 
@@ -455,6 +458,71 @@ def test_requirement_form_sets_the_stage_bought_and_keeps_it_when_left_blank(buy
     assert buyer_client.post("/portfolio/edit/", post).status_code == 302  # no stage given: unchanged
     gallium.refresh_from_db()
     assert gallium.stage == "component"
+
+
+def test_picking_a_mineral_fills_in_its_current_quantity_and_canonical_unit(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    """Gallium is required at 2,000 kg (demo/requirements.csv): ?mineral=gallium pre-fills 2000
+    and kg. Magnesium is not required and held in t (canonical unit): no quantity, unit t. The
+    same values are on the page for the script that fills them in when the select changes."""
+    html = buyer_client.get("/portfolio/edit/?mineral=gallium").content.decode()
+    form = html.split("data-requirement-form", 1)[1].split("</form>", 1)[0]
+    assert re.search(r'<option value="gallium" selected>', form)
+    assert re.search(r'name="annual_quantity" value="2000(\.0)?"', form)
+    assert re.search(r'<option value="kg" selected>', form)
+    payload = re.search(r'<script id="requirement-defaults" type="application/json">(.*?)</script>', html, re.S)
+    assert payload
+    defaults = json.loads(payload.group(1))
+    assert defaults["gallium"] == {"annual_quantity": 2000.0, "unit": "kg", "mineral": "gallium"}
+    assert defaults["magnesium-metal"] == {"annual_quantity": None, "unit": "t", "mineral": "magnesium-metal"}
+    new = buyer_client.get("/portfolio/edit/?mineral=magnesium-metal").content.decode()
+    form = new.split("data-requirement-form", 1)[1].split("</form>", 1)[0]
+    assert re.search(r'<option value="t" selected>', form)
+    assert 'name="annual_quantity" value=' not in form
+
+
+def test_a_change_of_1000x_asks_for_confirmation_before_saving(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    """Gallium is held at 2,000 kg; 2500 "t" = 2,500,000 kg is 1,250x: refused with a question
+    (400, nothing saved) until "Yes, change it 1,250x" is ticked. 25,000 kg (12.5x) asks too;
+    15,000 kg (7.5x) does not."""
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    post = {"action": "requirement", "mineral": "gallium", "annual_quantity": "2500", "unit": "t"}
+    response = buyer_client.post("/portfolio/edit/", post)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "This makes the requirement 1,250x larger: 2,000 kg now, 2,500 t entered." in html
+    assert 'type="checkbox" name="confirm_change"' in html
+    gallium = Requirement.objects.get(organization=organization, mineral__slug="gallium")
+    assert (gallium.annual_quantity, gallium.unit) == (2000, "kg")
+    assert buyer_client.post("/portfolio/edit/", {**post, "confirm_change": "on"}).status_code == 302
+    gallium.refresh_from_db()
+    assert (gallium.annual_quantity, gallium.unit) == (2500, "t")
+    back = {"action": "requirement", "mineral": "gallium", "annual_quantity": "2500", "unit": "kg"}
+    assert buyer_client.post("/portfolio/edit/", back).status_code == 400  # 1,000x smaller asks too
+    assert buyer_client.post("/portfolio/edit/", {**back, "confirm_change": "on"}).status_code == 302
+    assert buyer_client.post("/portfolio/edit/", {**back, "annual_quantity": "31250"}).status_code == 400  # 12.5x
+    assert buyer_client.post("/portfolio/edit/", {**back, "annual_quantity": "18750"}).status_code == 302  # 7.5x
+    gallium.refresh_from_db()
+    assert (gallium.annual_quantity, gallium.unit) == (18750, "kg")
+
+
+def test_sourcing_download_re_uploads_as_a_no_op(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    """The sourcing table's CSV (header "share (fraction)") and XLSX downloads upload back as
+    they are: accepted, every row unchanged, nothing added, updated or removed."""
+    organization = Organization.objects.get(name="Demo Buyer Inc.")
+    before = sorted(Sourcing.objects.filter(organization=organization).values_list("id", "annual_quantity", "share"))
+    for fmt in ("csv", "xlsx"):
+        download = buyer_client.get(f"/portfolio/edit/?download=sourcing&format={fmt}")
+        assert download.status_code == 200
+        if fmt == "csv":
+            assert download.content.decode("utf-8-sig").splitlines()[0] == (
+                "mineral,facility,country,annual_quantity,share (fraction),notes"
+            )
+        upload = SimpleUploadedFile(f"sourcing.{fmt}", download.content)
+        response = buyer_client.post("/portfolio/edit/", {"action": "upload", "file": upload}, follow=True)
+        assert response.status_code == 200
+        assert f"0 added, 0 updated, {len(before)} unchanged, 0 removed" in response.content.decode()
+    after = sorted(Sourcing.objects.filter(organization=organization).values_list("id", "annual_quantity", "share"))
+    assert after == before
 
 
 def test_sourcing_form_validates_and_saves(buyer_client) -> None:  # type: ignore[no-untyped-def]

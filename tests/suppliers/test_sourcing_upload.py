@@ -34,6 +34,13 @@ def test_clean_rows_parse() -> None:
     ]
 
 
+def test_the_download_header_share_fraction_is_read_as_share() -> None:
+    """The portfolio's sourcing download labels the share column "share (fraction)": read as share."""
+    result = _validate("mineral,facility,country,annual_quantity,share (fraction),notes\ngallium,,JPN,,0.25,\n")
+    assert result.ok, [e.message for e in result.errors]
+    assert [(r.mineral_slug, r.share) for r in result.rows] == [("gallium", 0.25)]
+
+
 def test_every_error_names_row_column_value_and_expectation() -> None:
     result = _validate(
         HEADER
