@@ -8,6 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
+from minerals.importers.numbers import MAX_AMOUNT
 from minerals.models import MeasureType, Stage, Unit
 
 EARLIEST = date(2000, 1, 1)
@@ -93,7 +94,8 @@ def measure_matches(measure: dict[str, Any], filters: dict[str, Any]) -> bool:
 
 class RequirementForm(forms.Form):
     mineral = forms.ChoiceField()
-    annual_quantity = forms.FloatField(min_value=0, label="Annual quantity")
+    # Finite (Django's FloatField refuses nan and inf), 0..MAX_AMOUNT as the database requires.
+    annual_quantity = forms.FloatField(min_value=0, max_value=MAX_AMOUNT, label="Annual quantity")
     unit = forms.ChoiceField(choices=Unit.choices, initial=Unit.T)
     stage = forms.ChoiceField(
         choices=[("", "unchanged (refined for a new requirement)"), *Stage.choices],
@@ -112,7 +114,7 @@ class SourcingForm(forms.Form):
     mineral = forms.ChoiceField()
     facility = forms.ChoiceField(required=False, help_text="Leave empty when the facility is not known.")
     country = forms.ChoiceField(required=False, help_text="Required without a facility.")
-    annual_quantity = forms.FloatField(min_value=0, required=False, label="Annual quantity")
+    annual_quantity = forms.FloatField(min_value=0, max_value=MAX_AMOUNT, required=False, label="Annual quantity")
     share = forms.FloatField(min_value=0, max_value=1, required=False, help_text="Of the requirement, 0 to 1.")
     notes = forms.CharField(required=False, max_length=500)
 
