@@ -113,10 +113,11 @@ WORLD = (
 
 
 def test_disk_full_for_uploads_records_nothing(demo: None, curator, settings, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """No space left where uploads are kept: the curator gets an error, no batch is recorded,
-    nothing is imported, and the data already there is untouched."""
+    """No space left where uploads are kept (the write fails half way): the curator gets a clear
+    error (507, no server error), no batch is recorded, the partly written file and its folder
+    are removed, nothing is imported, and the data already there is untouched."""
     import errno
-    import logging
+    from pathlib import Path
 
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
@@ -124,19 +125,26 @@ def test_disk_full_for_uploads_records_nothing(demo: None, curator, settings, tm
 
     from minerals.models import ImportBatch, ProductionRecord
 
-    settings.LODESTONE_IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    uploads = tmp_path / "uploads"
+    settings.LODESTONE_IMPORT_UPLOAD_DIR = uploads
+    written: list[Path] = []
 
     class FullDisk:
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            pass
+        """A real file on disk whose first write stores half its bytes, then the disk is full."""
+
+        def __init__(self, path: Path, mode: str) -> None:
+            self.file = Path(path).open(mode)  # noqa: SIM115 - closed in __exit__
+            written.append(Path(path))
 
         def __enter__(self) -> FullDisk:
             return self
 
         def __exit__(self, *exc: object) -> None:
-            pass
+            self.file.close()
 
         def write(self, data: bytes) -> int:
+            self.file.write(data[: len(data) // 2])
+            self.file.flush()
             raise OSError(errno.ENOSPC, "No space left on device")
 
     # Only the upload's file writes hit the full disk (the database is elsewhere).
@@ -144,16 +152,15 @@ def test_disk_full_for_uploads_records_nothing(demo: None, curator, settings, tm
     before = list(ProductionRecord.objects.order_by("pk").values_list("pk", "quantity"))
     client = Client(raise_request_exception=False)
     client.force_login(curator)
-    logging.disable(logging.CRITICAL)  # the expected server error's traceback
-    try:
-        response = client.post(
-            reverse("admin:minerals_importbatch_upload"),
-            {"importer": "usgs_mcs", "file": SimpleUploadedFile("MCS2025_World_Data.csv", WORLD.encode())},
-        )
-    finally:
-        logging.disable(logging.NOTSET)
-    assert response.status_code == 500 or "No space left" in response.content.decode()
+    response = client.post(
+        reverse("admin:minerals_importbatch_upload"),
+        {"importer": "usgs_mcs", "file": SimpleUploadedFile("MCS2025_World_Data.csv", WORLD.encode())},
+    )
+    assert response.status_code == 507
+    assert "could not be stored on the server (No space left on device)" in response.content.decode()
+    assert written  # the write was attempted, and half a file reached the disk
     assert not ImportBatch.objects.exists()
+    assert list(uploads.iterdir()) == []  # neither the partial file nor its folder is kept
     assert list(ProductionRecord.objects.order_by("pk").values_list("pk", "quantity")) == before
 
 
