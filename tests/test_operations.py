@@ -165,23 +165,44 @@ def test_disk_full_for_uploads_records_nothing(demo: None, curator, settings, tm
 
 
 @pytest.mark.django_db(transaction=True)
-def test_database_restart_costs_the_request_in_flight_and_the_next_one_reconnects(postgresql: None) -> None:
-    """The server drops the app's connection (restart, failover): the query in flight fails;
-    the next request (request_started closes unusable connections, CONN_HEALTH_CHECKS probes
-    persistent ones) opens a new connection; committed data is there."""
+def test_database_restart_costs_the_request_in_flight_and_the_next_one_reconnects(
+    demo: None, postgresql: None
+) -> None:
+    """The server drops the app's connection (restart, failover): a query in flight fails; the
+    next request through the real WSGI handler (request_started closes unusable connections,
+    CONN_HEALTH_CHECKS probes the persistent one) opens a new connection and answers 200;
+    committed data is there."""
     import psycopg
-    from django.db import OperationalError, close_old_connections, connection
+    from django.db import OperationalError, connection
+    from django.test import RequestFactory
 
+    from config.wsgi import application
     from minerals.models import Country
 
+    def page(path: str) -> str:
+        statuses: list[str] = []
+        environ = RequestFactory()._base_environ(PATH_INFO=path, REQUEST_METHOD="GET")
+        body = b"".join(application(environ, lambda status, headers, *_: statuses.append(status)))
+        assert body
+        return statuses[0]
+
+    def terminate_the_apps_connection() -> int:
+        backend = connection.connection.info.backend_pid
+        params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+        return int(backend)
+
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"]
     Country.objects.create(iso3="ZZR", name="Restartland")  # committed (autocommit)
-    connection.ensure_connection()
-    backend = connection.connection.info.backend_pid
-    params = connection.get_connection_params()
-    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [backend])
-    with pytest.raises(OperationalError):
+    assert page("/policies/") == "200 OK"  # a persistent connection, kept after the request
+    backend = terminate_the_apps_connection()
+    assert page("/policies/") == "200 OK"  # the next request reconnects
+    assert connection.connection.info.backend_pid != backend
+
+    backend = terminate_the_apps_connection()
+    with pytest.raises(OperationalError):  # what a request in flight sees: its query fails (500)
         Country.objects.filter(iso3="ZZR").exists()
-    close_old_connections()  # what the next request does first
+    assert page("/policies/") == "200 OK"
     assert Country.objects.get(iso3="ZZR").name == "Restartland"
     assert connection.connection.info.backend_pid != backend
