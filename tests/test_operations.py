@@ -206,3 +206,43 @@ def test_database_restart_costs_the_request_in_flight_and_the_next_one_reconnect
     assert page("/policies/") == "200 OK"
     assert Country.objects.get(iso3="ZZR").name == "Restartland"
     assert connection.connection.info.backend_pid != backend
+
+
+def test_ci_run_tests_in_databases_of_its_own_and_drops_what_it_created(postgresql: None) -> None:
+    """`.ci/run` used a fixed test database name (two runs collided) and left a `lodestone`
+    database behind (issue 16, deployment 8). Its own naming and clean-up code, run here against
+    the real server: each run gets a new name, and on exit the run's databases (one per xdist
+    worker) and the app database it created are dropped, whatever the exit status."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    psql = re.search(r"^PSQL=\(.*\)$", script, re.MULTILINE)
+    naming = re.search(r"^TEST_DATABASE_NAME=.*$", script, re.MULTILINE)
+    cleanup = re.search(r"^drop_what_this_run_created\(\) \{\n.*?^\}$", script, re.MULTILINE | re.DOTALL)
+    assert psql and naming and cleanup
+    assert re.search(r"^trap drop_what_this_run_created EXIT$", script, re.MULTILINE)
+    probe = "\n".join(
+        [
+            "set -euo pipefail",
+            psql.group(0),
+            naming.group(0),
+            'CREATED_APP_DATABASE="${TEST_DATABASE_NAME}_app"',
+            cleanup.group(0),
+            'for suffix in _gw0 _gw1 _app; do createdb -h 127.0.0.1 -U postgres "${TEST_DATABASE_NAME}${suffix}"; done',
+            'echo "$TEST_DATABASE_NAME"',
+            "trap drop_what_this_run_created EXIT",
+            "exit 3",  # a failed run cleans up too, and keeps its status
+        ]
+    )
+    runs = [subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=False) for _ in range(2)]
+    assert [run.returncode for run in runs] == [3, 3], [run.stderr for run in runs]
+    names = [run.stdout.strip() for run in runs]
+    assert names[0] != names[1]
+    assert all(re.fullmatch(r"test_lodestone_ci_\d{14}_\d+", name) for name in names)
+    listed = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc", "SELECT datname FROM pg_database"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert [name for name in listed if name.startswith(tuple(names))] == []

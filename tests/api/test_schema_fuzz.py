@@ -3,9 +3,9 @@
 Checks: no 5xx, and status codes, content types, headers and bodies conform to the schema.
 Budget: FUZZ_EXAMPLES generated requests per operation (env LODESTONE_FUZZ_EXAMPLES, default
 below) in each generation mode (positive and negative), plus schemathesis's explicit and
-boundary cases: 6,401 requests over the 49 operations at 3 (measured here, 6.5 min on a loaded
-machine with SQLite; about a minute of the CI run on a quiet one). Raise it for a deeper run,
-e.g. `LODESTONE_FUZZ_EXAMPLES=100`.
+boundary cases: 6,401 requests over the 49 operations at 3 (measured with SQLite on this
+machine while shared with other test runs, load average about 10: 6.5 min). Raise it for a
+deeper run, e.g. `LODESTONE_FUZZ_EXAMPLES=100`.
 
 Random generation alone is not enough for the two kinds of 5xx the probing found (issue 16,
 probing 9: a NUL byte in a path lookup and in a query filter; PostgreSQL text cannot hold one):
