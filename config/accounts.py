@@ -84,12 +84,15 @@ class RateLimitedPasswordChangeView(auth_views.PasswordChangeView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         failures = _password_change_failures()
-        if request.method == "POST" and request.user.is_authenticated:
-            if failures.count(str(request.user.pk)) >= settings.LODESTONE_PASSWORD_CHANGE_MAX_FAILURES:
-                wait = failures.seconds_left()
-                return too_many_requests(
-                    f"Too many wrong current passwords: try again in {max(1, wait // 60)} minutes.", wait
-                )
+        if (
+            request.method == "POST"
+            and request.user.is_authenticated
+            and failures.count(str(request.user.pk)) >= settings.LODESTONE_PASSWORD_CHANGE_MAX_FAILURES
+        ):
+            wait = failures.seconds_left()
+            return too_many_requests(
+                f"Too many wrong current passwords: try again in {max(1, wait // 60)} minutes.", wait
+            )
         return super().dispatch(request, *args, **kwargs)
 
     def form_invalid(self, form: Any) -> HttpResponse:

@@ -256,9 +256,7 @@ def validate_rows(table: Sequence[tuple[int, dict[str, Any]]], reference: Refere
             if quantity is not None and not 0 <= quantity <= MAX_AMOUNT:
                 raise ValueError("out of range")
         except ValueError:
-            errors.append(
-                RowError(number, "annual_quantity", _text(record.get("annual_quantity")), QUANTITY_EXPECTED)
-            )
+            errors.append(RowError(number, "annual_quantity", _text(record.get("annual_quantity")), QUANTITY_EXPECTED))
         try:
             share = _number(record.get("share"))
             if share is not None and not 0 <= share <= 1:

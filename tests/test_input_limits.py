@@ -439,6 +439,42 @@ def test_admin_dry_run_is_a_task_and_writes_nothing(
     assert not DataSource.objects.filter(key="wgi-2031").exists()
 
 
+def test_an_upload_over_the_row_cap_ends_failed_and_writes_nothing(
+    import_dirs: Any, curator_client: Any, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    """The admin's row cap (what a task loads within its time limit) stops reading; the batch
+    ends failed with the cap in its error, and nothing of the file is written."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from minerals.models import ImportBatch, WgiScore
+
+    settings.LODESTONE_IMPORT_MAX_ROWS = 10
+    rows = "".join(
+        f"CHN,{1900 + n % 200},{('va', 'pv', 'ge', 'rq', 'rl', 'cc')[n // 200 % 6]},0.1\n" for n in range(20_001)
+    )
+    before = WgiScore.objects.count()
+    data = {
+        "importer": "wgi",
+        "file": SimpleUploadedFile("wgi2031.csv", ("code,year,indicator,estimate\n" + rows).encode()),
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        curator_client.post(reverse("admin:minerals_importbatch_upload"), data)
+    batch = ImportBatch.objects.get(file_name="wgi2031.csv")
+    assert batch.status == "failed"
+    assert any("at most 10 rows" in error for error in batch.report["errors"]), batch.report["errors"]
+    assert WgiScore.objects.count() == before
+
+
+def test_the_admin_row_cap_fits_the_import_task_time_limit() -> None:
+    """Measured: BACI loads about 9,200 rows a second here (4.9 M rows took 530 s); the default cap
+    must load within the task's soft limit, or batches hit the limit instead (probing 8)."""
+    from django.conf import settings
+
+    baci_rows_per_second = 9_200
+    assert settings.LODESTONE_IMPORT_MAX_ROWS / baci_rows_per_second < settings.CELERY_TASK_SOFT_TIME_LIMIT
+
+
 def test_uploads_and_reports_are_deleted_after_the_retention_period(import_dirs: Any, settings: Any) -> None:
     import os
     import time
@@ -502,9 +538,11 @@ def _buyer() -> Any:
 def _not_required() -> Mineral:
     """A mineral the demo buyer has neither a requirement nor sourcing for (no unique clash)."""
     buyer = _buyer()
-    return Mineral.objects.exclude(pk__in=buyer.requirements.values("mineral")).exclude(
-        pk__in=buyer.sourcing.values("mineral")
-    ).order_by("slug")[0]
+    return (
+        Mineral.objects.exclude(pk__in=buyer.requirements.values("mineral"))
+        .exclude(pk__in=buyer.sourcing.values("mineral"))
+        .order_by("slug")[0]
+    )
 
 
 @pytest.mark.parametrize("number", [math.nan, *OUT_OF_RANGE])
@@ -512,11 +550,11 @@ def test_database_refuses_buyer_quantities_not_finite_or_out_of_range(number: fl
     from suppliers.models import Requirement, Sourcing
 
     buyer, mineral = _buyer(), _not_required()
-    with pytest.raises(IntegrityError, match="(?i)check|quantity|not null"), transaction.atomic():
+    with pytest.raises(IntegrityError, match=r"(?i)check|quantity|not null"), transaction.atomic():
         Requirement(organization=buyer, mineral=mineral, annual_quantity=number).save()
     if math.isnan(number) and transaction.get_connection().vendor == "sqlite":
         return  # SQLite turns NaN into NULL: a sourcing line with a share and no quantity, valid
-    with pytest.raises(IntegrityError, match="(?i)check|quantity"), transaction.atomic():
+    with pytest.raises(IntegrityError, match=r"(?i)check|quantity"), transaction.atomic():
         Sourcing(organization=buyer, mineral=mineral, country_id="ZAF", annual_quantity=number, share=0.5).save()
 
 

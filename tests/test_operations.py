@@ -165,9 +165,7 @@ def test_disk_full_for_uploads_records_nothing(demo: None, curator, settings, tm
 
 
 @pytest.mark.django_db(transaction=True)
-def test_database_restart_costs_the_request_in_flight_and_the_next_one_reconnects(
-    demo: None, postgresql: None
-) -> None:
+def test_database_restart_costs_the_request_in_flight_and_the_next_one_reconnects(demo: None, postgresql: None) -> None:
     """The server drops the app's connection (restart, failover): a query in flight fails; the
     next request through the real WSGI handler (request_started closes unusable connections,
     CONN_HEALTH_CHECKS probes the persistent one) opens a new connection and answers 200;
@@ -221,7 +219,9 @@ def test_ci_run_tests_in_databases_of_its_own_and_drops_what_it_created(postgres
     psql = re.search(r"^PSQL=\(.*\)$", script, re.MULTILINE)
     naming = re.search(r"^TEST_DATABASE_NAME=.*$", script, re.MULTILINE)
     cleanup = re.search(r"^drop_what_this_run_created\(\) \{\n.*?^\}$", script, re.MULTILINE | re.DOTALL)
-    assert psql and naming and cleanup
+    assert psql
+    assert naming
+    assert cleanup
     assert re.search(r"^trap drop_what_this_run_created EXIT$", script, re.MULTILINE)
     probe = "\n".join(
         [

@@ -201,9 +201,10 @@ def test_a_worker_killed_mid_recompute_is_caught_up_by_the_next_one(
             locker.rollback()  # the lock goes; the killed worker's transaction is rolled back by the server
         time.sleep(0.5)
         assert not _current(gallium)()  # nothing of the killed run was written
-        assert MineralMetricsState.objects.filter(mineral=gallium).values_list(
-            "data_version", flat=True
-        ).first() == state_before
+        assert (
+            MineralMetricsState.objects.filter(mineral=gallium).values_list("data_version", flat=True).first()
+            == state_before
+        )
 
         workers.append(_worker_process(test_redis_url, log))
         took = wait_until(_current(gallium), timeout=60, what="gallium current after a new worker started")
