@@ -7,26 +7,6 @@ from django.db import migrations, models
 # Buyers' quantities are finite and 0..1e15 like every stored amount (minerals 0006,
 # docs/data-sources.md "Limits"); PostgreSQL's NaN sorts above every number, so `<= 1e15`
 # refuses NaN and +Infinity, `>= 0` refuses -Infinity.
-CHECKED = (("suppliers_requirement", "annual_quantity"), ("suppliers_sourcing", "annual_quantity"))
-
-
-def refuse_bad_rows(apps, schema_editor):
-    """Name the rows the constraints would refuse, instead of PostgreSQL's bare "violated by some row"."""
-    problems = []
-    with schema_editor.connection.cursor() as cursor:
-        for table, column in CHECKED:
-            cursor.execute(
-                f"SELECT id FROM {table} WHERE {column} IS NOT NULL AND NOT ({column} >= 0 AND {column} <= %s)"
-                " ORDER BY id LIMIT 20",
-                [1e15],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-            if ids:
-                problems.append(f"{table}.{column} not finite or outside 0..1e15 in rows id {ids}")
-    if problems:
-        raise RuntimeError(
-            "Fix or delete these rows, then migrate again (see docs/operations.md): " + "; ".join(problems)
-        )
 
 
 class Migration(migrations.Migration):
@@ -37,7 +17,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(refuse_bad_rows, migrations.RunPython.noop),
         migrations.RemoveConstraint(
             model_name='requirement',
             name='requirement_quantity_non_negative',

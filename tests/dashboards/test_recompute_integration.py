@@ -155,7 +155,7 @@ def _worker_process(test_redis_url: str, log: Any) -> Any:
 
 
 def test_a_worker_killed_mid_recompute_is_caught_up_by_the_next_one(
-    demo: None, postgresql: None, test_redis_url: str, settings: Any, celery_eager: Any, wait_until: Any, tmp_path: Any
+    demo: None, real_broker: Any, test_redis_url: str, wait_until: Any, tmp_path: Any
 ) -> None:
     """SIGKILL a real worker process while its recompute waits to write (a lock held by the test):
     nothing of the run is written, the message stays unacknowledged; a new worker gets it again and
@@ -166,14 +166,6 @@ def test_a_worker_killed_mid_recompute_is_caught_up_by_the_next_one(
     import psycopg
     from django.db import connection
 
-    from tests.conftest import TEST_KEY_PREFIX
-
-    app = celery_eager
-    settings.LODESTONE_RECOMPUTE_REDIS_URL = test_redis_url
-    settings.LODESTONE_RECOMPUTE_KEY_PREFIX = TEST_KEY_PREFIX
-    settings.LODESTONE_RECOMPUTE_COUNTDOWN = 0.3
-    app.conf.task_always_eager = False
-    use_broker(app, test_redis_url)
     gallium = _gallium()
     state_before = MineralMetricsState.objects.filter(mineral=gallium).values_list("data_version", flat=True).first()
     params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
@@ -218,6 +210,4 @@ def test_a_worker_killed_mid_recompute_is_caught_up_by_the_next_one(
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
         log.close()
-        app.conf.task_always_eager = True
-        use_broker(app, test_redis_url)
         print((tmp_path / "workers.log").read_text()[-3000:])  # shown by pytest when the test fails
