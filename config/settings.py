@@ -103,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.accounts.AnonymousPageRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -225,6 +226,11 @@ AXES_CLIENT_IP_CALLABLE = "config.accounts.client_ip"
 # The password change form: wrong current passwords per user within a window, then 429.
 LODESTONE_PASSWORD_CHANGE_MAX_FAILURES = env_int("LODESTONE_PASSWORD_CHANGE_MAX_FAILURES", 5, minimum=1)
 LODESTONE_PASSWORD_CHANGE_WINDOW_SECONDS = env_int("LODESTONE_PASSWORD_CHANGE_WINDOW_SECONDS", 900, minimum=60)
+# Anonymous page views per client address within a window, then 429 (0: no limit). Each accepted
+# query may render and cache a page: this bounds how fast one address fills the cache. A person
+# reading pages makes a few a minute; 300 a minute is 5 a second, kept up for a whole minute.
+LODESTONE_ANONYMOUS_PAGE_VIEWS = env_int("LODESTONE_ANONYMOUS_PAGE_VIEWS", 300, minimum=0)
+LODESTONE_ANONYMOUS_PAGE_WINDOW_SECONDS = env_int("LODESTONE_ANONYMOUS_PAGE_WINDOW_SECONDS", 60, minimum=1)
 # Sessions read through the cache (Redis in production), written through to the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 

@@ -10,6 +10,7 @@ from django import forms
 from django.utils import timezone
 
 from dashboards.inputs import KG_PER_UNIT
+from minerals.importers.numbers import MAX_AMOUNT
 from minerals.models import MeasureType, Stage, Unit
 
 EARLIEST = date(2000, 1, 1)
@@ -110,7 +111,8 @@ def scale_factor(before: tuple[float, str], after: tuple[float, str]) -> float |
 
 class RequirementForm(forms.Form):
     mineral = forms.ChoiceField()
-    annual_quantity = forms.FloatField(min_value=0, label="Annual quantity")
+    # Finite (Django's FloatField refuses nan and inf), 0..MAX_AMOUNT as the database requires.
+    annual_quantity = forms.FloatField(min_value=0, max_value=MAX_AMOUNT, label="Annual quantity")
     unit = forms.ChoiceField(choices=Unit.choices, initial=Unit.T)
     stage = forms.ChoiceField(
         choices=[("", "unchanged (refined for a new requirement)"), *Stage.choices],
@@ -162,7 +164,7 @@ class SourcingForm(forms.Form):
     mineral = forms.ChoiceField()
     facility = forms.ChoiceField(required=False, help_text="Leave empty when the facility is not known.")
     country = forms.ChoiceField(required=False, help_text="Required without a facility.")
-    annual_quantity = forms.FloatField(min_value=0, required=False, label="Annual quantity")
+    annual_quantity = forms.FloatField(min_value=0, max_value=MAX_AMOUNT, required=False, label="Annual quantity")
     share = forms.FloatField(min_value=0, max_value=1, required=False, help_text="Of the requirement, 0 to 1.")
     notes = forms.CharField(required=False, max_length=500)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +46,8 @@ from minerals.models import (
 )
 from minerals.spreadsheets import safe_cell
 from minerals.tasks import import_batch_task
+
+logger = logging.getLogger(__name__)
 
 
 class ServiceResource(resources.ModelResource):
@@ -223,35 +227,52 @@ class ImportBatchAdmin(admin.ModelAdmin):
         if not self.has_upload_permission(request):
             raise PermissionDenied
         form = ImportUploadForm(request.POST or None, request.FILES or None)
+        status = 200
         if request.method == "POST" and form.is_valid():
-            batch = self._start(request, form)
-            if batch is not None:
-                return redirect("admin:minerals_importbatch_change", batch.pk)
+            try:
+                batch = self._start(request, form)
+            except OSError as error:  # disk full, quota, read-only volume: nothing was kept
+                logger.error("upload not stored under %s: %s", settings.LODESTONE_IMPORT_UPLOAD_DIR, error)
+                messages.error(
+                    request,
+                    f"The file could not be stored on the server ({error.strerror or error}). Nothing was "
+                    "recorded or imported; ask the operator to free space for uploads, then upload it again.",
+                )
+                status = 507  # Insufficient Storage
+            else:
+                if batch is not None:
+                    return redirect("admin:minerals_importbatch_change", batch.pk)
         context = {
             **self.admin_site.each_context(request),
             "form": form,
             "opts": self.model._meta,
             "title": "Upload a data file",
         }
-        return TemplateResponse(request, "admin/minerals/importbatch/upload.html", context)
+        return TemplateResponse(request, "admin/minerals/importbatch/upload.html", context, status=status)
 
     def _start(self, request: HttpRequest, form: ImportUploadForm) -> ImportBatch | None:
         data = form.cleaned_data
         folder = Path(settings.LODESTONE_IMPORT_UPLOAD_DIR) / uuid.uuid4().hex
-        folder.mkdir(parents=True)
-        saved = _save_upload(data["file"], folder)
         options = imports.ImportOptions(
             skip_invalid=data["skip_invalid"], max_rows=settings.LODESTONE_IMPORT_MAX_ROWS, dry_run=data["dry_run"]
         )
-        if data.get("countries"):
-            options.countries = str(_save_upload(data["countries"], folder))
+        try:
+            folder.mkdir(parents=True)
+            saved = _save_upload(data["file"], folder)
+            if data.get("countries"):
+                options.countries = str(_save_upload(data["countries"], folder))
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)  # no partly written file is left behind
+            raise
         # A dry run is a batch and a task too (parsing never runs in the request): it counts,
         # rolls back, and its batch page shows the report.
         try:
-            batch = imports.import_batch_start(
+            # Queued unread: the file is identified (checksum, edition) and parsed in the task only.
+            batch = imports.import_batch_queue(
                 importer=data["importer"], path=saved, user=request.user, options=options
             )
         except imports.ImportFailed as exc:
+            shutil.rmtree(folder, ignore_errors=True)
             messages.error(request, str(exc))
             return None
         transaction.on_commit(lambda: import_batch_task.delay(batch.pk))

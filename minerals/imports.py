@@ -1,8 +1,9 @@
 """Loading the public data files into the database: one service for every importer.
 
-Commands, the admin upload and the Celery task all call :func:`import_file` (or
-:func:`import_batch_start` + :func:`import_batch_run` when the batch must exist before the work,
-as for an upload); which formats exist is :data:`IMPORTERS`, the one registry they all read. The
+Commands call :func:`import_file` (:func:`import_batch_start` + :func:`import_batch_run`); the
+admin upload calls :func:`import_batch_queue`, which records the batch without reading the file,
+and its Celery task :func:`import_batch_run`, which identifies the file (step 1) before loading it:
+no file is read in a web request. Which formats exist is :data:`IMPORTERS`, the one registry they all read. The
 loaders write set-based SQL directly, not row by row through minerals.services: that is what
 keeps a large file at COPY speed, so they mark the changed minerals stale themselves. The flow for
 one file:
@@ -227,26 +228,71 @@ def import_batch_start(
     options: ImportOptions | None = None,
     file_name: str = "",
 ) -> ImportBatch:
-    """Create the batch (status running) for a file; the edition's DataSource is found or created."""
-    if importer not in IMPORTERS:
-        raise ImportFailed(f"unknown importer {importer!r} (one of {', '.join(IMPORTERS)})")
+    """Create the batch (status running) for a file, identified at once: its checksum, and the
+    edition's DataSource found or created (which may read the file: the WGI release, the MCS
+    edition). For the commands, which run the import right after; the admin queues instead."""
     options = options or ImportOptions()
-    path = Path(path)
-    if not path.is_file():
-        raise ImportFailed(f"{path}: no such file")
-    newest_source = DataSource.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    source = IMPORTERS[importer].loader.source_for(path, options)
+    path = _importable(importer, path)
     return ImportBatch.objects.create(
-        source=source,
-        # a failed (or dry) run removes a source it created: see _drop_created_source
-        report={"created_source": True} if source.pk > newest_source else {},
+        **_identity(importer, path, options),
         importer=importer,
         file_name=file_name or path.name,
         file_path=str(path),
         started_by=user if user is not None and user.is_authenticated else None,
-        checksum=file_checksum(path),
         options=options.as_json(),
     )
+
+
+def import_batch_queue(
+    *,
+    importer: str,
+    path: str | Path,
+    user: User | AnonymousUser | None = None,
+    options: ImportOptions | None = None,
+) -> ImportBatch:
+    """Create the batch (status running) of an uploaded file without reading it: no checksum and
+    no source yet. The web request must never parse a file (a workbook can take seconds and
+    gigabytes); import_batch_run identifies it first, in the task."""
+    options = options or ImportOptions()
+    path = _importable(importer, path)
+    return ImportBatch.objects.create(
+        report={"queued": True},
+        importer=importer,
+        file_name=path.name,
+        file_path=str(path),
+        started_by=user if user is not None and user.is_authenticated else None,
+        options=options.as_json(),
+    )
+
+
+def _importable(importer: str, path: str | Path) -> Path:
+    if importer not in IMPORTERS:
+        raise ImportFailed(f"unknown importer {importer!r} (one of {', '.join(IMPORTERS)})")
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFailed(f"{path}: no such file")
+    return path
+
+
+def _identity(importer: str, path: Path, options: ImportOptions) -> dict[str, Any]:
+    """The batch fields that need the file read: its SHA-256 and the edition's DataSource (with
+    `created_source` in the report when this batch created it)."""
+    newest_source = DataSource.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    source = IMPORTERS[importer].loader.source_for(path, options)
+    return {
+        "source": source,
+        # a failed (or dry) run removes a source it created: see _drop_created_source
+        "report": {"created_source": True} if source.pk > newest_source else {},
+        "checksum": file_checksum(path),
+    }
+
+
+def _identify_queued(batch: ImportBatch, options: ImportOptions) -> None:
+    """A queued batch (admin upload) gets its checksum and source here, in the task."""
+    identity = _identity(batch.importer, Path(batch.file_path), options)
+    ImportBatch.objects.filter(pk=batch.pk).update(**identity)
+    for name, value in identity.items():
+        setattr(batch, name, value)
 
 
 # Who may upload a data file in the admin; checked by the upload view and again by the task.
@@ -266,6 +312,11 @@ def import_batch_run(*, batch: ImportBatch, progress: Progress | None = None) ->
     """Run a started batch: load the file atomically, then record the outcome on the batch."""
     options = ImportOptions.from_json(batch.options)
     path = Path(batch.file_path)
+    if batch.report.get("queued"):
+        try:
+            _identify_queued(batch, options)
+        except ImportFailed as exc:  # e.g. a WGI file whose release cannot be told
+            return import_batch_refuse(batch=batch, reason=str(exc))
     outcome = ImportOutcome(file_name=batch.file_name, dry_run=options.dry_run, batch_id=batch.pk)
     started = time.monotonic()
     previous = (
@@ -414,7 +465,7 @@ class Loader:
         self.outcome = outcome
         self.progress = progress
         self.stats = ImportStats()
-        if batch.source_id is None:  # only a finished failed or dry batch has lost its source
+        if batch.source_id is None:  # a queued batch is identified first; a finished failed or dry one lost it
             raise ImportFailed(f"batch {batch.pk} has no data source")
         self.source_id: int = batch.source_id
         self.lines_in_error: dict[int | None, list[str]] = {}

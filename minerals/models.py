@@ -132,7 +132,8 @@ class ImportBatch(models.Model):
         FAILED = "failed"
         UNCHANGED = "unchanged"
 
-    # Empty only for a failed or dry batch whose source it created (removed with it: nothing is left behind).
+    # Empty while an uploaded file waits for its task (which identifies it), and for a failed or dry
+    # batch whose source it created (removed with it: nothing is left behind).
     source = models.ForeignKey(
         DataSource, null=True, blank=True, on_delete=models.PROTECT, related_name="import_batches"
     )

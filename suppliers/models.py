@@ -256,7 +256,8 @@ class Membership(models.Model):
 class Requirement(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="requirements")
     mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT)
-    annual_quantity = models.FloatField(validators=[MinValueValidator(0.0)])
+    # Finite, 0..MAX_AMOUNT (1e15) like every stored amount (docs/data-sources.md, "Limits").
+    annual_quantity = models.FloatField(validators=amount_validators)
     unit = models.CharField(max_length=2, choices=Unit.choices, default=Unit.T)
     stage = models.CharField(
         max_length=10,
@@ -272,7 +273,9 @@ class Requirement(models.Model):
         ordering = ["organization__name", "mineral__name"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "mineral"], name="requirement_unique"),
-            models.CheckConstraint(condition=Q(annual_quantity__gte=0), name="requirement_quantity_non_negative"),
+            models.CheckConstraint(
+                condition=amount_range("annual_quantity", nullable=False), name="requirement_quantity_finite"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -288,7 +291,7 @@ class Sourcing(models.Model):
     country = models.ForeignKey(
         Country, on_delete=models.PROTECT, help_text="The facility's country, or the source country."
     )
-    annual_quantity = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0)])
+    annual_quantity = models.FloatField(null=True, blank=True, validators=amount_validators)
     share = models.FloatField(
         null=True, blank=True, validators=share_validators, help_text="Of the requirement (0..1)."
     )
@@ -316,8 +319,7 @@ class Sourcing(models.Model):
                 name="sourcing_has_quantity_or_share",
             ),
             models.CheckConstraint(
-                condition=Q(annual_quantity__isnull=True) | Q(annual_quantity__gte=0),
-                name="sourcing_quantity_non_negative",
+                condition=amount_range("annual_quantity", nullable=True), name="sourcing_quantity_finite"
             ),
             models.CheckConstraint(condition=share_range("share"), name="sourcing_share_0_1"),
         ]

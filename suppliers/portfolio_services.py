@@ -19,6 +19,7 @@ from django.db import transaction
 
 from minerals import services as reference
 from minerals.bulk_services import (
+    AMOUNT,
     BulkRejected,
     BulkResult,
     Column,
@@ -26,6 +27,7 @@ from minerals.bulk_services import (
     RowError,
     check_size,
     mineral_slugs,
+    parse_amount,
     parse_float,
     repeated_keys,
 )
@@ -38,7 +40,7 @@ SOURCING_COLUMNS = (
     Column("mineral", "the slug of a stored mineral", lambda v: str(v).strip()),
     Column("facility", "the key of a stored facility of this mineral, or empty", lambda v: str(v).strip(), False),
     Column("country", "an ISO3 code; may be empty when a facility is given", lambda v: str(v).strip().upper(), False),
-    Column("annual_quantity", "a number of 0 or more", parse_float, required=False),
+    Column("annual_quantity", AMOUNT, parse_amount, required=False),
     Column("share", "a share between 0 and 1", parse_float, required=False),
     Column("notes", "text", str, False, ""),
 )

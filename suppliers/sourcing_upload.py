@@ -10,7 +10,7 @@ Format (one row per purchase; header names are case-insensitive):
 * `facility`: a facility key (optional); its country is used when `country` is empty and must
   match it otherwise.
 * `country`: ISO 3166-1 alpha-3 (required without a facility).
-* `annual_quantity` (>= 0, in the unit of the requirement) and/or `share` (0..1 of the
+* `annual_quantity` (0 to 1e15, in the unit of the requirement) and/or `share` (0..1 of the
   requirement): at least one. `share (fraction)`, the header of the portfolio's own sourcing
   download, is read as `share`: a download re-uploads unchanged as a no-op.
 
@@ -32,6 +32,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
+from minerals.importers.numbers import MAX_AMOUNT
 from minerals.importers.workbook import WorkbookTooLarge, check_xlsx_sizes
 from minerals.models import Country, Mineral
 from minerals.services import WriteResult
@@ -41,6 +42,7 @@ from suppliers.models import Facility, Organization, Sourcing
 COLUMNS = ("mineral", "facility", "country", "annual_quantity", "share", "notes")
 MAX_ROWS = 10_000
 MAX_NOTES = 2_000
+QUANTITY_EXPECTED = f"a number from 0 to {MAX_AMOUNT:g}, or empty"
 # Bounds on what is read at all, checked before or while reading (issue 16, probing 4: a 4.8 MB
 # workbook took a web worker to 4.4 GB). The upload itself is capped by
 # LODESTONE_SUPPLIER_UPLOAD_MAX_BYTES (5 MB); a workbook may expand to MAX_XLSX_BYTES of XML; reading
@@ -262,12 +264,10 @@ def validate_rows(table: Sequence[tuple[int, dict[str, Any]]], reference: Refere
         quantity = share = None
         try:
             quantity = _number(record.get("annual_quantity"))
-            if quantity is not None and quantity < 0:
-                raise ValueError("negative")
+            if quantity is not None and not 0 <= quantity <= MAX_AMOUNT:
+                raise ValueError("out of range")
         except ValueError:
-            errors.append(
-                RowError(number, "annual_quantity", _text(record.get("annual_quantity")), "a number >= 0, or empty")
-            )
+            errors.append(RowError(number, "annual_quantity", _text(record.get("annual_quantity")), QUANTITY_EXPECTED))
         try:
             share = _number(record.get("share"))
             if share is not None and not 0 <= share <= 1:

@@ -120,6 +120,15 @@ def worker_redis() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def anonymous_pages_unlimited() -> Iterator[None]:
+    """The suite makes thousands of anonymous page requests from one address (127.0.0.1) within
+    minutes: the per-address limit of anonymous page views is off, except in its own tests
+    (tests/test_security.py), which turn it on."""
+    with override_settings(LODESTONE_ANONYMOUS_PAGE_VIEWS=0):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def celery_eager():  # type: ignore[no-untyped-def]
     """Ordinary tests run Celery tasks in-process (eager), so nothing reaches the real Redis even
     in CI, where REDIS_URL (hence the broker) is set for the whole suite. Integration tests

@@ -439,6 +439,42 @@ def test_admin_dry_run_is_a_task_and_writes_nothing(
     assert not DataSource.objects.filter(key="wgi-2031").exists()
 
 
+def test_an_upload_over_the_row_cap_ends_failed_and_writes_nothing(
+    import_dirs: Any, curator_client: Any, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    """The admin's row cap (what a task loads within its time limit) stops reading; the batch
+    ends failed with the cap in its error, and nothing of the file is written."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from minerals.models import ImportBatch, WgiScore
+
+    settings.LODESTONE_IMPORT_MAX_ROWS = 10
+    rows = "".join(
+        f"CHN,{1900 + n % 200},{('va', 'pv', 'ge', 'rq', 'rl', 'cc')[n // 200 % 6]},0.1\n" for n in range(20_001)
+    )
+    before = WgiScore.objects.count()
+    data = {
+        "importer": "wgi",
+        "file": SimpleUploadedFile("wgi2031.csv", ("code,year,indicator,estimate\n" + rows).encode()),
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        curator_client.post(reverse("admin:minerals_importbatch_upload"), data)
+    batch = ImportBatch.objects.get(file_name="wgi2031.csv")
+    assert batch.status == "failed"
+    assert any("at most 10 rows" in error for error in batch.report["errors"]), batch.report["errors"]
+    assert WgiScore.objects.count() == before
+
+
+def test_the_admin_row_cap_fits_the_import_task_time_limit() -> None:
+    """Measured: BACI loads about 9,200 rows a second here (4.9 M rows took 530 s); the default cap
+    must load within the task's soft limit, or batches hit the limit instead (probing 8)."""
+    from django.conf import settings
+
+    baci_rows_per_second = 9_200
+    assert settings.LODESTONE_IMPORT_MAX_ROWS / baci_rows_per_second < settings.CELERY_TASK_SOFT_TIME_LIMIT
+
+
 def test_uploads_and_reports_are_deleted_after_the_retention_period(import_dirs: Any, settings: Any) -> None:
     import os
     import time
@@ -482,3 +518,132 @@ def test_import_statements_are_bounded_by_the_task_time_limit(postgresql: None) 
     with connection.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "0"  # reset for the next task on this connection
+
+
+# ---------------------------------------------------------------------------- buyers' quantities
+# Requirement and Sourcing quantities are amounts too: finite, 0..MAX_AMOUNT (1e15), refused on
+# the portfolio form, the API (one row and bulk), the supplier-list upload and the admin, and by
+# the database (suppliers migration 0004).
+
+TOO_LARGE = MAX_AMOUNT * 10
+OUT_OF_RANGE = [math.inf, -math.inf, TOO_LARGE, -1.0]
+
+
+def _buyer() -> Any:
+    from suppliers.models import Organization
+
+    return Organization.objects.get(name="Demo Buyer Inc.")
+
+
+def _not_required() -> Mineral:
+    """A mineral the demo buyer has neither a requirement nor sourcing for (no unique clash)."""
+    buyer = _buyer()
+    return (
+        Mineral.objects.exclude(pk__in=buyer.requirements.values("mineral"))
+        .exclude(pk__in=buyer.sourcing.values("mineral"))
+        .order_by("slug")[0]
+    )
+
+
+@pytest.mark.parametrize("number", [math.nan, *OUT_OF_RANGE])
+def test_database_refuses_buyer_quantities_not_finite_or_out_of_range(number: float) -> None:
+    from suppliers.models import Requirement, Sourcing
+
+    buyer, mineral = _buyer(), _not_required()
+    with pytest.raises(IntegrityError, match=r"(?i)check|quantity|not null"), transaction.atomic():
+        Requirement(organization=buyer, mineral=mineral, annual_quantity=number).save()
+    if math.isnan(number) and transaction.get_connection().vendor == "sqlite":
+        return  # SQLite turns NaN into NULL: a sourcing line with a share and no quantity, valid
+    with pytest.raises(IntegrityError, match=r"(?i)check|quantity"), transaction.atomic():
+        Sourcing(organization=buyer, mineral=mineral, country_id="ZAF", annual_quantity=number, share=0.5).save()
+
+
+def test_database_keeps_the_largest_buyer_quantity() -> None:
+    from suppliers.models import Requirement, Sourcing
+
+    buyer, mineral = _buyer(), _not_required()
+    Requirement(organization=buyer, mineral=mineral, annual_quantity=MAX_AMOUNT).save()
+    Sourcing(organization=buyer, mineral=mineral, country_id="AUS", annual_quantity=MAX_AMOUNT).save()
+
+
+@pytest.fixture
+def buyer_client(client: Any, django_user_model: Any) -> Any:
+    from suppliers.models import Membership
+
+    user = django_user_model.objects.create_user("quantity-analyst")
+    Membership.objects.create(user=user, organization=_buyer(), role=Membership.Role.ANALYST)
+    client.force_login(user)
+    return client
+
+
+def _stored_quantities() -> list[Any]:
+    from suppliers.models import Requirement, Sourcing
+
+    return [
+        *Requirement.objects.order_by("pk").values_list("pk", "annual_quantity"),
+        *Sourcing.objects.order_by("pk").values_list("pk", "annual_quantity"),
+    ]
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-1", "1e16", "1e999"])
+def test_portfolio_forms_refuse_quantities_out_of_range(buyer_client: Any, text: str) -> None:
+    before = _stored_quantities()
+    requirement = {"action": "requirement", "mineral": "gallium", "annual_quantity": text, "unit": "kg"}
+    sourcing = {"action": "sourcing", "mineral": "gallium", "country": "JPN", "annual_quantity": text}
+    for data in (requirement, sourcing):
+        response = buyer_client.post("/portfolio/edit/", data)
+        assert response.status_code == 400, data
+        form = response.context["requirement_form" if data["action"] == "requirement" else "sourcing_form"]
+        assert "annual_quantity" in form.errors
+    assert _stored_quantities() == before
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", 1e16, -1])
+def test_api_refuses_buyer_quantities_out_of_range(world: Any, value: Any) -> None:  # noqa: F811
+    client = world.clients["buyer_a"]
+    before = _stored_quantities()
+    requirement = client.post(
+        "/api/v1/requirements/", {"mineral": _not_required().slug, "annual_quantity": value}, format="json"
+    )
+    assert requirement.status_code == 400, requirement.content[:300]
+    assert "annual_quantity" in requirement.json()
+    edit = client.patch(f"/api/v1/sourcing/{world.sourcing_a.pk}/", {"annual_quantity": value}, format="json")
+    assert edit.status_code == 400, edit.content[:300]
+    bulk = client.post(
+        "/api/v1/sourcing/bulk/", [{"mineral": "gallium", "country": "JPN", "annual_quantity": value}], format="json"
+    )
+    assert bulk.status_code == 400, bulk.content[:300]
+    assert [e["field"] for e in bulk.json()["errors"]] == ["annual_quantity"]
+    assert _stored_quantities() == before
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-1", "1e16"])
+def test_supplier_list_upload_refuses_quantities_out_of_range(text: str) -> None:
+    from suppliers.sourcing_upload import QUANTITY_EXPECTED, sourcing_upload
+
+    before = _stored_quantities()
+    content = f"mineral,country,annual_quantity\ngallium,JPN,{text}\n".encode()
+    result = sourcing_upload(organization=_buyer(), file_name="list.csv", content=content)
+    assert [(e.row, e.column, e.value, e.expected) for e in result.errors] == [
+        (2, "annual_quantity", text, QUANTITY_EXPECTED)
+    ]
+    assert QUANTITY_EXPECTED == "a number from 0 to 1e+15, or empty"
+    assert _stored_quantities() == before
+
+
+@pytest.mark.parametrize("model_name", ["requirement", "sourcing"])
+@pytest.mark.parametrize("text", ["nan", "inf", "1e16", "-1"])
+def test_admin_forms_refuse_buyer_quantities_out_of_range(curator: Any, model_name: str, text: str) -> None:
+    from suppliers.models import Requirement, Sourcing
+
+    model = Requirement if model_name == "requirement" else Sourcing
+    request = RequestFactory().get("/")
+    request.user = curator
+    form_class = admin.site._registry[model].get_form(request)
+    data = {"organization": _buyer().pk, "mineral": _not_required().pk, "annual_quantity": text}
+    data |= {"unit": "t", "stage": "refinery"} if model is Requirement else {"country": "AUS", "share": "0.5"}
+    form = form_class(data=data)
+    assert not form.is_valid()
+    assert "annual_quantity" in form.errors
+    data["annual_quantity"] = "1e15"
+    assert form_class(data=data).is_valid(), form_class(data=data).errors

@@ -113,10 +113,11 @@ WORLD = (
 
 
 def test_disk_full_for_uploads_records_nothing(demo: None, curator, settings, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """No space left where uploads are kept: the curator gets an error, no batch is recorded,
-    nothing is imported, and the data already there is untouched."""
+    """No space left where uploads are kept (the write fails half way): the curator gets a clear
+    error (507, no server error), no batch is recorded, the partly written file and its folder
+    are removed, nothing is imported, and the data already there is untouched."""
     import errno
-    import logging
+    from pathlib import Path
 
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
@@ -124,19 +125,26 @@ def test_disk_full_for_uploads_records_nothing(demo: None, curator, settings, tm
 
     from minerals.models import ImportBatch, ProductionRecord
 
-    settings.LODESTONE_IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    uploads = tmp_path / "uploads"
+    settings.LODESTONE_IMPORT_UPLOAD_DIR = uploads
+    written: list[Path] = []
 
     class FullDisk:
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            pass
+        """A real file on disk whose first write stores half its bytes, then the disk is full."""
+
+        def __init__(self, path: Path, mode: str) -> None:
+            self.file = Path(path).open(mode)  # noqa: SIM115 - closed in __exit__
+            written.append(Path(path))
 
         def __enter__(self) -> FullDisk:
             return self
 
         def __exit__(self, *exc: object) -> None:
-            pass
+            self.file.close()
 
         def write(self, data: bytes) -> int:
+            self.file.write(data[: len(data) // 2])
+            self.file.flush()
             raise OSError(errno.ENOSPC, "No space left on device")
 
     # Only the upload's file writes hit the full disk (the database is elsewhere).
@@ -144,37 +152,99 @@ def test_disk_full_for_uploads_records_nothing(demo: None, curator, settings, tm
     before = list(ProductionRecord.objects.order_by("pk").values_list("pk", "quantity"))
     client = Client(raise_request_exception=False)
     client.force_login(curator)
-    logging.disable(logging.CRITICAL)  # the expected server error's traceback
-    try:
-        response = client.post(
-            reverse("admin:minerals_importbatch_upload"),
-            {"importer": "usgs_mcs", "file": SimpleUploadedFile("MCS2025_World_Data.csv", WORLD.encode())},
-        )
-    finally:
-        logging.disable(logging.NOTSET)
-    assert response.status_code == 500 or "No space left" in response.content.decode()
+    response = client.post(
+        reverse("admin:minerals_importbatch_upload"),
+        {"importer": "usgs_mcs", "file": SimpleUploadedFile("MCS2025_World_Data.csv", WORLD.encode())},
+    )
+    assert response.status_code == 507
+    assert "could not be stored on the server (No space left on device)" in response.content.decode()
+    assert written  # the write was attempted, and half a file reached the disk
     assert not ImportBatch.objects.exists()
+    assert list(uploads.iterdir()) == []  # neither the partial file nor its folder is kept
     assert list(ProductionRecord.objects.order_by("pk").values_list("pk", "quantity")) == before
 
 
 @pytest.mark.django_db(transaction=True)
-def test_database_restart_costs_the_request_in_flight_and_the_next_one_reconnects(postgresql: None) -> None:
-    """The server drops the app's connection (restart, failover): the query in flight fails;
-    the next request (request_started closes unusable connections, CONN_HEALTH_CHECKS probes
-    persistent ones) opens a new connection; committed data is there."""
+def test_database_restart_costs_the_request_in_flight_and_the_next_one_reconnects(demo: None, postgresql: None) -> None:
+    """The server drops the app's connection (restart, failover): a query in flight fails; the
+    next request through the real WSGI handler (request_started closes unusable connections,
+    CONN_HEALTH_CHECKS probes the persistent one) opens a new connection and answers 200;
+    committed data is there."""
     import psycopg
-    from django.db import OperationalError, close_old_connections, connection
+    from django.db import OperationalError, connection
+    from django.test import RequestFactory
 
+    from config.wsgi import application
     from minerals.models import Country
 
+    def page(path: str) -> str:
+        statuses: list[str] = []
+        environ = RequestFactory()._base_environ(PATH_INFO=path, REQUEST_METHOD="GET")
+        body = b"".join(application(environ, lambda status, headers, *_: statuses.append(status)))
+        assert body
+        return statuses[0]
+
+    def terminate_the_apps_connection() -> int:
+        backend = connection.connection.info.backend_pid
+        params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+        return int(backend)
+
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"]
     Country.objects.create(iso3="ZZR", name="Restartland")  # committed (autocommit)
-    connection.ensure_connection()
-    backend = connection.connection.info.backend_pid
-    params = connection.get_connection_params()
-    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [backend])
-    with pytest.raises(OperationalError):
+    assert page("/policies/") == "200 OK"  # a persistent connection, kept after the request
+    backend = terminate_the_apps_connection()
+    assert page("/policies/") == "200 OK"  # the next request reconnects
+    assert connection.connection.info.backend_pid != backend
+
+    backend = terminate_the_apps_connection()
+    with pytest.raises(OperationalError):  # what a request in flight sees: its query fails (500)
         Country.objects.filter(iso3="ZZR").exists()
-    close_old_connections()  # what the next request does first
+    assert page("/policies/") == "200 OK"
     assert Country.objects.get(iso3="ZZR").name == "Restartland"
     assert connection.connection.info.backend_pid != backend
+
+
+def test_ci_run_tests_in_databases_of_its_own_and_drops_what_it_created(postgresql: None) -> None:
+    """`.ci/run` used a fixed test database name (two runs collided) and left a `lodestone`
+    database behind (issue 16, deployment 8). Its own naming and clean-up code, run here against
+    the real server: each run gets a new name, and on exit the run's databases (one per xdist
+    worker) and the app database it created are dropped, whatever the exit status."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    psql = re.search(r"^PSQL=\(.*\)$", script, re.MULTILINE)
+    naming = re.search(r"^TEST_DATABASE_NAME=.*$", script, re.MULTILINE)
+    cleanup = re.search(r"^drop_what_this_run_created\(\) \{\n.*?^\}$", script, re.MULTILINE | re.DOTALL)
+    assert psql
+    assert naming
+    assert cleanup
+    assert re.search(r"^trap drop_what_this_run_created EXIT$", script, re.MULTILINE)
+    probe = "\n".join(
+        [
+            "set -euo pipefail",
+            psql.group(0),
+            naming.group(0),
+            'CREATED_APP_DATABASE="${TEST_DATABASE_NAME}_app"',
+            cleanup.group(0),
+            'for suffix in _gw0 _gw1 _app; do createdb -h 127.0.0.1 -U postgres "${TEST_DATABASE_NAME}${suffix}"; done',
+            'echo "$TEST_DATABASE_NAME"',
+            "trap drop_what_this_run_created EXIT",
+            "exit 3",  # a failed run cleans up too, and keeps its status
+        ]
+    )
+    run = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=False)
+    assert run.returncode == 3, run.stderr
+    another = subprocess.run(["bash", "-c", f'{naming.group(0)}; echo "$TEST_DATABASE_NAME"'], capture_output=True,
+                             text=True, check=True)  # fmt: skip
+    names = [run.stdout.strip(), another.stdout.strip()]
+    assert names[0] != names[1]  # two runs, even in the same second, never share a name
+    assert all(re.fullmatch(r"test_lodestone_ci_\d{14}_\d+", name) for name in names)
+    listed = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc", "SELECT datname FROM pg_database"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert [name for name in listed if name.startswith(tuple(names))] == []

@@ -289,3 +289,49 @@ def test_portfolio_writes_need_the_csrf_token(demo, django_user_model):
     response = client.post(reverse("dashboards:portfolio_edit"), {"action": "sourcing-delete", "id": row.pk})
     assert response.status_code == 403
     assert Sourcing.objects.filter(pk=row.pk).exists()
+
+
+# --- Anonymous page views are rate-limited per client address (issue 16, probing 6) ----------------
+
+
+@pytest.fixture
+def page_limit(settings: Any) -> int:
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.LODESTONE_ANONYMOUS_PAGE_VIEWS = 3
+    # A window so long that it cannot roll over between a test's requests.
+    settings.LODESTONE_ANONYMOUS_PAGE_WINDOW_SECONDS = 1_000_000
+    yield 3
+    cache.clear()
+
+
+def test_the_page_view_after_the_limit_is_refused_with_retry_after(client, demo, page_limit):
+    from django.conf import settings
+
+    urls = ["/", "/policies/", "/minerals/gallium/?as_of=2025-01-01"]
+    assert [client.get(url).status_code for url in urls] == [200] * page_limit
+    refused = client.get("/minerals/germanium/")
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= settings.LODESTONE_ANONYMOUS_PAGE_WINDOW_SECONDS
+    # The limited address can still log in (the login pages, the API and static files are not counted).
+    assert client.get("/accounts/login/").status_code == 200
+    assert client.get("/api/v1/schema/").status_code == 200
+    # Another address is counted apart.
+    assert client.get("/", REMOTE_ADDR="203.0.113.5").status_code == 200
+
+
+def test_logged_in_buyers_are_not_limited(analyst_client, page_limit):
+    assert [analyst_client.get("/policies/").status_code for _ in range(page_limit + 3)] == [200] * (page_limit + 3)
+    assert analyst_client.get(reverse("dashboards:portfolio")).status_code == 200
+
+
+def test_behind_the_proxy_each_client_address_has_its_own_count(client, demo, page_limit, settings):
+    settings.LODESTONE_TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}  # every request arrives from the proxy
+    for _ in range(page_limit):
+        assert client.get("/policies/", HTTP_X_FORWARDED_FOR="198.51.100.7", **proxy).status_code == 200
+    assert client.get("/policies/", HTTP_X_FORWARDED_FOR="198.51.100.7", **proxy).status_code == 429
+    # A forged left-hand entry does not make a new client.
+    assert client.get("/policies/", HTTP_X_FORWARDED_FOR="192.0.2.1, 198.51.100.7", **proxy).status_code == 429
+    assert client.get("/policies/", HTTP_X_FORWARDED_FOR="203.0.113.9", **proxy).status_code == 200

@@ -285,7 +285,7 @@ def test_password_change_is_rate_limited_per_user(client, accounts, settings):  
         assert response.status_code == 200  # the form again, with its error
     response = client.post("/accounts/password/", {**form, "old_password": "right-password-1"})
     assert response.status_code == 429
-    assert int(response["Retry-After"]) == settings.LODESTONE_PASSWORD_CHANGE_WINDOW_SECONDS
+    assert 0 < int(response["Retry-After"]) <= settings.LODESTONE_PASSWORD_CHANGE_WINDOW_SECONDS
     accounts[0].refresh_from_db()
     assert accounts[0].check_password("right-password-1")  # unchanged
     cache.clear()

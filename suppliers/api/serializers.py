@@ -10,6 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from minerals.importers.numbers import MAX_AMOUNT
 from minerals.models import Country, Mineral
 from suppliers.models import Company, Facility, Organization, Requirement, Sourcing
 
@@ -106,6 +107,6 @@ class SourcingBulkRowSerializer(serializers.Serializer):
     mineral = serializers.CharField()
     facility = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     country = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    annual_quantity = serializers.FloatField(required=False, allow_null=True)
-    share = serializers.FloatField(required=False, allow_null=True)
+    annual_quantity = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=MAX_AMOUNT)
+    share = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
     notes = serializers.CharField(required=False, allow_blank=True)

@@ -33,10 +33,9 @@ def test_redis_url(redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def celery_worker(test_redis_url: str, postgresql: None, settings: Any, celery_eager: Any) -> Iterator[Any]:
-    """A real worker thread (solo pool) consuming from the test Redis database."""
-    from celery.contrib.testing.worker import start_worker
-
+def real_broker(test_redis_url: str, postgresql: None, settings: Any, celery_eager: Any) -> Iterator[Any]:
+    """This process publishes through the test Redis database (no eager tasks), with the
+    recompute's pending keys there too; yields the Celery app."""
     import dashboards.tasks  # noqa: F401  (registers the tasks)
 
     app = celery_eager
@@ -46,11 +45,19 @@ def celery_worker(test_redis_url: str, postgresql: None, settings: Any, celery_e
     app.conf.task_always_eager = False
     use_broker(app, test_redis_url)
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
-            yield worker
+        yield app
     finally:
         app.conf.task_always_eager = True
         use_broker(app, test_redis_url)
+
+
+@pytest.fixture
+def celery_worker(real_broker: Any) -> Iterator[Any]:
+    """A real worker thread (solo pool) consuming from the test Redis database."""
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(real_broker, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+        yield worker
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.conf import settings as dj_settings
 
 from dashboards import tasks
 from dashboards.models import MineralMetricsState, SupplyMetric
@@ -109,3 +110,104 @@ def test_duplicate_delivery_changes_nothing(celery_worker: Any, demo: None, wait
     again = MineralMetricsState.objects.get(mineral=gallium)
     assert (again.recompute_count, again.computed_at) == (state.recompute_count, state.computed_at)
     assert SupplyMetric.objects.get(pk=row.pk).computed_at == row.computed_at
+
+
+# --- A real worker process SIGKILLed mid-recompute (docs/operations.md, "Worker killed") -------------
+
+# The worker as `celery -A config worker` starts it, with a broker visibility timeout of 3 s
+# instead of 600 s (twice the task limit) so the redelivery of the killed worker's message is seen
+# in seconds; everything else is the production configuration (acks_late, reject_on_worker_lost).
+WORKER = (
+    "import sys; from config.celery import app; "
+    "app.conf.broker_transport_options = {'visibility_timeout': 3, 'unacked_restore_interval': 1}; "
+    "app.worker_main(['worker', '--pool=solo', '--concurrency=1', '--loglevel=WARNING', '--without-heartbeat', "
+    "'--without-gossip', '--without-mingle'])"
+)
+
+
+def _worker_process(test_redis_url: str, log: Any) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    from tests.conftest import TEST_KEY_PREFIX
+
+    database = connection.settings_dict
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PYTEST_VERSION", "PYTEST_XDIST_WORKER")},
+        "DEBUG": "true",
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "CELERY_BROKER_URL": test_redis_url,
+        "LODESTONE_RECOMPUTE_REDIS_URL": test_redis_url,
+        "LODESTONE_RECOMPUTE_KEY_PREFIX": TEST_KEY_PREFIX,
+        "LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER],
+        cwd=str(dj_settings.BASE_DIR),
+        env=env,
+        start_new_session=True,  # its own process group: SIGKILL reaches the worker and nothing else
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def test_a_worker_killed_mid_recompute_is_caught_up_by_the_next_one(
+    demo: None, real_broker: Any, test_redis_url: str, wait_until: Any, tmp_path: Any
+) -> None:
+    """SIGKILL a real worker process while its recompute waits to write (a lock held by the test):
+    nothing of the run is written, the message stays unacknowledged; a new worker gets it again and
+    the metrics catch up to the exact result."""
+    import os
+    import signal
+
+    import psycopg
+    from django.db import connection
+
+    gallium = _gallium()
+    state_before = MineralMetricsState.objects.filter(mineral=gallium).values_list("data_version", flat=True).first()
+    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+    workers: list[Any] = []
+    log = (tmp_path / "workers.log").open("w")
+    try:
+        with psycopg.connect(**params) as locker, psycopg.connect(**params, autocommit=True) as watcher:
+            # Writes to the supply metrics wait for this lock; reads do not.
+            locker.execute("LOCK TABLE dashboards_supplymetric IN EXCLUSIVE MODE")
+            _edit(712_345)  # commits; the recompute is published through the real broker
+            workers.append(_worker_process(test_redis_url, log))
+
+            def worker_waits_to_write() -> bool:
+                # (autocommit: pg_stat_activity is a snapshot per transaction)
+                waiting = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query ILIKE %s",
+                    ["%dashboards_supplymetric%"],
+                ).fetchone()
+                return bool(waiting and waiting[0])
+
+            wait_until(worker_waits_to_write, timeout=60, what="the worker's recompute waiting to write")
+            os.killpg(workers[0].pid, signal.SIGKILL)
+            workers[0].wait(timeout=10)
+            locker.rollback()  # the lock goes; the killed worker's transaction is rolled back by the server
+        time.sleep(0.5)
+        assert not _current(gallium)()  # nothing of the killed run was written
+        assert (
+            MineralMetricsState.objects.filter(mineral=gallium).values_list("data_version", flat=True).first()
+            == state_before
+        )
+
+        workers.append(_worker_process(test_redis_url, log))
+        took = wait_until(_current(gallium), timeout=60, what="gallium current after a new worker started")
+        print(f"caught up {took:.1f} s after the new worker started")
+        row = SupplyMetric.objects.get(mineral=gallium, stage="refinery", year=2024)
+        assert row.china_share == 712_345 / 760_000  # the exact result, as a full recompute gives it
+        assert row.data_version == Mineral.objects.get(pk=gallium.pk).data_version
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        log.close()
+        print((tmp_path / "workers.log").read_text()[-3000:])  # shown by pytest when the test fails

@@ -87,3 +87,45 @@ def test_upload_with_a_wrong_header_fails_cleanly(curator_client, django_capture
     assert response.status_code == 302
     assert batch.status == "failed"
     assert "not a known USGS MCS header" in batch.report["errors"][0]
+
+
+WGI = "code,year,indicator,estimate\nCHN,2022,cc,-0.04\nUSA,2022,cc,1.2\n"
+
+
+def test_the_request_only_queues_the_file_and_the_task_identifies_and_parses_it(
+    curator_client, django_capture_on_commit_callbacks
+):
+    """A WGI file named without its release had it guessed by parsing the whole file inside the
+    admin's request (issue 16, probing 4). The request now records the batch unread: no checksum,
+    no source; the task identifies the file (the release after the last year of data), then loads it."""
+    import hashlib
+
+    from minerals.models import DataSource, WgiScore
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = upload(curator_client, WGI, name="governance-scores.csv", importer="wgi")
+    assert response.status_code == 302
+    batch = ImportBatch.objects.get()
+    assert (batch.status, batch.source_id, batch.checksum, batch.rows_read) == ("running", None, "", 0)
+    assert not DataSource.objects.filter(key="wgi-2023").exists()
+    assert len(queued) == 1  # the task, sent after the commit
+    queued[0]()  # the task runs (eagerly here; a worker in production)
+    batch.refresh_from_db()
+    assert (batch.status, batch.source.key, batch.inserted) == ("succeeded", "wgi-2023", 2)
+    assert batch.checksum == hashlib.sha256(WGI.encode()).hexdigest()
+    assert WgiScore.objects.get(country_id="CHN", year=2022, source=batch.source).control_of_corruption == -0.04
+
+
+def test_a_file_the_task_cannot_identify_ends_its_batch_failed(curator_client, django_capture_on_commit_callbacks):
+    """Before, the request itself parsed the file and answered with the error; now the request
+    queues it, and the batch ends failed with the same reason and no source left behind."""
+    from minerals.models import DataSource
+
+    sources = DataSource.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(curator_client, "code,year,indicator,estimate\n", name="scores.csv", importer="wgi")
+    assert response.status_code == 302
+    batch = ImportBatch.objects.get()
+    assert batch.status == "failed"
+    assert "cannot tell the WGI release" in batch.report["errors"][0]
+    assert (batch.source_id, DataSource.objects.count()) == (None, sources)
