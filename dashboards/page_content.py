@@ -770,14 +770,15 @@ def _imports_section(page: _MineralPage) -> None:
         ),
         note="No bilateral trade flows loaded means no partner shares: the page says so rather than guess. "
         "Net import reliance is the one USGS publishes; the one computed from trade statistics is a "
-        "cross-check, shown only where exports, import quantities and production are all known."
+        "cross-check, shown only where the destination's own export records, import quantities and "
+        "production are all known and weigh the same thing (no basket code, no gross product weight)."
         + trade_codes_note(page.data.get("trade_codes", [])),
     )
 
 
 def trade_codes_note(codes: Sequence[Mapping[str, Any]]) -> str:
     """What the import shares cover: basket codes named as baskets, mapped codes without rows
-    named as a gap (issue 11: rare-earth imports without heading 2846 are a part, not the whole)."""
+    named as a gap (issue 11: rare-earth imports without heading 2846 were a part, not the whole)."""
     notes = []
     baskets = [c["hs6"] for c in codes if c["is_basket"] and c["traded"]]
     if baskets:

@@ -34,7 +34,6 @@ from dashboards.inputs import (
 )
 from dashboards.models import ExposureMetric, ImportMetric, SupplyMetric
 from minerals.models import (
-    CommodityCode,
     CommodityMineral,
     Country,
     DataSource,
@@ -403,16 +402,6 @@ def mineral_page(
         .select_related("source")
         .values("name", "value", "source__key", "source__edition", "notes")
     )
-    # The mineral's HS codes, whether each is a basket and has any trade rows: the imports table
-    # names baskets and gaps (rare earths: heading 2846 mapped, no rows). One query.
-    traded = TradeFlow.objects.filter(commodity_code=OuterRef("pk"))
-    trade_codes = list(
-        CommodityCode.objects.filter(mappings__mineral=mineral)
-        .annotate(traded=Exists(traded))
-        .values("hs6", "description", "is_basket", "traded")
-        .distinct()
-        .order_by("hs6")
-    )
     latest: dict[str, Mapping[str, Any]] = {}
     for row in metrics["supply"]:  # newest year first per stage
         latest.setdefault(row["stage"], row)
@@ -425,7 +414,8 @@ def mineral_page(
     return {
         "replacement": (replacement or {}).get(mineral.slug),
         "mineral": {"slug": mineral.slug, "name": mineral.name, "symbol": mineral.symbol, "notes": mineral.notes},
-        "trade_codes": trade_codes,
+        # The mineral's HS codes (basket? trade rows?): the imports table names baskets and gaps.
+        "trade_codes": metrics["trade_codes"],
         "metrics": metrics,
         "china_by_edition": sorted(editions.values(), key=lambda e: (e["stage"], e["year"], e["source"])),
         "facilities": facilities,
