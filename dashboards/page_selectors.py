@@ -337,7 +337,7 @@ def mineral_or_404(slug: str) -> Mineral:
 def mineral_page(
     *, mineral: Mineral, as_of: date, destination: str | None = None, edition: str | None = None
 ) -> dict[str, Any]:
-    """Everything the mineral page shows. Nine (selector) + seven queries (two more with an
+    """Everything the mineral page shows. The selector's queries + six (a few more with an
     ``edition``: its figures are computed on read, selectors.mineral_metrics)."""
     destination = destination or settings.LODESTONE_DEFAULT_DESTINATION
     metrics = selectors.mineral_metrics(mineral=mineral, as_of=as_of, destination=destination, edition=edition)

@@ -223,8 +223,9 @@ def mineral_metrics(
 ) -> dict[str, Any]:
     """Every stored metric of one mineral, with the as-of-dependent ones and freshness.
 
-    Ten queries: the mineral with its state, supply rows, import rows, and `as_of_inputs`
-    (measures (3), severities, WGI, parameters, t overrides). With ``edition`` (a source key,
+    Eleven queries: the mineral with its state, supply rows, import rows, the mapped HS codes
+    (`mineral_trade_codes`), and `as_of_inputs` (measures (3), severities, WGI, parameters,
+    t overrides). With ``edition`` (a source key,
     e.g. ``usgs-mcs-2024``) the supply and import rows are that edition's figures (its
     production tables and published NIR; its trade flows when it holds any), computed on read
     by the recompute's own code (a few queries more; `UnknownEdition` for a key that is no
