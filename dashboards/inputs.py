@@ -305,7 +305,7 @@ def published_nir(
     if destinations is not None:
         salient = salient.filter(country_id__in=destinations)
     by_key: dict[tuple[int, str, int], list[dict[str, Any]]] = defaultdict(list)
-    fields = ("mineral_id", "country_id", "year", "value", "bound", "is_withheld", "notes", "source_id")
+    fields = ("mineral_id", "country_id", "year", "value", "bound", "is_withheld", "is_estimate", "notes", "source_id")
     for row in salient.values(*fields).order_by():
         by_key[(row["mineral_id"], row["country_id"], row["year"])].append(row)
     published: dict[int, dict[tuple[str, int], dict[str, Any]]] = {m: {} for m in mineral_ids}
@@ -377,7 +377,7 @@ def import_inputs(
             production=[(country, year, kg) for (country, year), kg in production.items() if country != "*"],
             production_years=sorted(year for country, year in production if country == "*"),
             published=[
-                (country, year, _published_fraction(row), _published_bound(row), row["source_id"])
+                (country, year, _published_fraction(row), _published_bound(row), row["source_id"], row["is_estimate"])
                 for (country, year), row in sorted(stated.items())
             ],
             sources={sid: sources[sid].as_json() for sid in sorted(used) if sid in sources},
@@ -395,6 +395,7 @@ class ImportTable:
     nir_published_bound: str
     source_ids: tuple[int, ...]
     nir_note: str = ""
+    nir_published_estimate: bool = False
 
 
 def attributed_flows(code_flows: Sequence[risk.ImportFlow]) -> list[risk.ImportFlow]:
@@ -521,6 +522,7 @@ def import_tables(
                 nir=nir,
                 nir_published=nir_published,
                 nir_published_bound=_published_bound(stated),
+                nir_published_estimate=bool(stated and stated["is_estimate"]),
                 source_ids=source_ids,
                 nir_note=nir_note,
             )
@@ -556,6 +558,7 @@ def import_metric_row(
         nir=table.nir,
         nir_published=table.nir_published,
         nir_published_bound=table.nir_published_bound,
+        nir_published_estimate=table.nir_published_estimate,
         nir_note=table.nir_note,
     )
 

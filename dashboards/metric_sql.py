@@ -56,7 +56,7 @@ IMPORT_COLUMNS = (
     "mineral_id", "destination_id", "year", "data_version", "computed_at", "sources", "total_value_usd",
     "import_coverage", "import_china_share", "import_feoc_share", "import_hhi", "import_hhi_band", "partners_json",
     "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity", "import_feoc_share_by_quantity",
-    "import_hhi_by_quantity", "nir", "nir_note", "nir_published", "nir_published_bound",
+    "import_hhi_by_quantity", "nir", "nir_note", "nir_published", "nir_published_bound", "nir_published_estimate",
 )  # fmt: skip
 # What a branch computes per (mineral, destination, year), in the temporary table.
 COMPUTED_COLUMNS = (
@@ -82,7 +82,7 @@ class ImportInputs:
     * `destinations`: importers materialized, None = every importer.
     * `production`: (country, year, kg or None when withheld) of the most upstream table;
       `production_years`: years that have such a table (an unlisted country produces 0 there).
-    * `published`: (destination, year, nir fraction or None, bound, source_id), newest edition.
+    * `published`: (destination, year, nir fraction or None, bound, source_id, estimate), newest edition.
     * `sources`: source id -> its {"id", "key", "edition"} label.
     """
 
@@ -93,7 +93,7 @@ class ImportInputs:
     destinations: Sequence[str] | None
     production: Sequence[tuple[str, int, float | None]]
     production_years: Sequence[int]
-    published: Sequence[tuple[str, int, float | None, str, int]]
+    published: Sequence[tuple[str, int, float | None, str, int, bool]]
     sources: Mapping[int, Mapping[str, object]]
 
 
@@ -247,15 +247,15 @@ WITH minerals AS (
     SELECT DISTINCT mineral_id, year FROM unnest(%(py_mineral)s::int[], %(py_year)s::int[]) AS y(mineral_id, year)
 ), published AS (
     SELECT * FROM unnest(%(pu_mineral)s::int[], %(pu_dest)s::text[], %(pu_year)s::int[], %(pu_value)s::float8[],
-                         %(pu_bound)s::text[], %(pu_source)s::int[])
-        AS p(mineral_id, destination, year, value, bound, source_id)
+                         %(pu_bound)s::text[], %(pu_source)s::int[], %(pu_estimate)s::bool[])
+        AS p(mineral_id, destination, year, value, bound, source_id, estimate)
 ), labels AS (
     SELECT * FROM unnest(%(src_id)s::int[], %(src_label)s::text[]) AS s(id, label)
 ), keyed AS (
     SELECT COALESCE(r.mineral_id, pu.mineral_id) AS mineral_id,
            COALESCE(r.destination::text, pu.destination) AS destination, COALESCE(r.year::int, pu.year) AS year,
            r.destination IS NOT NULL AS has_imports, {", ".join(f"r.{c}" for c in COMPUTED_COLUMNS)},
-           pu.value AS nir_published, pu.bound, pu.source_id AS published_source
+           pu.value AS nir_published, pu.bound, pu.source_id AS published_source, pu.estimate
     FROM {TEMP_TABLE} r FULL OUTER JOIN published pu
       ON pu.mineral_id = r.mineral_id AND pu.destination = r.destination AND pu.year = r.year
 ), nir_inputs AS (
@@ -291,7 +291,7 @@ SELECT n.mineral_id, n.destination, n.year, m.version, %(now)s,
             WHEN n.prod IS NULL THEN 'production unknown (withheld or no production table)'
             WHEN n.prod + n.total_quantity_kg - n.exp <= 0 THEN 'apparent consumption not positive'
             ELSE '' END,
-       n.nir_published, COALESCE(n.bound, '')
+       n.nir_published, COALESCE(n.bound, ''), COALESCE(n.estimate, false)
 FROM nir_inputs n
 JOIN minerals m ON m.mineral_id = n.mineral_id
 ON CONFLICT (mineral_id, destination_id, year) DO UPDATE SET {_UPDATE}
@@ -431,4 +431,5 @@ def _batch_params(batch: Sequence[tuple[int, int, ImportInputs]]) -> dict[str, l
         out["pu_value"] += _column(inputs.published, 2)
         out["pu_bound"] += _column(inputs.published, 3)
         out["pu_source"] += _column(inputs.published, 4)
+        out["pu_estimate"] += _column(inputs.published, 5)
     return out

@@ -177,6 +177,7 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
                 "import_year": with_partners.year if with_partners else None,
                 "nir": with_nir.import_reliance if with_nir else None,
                 "nir_bound": with_nir.nir_published_bound if with_nir else "",
+                "nir_estimate": with_nir.nir_published_estimate if with_nir else False,
                 "nir_year": with_nir.year if with_nir else None,
                 "restricted_supply_share": restricted.share if restricted else None,
                 "measures_needing_review": list(restricted.review_measure_keys) if restricted else [],

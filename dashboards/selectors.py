@@ -57,7 +57,7 @@ IMPORT_FIELDS = (
     "year", "total_value_usd", "import_coverage", "import_china_share", "import_feoc_share", "import_hhi",
     "import_hhi_band", "partner_shares", "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity",
     "import_feoc_share_by_quantity", "import_hhi_by_quantity", "partner_shares_by_quantity", "nir",
-    "nir_note", "nir_published", "nir_published_bound", "sources",
+    "nir_note", "nir_published", "nir_published_bound", "nir_published_estimate", "sources",
 )  # fmt: skip
 EXPOSURE_FIELDS = (
     "as_of", "requirement_quantity", "unit", "total_volume", "direct_china_share", "china_controlled_share",

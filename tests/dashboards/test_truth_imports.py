@@ -366,3 +366,32 @@ def test_mineral_page_edition_shows_that_editions_nir(demo: None, client) -> Non
     assert 2024 not in by_year  # MCS 2024 publishes no 2024 NIR of its own in this test
     page = client.get("/minerals/antimony/", {"edition": "usgs-mcs-2024"})
     assert page.status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Fault 8 on the NIR: the published NIR of the most recent year is a USGS estimate, marked "e"
+
+
+def test_published_nir_estimate_is_marked_everywhere(demo: None) -> None:
+    from dashboards.downloads import table_rows
+    from dashboards.page_content import mineral, overview
+
+    # demo/salient.csv: antimony USA 2024 NIR 85, is_estimate true (MCS 2025); 2023: 83, not.
+    antimony = Mineral.objects.get(slug="antimony")
+    _recompute(antimony)
+    rows = {r.year: r for r in ImportMetric.objects.filter(mineral=antimony, destination_id="USA")}
+    assert (rows[2024].nir_published_estimate, rows[2023].nir_published_estimate) == (True, False)
+    report = selectors.mineral_metrics(mineral=antimony, as_of=AS_OF)
+    assert [(r["year"], r["nir_published_estimate"]) for r in report["imports"][:2]] == [(2024, True), (2023, False)]
+
+    table = overview(page_selectors.minerals_overview(as_of=AS_OF), [], today=AS_OF)["tables"]["minerals"]
+    index = next(i for i, c in enumerate(table.columns) if c.key == "nir")
+    assert next(r for r in table.rows if r[0].text == "Antimony")[index].text == "85 % e"
+    assert next(r for r in table_rows(table) if r[0] == "Antimony")[index] == "85 % e"  # the CSV download
+
+    content = mineral(page_selectors.mineral_page(mineral=antimony, as_of=AS_OF), today=AS_OF)
+    kpi = next(k for k in content["kpis"] if "net import reliance" in k["label"])
+    assert kpi["value"] == "85 % e"
+    imports = content["tables"]["imports"]
+    column = next(i for i, c in enumerate(imports.columns) if c.key == "nir_published")
+    assert [r[column].text for r in imports.rows[:2]] == ["85 % e", "83 %"]
