@@ -291,6 +291,11 @@ def test_metrics_label_basket_import_shares(demo: None) -> None:
     assert (row["shares_of"], row["basket_codes"]) == ("basket", ["811292"])
     basket = next(c for c in report["trade_codes"] if c["hs6"] == "811292")
     assert (basket["is_basket"], basket["traded"]) == (True, True)
+    # the mineral page says it in its imports note
+    from dashboards.page_content import mineral
+
+    page = mineral(page_selectors.mineral_page(mineral=Mineral.objects.get(slug="gallium"), as_of=AS_OF), today=AS_OF)
+    assert "Basket HS code(s) 811292 cover other products too" in page["tables"]["imports"].note
     # a mineral on its own codes only says so
     cobalt = selectors.mineral_metrics(mineral="cobalt", year=2024, as_of=AS_OF)["imports"][0]
     assert (cobalt["shares_of"], cobalt["basket_codes"]) == ("mineral", [])
