@@ -175,13 +175,14 @@ def mineral_trade_codes(mineral: Mineral) -> list[dict[str, Any]]:
     """The HS codes mapped to the mineral, each with whether it is a basket and has trade rows:
     the import shares name baskets and gaps (a mapped code without rows). One query."""
     traded = TradeFlow.objects.filter(commodity_code=OuterRef("pk"))
-    return list(
+    codes = (
         CommodityCode.objects.filter(mappings__mineral=mineral)
         .annotate(traded=Exists(traded))
         .values("hs6", "description", "is_basket", "traded")
         .distinct()
         .order_by("hs6")
     )
+    return [dict(code) for code in codes]
 
 
 class UnknownEdition(ValueError):
