@@ -160,6 +160,10 @@ def test_demo_minerals_in_gross_weight_have_no_computed_nir(demo: None) -> None:
     row = ImportMetric.objects.get(mineral=cobalt, destination_id="USA", year=2024)
     assert (row.nir, row.nir_note) == (None, risk.NIR_GROSS_WEIGHT)
     assert row.import_reliance == pytest.approx(0.76)
+    # the EU supply-risk input IR is the published NIR on every stage's row
+    risk_rows = selectors.mineral_metrics(mineral=cobalt, year=2024, as_of=AS_OF)["supply_risk"]
+    assert risk_rows  # cobalt 2024: the demo's mine table (MCS 2025)
+    assert all(r["import_reliance"] == pytest.approx(0.76) for r in risk_rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,9 +330,7 @@ def test_edition_gives_that_editions_published_nir(demo: None) -> None:
     older = selectors.mineral_metrics(mineral="antimony", year=2023, as_of=AS_OF, edition="usgs-mcs-2024")
     assert older["imports"][0]["nir_published"] == pytest.approx(0.82)
     assert {s["key"] for s in older["imports"][0]["sources"]} == {"usgs-mcs-2024"}
-    assert older["supply_risk"] == [] or all(
-        r["import_reliance"] in (None, pytest.approx(0.82)) for r in older["supply_risk"]
-    )
+    assert older["supply"] == []  # this test's MCS 2024 carries no antimony production table
     # an edition that does not publish a year's NIR gives none for it (not the newest's)
     assert (
         selectors.mineral_metrics(mineral="antimony", year=2024, as_of=AS_OF, edition="usgs-mcs-2024")["imports"] == []
