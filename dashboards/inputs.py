@@ -14,6 +14,7 @@ dashboards.risk (the pure maths) and the models, never the services.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,7 @@ from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
 
 from dashboards import metric_sql, risk
-from dashboards.models import MineralMetricsState, SupplyMetric
+from dashboards.models import ImportMetric, MineralMetricsState, SupplyMetric
 from minerals.models import (
     CommodityMineral,
     DataSource,
@@ -242,39 +243,69 @@ def _choose_datasets(
     return chosen
 
 
-def dataset_choice(mineral_id: int, sources: Mapping[int, SourceInfo]) -> list[tuple[int, int, str]]:
+def dataset_choice(
+    mineral_id: int, sources: Mapping[int, SourceInfo], *, edition: int | None = None
+) -> list[tuple[int, int, str]]:
     """The (year, source, basis) used per year: newest edition, then the preferred basis. One query.
 
     Mirror statistics (importer's and exporter's reports, BACI) describe the same flows: mixing
-    them would double count, so each year uses exactly one dataset.
+    them would double count, so each year uses exactly one dataset. With ``edition`` (a source
+    id) that holds trade flows of the mineral, that source's flows only; an edition without
+    any (a USGS edition: trade is no part of it) leaves the newest trade figures.
     """
     found: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     rows = TradeFlow.objects.filter(commodity_code_id__in=_mineral_codes(mineral_id))
     for year, source_id, basis in rows.values_list("year", "source_id", "basis").distinct().order_by():
         found[year][source_id].add(basis)
+    if edition is not None and any(edition in by_source for by_source in found.values()):
+        found = {year: {edition: by_source[edition]} for year, by_source in found.items() if edition in by_source}
     return _choose_datasets(found, sources)
 
 
-def trade_datasets(mineral_id: int, sources: Mapping[int, SourceInfo]) -> Q | None:
-    """`dataset_choice` as a filter on TradeFlow (None when the mineral has no flows)."""
-    chosen = dataset_choice(mineral_id, sources)
+def export_datasets(chosen: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Where a destination's exports are read, per chosen (year, source, basis): the reporter's
+    own export records (basis ``export``: flow X of its own report) in the same source, or the
+    reconciled rows when BACI is chosen. Partners' reports of imports from it (the mirror) are
+    not mixed in: they describe the same goods and would count them twice."""
+    return [
+        (year, source_id, basis if basis == TradeFlow.Basis.RECONCILED else TradeFlow.Basis.EXPORT_REPORTED)
+        for year, source_id, basis in chosen
+    ]
+
+
+def _datasets_filter(datasets: Sequence[tuple[int, int, str]]) -> Q:
     choice = Q(pk__in=[])
-    for year, source_id, basis in chosen:
+    for year, source_id, basis in datasets:
         choice |= Q(year=year, source_id=source_id, basis=basis)
-    return choice if chosen else None
+    return choice
+
+
+def nir_comparability(mineral_id: int) -> str:
+    """risk.nir_comparability of the mineral's mapped codes (one query)."""
+    mapped = CommodityMineral.objects.filter(mineral_id=mineral_id).values_list(
+        "commodity_code__is_basket", "quantity_basis"
+    )
+    return risk.nir_comparability(mapped)
 
 
 def published_nir(
-    mineral_ids: Sequence[int], destinations: Sequence[str] | None, sources: Mapping[int, SourceInfo]
+    mineral_ids: Sequence[int],
+    destinations: Sequence[str] | None,
+    sources: Mapping[int, SourceInfo],
+    *,
+    edition: int | None = None,
 ) -> dict[int, dict[tuple[str, int], dict[str, Any]]]:
-    """Per mineral, the published NIR row per (country, year), newest edition. One query."""
+    """Per mineral, the published NIR row per (country, year), newest edition (with ``edition``,
+    a source id: that edition's rows only; a year it does not publish has none). One query."""
     salient = SalientStatistic.objects.filter(
         mineral_id__in=list(mineral_ids), statistic=SalientStatistic.Statistic.NET_IMPORT_RELIANCE
     )
+    if edition is not None:
+        salient = salient.filter(source_id=edition)
     if destinations is not None:
         salient = salient.filter(country_id__in=destinations)
     by_key: dict[tuple[int, str, int], list[dict[str, Any]]] = defaultdict(list)
-    fields = ("mineral_id", "country_id", "year", "value", "bound", "is_withheld", "notes", "source_id")
+    fields = ("mineral_id", "country_id", "year", "value", "bound", "is_withheld", "is_estimate", "notes", "source_id")
     for row in salient.values(*fields).order_by():
         by_key[(row["mineral_id"], row["country_id"], row["year"])].append(row)
     published: dict[int, dict[tuple[str, int], dict[str, Any]]] = {m: {} for m in mineral_ids}
@@ -312,14 +343,16 @@ def import_inputs(
     number of minerals, none returning flows."""
     destinations = import_destinations()
     codes: dict[int, set[str]] = defaultdict(set)
-    for code, mineral_id in CommodityMineral.objects.filter(mineral_id__in=list(mineral_ids)).values_list(
-        "commodity_code_id", "mineral_id"
-    ):
+    mapped: dict[int, list[tuple[bool, str]]] = defaultdict(list)
+    for code, mineral_id, is_basket, quantity_basis in CommodityMineral.objects.filter(
+        mineral_id__in=list(mineral_ids)
+    ).values_list("commodity_code_id", "mineral_id", "commodity_code__is_basket", "quantity_basis"):
         codes[mineral_id].add(code)
+        mapped[mineral_id].append((is_basket, quantity_basis))
     # Distinct datasets per code, over every mapped code at once (one scan instead of one per mineral).
     by_code: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
-    mapped = sorted({code for found in codes.values() for code in found})
-    datasets = TradeFlow.objects.filter(commodity_code_id__in=mapped)
+    all_codes = sorted({code for found in codes.values() for code in found})
+    datasets = TradeFlow.objects.filter(commodity_code_id__in=all_codes)
     for code, year, source_id, basis in (
         datasets.values_list("commodity_code_id", "year", "source_id", "basis").distinct().order_by()
     ):
@@ -338,11 +371,13 @@ def import_inputs(
         inputs[mineral_id] = metric_sql.ImportInputs(
             codes=sorted(codes[mineral_id]),
             datasets=chosen,
+            export_datasets=export_datasets(chosen),
+            not_comparable=risk.nir_comparability(mapped[mineral_id]),
             destinations=destinations,
             production=[(country, year, kg) for (country, year), kg in production.items() if country != "*"],
             production_years=sorted(year for country, year in production if country == "*"),
             published=[
-                (country, year, _published_fraction(row), _published_bound(row), row["source_id"])
+                (country, year, _published_fraction(row), _published_bound(row), row["source_id"], row["is_estimate"])
                 for (country, year), row in sorted(stated.items())
             ],
             sources={sid: sources[sid].as_json() for sid in sorted(used) if sid in sources},
@@ -360,6 +395,7 @@ class ImportTable:
     nir_published_bound: str
     source_ids: tuple[int, ...]
     nir_note: str = ""
+    nir_published_estimate: bool = False
 
 
 def attributed_flows(code_flows: Sequence[risk.ImportFlow]) -> list[risk.ImportFlow]:
@@ -383,9 +419,19 @@ def attributed_flows(code_flows: Sequence[risk.ImportFlow]) -> list[risk.ImportF
 
 
 def import_tables(
-    mineral_id: int, tables: Sequence[SupplyTable], sources: Mapping[int, SourceInfo]
+    mineral_id: int,
+    tables: Sequence[SupplyTable],
+    sources: Mapping[int, SourceInfo],
+    *,
+    edition: int | None = None,
+    destination: str | None = None,
 ) -> list[ImportTable]:
     """Import shares and NIR of every (destination, year) of one mineral: the pure path.
+
+    With ``edition`` (a source id; `?edition=`, `show_metrics --edition`): that edition's
+    published NIR, its trade flows when it holds any (else the newest trade figures), and
+    ``tables`` should be its production tables (the computed NIR's production).
+    ``destination``: that importer only (default: every one of `import_destinations()`).
 
     Used on SQLite and as the reference of the set-based statement (dashboards.metric_sql,
     PostgreSQL), which must give the same rows. Queries: the dataset choice, the flows summed
@@ -394,13 +440,15 @@ def import_tables(
     risk.import_dependence the same totals as the raw rows (it is additive), split by "has a
     quantity" so quantity shares stay exact.
     """
-    destinations = import_destinations()
-    datasets = trade_datasets(mineral_id, sources)
+    destinations = [destination] if destination else import_destinations()
+    chosen = dataset_choice(mineral_id, sources, edition=edition)
+    not_comparable = nir_comparability(mineral_id)
     flows: dict[tuple[str, int], list[risk.ImportFlow]] = defaultdict(list)
     exports_kg: dict[tuple[str, int], float] = {}
     trade_source: dict[int, int] = {}
-    if datasets is not None:
-        base = TradeFlow.objects.filter(datasets, commodity_code_id__in=_mineral_codes(mineral_id))
+    if chosen:
+        codes = _mineral_codes(mineral_id)
+        base = TradeFlow.objects.filter(_datasets_filter(chosen), commodity_code_id__in=codes)
         inbound = base.filter(importer__isnull=False)
         if destinations is not None:
             inbound = inbound.filter(importer_id__in=destinations)
@@ -420,7 +468,12 @@ def import_tables(
             trade_source[row["year"]] = row["source_id"]
         for (importer, year, _code), code_flows in by_code.items():
             flows[(importer, year)].extend(attributed_flows(code_flows))
-        outbound = base.filter(exporter__isnull=False, quantity_kg__isnull=False)
+        outbound = TradeFlow.objects.filter(
+            _datasets_filter(export_datasets(chosen)),
+            commodity_code_id__in=codes,
+            exporter__isnull=False,
+            quantity_kg__isnull=False,
+        )
         if destinations is not None:
             outbound = outbound.filter(exporter_id__in=destinations)
         to_world = ExpressionWrapper(Q(importer__isnull=True), output_field=BooleanField())
@@ -438,7 +491,7 @@ def import_tables(
         for (exporter, year, _code), kg in per_code.items():
             exports_kg[(exporter, year)] = exports_kg.get((exporter, year), 0.0) + kg
 
-    published = published_nir([mineral_id], destinations, sources)[mineral_id]
+    published = published_nir([mineral_id], destinations, sources, edition=edition)[mineral_id]
 
     production = _primary_production_kg(tables)
     result = []
@@ -452,8 +505,10 @@ def import_tables(
         # No export record is unknown exports, not zero (a net exporter would read as 100 % reliant).
         exports = exports_kg.get((destination, year)) if imports is not None else None
         produced = production.get((destination, year))
-        nir = risk.net_import_reliance(produced, imports, exports)
-        nir_note = risk.nir_unknown_reason(produced, imports, exports, has_trade=dependence is not None)
+        nir = None if not_comparable else risk.net_import_reliance(produced, imports, exports)
+        nir_note = risk.nir_unknown_reason(
+            produced, imports, exports, has_trade=dependence is not None, not_comparable=not_comparable
+        )
         stated = published.get((destination, year))
         nir_published = _published_fraction(stated)
         source_ids = tuple(
@@ -467,11 +522,45 @@ def import_tables(
                 nir=nir,
                 nir_published=nir_published,
                 nir_published_bound=_published_bound(stated),
+                nir_published_estimate=bool(stated and stated["is_estimate"]),
                 source_ids=source_ids,
                 nir_note=nir_note,
             )
         )
     return result
+
+
+def import_metric_row(
+    mineral_id: int, table: ImportTable, *, version: int, now: Any, sources: Mapping[int, SourceInfo]
+) -> ImportMetric:
+    """The ImportMetric of one table: what the pure-path recompute stores, and what `?edition=`
+    shows unsaved."""
+    d = table.dependence
+    return ImportMetric(
+        mineral_id=mineral_id,
+        destination_id=table.destination,
+        year=table.year,
+        data_version=version,
+        computed_at=now,
+        sources=[sources[s].as_json() for s in table.source_ids if s in sources],
+        total_value_usd=d.total_value_usd if d else None,
+        import_coverage=d.import_coverage if d else None,
+        import_china_share=d.import_china_share if d else None,
+        import_feoc_share=d.import_feoc_share if d else None,
+        import_hhi=d.import_hhi if d else None,
+        import_hhi_band=(d.import_hhi_band or "") if d else "",
+        partners_json=json.dumps([list(p) for p in d.partners] if d else []),
+        total_quantity_kg=d.total_quantity_kg if d else None,
+        quantity_coverage=d.quantity_coverage if d else None,
+        import_china_share_by_quantity=d.import_china_share_by_quantity if d else None,
+        import_feoc_share_by_quantity=d.import_feoc_share_by_quantity if d else None,
+        import_hhi_by_quantity=d.import_hhi_by_quantity if d else None,
+        nir=table.nir,
+        nir_published=table.nir_published,
+        nir_published_bound=table.nir_published_bound,
+        nir_published_estimate=table.nir_published_estimate,
+        nir_note=table.nir_note,
+    )
 
 
 def _primary_production_kg(tables: Sequence[SupplyTable]) -> dict[tuple[str, int], float | None]:

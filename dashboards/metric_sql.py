@@ -27,7 +27,9 @@ The SQL is the same maths as dashboards.risk, term by term (docs/metrics.md, "Im
 * `partners_json` `[[iso3, value_usd, quantity_kg or null], ...]` largest value first, ties by
   code (`risk.ranked_partner_amounts`), JSON text;
 * `nir = (imports - exports) / (production + imports - exports)` clamped to [0, 1], NULL when
-  an input is unknown or consumption <= 0 (`risk.net_import_reliance`).
+  an input is unknown, consumption <= 0 (`risk.net_import_reliance`) or the mineral's trade
+  quantities are not comparable with production (`risk.nir_comparability`); exports are the
+  destination's own export records (`inputs.export_datasets`).
 
 Results equal the pure functions up to floating-point summation order (a few ulps; tested in
 tests/dashboards/test_metric_sql.py against `risk.import_dependence` on generated data). A DOJ
@@ -54,7 +56,7 @@ IMPORT_COLUMNS = (
     "mineral_id", "destination_id", "year", "data_version", "computed_at", "sources", "total_value_usd",
     "import_coverage", "import_china_share", "import_feoc_share", "import_hhi", "import_hhi_band", "partners_json",
     "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity", "import_feoc_share_by_quantity",
-    "import_hhi_by_quantity", "nir", "nir_note", "nir_published", "nir_published_bound",
+    "import_hhi_by_quantity", "nir", "nir_note", "nir_published", "nir_published_bound", "nir_published_estimate",
 )  # fmt: skip
 # What a branch computes per (mineral, destination, year), in the temporary table.
 COMPUTED_COLUMNS = (
@@ -73,19 +75,25 @@ class ImportInputs:
 
     * `codes`: the HS6 codes mapped to the mineral (any stage, each once).
     * `datasets`: (year, source_id, basis) used per year (newest edition, preferred basis).
+    * `export_datasets`: where the destinations' exports are read per year (their own export
+      records in the same source, `inputs.export_datasets`).
+    * `not_comparable`: why trade quantities cannot be set against production ("" when they
+      can, `risk.nir_comparability`): the computed NIR is then NULL with this note.
     * `destinations`: importers materialized, None = every importer.
     * `production`: (country, year, kg or None when withheld) of the most upstream table;
       `production_years`: years that have such a table (an unlisted country produces 0 there).
-    * `published`: (destination, year, nir fraction or None, bound, source_id), newest edition.
+    * `published`: (destination, year, nir fraction or None, bound, source_id, estimate), newest edition.
     * `sources`: source id -> its {"id", "key", "edition"} label.
     """
 
     codes: Sequence[str]
     datasets: Sequence[tuple[int, int, str]]
+    export_datasets: Sequence[tuple[int, int, str]]
+    not_comparable: str
     destinations: Sequence[str] | None
     production: Sequence[tuple[str, int, float | None]]
     production_years: Sequence[int]
-    published: Sequence[tuple[str, int, float | None, str, int]]
+    published: Sequence[tuple[str, int, float | None, str, int, bool]]
     sources: Mapping[int, Mapping[str, object]]
 
 
@@ -101,6 +109,11 @@ _FLOWS = """minerals_tradeflow tf
     WHERE tf.commodity_code_id = ANY(%(codes_{i})s::text[])
       AND (tf.year, tf.source_id, tf.basis) IN (
           SELECT * FROM unnest(%(ds_year_{i})s::int[], %(ds_source_{i})s::int[], %(ds_basis_{i})s::text[]))"""
+# Its exports: the destinations' own export records in the same source (inputs.export_datasets).
+_EXPORT_FLOWS = """minerals_tradeflow tf
+    WHERE tf.commodity_code_id = ANY(%(codes_{i})s::text[])
+      AND (tf.year, tf.source_id, tf.basis) IN (
+          SELECT * FROM unnest(%(ds_year_{i})s::int[], %(ds_source_{i})s::int[], %(ex_basis_{i})s::text[]))"""
 
 # One mineral's rows: a branch of the UNION ALL. Keys are COLLATE "C" (byte order): the sorts
 # and the ties of the partner ranking then compare bytes, not locale rules (several times
@@ -211,7 +224,7 @@ LEFT JOIN (
         SELECT tf.exporter_id COLLATE "C" AS destination, tf.year,
                GREATEST(COALESCE(SUM(tf.quantity_kg) FILTER (WHERE tf.importer_id IS NULL), 0),
                         COALESCE(SUM(tf.quantity_kg) FILTER (WHERE tf.importer_id IS NOT NULL), 0)) AS kg
-        FROM {_FLOWS}
+        FROM {_EXPORT_FLOWS}
           AND tf.quantity_kg IS NOT NULL AND tf.exporter_id IS NOT NULL
           AND (%(all_destinations)s OR tf.exporter_id = ANY(%(destinations)s::text[]))
         GROUP BY tf.exporter_id, tf.year, tf.commodity_code_id
@@ -222,7 +235,8 @@ LEFT JOIN (
 
 WRITE_SQL = f"""
 WITH minerals AS (
-    SELECT * FROM unnest(%(m_id)s::int[], %(m_version)s::bigint[]) AS m(mineral_id, version)
+    SELECT * FROM unnest(%(m_id)s::int[], %(m_version)s::bigint[], %(m_not_comparable)s::text[])
+        AS m(mineral_id, version, not_comparable)
 ), chosen AS (
     SELECT * FROM unnest(%(ds_mineral)s::int[], %(ds_year)s::int[], %(ds_source)s::int[])
         AS c(mineral_id, year, source_id)
@@ -233,15 +247,15 @@ WITH minerals AS (
     SELECT DISTINCT mineral_id, year FROM unnest(%(py_mineral)s::int[], %(py_year)s::int[]) AS y(mineral_id, year)
 ), published AS (
     SELECT * FROM unnest(%(pu_mineral)s::int[], %(pu_dest)s::text[], %(pu_year)s::int[], %(pu_value)s::float8[],
-                         %(pu_bound)s::text[], %(pu_source)s::int[])
-        AS p(mineral_id, destination, year, value, bound, source_id)
+                         %(pu_bound)s::text[], %(pu_source)s::int[], %(pu_estimate)s::bool[])
+        AS p(mineral_id, destination, year, value, bound, source_id, estimate)
 ), labels AS (
     SELECT * FROM unnest(%(src_id)s::int[], %(src_label)s::text[]) AS s(id, label)
 ), keyed AS (
     SELECT COALESCE(r.mineral_id, pu.mineral_id) AS mineral_id,
            COALESCE(r.destination::text, pu.destination) AS destination, COALESCE(r.year::int, pu.year) AS year,
            r.destination IS NOT NULL AS has_imports, {", ".join(f"r.{c}" for c in COMPUTED_COLUMNS)},
-           pu.value AS nir_published, pu.bound, pu.source_id AS published_source
+           pu.value AS nir_published, pu.bound, pu.source_id AS published_source, pu.estimate
     FROM {TEMP_TABLE} r FULL OUTER JOIN published pu
       ON pu.mineral_id = r.mineral_id AND pu.destination = r.destination AND pu.year = r.year
 ), nir_inputs AS (
@@ -265,18 +279,19 @@ SELECT n.mineral_id, n.destination, n.year, m.version, %(now)s,
        COALESCE(n.partners_json, '[]'),
        n.total_quantity_kg, n.quantity_coverage, n.import_china_share_by_quantity, n.import_feoc_share_by_quantity,
        n.import_hhi_by_quantity,
-       CASE WHEN n.prod IS NULL OR n.total_quantity_kg IS NULL OR n.exp IS NULL
+       CASE WHEN m.not_comparable <> '' OR n.prod IS NULL OR n.total_quantity_kg IS NULL OR n.exp IS NULL
                  OR n.prod + n.total_quantity_kg - n.exp <= 0 THEN NULL
             ELSE LEAST(1.0, GREATEST(0.0, (n.total_quantity_kg - n.exp) / (n.prod + n.total_quantity_kg - n.exp)))
        END,
        -- risk.nir_unknown_reason, the same order.
        CASE WHEN NOT n.has_imports THEN 'no trade figures'
+            WHEN m.not_comparable <> '' THEN m.not_comparable
             WHEN n.total_quantity_kg IS NULL THEN 'import quantities unknown (a flow or World total without quantity)'
             WHEN n.exp IS NULL THEN 'no export records: exports unknown'
             WHEN n.prod IS NULL THEN 'production unknown (withheld or no production table)'
             WHEN n.prod + n.total_quantity_kg - n.exp <= 0 THEN 'apparent consumption not positive'
             ELSE '' END,
-       n.nir_published, COALESCE(n.bound, '')
+       n.nir_published, COALESCE(n.bound, ''), COALESCE(n.estimate, false)
 FROM nir_inputs n
 JOIN minerals m ON m.mineral_id = n.mineral_id
 ON CONFLICT (mineral_id, destination_id, year) DO UPDATE SET {_UPDATE}
@@ -389,6 +404,8 @@ def _branch_params(i: int, mineral_id: int, inputs: ImportInputs) -> dict[str, S
         f"ds_year_{i}": _column(inputs.datasets, 0),
         f"ds_source_{i}": _column(inputs.datasets, 1),
         f"ds_basis_{i}": _column(inputs.datasets, 2),
+        # The same (year, source) pairs as the datasets, in the same order: only the basis differs.
+        f"ex_basis_{i}": _column(inputs.export_datasets, 2),
     }
 
 
@@ -398,6 +415,7 @@ def _batch_params(batch: Sequence[tuple[int, int, ImportInputs]]) -> dict[str, l
     for mineral_id, version, inputs in batch:
         out["m_id"].append(mineral_id)
         out["m_version"].append(version)
+        out["m_not_comparable"].append(inputs.not_comparable)
         out["ds_mineral"] += [mineral_id] * len(inputs.datasets)
         out["ds_year"] += _column(inputs.datasets, 0)
         out["ds_source"] += _column(inputs.datasets, 1)
@@ -413,4 +431,5 @@ def _batch_params(batch: Sequence[tuple[int, int, ImportInputs]]) -> dict[str, l
         out["pu_value"] += _column(inputs.published, 2)
         out["pu_bound"] += _column(inputs.published, 3)
         out["pu_source"] += _column(inputs.published, 4)
+        out["pu_estimate"] += _column(inputs.published, 5)
     return out

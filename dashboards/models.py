@@ -121,6 +121,9 @@ class ImportMetric(MetricRow):
     nir_published_bound = models.CharField(
         max_length=1, blank=True, help_text="'>' or '<' when published as a bound, 'E' net exporter (0)."
     )
+    nir_published_estimate = models.BooleanField(
+        default=False, help_text="The published NIR is an estimate (USGS 'e': the most recent year)."
+    )
 
     class Meta:
         ordering = ["mineral_id", "destination_id", "-year"]

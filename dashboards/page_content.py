@@ -206,7 +206,13 @@ OVERVIEW_COLUMNS = (
     Column("top3_share", "Top-3 share", "share", help="Three largest producers together (headline stage)."),
     Column("hhi", "HHI", "hhi", help="Herfindahl-Hirschman index, 0-10,000; above 2,500 is highly concentrated."),
     Column("import_china_share", "China in U.S. imports", "share", help="China (with HKG, MAC) by value."),
-    Column("nir", "Net import reliance", "share", digits=0, help="U.S., as USGS publishes it (E: net exporter)."),
+    Column(
+        "nir",
+        "Net import reliance",
+        "share",
+        digits=0,
+        help="U.S., as USGS publishes it (E: net exporter; e: estimate).",
+    ),
     Column("restricted", "Restricted share", "share", help="Share of supply under measures in force on the date."),
     Column("supply_risk", "EU supply risk", "risk", help="EU CRM method; 1.0 or more is critical."),
     Column("freshness", "Data vintage", help="Edition, data year, e = estimates; the compute time on hover."),
@@ -233,6 +239,7 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
                 "imports_basket": m.get("imports_basket", False),
                 "nir": m["nir"],
                 "nir_bound": m["nir_bound"],
+                "nir_estimate": m.get("nir_estimate", False),
                 "restricted": m["restricted_supply_share"],
                 "supply_risk": m["supply_risk"],
                 "freshness": m["computed_at"].isoformat() if m["computed_at"] else None,
@@ -276,8 +283,9 @@ def overview(data: Mapping[str, Any], measures: Sequence[Mapping[str, Any]], *, 
         match column.key:
             case "name":
                 return {"href": reverse("dashboards:mineral", args=[key])}
-            case "nir" if record["nir_bound"]:
-                return {"text": share_text(record["nir"], bound=record["nir_bound"], digits=0)}
+            case "nir" if record["nir_bound"] or (record["nir_estimate"] and record["nir"] is not None):
+                text = share_text(record["nir"], bound=record["nir_bound"], estimate=record["nir_estimate"], digits=0)
+                return {"text": text}
             case "china_mine" | "china_refinery" if record[column.key.replace("china_", "") + "_withheld"]:
                 return {"text": "withheld", "title": "USGS withheld China's figure (W)"}
             case "china_mine" | "china_refinery" if record[column.key.replace("china_", "") + "_unpublished"]:
@@ -762,22 +770,32 @@ def _imports_section(page: _MineralPage) -> None:
             for r in sorted(metrics["imports"], key=lambda r: -r["year"])
         ],
         decorate=lambda c, r: (
-            {"text": share_text(r["nir_published"], bound=r["nir_published_bound"], digits=0)}
-            if c.key == "nir_published" and r["nir_published_bound"]
+            {
+                "text": share_text(
+                    r["nir_published"], bound=r["nir_published_bound"], estimate=_nir_estimate(r), digits=0
+                )
+            }
+            if c.key == "nir_published" and (r["nir_published_bound"] or _nir_estimate(r))
             else {"title": r["nir_note"]}
             if c.key == "nir" and r["nir"] is None and r.get("nir_note")
             else {}
         ),
         note="No bilateral trade flows loaded means no partner shares: the page says so rather than guess. "
         "Net import reliance is the one USGS publishes; the one computed from trade statistics is a "
-        "cross-check, shown only where exports, import quantities and production are all known."
+        "cross-check, shown only where the destination's own export records, import quantities and "
+        "production are all known and weigh the same thing (no basket code, no gross product weight)."
         + trade_codes_note(page.data.get("trade_codes", [])),
     )
 
 
+def _nir_estimate(row: Mapping[str, Any]) -> bool:
+    """A published NIR USGS marks estimated (the most recent year): shown with its "e"."""
+    return bool(row.get("nir_published_estimate")) and row["nir_published"] is not None
+
+
 def trade_codes_note(codes: Sequence[Mapping[str, Any]]) -> str:
     """What the import shares cover: basket codes named as baskets, mapped codes without rows
-    named as a gap (issue 11: rare-earth imports without heading 2846 are a part, not the whole)."""
+    named as a gap (issue 11: rare-earth imports without heading 2846 were a part, not the whole)."""
     notes = []
     baskets = [c["hs6"] for c in codes if c["is_basket"] and c["traded"]]
     if baskets:
@@ -1154,7 +1172,9 @@ def _mineral_kpis(page: _MineralPage) -> list[dict[str, Any]]:
     nir_text = "\u2013"
     if latest_import:
         nir_value = latest_import["nir_published"]
-        nir_text = share_text(nir_value, bound=latest_import["nir_published_bound"], digits=0)
+        nir_text = share_text(
+            nir_value, bound=latest_import["nir_published_bound"], estimate=_nir_estimate(latest_import), digits=0
+        )
     kpis = [
         _kpi(
             f"China's share of {STAGE_LABELS.get(head_stage or '', '')} ({head['year']})" if head else "China's share",

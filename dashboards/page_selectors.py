@@ -34,7 +34,6 @@ from dashboards.inputs import (
 )
 from dashboards.models import ExposureMetric, ImportMetric, SupplyMetric
 from minerals.models import (
-    CommodityCode,
     CommodityMineral,
     Country,
     DataSource,
@@ -178,6 +177,7 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
                 "import_year": with_partners.year if with_partners else None,
                 "nir": with_nir.import_reliance if with_nir else None,
                 "nir_bound": with_nir.nir_published_bound if with_nir else "",
+                "nir_estimate": with_nir.nir_published_estimate if with_nir else False,
                 "nir_year": with_nir.year if with_nir else None,
                 "restricted_supply_share": restricted.share if restricted else None,
                 "measures_needing_review": list(restricted.review_measure_keys) if restricted else [],
@@ -338,7 +338,7 @@ def mineral_or_404(slug: str) -> Mineral:
 def mineral_page(
     *, mineral: Mineral, as_of: date, destination: str | None = None, edition: str | None = None
 ) -> dict[str, Any]:
-    """Everything the mineral page shows. Nine (selector) + nine queries (two more with an
+    """Everything the mineral page shows. The selector's queries + the page's own (a few more with an
     ``edition``: its figures are computed on read, selectors.mineral_metrics)."""
     destination = destination or settings.LODESTONE_DEFAULT_DESTINATION
     metrics = selectors.mineral_metrics(mineral=mineral, as_of=as_of, destination=destination, edition=edition)
@@ -406,16 +406,6 @@ def mineral_page(
         .select_related("source")
         .values("name", "value", "source__key", "source__edition", "notes")
     )
-    # The mineral's HS codes, whether each is a basket and has any trade rows: the imports table
-    # names baskets and gaps (rare earths: heading 2846 mapped, no rows). One query.
-    traded = TradeFlow.objects.filter(commodity_code=OuterRef("pk"))
-    trade_codes = list(
-        CommodityCode.objects.filter(mappings__mineral=mineral)
-        .annotate(traded=Exists(traded))
-        .values("hs6", "description", "is_basket", "traded")
-        .distinct()
-        .order_by("hs6")
-    )
     latest: dict[str, Mapping[str, Any]] = {}
     for row in metrics["supply"]:  # newest year first per stage
         latest.setdefault(row["stage"], row)
@@ -428,7 +418,8 @@ def mineral_page(
     return {
         "replacement": (replacement or {}).get(mineral.slug),
         "mineral": {"slug": mineral.slug, "name": mineral.name, "symbol": mineral.symbol, "notes": mineral.notes},
-        "trade_codes": trade_codes,
+        # The mineral's HS codes (basket? trade rows?): the imports table names baskets and gaps.
+        "trade_codes": metrics["trade_codes"],
         "metrics": metrics,
         "china_by_edition": sorted(editions.values(), key=lambda e: (e["stage"], e["year"], e["source"])),
         "facilities": facilities,

@@ -544,12 +544,42 @@ def published_import_reliance(
     return min(1.0, value_percent / 100.0)
 
 
+# Why trade quantities cannot be set against production (ImportMetric.nir_note, 100 characters).
+NIR_BASKET = "a basket HS code among the imports: quantities are not this mineral's alone"
+NIR_GROSS_WEIGHT = "trade in gross product weight, production in content: not comparable"
+
+
+def nir_comparability(mapped_codes: Iterable[tuple[bool, str]]) -> str:
+    """Why the computed NIR of a mineral is not sound, from its mapped codes as
+    ``(is_basket, quantity_basis)`` pairs ("" when it is).
+
+    ``imports - exports`` is set against production, so every code must weigh what production
+    counts: a basket code (811292: Ga, Ge, In, Nb, V) weighs other products too, and a code in
+    gross product weight (ores, oxides, compounds) is not contained metal. No mapped code at
+    all gives "" (then there are no trade figures, which ``nir_unknown_reason`` says).
+    """
+    codes = list(mapped_codes)
+    if any(is_basket for is_basket, _ in codes):
+        return NIR_BASKET
+    if any(basis != "content" for _, basis in codes):
+        return NIR_GROSS_WEIGHT
+    return ""
+
+
 def nir_unknown_reason(
-    production: float | None, imports: float | None, exports: float | None, *, has_trade: bool
+    production: float | None,
+    imports: float | None,
+    exports: float | None,
+    *,
+    has_trade: bool,
+    not_comparable: str = "",
 ) -> str:
-    """Why ``net_import_reliance`` gives ``None`` for these inputs ("" when it gives a number)."""
+    """Why the computed NIR is ``None`` for these inputs ("" when it is a number);
+    ``not_comparable`` is ``nir_comparability``'s reason."""
     if not has_trade:
         return "no trade figures"
+    if not_comparable:
+        return not_comparable
     if imports is None:
         return "import quantities unknown (a flow or World total without quantity)"
     if exports is None:

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any, cast
 
 from django.conf import settings
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
 from dashboards import risk
@@ -26,6 +26,8 @@ from dashboards.inputs import (
     data_sources,
     feoc_controlled_companies,
     feoc_countries,
+    import_metric_row,
+    import_tables,
     metrics_stale,
     policy_measures,
     severity_by_type,
@@ -35,10 +37,12 @@ from dashboards.inputs import (
 from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
 from minerals.models import (
     WGI_DIMENSIONS,
+    CommodityCode,
     Mineral,
     MineralParameter,
     RecyclingFigure,
     Stage,
+    TradeFlow,
     TradeRestrictionFactor,
     WgiScore,
 )
@@ -54,7 +58,7 @@ IMPORT_FIELDS = (
     "year", "total_value_usd", "import_coverage", "import_china_share", "import_feoc_share", "import_hhi",
     "import_hhi_band", "partner_shares", "total_quantity_kg", "quantity_coverage", "import_china_share_by_quantity",
     "import_feoc_share_by_quantity", "import_hhi_by_quantity", "partner_shares_by_quantity", "nir",
-    "nir_note", "nir_published", "nir_published_bound", "sources",
+    "nir_note", "nir_published", "nir_published_bound", "nir_published_estimate", "sources",
 )  # fmt: skip
 EXPOSURE_FIELDS = (
     "as_of", "requirement_quantity", "unit", "total_volume", "direct_china_share", "china_controlled_share",
@@ -168,24 +172,46 @@ def stored_supply_risk(
     )
 
 
+def mineral_trade_codes(mineral: Mineral) -> list[dict[str, Any]]:
+    """The HS codes mapped to the mineral, each with whether it is a basket and has trade rows:
+    the import shares name baskets and gaps (a mapped code without rows). One query."""
+    traded = TradeFlow.objects.filter(commodity_code=OuterRef("pk"))
+    codes = (
+        CommodityCode.objects.filter(mappings__mineral=mineral)
+        .annotate(traded=Exists(traded))
+        .values("hs6", "description", "is_basket", "traded")
+        .distinct()
+        .order_by("hs6")
+    )
+    return [dict(code) for code in codes]
+
+
 class UnknownEdition(ValueError):
     """An ``edition`` that is no data source's key."""
 
 
 def _edition_rows(
-    mineral: Mineral, edition: str, *, stage: str | None, year: int | None, now: Any
-) -> list[SupplyMetric]:
-    """One edition's supply rows, unsaved, newest year first per stage (as the stored ones)."""
+    mineral: Mineral, edition: str, *, stage: str | None, year: int | None, destination: str, now: Any
+) -> tuple[list[SupplyMetric], list[ImportMetric]]:
+    """One edition's supply and import rows, unsaved, ordered as the stored ones: its production
+    tables, its published NIR and (when it holds any) its trade flows, through the recompute's
+    own code (inputs.import_tables; a USGS edition keeps the newest trade figures)."""
     sources = data_sources()
     source = next((s for s in sources.values() if s.key == edition), None)
     if source is None:
         raise UnknownEdition(f"unknown edition {edition!r}: expected a data source key such as usgs-mcs-2025")
-    rows = [
+    tables = supply_tables([mineral.pk], sources, edition=source.id)
+    supply_rows = [
         supply_metric_row(table, version=mineral.data_version, now=now, sources=sources)
-        for table in supply_tables([mineral.pk], sources, edition=source.id)
+        for table in tables
         if (not stage or table.stage == stage) and (not year or table.year == year)
     ]
-    return sorted(rows, key=lambda r: (r.stage, -r.year))
+    import_rows = [
+        import_metric_row(mineral.pk, table, version=mineral.data_version, now=now, sources=sources)
+        for table in import_tables(mineral.pk, tables, sources, edition=source.id, destination=destination)
+        if not year or table.year == year
+    ]
+    return sorted(supply_rows, key=lambda r: (r.stage, -r.year)), sorted(import_rows, key=lambda r: -r.year)
 
 
 def mineral_metrics(
@@ -199,11 +225,13 @@ def mineral_metrics(
 ) -> dict[str, Any]:
     """Every stored metric of one mineral, with the as-of-dependent ones and freshness.
 
-    Ten queries: the mineral with its state, supply rows, import rows, and `as_of_inputs`
-    (measures (3), severities, WGI, parameters, t overrides). With ``edition`` (a source key,
-    e.g. ``usgs-mcs-2024``) the supply rows are that edition's tables, computed on read by the
-    recompute's own code (two queries more; `UnknownEdition` for a key that is no source);
-    without it, the stored rows: the newest edition by publication date.
+    Eleven queries: the mineral with its state, supply rows, import rows, the mapped HS codes
+    (`mineral_trade_codes`), and `as_of_inputs` (measures (3), severities, WGI, parameters,
+    t overrides). With ``edition`` (a source key,
+    e.g. ``usgs-mcs-2024``) the supply and import rows are that edition's figures (its
+    production tables and published NIR; its trade flows when it holds any), computed on read
+    by the recompute's own code (a few queries more; `UnknownEdition` for a key that is no
+    source); without it, the stored rows: the newest edition by publication date.
     """
     if isinstance(mineral, str):
         mineral = Mineral.objects.select_related("metrics_state").get(slug=mineral)
@@ -222,8 +250,14 @@ def mineral_metrics(
     if year:
         supply = supply.filter(year=year)
         imports = imports.filter(year=year)
-    supply_rows = list(supply) if edition is None else _edition_rows(mineral, edition, stage=stage, year=year, now=now)
-    import_rows = list(imports)
+    trade_codes = mineral_trade_codes(mineral)
+    baskets = [c["hs6"] for c in trade_codes if c["is_basket"] and c["traded"]]
+    if edition is None:
+        supply_rows, import_rows = list(supply), list(imports)
+    else:
+        supply_rows, import_rows = _edition_rows(
+            mineral, edition, stage=stage, year=year, destination=destination, now=now
+        )
     inputs = as_of_inputs([mineral.pk])
 
     def restriction(shares: Sequence[Sequence[Any]]) -> risk.Restriction:
@@ -256,6 +290,10 @@ def mineral_metrics(
                 "destination": import_row.destination_id,
                 **{name: getattr(import_row, name) for name in IMPORT_FIELDS},
                 "top_import_sources": import_row.partner_shares[:5],
+                # A basket code's shares are the basket's (811292: Ga, Ge, In, Nb, V), never this
+                # mineral's alone: said on every row, as the pages say it.
+                "shares_of": "basket" if baskets else "mineral",
+                "basket_codes": baskets,
                 "restricted_import_share": restricted.share if import_row.partner_shares else None,
                 "restricted_contributions": [_contribution(c) for c in restricted.contributions],
                 **row_freshness(
@@ -308,6 +346,7 @@ def mineral_metrics(
         "computed_at": state.computed_at.isoformat() if state and state.computed_at else None,
         "data_changed_at": mineral.data_changed_at.isoformat() if mineral.data_changed_at else None,
         "supply": supply_out,
+        "trade_codes": trade_codes,
         "imports": import_out,
         "supply_risk": risk_out,
         "policy_status": [_measure_status(m, as_of, inputs.severities) for m in inputs.measures],

@@ -14,14 +14,12 @@ Contract (docs/metrics.md, "Recompute"):
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -30,14 +28,13 @@ from django.utils import timezone
 from dashboards import metric_sql, risk
 from dashboards.inputs import (
     STAGE_ORDER,
-    ImportTable,
-    SourceInfo,
     SupplyTable,
     china_group,
     data_sources,
     feoc_controlled_companies,
     feoc_countries,
     import_inputs,
+    import_metric_row,
     import_tables,
     metrics_stale,
     policy_measures,
@@ -50,44 +47,6 @@ from minerals.models import Mineral
 from suppliers.models import Facility, Organization, Requirement, Sourcing, SupplyLink
 
 logger = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------------------------
-# 1. Supply concentration rows
-
-
-# --------------------------------------------------------------------------------------------
-# 2. Import dependence and net import reliance rows
-
-
-def _import_row(
-    mineral_id: int, table: ImportTable, *, version: int, now: Any, sources: Mapping[int, SourceInfo]
-) -> ImportMetric:
-    d = table.dependence
-    return ImportMetric(
-        mineral_id=mineral_id,
-        destination_id=table.destination,
-        year=table.year,
-        data_version=version,
-        computed_at=now,
-        sources=[sources[s].as_json() for s in table.source_ids if s in sources],
-        total_value_usd=d.total_value_usd if d else None,
-        import_coverage=d.import_coverage if d else None,
-        import_china_share=d.import_china_share if d else None,
-        import_feoc_share=d.import_feoc_share if d else None,
-        import_hhi=d.import_hhi if d else None,
-        import_hhi_band=(d.import_hhi_band or "") if d else "",
-        partners_json=json.dumps([list(p) for p in d.partners] if d else []),
-        total_quantity_kg=d.total_quantity_kg if d else None,
-        quantity_coverage=d.quantity_coverage if d else None,
-        import_china_share_by_quantity=d.import_china_share_by_quantity if d else None,
-        import_feoc_share_by_quantity=d.import_feoc_share_by_quantity if d else None,
-        import_hhi_by_quantity=d.import_hhi_by_quantity if d else None,
-        nir=table.nir,
-        nir_published=table.nir_published,
-        nir_published_bound=table.nir_published_bound,
-        nir_note=table.nir_note,
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,7 +113,9 @@ def _minerals_metrics_compute(targets: Mapping[int, int], *, set_based: bool | N
                 mineral_id=mineral_id,
                 data_version=target,
                 supply_rows=[supply_metric_row(t, version=target, now=now, sources=sources) for t in tables],
-                import_rows=[_import_row(mineral_id, t, version=target, now=now, sources=sources) for t in imports],
+                import_rows=[
+                    import_metric_row(mineral_id, t, version=target, now=now, sources=sources) for t in imports
+                ],
                 exposure=ExposureBatch(
                     rows=[r for r in exposure.rows if r.mineral_id == mineral_id],
                     organization_versions=exposure.organization_versions,

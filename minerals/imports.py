@@ -1144,14 +1144,22 @@ class ComtradeLoader(TradeLoader):
 
     def load(self) -> None:
         short: set[str] = set()
+        # A four-digit heading a curator stored (rare earths: 2846, reported only as the heading
+        # in the Comtrade extract) keeps its rows; other chapter/heading totals are skipped.
+        headings = set(CommodityCode.objects.filter(hs6__regex=r"^[0-9]{4}$").values_list("hs6", flat=True))
 
         def write(out: Any, rec: TradeFlowRow) -> ParseError | None:
+            basis = "import" if rec.flow == "M" else "export"
+            if rec.hs_code in headings:
+                return self.flow_row(out, rec, basis, rec.hs_code)
             if rec.hs6 is None:
                 # 2- and 4-digit rows are chapter/heading totals of the 6-digit rows: skipped, listed.
-                self.stats.skip(f"HS code of {len(rec.hs_code)} digits (only six-digit subheadings are stored)")
+                self.stats.skip(
+                    f"HS code of {len(rec.hs_code)} digits (only six-digit subheadings and stored headings are kept)"
+                )
                 short.add(rec.hs_code)
                 return None
-            return self.flow_row(out, rec, "import" if rec.flow == "M" else "export", rec.hs6)
+            return self.flow_row(out, rec, basis, rec.hs6)
 
         self.load_trade(write)
         if short:

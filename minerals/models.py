@@ -20,7 +20,10 @@ from minerals.importers.numbers import MAX_AMOUNT
 
 iso3_validator = RegexValidator(r"^[A-Z]{3}$", "An ISO 3166-1 alpha-3 code: three capital letters.")
 iso2_validator = RegexValidator(r"^[A-Z]{2}$", "An ISO 3166-1 alpha-2 code: two capital letters.")
-hs6_validator = RegexValidator(r"^[0-9]{6}$", "A six-digit HS code.")
+# A six-digit HS subheading, or a four-digit heading where the source reports only the heading
+# (the Comtrade extract of rare earths gives heading 2846, not 284610 and 284690).
+HS_CODE_PATTERN = r"^([0-9]{4}|[0-9]{6})$"
+hs6_validator = RegexValidator(HS_CODE_PATTERN, "A six-digit HS subheading or a four-digit heading.")
 year_validators = [MinValueValidator(1900), MaxValueValidator(2100)]
 share_validators = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
@@ -328,9 +331,17 @@ class WgiScore(models.Model):
 
 
 class CommodityCode(models.Model):
-    """An HS six-digit code. Basket codes (811292: Ga, Ge, In, Nb, V ...) map to several minerals."""
+    """An HS six-digit subheading, or a four-digit heading where a source reports only the heading
+    (its rows are the heading's total). Basket codes (811292: Ga, Ge, In, Nb, V ...) map to
+    several minerals."""
 
-    hs6 = models.CharField("HS6", primary_key=True, max_length=6, validators=[hs6_validator])
+    hs6 = models.CharField(
+        "HS code",
+        primary_key=True,
+        max_length=6,
+        validators=[hs6_validator],
+        help_text="6 digits, or a 4-digit heading.",
+    )
     description = models.CharField(max_length=300)
     is_basket = models.BooleanField(default=False, help_text="The code covers more than one product.")
     note = models.TextField(blank=True, help_text="What a basket code covers.")
@@ -340,16 +351,31 @@ class CommodityCode(models.Model):
 
     class Meta:
         ordering = ["hs6"]
-        constraints = [models.CheckConstraint(condition=Q(hs6__regex=r"^[0-9]{6}$"), name="commoditycode_hs6_digits")]
+        constraints = [models.CheckConstraint(condition=Q(hs6__regex=HS_CODE_PATTERN), name="commoditycode_hs6_digits")]
 
     def __str__(self) -> str:
         return f"{self.hs6} {self.description[:60]}"
+
+
+class QuantityBasis(models.TextChoices):
+    """What a code's trade quantity (net weight) measures, next to the mineral's production."""
+
+    GROSS = "gross", "gross product weight (ores, compounds, articles): not comparable with production"
+    CONTENT = "content", "the mineral as its production is counted (e.g. unwrought metal, natural graphite)"
 
 
 class CommodityMineral(models.Model):
     commodity_code = models.ForeignKey(CommodityCode, on_delete=models.CASCADE, related_name="mappings")
     mineral = models.ForeignKey(Mineral, on_delete=models.CASCADE, related_name="commodity_mappings")
     stage = models.CharField(max_length=10, choices=Stage.choices)
+    # The computed NIR subtracts trade quantities from production: only sound when every mapped
+    # code weighs what the production table counts (docs/metrics.md, "Net import reliance").
+    quantity_basis = models.CharField(
+        max_length=7,
+        choices=QuantityBasis.choices,
+        default=QuantityBasis.GROSS,
+        help_text="Gross product weight unless the code's weight is the mineral as production counts it.",
+    )
 
     history = HistoricalRecords()
 
@@ -358,10 +384,34 @@ class CommodityMineral(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["commodity_code", "mineral", "stage"], name="commoditymineral_unique"),
             models.CheckConstraint(condition=Q(stage__in=Stage.values), name="commoditymineral_stage_valid"),
+            models.CheckConstraint(
+                condition=Q(quantity_basis__in=QuantityBasis.values), name="commoditymineral_quantity_basis_valid"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.commodity_code_id} -> {self.mineral} ({self.stage})"
+
+    def clean(self) -> None:
+        super().clean()
+        if not (self.commodity_code_id and self.mineral_id):
+            return
+        # A heading's rows are the total of its subheadings: mapping both would count trade twice.
+        code = self.commodity_code_id
+        overlapping = [
+            other
+            for other in CommodityMineral.objects.filter(mineral_id=self.mineral_id)
+            .exclude(pk=self.pk)
+            .values_list("commodity_code_id", flat=True)
+            if other != code and (other.startswith(code) or code.startswith(other))
+        ]
+        if overlapping:
+            raise ValidationError(
+                {
+                    "commodity_code": f"HS {code} overlaps HS {', '.join(sorted(set(overlapping)))} already mapped to "
+                    "this mineral (a heading is the total of its subheadings): map one or the other"
+                }
+            )
 
 
 class ProductionRecord(models.Model):

@@ -226,7 +226,11 @@ class _Loader:
             self.codes[row["hs6"]] = code
             if row["mineral"]:
                 mineral = self.lookup(self.minerals, row["mineral"], "mineral", "commodity_codes.csv", row)
-                self.upsert(CommodityMineral, {"commodity_code": code, "mineral": mineral, "stage": row["stage"]}, {})
+                self.upsert(
+                    CommodityMineral,
+                    {"commodity_code": code, "mineral": mineral, "stage": row["stage"]},
+                    {"quantity_basis": row["quantity_basis"]},
+                )
 
         self.load_production()
         self.load_trade_flows()

@@ -66,7 +66,8 @@ class MetricsQuerySerializer(serializers.Serializer):
     as_of = serializers.DateField(required=False, help_text="Date of the policy status (default: today).")
     edition = serializers.SlugField(
         required=False,
-        help_text="Source key of an edition, e.g. usgs-mcs-2024: that edition's supply figures "
+        help_text="Source key of an edition, e.g. usgs-mcs-2024: that edition's production figures and published "
+        "NIR (trade figures too when it is a trade source) "
         "(default: the newest edition by publication date).",
     )
 

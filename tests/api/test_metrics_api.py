@@ -107,3 +107,38 @@ def test_metrics_api_takes_the_edition(world: Any) -> None:
     unknown = client.get("/api/v1/metrics/", {**query, "edition": "usgs-mcs-1999"})
     assert unknown.status_code == 400
     assert "unknown edition" in unknown.json()["edition"][0]
+
+
+def test_metrics_api_labels_basket_shares_and_takes_the_edition_for_nir(world: Any) -> None:
+    # Issue 11: a basket code's import share is labelled as the basket's; ?edition= gives that
+    # edition's published NIR (MCS 2024: antimony 2023 82 %; the newest, MCS 2025: 83 %).
+    from datetime import date
+
+    from dashboards import services
+    from minerals.models import DataSource, SalientStatistic, TradeFlow
+
+    comtrade = DataSource.objects.get(key="comtrade")
+    for exporter, value in (("CHN", 194.0), (None, 1000.0)):  # the basket 811292 (Ga, Ge, In, Nb, V)
+        TradeFlow.objects.create(
+            year=2024, exporter_id=exporter, importer_id="USA", commodity_code_id="811292", basis="import",
+            value_usd=value, source=comtrade,
+        )  # fmt: skip
+    older = DataSource.objects.create(
+        key="usgs-mcs-2024", publisher="USGS", title="MCS", edition="MCS 2024", published_on=date(2024, 1, 31)
+    )
+    antimony = Mineral.objects.get(slug="antimony")
+    SalientStatistic.objects.create(
+        mineral=antimony, country_id="USA", year=2023, statistic="net_import_reliance", value=82.0, unit="percent",
+        source=older,
+    )  # fmt: skip
+    for slug in ("gallium", "antimony"):
+        services.mineral_metrics_recompute(mineral_id=Mineral.objects.get(slug=slug).pk, force=True)
+    client = world.clients["buyer_a"]
+    gallium = client.get("/api/v1/metrics/", {"mineral": "gallium", "year": 2024}).json()["imports"][0]
+    assert (gallium["shares_of"], gallium["basket_codes"]) == ("basket", ["811292"])
+    assert gallium["import_china_share"] is not None  # shown, but as the basket's share
+    query = {"mineral": "antimony", "year": 2023}
+    assert client.get("/api/v1/metrics/", query).json()["imports"][0]["nir_published"] == 0.83
+    edition = client.get("/api/v1/metrics/", {**query, "edition": "usgs-mcs-2024"}).json()
+    assert edition["imports"][0]["nir_published"] == 0.82
+    assert [s["key"] for s in edition["imports"][0]["sources"]] == ["usgs-mcs-2024"]

@@ -30,7 +30,7 @@ PINNED = {
     "/api/v1/policies/?in_force_on=2025-06-01&target=USA&mineral=gallium": 5,
     "/api/v1/companies/": 2,
     "/api/v1/facilities/?china_controlled=true": 4,
-    "/api/v1/metrics/?mineral=gallium": 11,
+    "/api/v1/metrics/?mineral=gallium": 12,  # + the mapped HS codes (basket? traded?)
     "/api/v1/organization/": 2,
     "/api/v1/requirements/": 3,
     "/api/v1/sourcing/": 3,

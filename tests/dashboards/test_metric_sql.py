@@ -39,11 +39,15 @@ def _generate(seed: int = 11) -> Mineral:
     rng = random.Random(seed)
     gallium = Mineral.objects.get(slug="gallium")
     codes = [CommodityCode.objects.create(hs6=hs6, description="test") for hs6 in ("999901", "999902")]
+    # Codes weighing unwrought gallium, as production counts it; the demo's basket 811292 is
+    # unmapped so the computed NIR is sound (risk.nir_comparability) and both paths compute it.
+    CommodityMineral.objects.filter(mineral=gallium).delete()
+    content = "content"
     CommodityMineral.objects.bulk_create(
         [
-            CommodityMineral(commodity_code=codes[0], mineral=gallium, stage="refinery"),
-            CommodityMineral(commodity_code=codes[0], mineral=gallium, stage="recycling"),
-            CommodityMineral(commodity_code=codes[1], mineral=gallium, stage="refinery"),
+            CommodityMineral(commodity_code=codes[0], mineral=gallium, stage="refinery", quantity_basis=content),
+            CommodityMineral(commodity_code=codes[0], mineral=gallium, stage="recycling", quantity_basis=content),
+            CommodityMineral(commodity_code=codes[1], mineral=gallium, stage="refinery", quantity_basis=content),
         ]
     )
     old = DataSource.objects.create(

@@ -224,8 +224,9 @@ def test_recompute_query_count_does_not_grow_with_rows(demo: None, django_assert
     _add_production(gallium, countries[:3])
     # PostgreSQL reads the mapped codes, then sets work_mem/jit, computes into a temporary
     # table, upserts from it and deletes obsolete rows (4 statements) where the pure path
-    # (SQLite) reads flows and exports, deletes and bulk-inserts: 33 and 32.
-    with django_assert_num_queries(32 if connection.vendor == "sqlite" else 33) as small:
+    # (SQLite) reads the mapped codes' comparability (risk.nir_comparability), flows and
+    # exports, deletes and bulk-inserts: 33 and 33.
+    with django_assert_num_queries(33) as small:
         services.mineral_metrics_recompute(mineral_id=gallium.pk, force=True)
     _add_gallium_trade(countries[3:60])
     _add_production(gallium, countries[3:60])
@@ -239,7 +240,7 @@ def test_recompute_query_count_does_not_grow_with_rows(demo: None, django_assert
 def test_selector_query_counts_are_fixed(demo: None, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     gallium = _gallium()
     _recompute("gallium")
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):  # + the mapped HS codes (basket? traded?)
         selectors.mineral_metrics(mineral="gallium")
     countries = list(
         Country.objects.exclude(production_records__mineral=gallium)
@@ -249,7 +250,7 @@ def test_selector_query_counts_are_fixed(demo: None, django_assert_num_queries) 
     _add_production(gallium, countries)
     _add_gallium_trade(countries)
     _recompute("gallium")
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         report = selectors.mineral_metrics(mineral="gallium")
     assert len(report["imports"][0]["partner_shares"]) == 30
     buyer = Organization.objects.get(name="Demo Buyer Inc.")
@@ -321,10 +322,10 @@ def test_batch_recompute_writes_the_same_rows_and_keeps_the_gate(demo: None, dja
     one_by_one = _metric_rows()
     # 17 demo minerals. PostgreSQL: one query per mineral (its gate) plus a fixed number
     # (states, sources, production, the import inputs of all minerals, exposure once, the
-    # writes, the 5 statements of all minerals' import rows). SQLite (pure path): about 5 per
-    # mineral (gate, dataset choice, flows, exports, published NIR; fewer without flows).
-    # Pinned for the demo: one-by-one it would be 17 x 32 = 544.
-    with django_assert_num_queries(105 if connection.vendor == "sqlite" else 50):
+    # writes, the 5 statements of all minerals' import rows). SQLite (pure path): about 6 per
+    # mineral (gate, dataset choice, mapped codes' comparability, flows, exports, published
+    # NIR; fewer without flows). Pinned for the demo: one-by-one it would be 17 x 33 = 561.
+    with django_assert_num_queries(122 if connection.vendor == "sqlite" else 50):
         results = services.minerals_metrics_recompute(mineral_ids=ids, force=True)
     assert [r.mineral_id for r in results] == ids
     assert all(r.written for r in results)

@@ -224,16 +224,16 @@ def test_basket_import_share_is_labelled_as_a_basket(demo: None) -> None:
 
 
 @pytest.mark.django_db
-def test_rare_earth_imports_name_the_codes_without_trade_rows(demo: None) -> None:
-    # demo/trade_flows.csv holds HS 280530 only; heading 2846 (284610, 284690) is mapped but has no
-    # rows (the Comtrade extract reports it at 4 digits): the page says the share covers 280530 only.
-    data = page_selectors.mineral_page(mineral=Mineral.objects.get(slug="rare-earths"), as_of=AS_OF)
+def test_mapped_codes_without_trade_rows_are_named_as_a_gap(demo: None) -> None:
+    # demo/trade_flows.csv holds cobalt's HS 282200 (oxides) only; 260500 (ores) and 810520
+    # (unwrought cobalt) are mapped without rows: the page says the share covers 282200 only.
+    data = page_selectors.mineral_page(mineral=Mineral.objects.get(slug="cobalt"), as_of=AS_OF)
     untraded = {c["hs6"] for c in data["trade_codes"] if not c["traded"]}
-    assert untraded == {"284610", "284690"}
+    assert untraded == {"260500", "810520"}
     from dashboards.page_content import mineral
 
     content = mineral(data, today=AS_OF)
-    assert "284610" in content["tables"]["imports"].note
+    assert "No trade rows for HS 260500, 810520" in content["tables"]["imports"].note
 
 
 # ---------------------------------------------------------------------------------------------

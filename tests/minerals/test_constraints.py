@@ -89,8 +89,9 @@ def test_sourcing_needs_a_quantity_or_a_share(gallium):
     assert_rejected_by_database(Sourcing(organization=organization, mineral=gallium, country_id="JPN"))
 
 
-def test_hs_code_must_have_six_digits():
-    assert_rejected_by_database(CommodityCode(hs6="8112", description="four digits"))
+def test_hs_code_has_six_digits_or_is_a_four_digit_heading():
+    assert_rejected_by_database(CommodityCode(hs6="81129", description="five digits"))
+    assert_rejected_by_database(CommodityCode(hs6="81", description="a chapter"))
 
 
 def test_trade_flow_needs_a_country_on_one_side(source):

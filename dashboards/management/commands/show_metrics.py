@@ -21,7 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--organization", help="Also print this buyer's exposure (organization slug).")
         parser.add_argument(
             "--edition",
-            help="Source key of an edition, e.g. usgs-mcs-2024: that edition's supply figures "
+            help="Source key of an edition, e.g. usgs-mcs-2024: that edition's production figures and published "
+            "NIR (trade figures too when it is a trade source) "
             "(default: the newest edition by publication date).",
         )
         parser.add_argument(
