@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "suppliers",
     "dashboards",
     "alerts",
+    "scenarios",
 ]
 
 MIDDLEWARE = [
