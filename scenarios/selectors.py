@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Max, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
@@ -53,7 +53,7 @@ def scenario_shocks(scenario: Scenario) -> tuple[sr.Window, sr.Shocks]:
     )
     policy = tuple(
         sr.PolicyShock(
-            kind=row.kind,
+            kind=cast(sr.PolicyShockKind, row.kind),  # the model's check constraint
             measure_key=row.measure.key if row.measure else "",
             issuer=row.issuer_id or "",
             on=row.on,

@@ -110,7 +110,7 @@ def scenario_save(
         row.full_clean()
         row.save()
         row.minerals.set(p.mineral_ids)
-        row.targets.set(p.target_ids)
+        row.targets.set(Country.objects.filter(pk__in=list(p.target_ids)))
     for s in data.supply:
         supply_row = SupplyShock(scenario=scenario, **s.__dict__)
         supply_row.full_clean()
@@ -360,7 +360,7 @@ BUILTIN_AS_OF = date(2026, 1, 1)
 
 def _builtins() -> list[tuple[str, ScenarioData]]:
     start, end = BUILTIN_WINDOW
-    common = {"as_of": BUILTIN_AS_OF, "window_start": start, "window_end": end}
+    common: dict[str, Any] = {"as_of": BUILTIN_AS_OF, "window_start": start, "window_end": end}
     return [
         (
             "every-suspension-lapses",

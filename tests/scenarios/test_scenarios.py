@@ -3,7 +3,6 @@ once per data version, pages closed to other organizations."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pytest
@@ -170,14 +169,16 @@ def test_pages_create_run_and_hide_other_organizations(
     page = client.get(f"/scenarios/{scenario.pk}/")
     assert page.status_code == 200
     body = page.content.decode()
-    assert 'id="scenario-minerals"' in body and 'id="scenario-volumes"' in body
+    assert 'id="scenario-minerals"' in body
+    assert 'id="scenario-volumes"' in body
     # Gallium 2027: demand +25 % -> 2,500 kg; the new ban blocks China's 1,600 x 1.25 = 2,000 kg.
     run = scenario.runs.get()
     gallium = next(r for r in selectors.buyer_result(run, two_buyers["org_a"]) if r["mineral"] == "gallium")
     assert gallium["years"][0]["required"] == pytest.approx(2500.0)
     assert gallium["years"][0]["at_risk"] == pytest.approx(2000.0)
     csv = client.get(f"/scenarios/{scenario.pk}/?download=buyer&format=csv")
-    assert csv.status_code == 200 and b"Gallium" in csv.content
+    assert csv.status_code == 200
+    assert b"Gallium" in csv.content
     assert client.get(f"/scenarios/{scenario.pk}/?download=minerals&format=xlsx").status_code == 200
     assert client.get(f"/scenarios/{scenario.pk}/edit/").status_code == 200
     # A window ending before it starts is refused with the form shown again.
