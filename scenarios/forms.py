@@ -36,7 +36,8 @@ class ScenarioForm(forms.Form):
 
 
 class PolicyShockForm(forms.Form):
-    kind = forms.ChoiceField(choices=PolicyShock.Kind.choices)
+    # A blank first choice: an untouched extra row is "unchanged", so the formset skips it.
+    kind = forms.ChoiceField(choices=[("", "---------"), *PolicyShock.Kind.choices])
     measure = forms.ModelChoiceField(
         PolicyMeasure.objects.order_by("key"), required=False, to_field_name="key", empty_label="every measure"
     )
@@ -57,7 +58,7 @@ class PolicyShockForm(forms.Form):
 
 
 class SupplyShockForm(forms.Form):
-    kind = forms.ChoiceField(choices=SupplyShock.Kind.choices)
+    kind = forms.ChoiceField(choices=[("", "---------"), *SupplyShock.Kind.choices])
     mineral = forms.ModelChoiceField(
         Mineral.objects.order_by("name"), required=False, to_field_name="slug", empty_label="every mineral"
     )

@@ -3,6 +3,7 @@ once per data version, pages closed to other organizations."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -198,3 +199,60 @@ def test_pages_create_run_and_hide_other_organizations(
     assert client.get("/scenarios/new/").status_code == 404
     client.logout()
     assert client.get("/scenarios/").status_code == 302
+
+
+def test_list_page_and_api_list_read_a_fixed_number_of_queries(
+    client: Any, two_buyers: dict[str, Any], django_assert_num_queries: Any
+) -> None:
+    from rest_framework.test import APIClient
+
+    services.builtin_scenarios_ensure()
+    data = services.ScenarioData(
+        name="A's own", as_of=date(2026, 1, 1), window_start=date(2027, 1, 1), window_end=date(2027, 12, 31)
+    )
+    for _ in range(3):
+        services.scenario_save(data=data, organization=two_buyers["org_a"])
+    client.force_login(two_buyers["analyst"])
+    # Session, user, membership, the scenarios, their latest runs.
+    with django_assert_num_queries(5):
+        response = client.get("/scenarios/")
+    assert response.content.decode().count("A&#x27;s own") == 3
+    api = APIClient()
+    api.force_authenticate(two_buyers["analyst"])
+    # Membership, count, the page of scenarios, then the prefetched relations that have rows here:
+    # policy shocks, their minerals, targets and measures (the demand shocks' and supply shocks'
+    # minerals and facilities are skipped by Django when no row refers to one): 7, any number of scenarios.
+    with django_assert_num_queries(7):
+        listed = api.get("/api/v1/scenarios/")
+    assert listed.status_code == 200
+    assert len(listed.json()["results"]) == 7
+
+
+def test_api_create_run_results(two_buyers: dict[str, Any], django_capture_on_commit_callbacks: Any) -> None:
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_login(two_buyers["analyst"])
+    body = {
+        "name": "Gallium ban (API)", "as_of": "2026-01-01", "window_start": "2027-01-01", "window_end": "2027-12-31",
+        "policy_shocks": [{"kind": "new", "issuer": "CHN", "measure_type": "export_ban", "minerals": ["gallium"],
+                           "targets": ["USA"]}],
+        "demand_shocks": [{"mineral": "gallium", "change_percent": 25}],
+    }  # fmt: skip
+    created = api.post("/api/v1/scenarios/", body, format="json")
+    assert created.status_code == 201, created.json()
+    pk = created.json()["id"]
+    assert created.json()["policy_shocks"][0]["minerals"] == ["gallium"]
+    with django_capture_on_commit_callbacks(execute=True):
+        run = api.post(f"/api/v1/scenarios/{pk}/run/")
+    assert run.status_code == 202
+    results = api.get(f"/api/v1/scenarios/{pk}/results/").json()
+    assert results["current"] is True
+    assert results["run"]["status"] == "done"
+    gallium = next(r for r in results["buyer"] if r["mineral"] == "gallium")
+    assert gallium["years"][0]["at_risk"] == pytest.approx(2000.0)
+    bad = api.post("/api/v1/scenarios/", {**body, "window_end": "2026-01-01"}, format="json")
+    assert bad.status_code == 400
+    outsider = APIClient()
+    outsider.force_login(two_buyers["outsider"])
+    assert outsider.get(f"/api/v1/scenarios/{pk}/results/").status_code == 404
