@@ -378,13 +378,15 @@ def shocked_candidates(
     out = []
     for source in candidates:
         shock = by_key.get(source.key)
+        cut = cuts.get(source.country, 0.0)
+        if shock is None and not (cut and source.available_capacity):
+            out.append(source)  # untouched (most candidates): no copy
+            continue
         if shock is not None and shock.offline:
             continue
-        capacity = source.available_capacity
-        cut = cuts.get(source.country, 0.0)
-        if capacity is not None and cut:
-            capacity *= 1.0 - cut
-        changed = replace(source, available_capacity=capacity)
+        changed = source
+        if source.available_capacity is not None and cut:
+            changed = replace(changed, available_capacity=source.available_capacity * (1.0 - cut))
         if shock is not None and shock.delay_years:
             if source.status == "operating" or source.start_year is None:
                 changed = replace(changed, status="construction", start_year=first_year + shock.delay_years)
@@ -551,17 +553,21 @@ def at_risk_share(inputs: BuyerInputs, policy: PolicyInputs, *, day: date, losse
     return 1.0 - remaining * (1.0 - exposure.restricted_share) / total
 
 
-def covered_volume(at_risk: float, alternatives: Sequence[risk.Alternative], year: int) -> float | None:
-    """The part of ``at_risk`` the ranked alternatives available in ``year`` can cover, filled in
-    rank order (min of the volume and their known capacity net of the measures they face)."""
-    capacity = 0.0
-    for alternative in alternatives:
-        source = alternative.source
-        if alternative.available_from is None or alternative.available_from > year or not source.available_capacity:
-            continue
-        capacity += source.available_capacity * (1.0 - (source.measure_severity or 0.0))
-        if capacity >= at_risk:
-            break
+def capacity_by_year(alternatives: Sequence[risk.Alternative], years: Iterable[int]) -> dict[int, float]:
+    """Per year, the known capacity of the ranked alternatives available that year, net of the
+    measures they face (``capacity x (1 - measure_severity)``); unknown capacities add nothing."""
+    out = {}
+    for year in years:
+        out[year] = math.fsum(
+            a.source.available_capacity * (1.0 - (a.source.measure_severity or 0.0))
+            for a in alternatives
+            if a.available_from is not None and a.available_from <= year and a.source.available_capacity
+        )
+    return out
+
+
+def covered_volume(at_risk: float, capacity: float) -> float:
+    """The part of ``at_risk`` the alternatives' capacity (``capacity_by_year``) can cover."""
     return min(at_risk, capacity)
 
 
@@ -571,8 +577,9 @@ def buyer_outcome(
     shocks: Shocks,
     *,
     window: Window,
-    alternatives: Sequence[risk.Alternative],
+    alternatives: Sequence[risk.Alternative] = (),
     cuts: Mapping[str, float],
+    capacity: Mapping[int, float] | None = None,
 ) -> BuyerOutcome:
     """Volume at risk per year of the window (requirement x day-weighted at-risk share x the
     year's days in the window / the year's days), the part ``alternatives`` (ranked by
@@ -580,6 +587,9 @@ def buyer_outcome(
     year from which everything at risk is covered."""
     required = requirement_after(inputs, shocks.demand)
     measures = _for_mineral(policy.measures, inputs.mineral)
+    policy = PolicyInputs(measures, policy.severity_by_type)  # the others never apply to this mineral
+    if capacity is None:
+        capacity = capacity_by_year(alternatives, window.years)
     facility_shocks = {s.facility_id: s for s in shocks.facilities}
     first_year = window.start.year
     by_year: dict[int, list[Segment]] = {}
@@ -602,7 +612,7 @@ def buyer_outcome(
         share = window_mean(values)
         year_required = required * days / year_days
         at_risk = None if share is None else year_required * share
-        covered = None if at_risk is None else covered_volume(at_risk, alternatives, year)
+        covered = None if at_risk is None else covered_volume(at_risk, capacity.get(year, 0.0))
         uncovered = None if at_risk is None or covered is None else max(0.0, at_risk - covered)
         years.append(YearOutcome(year, days, year_required, at_risk, covered, uncovered))
     covered_from = next(

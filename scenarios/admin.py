@@ -1,4 +1,5 @@
-"""Scenarios in the admin: read-mostly (runs and results are written by the task only)."""
+"""Scenarios in the admin: read only. Scenarios are written through scenarios.services (the
+pages and the API), runs and results by the task; the admin shows them for support."""
 
 from __future__ import annotations
 
@@ -12,15 +13,27 @@ class ScenarioAdmin(admin.ModelAdmin):
     list_display = ["name", "key", "organization", "window_start", "window_end", "revision"]
     list_filter = ["organization"]
     search_fields = ["name", "key"]
-    # Shocks are edited through the scenario form (scenarios.services.scenario_save), never here.
-    readonly_fields = ["revision", "created_by", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(ScenarioRun)
 class ScenarioRunAdmin(admin.ModelAdmin):
     list_display = ["id", "scenario", "status", "progress", "data_version", "finished_at"]
     list_filter = ["status"]
-    readonly_fields = [f.name for f in ScenarioRun._meta.fields]
 
     def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
         return False

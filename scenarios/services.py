@@ -225,15 +225,17 @@ def _outcome(o: sr.MineralOutcome) -> dict[str, Any]:
 def _with_severity(
     candidates: Iterable[risk.AlternativeSource], policy: sr.PolicyInputs, mineral: str, destination: str, day: date
 ) -> list[risk.AlternativeSource]:
-    return [
-        replace(
-            c,
-            measure_severity=risk.country_severity(
-                policy.measures, c.country, mineral, destination, day, policy.severity_by_type
-            ),
-        )
-        for c in candidates
-    ]
+    """The candidates with the severity of the measures they face under ``policy`` (one per country)."""
+    measures = [m for m in policy.measures if mineral in m.minerals]
+    severity: dict[str, float] = {}
+    out = []
+    for c in candidates:
+        if c.country not in severity:
+            severity[c.country] = risk.country_severity(
+                measures, c.country, mineral, destination, day, policy.severity_by_type
+            )
+        out.append(c if c.measure_severity == severity[c.country] else replace(c, measure_severity=severity[c.country]))
+    return out
 
 
 def _years(base: sr.BuyerOutcome, shocked: sr.BuyerOutcome) -> list[dict[str, Any]]:
@@ -306,6 +308,7 @@ def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None]
                 year=window.start.year,
                 weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
             )
+        capacity = {side: sr.capacity_by_year(ranked[side], window.years) for side in ranked}
         mineral_rows.append(
             {
                 "mineral": slug,
@@ -323,7 +326,10 @@ def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None]
         for org_id in holders.get(mid, []):
             required, required_unit = read.requirements.get((org_id, mid), (None, unit))
             factor = _factor(required_unit, unit)
-            lines = tuple(replace(line, volume=line.volume * factor) for line in read.lines.get((org_id, mid), []))
+            lines = tuple(
+                replace(line, volume=line.volume * factor) if factor != 1.0 else line
+                for line in read.lines.get((org_id, mid), [])
+            )
             buyer = sr.BuyerInputs(
                 organization=org_id,
                 mineral=slug,
@@ -334,8 +340,8 @@ def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None]
                 fallback_mix=FallbackMix(read.mix_tables.get(mid)),
                 feoc=feoc,
             )
-            b = sr.buyer_outcome(buyer, baseline, sr.BASELINE, window=window, alternatives=ranked["baseline"], cuts={})
-            s = sr.buyer_outcome(buyer, shocked, shocks, window=window, alternatives=ranked["scenario"], cuts=cuts)
+            b = sr.buyer_outcome(buyer, baseline, sr.BASELINE, window=window, cuts={}, capacity=capacity["baseline"])
+            s = sr.buyer_outcome(buyer, shocked, shocks, window=window, cuts=cuts, capacity=capacity["scenario"])
             buyers[org_id].append(
                 {
                     "mineral": slug,
