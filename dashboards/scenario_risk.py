@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from dashboards import risk
 from minerals.policy_terms import DEFAULT_SEVERITY, MeasureType
@@ -524,7 +524,14 @@ def requirement_after(inputs: BuyerInputs, demand: Sequence[DemandShock]) -> flo
     return max(0.0, base * factor)
 
 
-def at_risk_share(inputs: BuyerInputs, policy: PolicyInputs, *, day: date, losses: Sequence[float]) -> float | None:
+def at_risk_share(
+    inputs: BuyerInputs,
+    policy: PolicyInputs,
+    *,
+    day: date,
+    losses: Sequence[float],
+    trace_memo: dict[int, Any] | None = None,
+) -> float | None:
     """Share of the sourced volume not delivered on ``day``: lost to supply shocks, or blocked by
     measures anywhere along its chain (risk.buyer_exposure's restricted share of what still
     flows): ``1 - sum_l v_l (1 - loss_l) (1 - r) / sum_l v_l``. None without sourcing."""
@@ -547,23 +554,28 @@ def at_risk_share(inputs: BuyerInputs, policy: PolicyInputs, *, day: date, losse
         measures=policy.measures,
         feoc=inputs.feoc,
         severity_by_type=policy.severity_by_type,
+        trace_memo=trace_memo,
     )
     if exposure.restricted_share is None:
         return None
     return 1.0 - remaining * (1.0 - exposure.restricted_share) / total
 
 
-def capacity_by_year(alternatives: Sequence[risk.Alternative], years: Iterable[int]) -> dict[int, float]:
-    """Per year, the known capacity of the ranked alternatives available that year, net of the
-    measures they face (``capacity x (1 - measure_severity)``); unknown capacities add nothing."""
-    out = {}
-    for year in years:
-        out[year] = math.fsum(
-            a.source.available_capacity * (1.0 - (a.source.measure_severity or 0.0))
-            for a in alternatives
-            if a.available_from is not None and a.available_from <= year and a.source.available_capacity
-        )
-    return out
+def capacity_by_year(
+    candidates: Sequence[risk.AlternativeSource], years: Iterable[int], *, first_year: int, feoc: frozenset[str]
+) -> dict[int, float]:
+    """Per year, the known capacity of the sources risk.rank_alternatives would offer (no FEOC
+    tie, capacity above 0) that are available that year (``risk.available_from``, reference year
+    ``first_year``), net of the measures they face (``capacity x (1 - measure_severity)``);
+    unknown capacities add nothing. The ranking's order does not change the sum, so it is not run."""
+    offered = []
+    for source in candidates:
+        if risk.not_alternative_reason(source, feoc=feoc) is not None or not source.available_capacity:
+            continue
+        start, _ = risk.available_from(source, first_year)
+        if start is not None:
+            offered.append((start, source.available_capacity * (1.0 - (source.measure_severity or 0.0))))
+    return {year: math.fsum(c for start, c in offered if start <= year) for year in years}
 
 
 def covered_volume(at_risk: float, capacity: float) -> float:
@@ -580,6 +592,7 @@ def buyer_outcome(
     alternatives: Sequence[risk.Alternative] = (),
     cuts: Mapping[str, float],
     capacity: Mapping[int, float] | None = None,
+    trace_memos: dict[Any, dict[int, Any]] | None = None,
 ) -> BuyerOutcome:
     """Volume at risk per year of the window (requirement x day-weighted at-risk share x the
     year's days in the window / the year's days), the part ``alternatives`` (ranked by
@@ -589,7 +602,9 @@ def buyer_outcome(
     measures = _for_mineral(policy.measures, inputs.mineral)
     policy = PolicyInputs(measures, policy.severity_by_type)  # the others never apply to this mineral
     if capacity is None:
-        capacity = capacity_by_year(alternatives, window.years)
+        capacity = capacity_by_year(
+            [a.source for a in alternatives], window.years, first_year=window.start.year, feoc=inputs.feoc
+        )
     facility_shocks = {s.facility_id: s for s in shocks.facilities}
     first_year = window.start.year
     by_year: dict[int, list[Segment]] = {}
@@ -605,7 +620,10 @@ def buyer_outcome(
         for segment in year_segments:
             key = (_in_force_signature(measures, segment.start), losses)
             if key not in share_cache:
-                share_cache[key] = at_risk_share(inputs, policy, day=segment.start, losses=losses)
+                memo = None
+                if trace_memos is not None:
+                    memo = trace_memos.setdefault((key[0], inputs.country), {})
+                share_cache[key] = at_risk_share(inputs, policy, day=segment.start, losses=losses, trace_memo=memo)
             values.append((segment, share_cache[key]))
         days = sum(s.days for s in year_segments)
         year_days = (date(year + 1, 1, 1) - date(year, 1, 1)).days

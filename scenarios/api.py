@@ -117,41 +117,8 @@ class ScenarioSerializer(serializers.Serializer):
 
     def scenario_data(self) -> services.ScenarioData:
         d = self.validated_data
-        return services.ScenarioData(
-            name=d["name"],
-            assumptions=d.get("assumptions", ""),
-            as_of=d["as_of"],
-            window_start=d["window_start"],
-            window_end=d["window_end"],
-            licence_approval_rate=d.get("licence_approval_rate"),
-            policy=[
-                services.PolicyShockData(
-                    kind=p["kind"],
-                    measure_id=p["measure"].pk if p.get("measure") else None,
-                    issuer_id=p["issuer"].pk if p.get("issuer") else None,
-                    on=p.get("on"),
-                    until=p.get("until"),
-                    measure_type=p.get("measure_type", ""),
-                    mineral_ids=[m.pk for m in p.get("minerals", [])],
-                    target_ids=[c.pk for c in p.get("targets", [])],
-                )
-                for p in d.get("policy_shocks", [])
-            ],
-            supply=[
-                services.SupplyShockData(
-                    kind=s["kind"],
-                    mineral_id=s["mineral"].pk if s.get("mineral") else None,
-                    country_id=s["country"].pk if s.get("country") else None,
-                    cut_percent=s.get("cut_percent"),
-                    facility_id=s["facility"].pk if s.get("facility") else None,
-                    delay_years=s.get("delay_years"),
-                )
-                for s in d.get("supply_shocks", [])
-            ],
-            demand=[
-                services.DemandShockData(mineral_id=x["mineral"].pk, change_percent=x["change_percent"])
-                for x in d.get("demand_shocks", [])
-            ],
+        return services.scenario_data(
+            d, d.get("policy_shocks", []), d.get("supply_shocks", []), d.get("demand_shocks", [])
         )
 
 

@@ -97,37 +97,7 @@ def _kept(formset: forms.BaseFormSet) -> list[dict[str, Any]]:
 
 def scenario_data(form: ScenarioForm, policy: Any, supply: Any, demand: Any) -> services.ScenarioData:
     """The valid forms as the service's input."""
-    return services.ScenarioData(
-        **form.cleaned_data,
-        policy=[
-            services.PolicyShockData(
-                kind=d["kind"],
-                measure_id=d["measure"].pk if d.get("measure") else None,
-                issuer_id=d["issuer"].pk if d.get("issuer") else None,
-                on=d.get("on"),
-                until=d.get("until"),
-                measure_type=d.get("measure_type") or "",
-                mineral_ids=[m.pk for m in d.get("minerals") or []],
-                target_ids=[c.pk for c in d.get("targets") or []],
-            )
-            for d in _kept(policy)
-        ],
-        supply=[
-            services.SupplyShockData(
-                kind=d["kind"],
-                mineral_id=d["mineral"].pk if d.get("mineral") else None,
-                country_id=d["country"].pk if d.get("country") else None,
-                cut_percent=d.get("cut_percent"),
-                facility_id=d["facility"].pk if d.get("facility") else None,
-                delay_years=d.get("delay_years"),
-            )
-            for d in _kept(supply)
-        ],
-        demand=[
-            services.DemandShockData(mineral_id=d["mineral"].pk, change_percent=d["change_percent"])
-            for d in _kept(demand)
-        ],
-    )
+    return services.scenario_data(form.cleaned_data, _kept(policy), _kept(supply), _kept(demand))
 
 
 def initial_of(

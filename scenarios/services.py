@@ -76,6 +76,54 @@ class ScenarioData:
     demand: Sequence[DemandShockData] = field(default_factory=tuple)
 
 
+def _pk(value: Any) -> Any:
+    return value.pk if value is not None else None
+
+
+def scenario_data(
+    head: dict[str, Any],
+    policy: Iterable[dict[str, Any]],
+    supply: Iterable[dict[str, Any]],
+    demand: Iterable[dict[str, Any]],
+) -> ScenarioData:
+    """Validated input (the form and formsets' cleaned data, or the API's) as the service's
+    input: related rows as model instances (measure, issuer, minerals, targets, mineral,
+    country, facility), the rest as typed values."""
+    return ScenarioData(
+        name=head["name"],
+        assumptions=head.get("assumptions") or "",
+        as_of=head["as_of"],
+        window_start=head["window_start"],
+        window_end=head["window_end"],
+        licence_approval_rate=head.get("licence_approval_rate"),
+        policy=[
+            PolicyShockData(
+                kind=d["kind"],
+                measure_id=_pk(d.get("measure")),
+                issuer_id=_pk(d.get("issuer")),
+                on=d.get("on"),
+                until=d.get("until"),
+                measure_type=d.get("measure_type") or "",
+                mineral_ids=[m.pk for m in d.get("minerals") or []],
+                target_ids=[c.pk for c in d.get("targets") or []],
+            )
+            for d in policy
+        ],
+        supply=[
+            SupplyShockData(
+                kind=d["kind"],
+                mineral_id=_pk(d.get("mineral")),
+                country_id=_pk(d.get("country")),
+                cut_percent=d.get("cut_percent"),
+                facility_id=_pk(d.get("facility")),
+                delay_years=d.get("delay_years"),
+            )
+            for d in supply
+        ],
+        demand=[DemandShockData(mineral_id=d["mineral"].pk, change_percent=d["change_percent"]) for d in demand],
+    )
+
+
 @transaction.atomic
 def scenario_save(
     *,
@@ -289,26 +337,35 @@ def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None]
             inputs, shocked, shocks.output_cuts, window=window, destination=destination, china_group=china_group
         )
         cuts = dict(after.cut_countries)
-        ranked = {}
-        for side, policy, sources in (
-            ("baseline", baseline, candidates.get(mid, [])),
-            (
-                "scenario",
-                shocked,
+        sides = {
+            "baseline": _with_severity(candidates.get(mid, []), baseline, slug, destination, window.start),
+            "scenario": _with_severity(
                 sr.shocked_candidates(
                     candidates.get(mid, []), cuts=cuts, facilities=shocks.facilities, first_year=window.start.year
                 ),
+                shocked,
+                slug,
+                destination,
+                window.start,
             ),
-        ):
-            ranked[side] = risk.rank_alternatives(
-                1.0,
-                _with_severity(sources, policy, slug, destination, window.start),
-                feoc=feoc,
-                required_stage=Stage.REFINERY,
-                year=window.start.year,
-                weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
-            )
-        capacity = {side: sr.capacity_by_year(ranked[side], window.years) for side in ranked}
+        }
+        capacity = {
+            side: sr.capacity_by_year(sources, window.years, first_year=window.start.year, feoc=feoc)
+            for side, sources in sides.items()
+        }
+        # The scenario's ranked alternatives, the first three shown (risk.rank_alternatives).
+        ranked = risk.rank_alternatives(
+            1.0,
+            sides["scenario"],
+            feoc=feoc,
+            required_stage=Stage.REFINERY,
+            year=window.start.year,
+            weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
+        )
+        # Buyers of one mineral share its network: facility traces are computed once per side,
+        # set of measures in force and buyer country, not once per buyer.
+        memos: dict[str, dict[Any, dict[int, Any]]] = {"baseline": {}, "scenario": {}}
+        fallback_mix = FallbackMix(read.mix_tables.get(mid))
         mineral_rows.append(
             {
                 "mineral": slug,
@@ -319,7 +376,7 @@ def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None]
                 "cut_countries": [list(c) for c in after.cut_countries],
                 "alternatives": [
                     {"name": a.source.name, "country": a.source.country, "available_from": a.available_from}
-                    for a in ranked["scenario"][:3]
+                    for a in ranked[:3]
                 ],
             }
         )
@@ -337,11 +394,22 @@ def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None]
                 requirement=required * factor if required is not None else None,
                 lines=lines,
                 network=read.networks[mid],
-                fallback_mix=FallbackMix(read.mix_tables.get(mid)),
+                fallback_mix=fallback_mix,
                 feoc=feoc,
             )
-            b = sr.buyer_outcome(buyer, baseline, sr.BASELINE, window=window, cuts={}, capacity=capacity["baseline"])
-            s = sr.buyer_outcome(buyer, shocked, shocks, window=window, cuts=cuts, capacity=capacity["scenario"])
+            b = sr.buyer_outcome(
+                buyer,
+                baseline,
+                sr.BASELINE,
+                window=window,
+                cuts={},
+                capacity=capacity["baseline"],
+                trace_memos=memos["baseline"],
+            )
+            s = sr.buyer_outcome(
+                buyer, shocked, shocks, window=window, cuts=cuts, capacity=capacity["scenario"],
+                trace_memos=memos["scenario"],
+            )  # fmt: skip
             buyers[org_id].append(
                 {
                     "mineral": slug,

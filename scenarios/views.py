@@ -143,6 +143,12 @@ def _tables(minerals: list[dict[str, Any]], buyer: list[dict[str, Any]]) -> dict
     }  # fmt: skip
 
 
+def _chart(filename: str, chart_id: str, figure: Any, label: str) -> dict[str, Any]:
+    """A chart as dashboards/_chart.html embeds it (json_script; PNG through Plotly's modebar)."""
+    payload = dashboard_figures.payload(figure)
+    return {"id": chart_id, "payload": payload, "filename": f"lodestone-{filename}", "label": label}
+
+
 @login_required
 def scenario_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     organization, role = _membership(request)
@@ -157,27 +163,13 @@ def scenario_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
         return table_response(tables[wanted], fmt, filename_stem=f"lodestone-scenario-{scenario.pk}")
     charts = []
     if minerals:
-        charts.append(
-            {
-                "id": "scenario-minerals",
-                "payload": dashboard_figures.payload(
-                    figures.mineral_comparison(minerals, title=f"{scenario.name}: restricted share by mineral")
-                ),
-                "filename": f"lodestone-scenario-{scenario.pk}-minerals",
-                "label": "Grouped bars: restricted share of world supply per mineral, baseline and scenario.",
-            }
-        )
+        figure = figures.mineral_comparison(minerals, title=f"{scenario.name}: restricted share by mineral")
+        label = "Grouped bars: restricted share of world supply per mineral, baseline and scenario."
+        charts.append(_chart(f"scenario-{scenario.pk}-minerals", "scenario-minerals", figure, label))
     if buyer:
-        charts.append(
-            {
-                "id": "scenario-volumes",
-                "payload": dashboard_figures.payload(
-                    figures.volume_at_risk(buyer, title=f"{scenario.name}: volume at risk by year")
-                ),
-                "filename": f"lodestone-scenario-{scenario.pk}-volumes",
-                "label": "Grouped bars: volume at risk per mineral and year, baseline, scenario and covered.",
-            }
-        )
+        figure = figures.volume_at_risk(buyer, title=f"{scenario.name}: volume at risk by year")
+        label = "Grouped bars: volume at risk per mineral and year, baseline, scenario and covered."
+        charts.append(_chart(f"scenario-{scenario.pk}-volumes", "scenario-volumes", figure, label))
     context = {
         "scenario": scenario,
         "run": run,

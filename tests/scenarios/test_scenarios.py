@@ -213,12 +213,14 @@ def test_list_page_and_api_list_read_a_fixed_number_of_queries(
     for _ in range(3):
         services.scenario_save(data=data, organization=two_buyers["org_a"])
     client.force_login(two_buyers["analyst"])
+    client.get("/scenarios/")  # warm: process-wide caches (content types, ...) filled once
     # Session, user, membership, the scenarios, their latest runs.
     with django_assert_num_queries(5):
         response = client.get("/scenarios/")
     assert response.content.decode().count("A&#x27;s own") == 3
     api = APIClient()
     api.force_authenticate(two_buyers["analyst"])
+    api.get("/api/v1/scenarios/")  # warm, as above
     # Membership, count, the page of scenarios, then the prefetched relations that have rows here:
     # policy shocks, their minerals, targets and measures (the demand shocks' and supply shocks'
     # minerals and facilities are skipped by Django when no row refers to one): 7, any number of scenarios.
