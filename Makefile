@@ -30,7 +30,7 @@ setup: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo $(if $(DATABASE_URL),,--with-logins)
 	$(BIN)/python manage.py alerts_catch_up
-	$(BIN)/python manage.py seed_scenarios
+	$(BIN)/python manage.py seed_scenarios --run
 
 run: setup
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0

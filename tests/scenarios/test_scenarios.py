@@ -92,6 +92,21 @@ def test_builtin_scenarios_hand_checked_for_demo_buyer(demo: None) -> None:
     assert _years(germanium, "uncovered") == _years(germanium, "at_risk")
 
 
+def test_seed_scenarios_runs_the_builtins_once(demo: None, django_capture_on_commit_callbacks: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_scenarios", "--run", stdout=out)
+    assert ScenarioRun.objects.filter(status=ScenarioRun.Status.DONE).count() == 4
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_scenarios", "--run", stdout=out)  # unchanged data: the stored runs answer
+    assert ScenarioRun.objects.count() == 4
+    assert Scenario.objects.filter(organization__isnull=True).count() == 4
+
+
 def test_a_run_is_stored_once_per_data_version_and_reruns_the_same(
     demo: None, django_capture_on_commit_callbacks: Any
 ) -> None:
