@@ -6,14 +6,15 @@ import pytest
 
 from scenarios.models import Scenario
 from suppliers.models import Organization
-from tests.browser.test_pages import _charts_drawn, _log_in, _open, page_cache, site, watched  # noqa: F401
+from tests.browser.conftest import log_in, open_page
+from tests.browser.test_pages import _charts_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_create_run_and_compare(watched, screenshots) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_create_run_and_compare(watched, screenshots) -> None:  # type: ignore[no-untyped-def]
     page, watch = watched
-    _log_in(page, watch)
+    log_in(page, watch)
     page.click('nav a:has-text("Scenarios")')
     page.wait_for_url("**/scenarios/")
     page.click('a:has-text("New scenario")')
@@ -47,4 +48,4 @@ def test_create_run_and_compare(watched, screenshots) -> None:  # type: ignore[n
     watch.assert_clean()
 
     # Another organization's scenario answers 404.
-    _open(page, watch, "/scenarios/999999/", status=404)
+    open_page(page, watch, "/scenarios/999999/", status=404)
