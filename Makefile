@@ -30,6 +30,7 @@ setup: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo $(if $(DATABASE_URL),,--with-logins)
 	$(BIN)/python manage.py alerts_catch_up
+	$(BIN)/python manage.py seed_scenarios --run
 
 run: setup
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -51,7 +52,7 @@ lint: $(VENV)/.dev
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev
-	$(BIN)/mypy minerals suppliers dashboards alerts config
+	$(BIN)/mypy minerals suppliers dashboards alerts scenarios config
 
 clean:
 	rm -rf $(VENV) var/lodestone.sqlite3* var/staticfiles

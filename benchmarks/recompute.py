@@ -224,11 +224,11 @@ def load(scale: float, rng: random.Random) -> None:
         for fid, mid, _ in facilities:
             by_mineral.setdefault(mid, []).append(fid)
         with raw.copy(
-            "COPY suppliers_requirement (organization_id, mineral_id, annual_quantity, unit, notes) FROM STDIN"
+            "COPY suppliers_requirement (organization_id, mineral_id, annual_quantity, unit, notes, stage) FROM STDIN"
         ) as req:
             for org in orgs:
                 for mid in rng.sample(mineral_ids, 3):
-                    req.write_row((org, mid, 100.0, "t", ""))
+                    req.write_row((org, mid, 100.0, "t", "", "refinery"))
         cursor.execute("SELECT organization_id, mineral_id FROM suppliers_requirement")
         pairs = cursor.fetchall()
         with raw.copy(

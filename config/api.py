@@ -17,6 +17,7 @@ from rest_framework.routers import DefaultRouter
 from alerts.api import EventListView
 from dashboards.api.views import ExposureView, FacilityViewSet, MetricsView
 from minerals.api import views as reference
+from scenarios.api import ScenarioViewSet
 from suppliers.api import views as portfolio
 
 app_name = "api"
@@ -50,6 +51,7 @@ router.register("companies", portfolio.CompanyViewSet, basename="company")
 router.register("facilities", FacilityViewSet, basename="facility")
 router.register("requirements", portfolio.RequirementViewSet, basename="requirement")
 router.register("sourcing", portfolio.SourcingViewSet, basename="sourcing")
+router.register("scenarios", ScenarioViewSet, basename="scenario")
 
 urlpatterns = [
     path("", include(router.urls)),

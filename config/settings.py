@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "suppliers",
     "dashboards",
     "alerts",
+    "scenarios",
 ]
 
 MIDDLEWARE = [
@@ -170,6 +171,8 @@ CELERY_TIMEZONE = "UTC"
 # django-celery-beat's DatabaseScheduler imports this schedule into its tables on start.
 CELERY_BEAT_SCHEDULE = {
     "dashboards-sweep-stale": {"task": "dashboards.tasks.sweep_stale", "schedule": 60.0},
+    # Scenarios whose stored result used older data run again (scenarios.services.stale_scenarios_rerun).
+    "scenarios-rerun-stale": {"task": "scenarios.tasks.rerun_stale_scenarios", "schedule": 300.0},
     # Alerts: history rows -> events (change data capture), and the daily suspension deadlines
     # (idempotent and catching up, so an hourly run costs nothing and survives a missed day).
     "alerts-capture-policy-changes": {"task": "alerts.tasks.capture_policy_changes", "schedule": 60.0},

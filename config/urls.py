@@ -16,5 +16,6 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("api/v1/", include("config.api", namespace="api")),
     path("", include("alerts.urls")),
+    path("", include("scenarios.urls")),
     path("", include("dashboards.urls")),
 ]

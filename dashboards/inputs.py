@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Sum
 
 from dashboards import metric_sql, risk
 from dashboards.models import ImportMetric, MineralMetricsState, SupplyMetric
@@ -38,7 +38,7 @@ from minerals.models import (
     Stage,
     TradeFlow,
 )
-from suppliers.models import Company, Organization, OwnershipStake
+from suppliers.models import Company, Facility, Organization, OwnershipStake, Requirement, Sourcing, SupplyLink
 
 KG_PER_UNIT = {"kg": 1.0, "t": 1000.0}
 # Mirror statistics: one basis per (mineral, year), the most reliable first.
@@ -641,6 +641,157 @@ def measure_for_risk(measure: PolicyMeasure, *, minerals: Iterable[str], targets
 def severity_by_type() -> dict[str, float]:
     """Curators' per-type severities (one query); risk.DEFAULT_SEVERITY fills the rest."""
     return dict(MeasureTypeSeverity.objects.values_list("measure_type", "severity"))
+
+
+# --------------------------------------------------------------------------------------------
+# Buyer exposure: portfolios, supply networks and fallback mixes
+
+
+class FallbackMix(Mapping[str, Mapping[str, float]]):
+    """Assumed origin of material whose facility or inputs are unknown (documented rule).
+
+    A country listed as a producer in the mineral's most upstream production table (newest
+    year) is assumed to supply itself; any other country is assumed to draw on the world mix
+    of that table (known shares).
+    """
+
+    def __init__(self, table: SupplyTable | None) -> None:
+        self.producers = table.listed_countries if table else frozenset()
+        self.world = {c: s for c, s in (table.concentration.country_shares if table else ()) if s is not None}
+
+    def __getitem__(self, country: str) -> Mapping[str, float]:
+        if country in self.producers:
+            return {country: 1.0}
+        if not self.world:
+            raise KeyError(country)
+        return self.world
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.producers)
+
+    def __len__(self) -> int:
+        return len(self.producers)
+
+
+def mix_table(tables: Sequence[SupplyTable]) -> SupplyTable | None:
+    """The most upstream stage's newest table (preferring one with known shares; a fully
+    withheld table such as germanium's still names the producers)."""
+    for stage in STAGE_ORDER:
+        staged = [t for t in tables if t.stage == stage]
+        if staged:
+            return max(staged, key=lambda t: (not t.concentration.unknown, t.year))
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureInputs:
+    """What risk.buyer_exposure needs for every (organization, mineral) pair in scope: read by the
+    exposure recompute (dashboards.services) and by scenarios, which shock these inputs."""
+
+    organizations: dict[int, tuple[int, str]]  # id -> (data version, country)
+    requirements: dict[tuple[int, int], tuple[float, str]]  # (org, mineral) -> (annual quantity, unit)
+    pairs: set[tuple[int, int]]
+    mineral_versions: Mapping[int, int]
+    slugs: dict[int, str] = field(default_factory=dict)
+    sources: Mapping[int, SourceInfo] = field(default_factory=dict)
+    mix_tables: dict[int, SupplyTable | None] = field(default_factory=dict)
+    networks: dict[int, risk.SupplyNetwork] = field(default_factory=dict)
+    lines: dict[tuple[int, int], list[risk.SourcingLine]] = field(default_factory=dict)
+    measures: list[risk.Measure] = field(default_factory=list)
+    severities: dict[str, float] = field(default_factory=dict)
+
+
+def exposure_inputs(
+    *,
+    organization_ids: Sequence[int] | None = None,
+    mineral_ids: Sequence[int] | None = None,
+    mineral_versions: Mapping[int, int] | None = None,
+    supply: Sequence[SupplyTable] | None = None,
+) -> ExposureInputs:
+    """The inputs of every (organization, mineral) pair in scope, in a fixed number of queries.
+
+    Versions are read before the data they label (organizations first, then their portfolios;
+    minerals before production, facilities and links). Ownership control is solved once for
+    all companies (risk.controlled_companies) and set as the facilities' `china_controlled`
+    flag. Without any pair, the reads stop after the portfolios.
+    """
+    orgs = Organization.objects.all()
+    if organization_ids is not None:
+        orgs = orgs.filter(pk__in=organization_ids)
+    if mineral_ids is not None:
+        holds = Q(Exists(Requirement.objects.filter(organization=OuterRef("pk"), mineral_id__in=mineral_ids))) | Q(
+            Exists(Sourcing.objects.filter(organization=OuterRef("pk"), mineral_id__in=mineral_ids))
+        )
+        orgs = orgs.filter(holds)
+    org_info = {row[0]: (row[1], row[2]) for row in orgs.values_list("id", "data_version", "country_id").order_by()}
+    org_ids = list(org_info)
+
+    scope = Q(organization_id__in=org_ids)
+    if mineral_ids is not None:
+        scope &= Q(mineral_id__in=mineral_ids)
+    requirements = {
+        (r[0], r[1]): (r[2], r[3])
+        for r in Requirement.objects.filter(scope).values_list(
+            "organization_id", "mineral_id", "annual_quantity", "unit"
+        )
+    }
+    sourcing = list(
+        Sourcing.objects.filter(scope)
+        .values_list("organization_id", "mineral_id", "facility_id", "country_id", "annual_quantity", "share")
+        .order_by("id")
+    )
+    pairs = set(requirements) | {(s[0], s[1]) for s in sourcing}
+    minerals_in_scope = sorted({m for _, m in pairs} | set(mineral_ids or ()))
+    if mineral_versions is None:
+        mineral_versions = dict(Mineral.objects.filter(pk__in=minerals_in_scope).values_list("id", "data_version"))
+    slugs = dict(Mineral.objects.filter(pk__in=minerals_in_scope).values_list("id", "slug"))
+    if not pairs:
+        return ExposureInputs(org_info, requirements, pairs, mineral_versions, slugs)
+
+    sources = data_sources()
+    tables = list(supply) if supply is not None else supply_tables(minerals_in_scope, sources)
+    mix_tables = {m: mix_table([t for t in tables if t.mineral_id == m]) for m in minerals_in_scope}
+
+    controlled = feoc_controlled_companies()
+    facilities: dict[int, list[risk.FacilityNode]] = defaultdict(list)
+    facility_rows = Facility.objects.filter(mineral_id__in=minerals_in_scope).values_list(
+        "id", "mineral_id", "country_id", "company_id", "stage", "company__recorded_foreign_control"
+    )
+    for fid, mid, country, company, stage, recorded in facility_rows.order_by():
+        company_key = str(company)
+        facilities[mid].append(
+            risk.FacilityNode(
+                fid, country, china_controlled=recorded or company_key in controlled, company=company_key, stage=stage
+            )
+        )
+    links: dict[int, list[risk.Link]] = defaultdict(list)
+    for up, down, link_share, mid in SupplyLink.objects.filter(mineral_id__in=minerals_in_scope).values_list(
+        "upstream_id", "downstream_id", "share", "mineral_id"
+    ):
+        links[mid].append(risk.Link(up, down, link_share))
+    networks = {m: risk.supply_network(facilities[m], links[m]) for m in minerals_in_scope}
+    measures = policy_measures(minerals_in_scope)
+    severities = severity_by_type()
+
+    lines: dict[tuple[int, int], list[risk.SourcingLine]] = defaultdict(list)
+    for org_id, mid, facility_id, country, quantity, share in sourcing:
+        if quantity is None:
+            required = requirements.get((org_id, mid), (None, ""))[0]
+            quantity = share * required if share is not None and required is not None else 0.0
+        lines[(org_id, mid)].append(risk.SourcingLine(quantity, facility_id, country))
+    return ExposureInputs(
+        org_info,
+        requirements,
+        pairs,
+        mineral_versions,
+        slugs,
+        sources,
+        mix_tables,
+        networks,
+        lines,
+        measures,
+        severities,
+    )
 
 
 # --------------------------------------------------------------------------------------------

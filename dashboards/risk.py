@@ -1232,6 +1232,7 @@ def buyer_exposure(
     feoc: frozenset[str] = FEOC,
     control_threshold: float = CONTROL_THRESHOLD,
     severity_by_type: Mapping[str, float] | None = None,
+    trace_memo: dict[int, Any] | None = None,
 ) -> Exposure:
     """A buyer's China exposure for one mineral (section 5); shares of volume.
 
@@ -1256,6 +1257,10 @@ def buyer_exposure(
     it (that link is treated as a country line from the upstream facility's country) and
     reported in ``cycles``.
     An empty portfolio (total volume 0) gives every share ``None``.
+
+    ``trace_memo`` (a dict the caller keeps) reuses facility traces across calls that share
+    every input but the lines (many buyers of one mineral, one date, one country: scenarios);
+    the issue lists (cycles, unknown ids, ...) then name only what this call traced first.
     """
     for line in lines:
         _require_non_negative("sourcing volume", line.volume)
@@ -1271,6 +1276,8 @@ def buyer_exposure(
         as_of=as_of,
         severity_by_type=severity_by_type,
     )
+    if trace_memo is not None:
+        tracer.memo = trace_memo
     if total <= 0:
         return Exposure(
             total_volume=0.0,

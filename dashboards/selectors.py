@@ -648,6 +648,23 @@ def _alternative_candidates(
     return out
 
 
+def alternative_sources(
+    mineral_ids: Sequence[int],
+    *,
+    as_of: date,
+    unit_of: Mapping[int, str],
+    stage_of: Mapping[int, str],
+    slug_of: Mapping[int, str],
+    exposed_of: Mapping[int, float] | None = None,
+) -> dict[int, list[risk.AlternativeSource]]:
+    """The candidates `organization_alternatives` ranks, per mineral, for callers that rank them
+    under other inputs (scenarios). Seven queries whatever the number of minerals."""
+    found = _alternative_candidates(
+        mineral_ids, as_of=as_of, unit_of=unit_of, exposed_of=exposed_of or {}, stage_of=stage_of, slug_of=slug_of
+    )
+    return {mid: candidates for mid, (candidates, _) in found.items()}
+
+
 def _processing_where(table: SupplyMetric | None, feoc: frozenset[str]) -> str:
     """Where the stage bought is produced: its newest table's largest producer and share
     ("" without a table), saying so when that is a FEOC country."""

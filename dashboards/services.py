@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,24 +26,22 @@ from django.utils import timezone
 
 from dashboards import metric_sql, risk
 from dashboards.inputs import (
-    STAGE_ORDER,
+    FallbackMix,
     SupplyTable,
     china_group,
     data_sources,
-    feoc_controlled_companies,
+    exposure_inputs,
     feoc_countries,
     import_inputs,
     import_metric_row,
     import_tables,
     metrics_stale,
-    policy_measures,
-    severity_by_type,
     supply_metric_row,
     supply_tables,
 )
 from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
 from minerals.models import Mineral
-from suppliers.models import Facility, Organization, Requirement, Sourcing, SupplyLink
+from suppliers.models import Organization, Requirement, Sourcing
 
 logger = logging.getLogger(__name__)
 
@@ -259,42 +256,6 @@ def minerals_metrics_recompute(*, mineral_ids: Sequence[int], force: bool = Fals
 # 4. Buyer exposure
 
 
-class _FallbackMix(Mapping[str, Mapping[str, float]]):
-    """Assumed origin of material whose facility or inputs are unknown (documented rule).
-
-    A country listed as a producer in the mineral's most upstream production table (newest
-    year) is assumed to supply itself; any other country is assumed to draw on the world mix
-    of that table (known shares).
-    """
-
-    def __init__(self, table: SupplyTable | None) -> None:
-        self.producers = table.listed_countries if table else frozenset()
-        self.world = {c: s for c, s in (table.concentration.country_shares if table else ()) if s is not None}
-
-    def __getitem__(self, country: str) -> Mapping[str, float]:
-        if country in self.producers:
-            return {country: 1.0}
-        if not self.world:
-            raise KeyError(country)
-        return self.world
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.producers)
-
-    def __len__(self) -> int:
-        return len(self.producers)
-
-
-def _mix_table(tables: Sequence[SupplyTable]) -> SupplyTable | None:
-    """The most upstream stage's newest table (preferring one with known shares; a fully
-    withheld table such as germanium's still names the producers)."""
-    for stage in STAGE_ORDER:
-        staged = [t for t in tables if t.stage == stage]
-        if staged:
-            return max(staged, key=lambda t: (not t.concentration.unknown, t.year))
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class ExposureBatch:
     rows: list[ExposureMetric]
@@ -310,78 +271,18 @@ def exposures_compute(
     supply: Sequence[SupplyTable] | None = None,
     as_of: date | None = None,
 ) -> ExposureBatch:
-    """Exposure of every (organization, mineral) pair in scope, in a fixed number of queries.
-
-    Versions are read before the data they label (organizations first, then their portfolios;
-    minerals before production, facilities and links). Ownership control is solved once for
-    all companies (risk.controlled_companies) and passed to each buyer_exposure call as the
-    facilities' `china_controlled` flag.
-    """
+    """Exposure of every (organization, mineral) pair in scope, in a fixed number of queries
+    (the reads: dashboards.inputs.exposure_inputs, shared with scenarios)."""
     as_of = as_of or timezone.localdate()
-    orgs = Organization.objects.all()
-    if organization_ids is not None:
-        orgs = orgs.filter(pk__in=organization_ids)
-    if mineral_ids is not None:
-        holds = Q(Exists(Requirement.objects.filter(organization=OuterRef("pk"), mineral_id__in=mineral_ids))) | Q(
-            Exists(Sourcing.objects.filter(organization=OuterRef("pk"), mineral_id__in=mineral_ids))
-        )
-        orgs = orgs.filter(holds)
-    org_info = {row[0]: (row[1], row[2]) for row in orgs.values_list("id", "data_version", "country_id").order_by()}
-    org_ids = list(org_info)
-
-    scope = Q(organization_id__in=org_ids)
-    if mineral_ids is not None:
-        scope &= Q(mineral_id__in=mineral_ids)
-    requirements = {
-        (r[0], r[1]): (r[2], r[3])
-        for r in Requirement.objects.filter(scope).values_list(
-            "organization_id", "mineral_id", "annual_quantity", "unit"
-        )
-    }
-    sourcing = list(
-        Sourcing.objects.filter(scope)
-        .values_list("organization_id", "mineral_id", "facility_id", "country_id", "annual_quantity", "share")
-        .order_by("id")
+    read = exposure_inputs(
+        organization_ids=organization_ids, mineral_ids=mineral_ids, mineral_versions=mineral_versions, supply=supply
     )
-    pairs = set(requirements) | {(s[0], s[1]) for s in sourcing}
-    minerals_in_scope = sorted({m for _, m in pairs} | set(mineral_ids or ()))
-    if mineral_versions is None:
-        mineral_versions = dict(Mineral.objects.filter(pk__in=minerals_in_scope).values_list("id", "data_version"))
-    slugs = dict(Mineral.objects.filter(pk__in=minerals_in_scope).values_list("id", "slug"))
+    org_info, requirements, pairs = read.organizations, read.requirements, read.pairs
+    mineral_versions = read.mineral_versions
     if not pairs:
         return ExposureBatch(rows=[], organization_versions={o: v for o, (v, _) in org_info.items()}, pairs=set())
-
-    sources = data_sources()
-    tables = list(supply) if supply is not None else supply_tables(minerals_in_scope, sources)
-    mix_tables = {m: _mix_table([t for t in tables if t.mineral_id == m]) for m in minerals_in_scope}
-
-    controlled = feoc_controlled_companies()
-    facilities: dict[int, list[risk.FacilityNode]] = defaultdict(list)
-    facility_rows = Facility.objects.filter(mineral_id__in=minerals_in_scope).values_list(
-        "id", "mineral_id", "country_id", "company_id", "stage", "company__recorded_foreign_control"
-    )
-    for fid, mid, country, company, stage, recorded in facility_rows.order_by():
-        company_key = str(company)
-        facilities[mid].append(
-            risk.FacilityNode(
-                fid, country, china_controlled=recorded or company_key in controlled, company=company_key, stage=stage
-            )
-        )
-    links: dict[int, list[risk.Link]] = defaultdict(list)
-    for up, down, link_share, mid in SupplyLink.objects.filter(mineral_id__in=minerals_in_scope).values_list(
-        "upstream_id", "downstream_id", "share", "mineral_id"
-    ):
-        links[mid].append(risk.Link(up, down, link_share))
-    networks = {m: risk.supply_network(facilities[m], links[m]) for m in minerals_in_scope}
-    measures = policy_measures(minerals_in_scope)
-    severities = severity_by_type()
-
-    lines: dict[tuple[int, int], list[risk.SourcingLine]] = defaultdict(list)
-    for org_id, mid, facility_id, country, quantity, share in sourcing:
-        if quantity is None:
-            required = requirements.get((org_id, mid), (None, ""))[0]
-            quantity = share * required if share is not None and required is not None else 0.0
-        lines[(org_id, mid)].append(risk.SourcingLine(quantity, facility_id, country))
+    sources, slugs, lines, networks = read.sources, read.slugs, read.lines, read.networks
+    mix_tables, measures, severities = read.mix_tables, read.measures, read.severities
 
     now = timezone.now()
     rows = []
@@ -395,7 +296,7 @@ def exposures_compute(
             as_of=as_of,
             buyer_country=org_info[org_id][1],
             network=networks[mid],
-            fallback_mix=_FallbackMix(mix_table),
+            fallback_mix=FallbackMix(mix_table),
             measures=measures,
             feoc=feoc_countries(),
             severity_by_type=severities,

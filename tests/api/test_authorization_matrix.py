@@ -8,6 +8,7 @@ that is not gets 401/403/404, so the matrix checks access without depending on p
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -49,6 +50,11 @@ PORTFOLIO_OBJECT_PATCH = _row(401, 200, 404, 403, 403, 403, 403)
 PORTFOLIO_OBJECT_DELETE = _row(401, 204, 404, 403, 403, 403, 403)
 PUBLIC = _row(200, 200, 200, 200, 200, 200, 200)
 EVENTS_READ = _row(401, 200, 200, 403, 403, 403, 200)  # sessions, or a token with events:read
+# Scenarios: built-ins for every reader, organization A's own to A's members and portfolio tokens.
+SCENARIO_LIST = _row(401, 200, 200, 200, 200, 200, 200)
+SCENARIO_CREATE = _row(401, 400, 400, 403, 403, 403, 403)
+SCENARIO_OBJECT_READ = _row(401, 200, 404, 200, 404, 404, 404)
+SCENARIO_RUN = _row(401, 202, 404, 403, 403, 403, 403)
 TOKEN_ENDPOINT = _row(400, 400, 400, 400, 400, 400, 400)  # an empty body: no grant_type, no client
 
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
@@ -75,6 +81,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     **{(f"{name}-detail", "PUT"): PORTFOLIO_OBJECT_PUT for name in ("requirement", "sourcing")},
     **{(f"{name}-detail", "PATCH"): PORTFOLIO_OBJECT_PATCH for name in ("requirement", "sourcing")},
     **{(f"{name}-detail", "DELETE"): PORTFOLIO_OBJECT_DELETE for name in ("requirement", "sourcing")},
+    ("scenario-list", "GET"): SCENARIO_LIST,
+    ("scenario-list", "POST"): SCENARIO_CREATE,
+    ("scenario-detail", "GET"): SCENARIO_OBJECT_READ,
+    ("scenario-results", "GET"): SCENARIO_OBJECT_READ,
+    ("scenario-run", "POST"): SCENARIO_RUN,
     ("schema", "GET"): PUBLIC,
     ("docs", "GET"): PUBLIC,
     ("oauth-token", "POST"): TOKEN_ENDPOINT,
@@ -114,6 +125,17 @@ def test_every_route_has_an_entry() -> None:
     assert set(EXPECTED) - routes == set(), "entries for routes that no longer exist"
 
 
+def _scenario_a(world: Any) -> Any:
+    from scenarios import services
+    from scenarios.models import Scenario
+
+    existing = Scenario.objects.filter(organization=world.org_a).first()
+    data = services.ScenarioData(
+        name="A's scenario", as_of=date(2026, 1, 1), window_start=date(2027, 1, 1), window_end=date(2027, 12, 31)
+    )
+    return existing or services.scenario_save(data=data, organization=world.org_a)
+
+
 def _url(name: str, world: Any) -> str:
     from django.urls import reverse
 
@@ -132,6 +154,7 @@ def _url(name: str, world: Any) -> str:
         "facility-detail": {"key": facility_without_buyers.key},
         "requirement-detail": {"pk": world.requirement_a.pk},
         "sourcing-detail": {"pk": world.sourcing_a.pk},
+        **{f"scenario-{kind}": {"pk": _scenario_a(world).pk} for kind in ("detail", "results", "run")},
     }.get(name, {})
     url = reverse(f"api:{name}", kwargs=kwargs)
     return url + "?mineral=gallium" if name == "metrics" else url
