@@ -19,10 +19,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
-
-    @property
-    def events(self) -> list[dict[str, Any]]:
-        return list(json.loads(self.body)["events"])
+    events: list[dict[str, Any]]
 
 
 @dataclass
@@ -31,11 +28,21 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     responses: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # (path, idempotency key) pairs: what a receiver keeps after deduplication, and the raw count.
+    unique: set[tuple[str, str]] = field(default_factory=set)
+    total: int = 0
 
     def keys(self) -> list[str]:
         """Every idempotency key received, duplicates included."""
         with self.lock:
             return [e["idempotency_key"] for r in self.received for e in r.events]
+
+    def record(self, received: Received) -> None:
+        with self.lock:
+            self.received.append(received)
+            for event in received.events:
+                self.unique.add((received.path, event["idempotency_key"]))
+            self.total += len(received.events)
 
 
 @contextmanager
@@ -48,9 +55,12 @@ def webhook_receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             receiver = holder["receiver"]
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            with receiver.lock:
-                receiver.received.append(Received(self.path, dict(self.headers.items()), body))
-                status, headers = receiver.responses.get(self.path, (204, {}))
+            try:
+                events = list(json.loads(body)["events"])
+            except (ValueError, KeyError, TypeError):
+                events = []
+            receiver.record(Received(self.path, dict(self.headers.items()), body, events))
+            status, headers = receiver.responses.get(self.path, (204, {}))
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
