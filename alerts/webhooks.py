@@ -177,11 +177,13 @@ def endpoint_enable(*, endpoint_id: int, organization_id: int) -> bool:
     )
 
 
-def redeliver(*, delivery_ids: list[int], organization_id: int | None = None) -> int:
+def redeliver(*, delivery_ids: list[int], organization_id: int | None = None, endpoint_id: int | None = None) -> int:
     """Manual redelivery: the deliveries become due now (delivered or given up alike)."""
     deliveries = WebhookDelivery.objects.filter(pk__in=delivery_ids)
     if organization_id is not None:
         deliveries = deliveries.filter(endpoint__organization_id=organization_id)
+    if endpoint_id is not None:
+        deliveries = deliveries.filter(endpoint_id=endpoint_id)
     endpoint_ids = set(deliveries.values_list("endpoint_id", flat=True))
     count = deliveries.update(status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), delivered_at=None)
     transaction.on_commit(lambda: dispatch(endpoint_ids, email=False), robust=True)
