@@ -13,9 +13,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Concat
-from django.db.models import CharField, Value
 from django.utils import timezone
 
 from alerts.fanout import notify
@@ -58,7 +57,8 @@ def data_editions_capture() -> int:
     with transaction.atomic():
         fresh = []
         for batch in batches:
-            assert batch.source is not None and batch.finished_at is not None
+            assert batch.source is not None
+            assert batch.finished_at is not None
             new_edition = bool(batch.report.get("created_source"))
             kind = EventKind.DATA_EDITION if new_edition else EventKind.DATA_IMPORT
             source = batch.source

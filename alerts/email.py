@@ -21,7 +21,7 @@ from alerts.models import DeliveryPreference, EmailMode, Notification
 from suppliers.models import Membership
 
 BATCH = 500
-EAGERNESS = [EmailMode.INSTANT, EmailMode.DAILY, EmailMode.OFF]
+EAGERNESS: list[str] = [EmailMode.INSTANT, EmailMode.DAILY, EmailMode.OFF]
 
 
 def email_modes(user_ids: set[int]) -> dict[int, str]:
@@ -103,4 +103,3 @@ def preference_set(*, user_id: int | None = None, organization_id: int | None = 
     updated = DeliveryPreference.objects.filter(owner).update(email=email)
     if not updated:
         DeliveryPreference.objects.create(user_id=user_id, organization_id=organization_id, email=email)
-

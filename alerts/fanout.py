@@ -67,17 +67,17 @@ def notify(events: Iterable[Event], *, audience: Mapping[int, Iterable[int]] | N
     # Events with the same minerals, issuer, type and organization have the same recipients: one
     # query per distinct combination (a burst of 1,000 changes on one mineral costs one).
     by_shape: dict[tuple[object, ...], list[int]] = {}
-    rows = []
+    rows: list[Notification] = []
     for event in events:
         if audience is not None:
-            user_ids = list(audience[event.pk])
+            recipient_ids = list(audience[event.pk])
         else:
             minerals = sorted(minerals_by_event[event.pk])
             shape = (tuple(minerals), event.issuer_id, event.measure_type, event.organization_id)
             if shape not in by_shape:
                 by_shape[shape] = list(recipients(event, minerals))
-            user_ids = by_shape[shape]
-        rows.extend(Notification(user_id=user_id, event_id=event.pk) for user_id in user_ids)
+            recipient_ids = by_shape[shape]
+        rows.extend(Notification(user_id=user_id, event_id=event.pk) for user_id in recipient_ids)
     before = Notification.objects.filter(event_id__in=minerals_by_event).count()
     Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     created = Notification.objects.filter(event_id__in=minerals_by_event).count() - before
@@ -91,9 +91,9 @@ def notify(events: Iterable[Event], *, audience: Mapping[int, Iterable[int]] | N
 def _webhook_deliveries_create(events: list[Event], notifications: list[Notification]) -> set[int]:
     """One delivery per (active endpoint, event) of the organizations told; returns the endpoints."""
     organizations_of: dict[int, set[int]] = defaultdict(set)
-    for user_id, org_id in Membership.objects.filter(
-        user_id__in={n.user_id for n in notifications}
-    ).values_list("user_id", "organization_id"):
+    for user_id, org_id in Membership.objects.filter(user_id__in={n.user_id for n in notifications}).values_list(
+        "user_id", "organization_id"
+    ):
         organizations_of[user_id].add(org_id)
     told: dict[int, set[int]] = defaultdict(set)  # event -> organizations
     for n in notifications:

@@ -26,14 +26,18 @@ class ThresholdForm(forms.Form):
         min_value=0, help_text="Shares as percentages (50 = 50 %); supply risk as is (1.0 = the EU threshold)."
     )
     mineral = forms.ModelChoiceField(
-        queryset=Mineral.objects.order_by("name"), required=False, to_field_name="slug", empty_label="Every watched mineral"
+        queryset=Mineral.objects.order_by("name"),
+        required=False,
+        to_field_name="slug",
+        empty_label="Every watched mineral",
     )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("metric") in (ThresholdMetric.CHINA_SHARE, ThresholdMetric.RESTRICTED_SHARE) and data.get(
-            "level"
-        ) is not None:
+        if (
+            data.get("metric") in (ThresholdMetric.CHINA_SHARE, ThresholdMetric.RESTRICTED_SHARE)
+            and data.get("level") is not None
+        ):
             if data["level"] > 100:
                 raise forms.ValidationError("A share is at most 100 %.")
             data["level"] = data["level"] / 100  # stored as a fraction

@@ -31,6 +31,12 @@ class EventKind(models.TextChoices):
     THRESHOLD_CROSSED = "threshold.crossed", "Threshold crossed"
 
 
+def owned_by(**fields: int | None) -> Q:
+    """`field=value` lookups where None means NULL (a user's row, or an organization's default)."""
+    return Q(**{(f"{name}__isnull" if value is None else name): (True if value is None else value)
+                for name, value in fields.items()})  # fmt: skip
+
+
 class ThresholdMetric(models.TextChoices):
     """What a threshold watches: two per buyer and mineral (stored exposure), one per mineral."""
 

@@ -17,6 +17,7 @@ from alerts.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
+    owned_by,
 )
 from minerals.models import Mineral
 from suppliers.models import Membership, Organization, Requirement
@@ -57,7 +58,11 @@ def public_events(limit: int) -> QuerySet[Event]:
 
 
 def watches(user_id: int) -> QuerySet[Watch]:
-    return Watch.objects.filter(user_id=user_id, organization__isnull=True).select_related("mineral", "country").order_by("id")
+    return (
+        Watch.objects.filter(user_id=user_id, organization__isnull=True)
+        .select_related("mineral", "country")
+        .order_by("id")
+    )
 
 
 def portfolio_minerals(user_id: int) -> QuerySet[Mineral]:
@@ -68,7 +73,9 @@ def portfolio_minerals(user_id: int) -> QuerySet[Mineral]:
 
 def thresholds(*, organization_id: int, user_id: int | None) -> QuerySet[Threshold]:
     """A user's own thresholds in an organization, or (user None) the organization's defaults."""
-    return Threshold.objects.filter(organization_id=organization_id, user_id=user_id).select_related("mineral")
+    return Threshold.objects.filter(owned_by(user_id=user_id), organization_id=organization_id).select_related(
+        "mineral"
+    )
 
 
 def organization_watches(organization_id: int) -> QuerySet[Watch]:
@@ -118,5 +125,5 @@ def deliveries(endpoint_id: int) -> QuerySet[WebhookDelivery]:
 
 
 def email_mode(*, user_id: int | None = None, organization_id: int | None = None) -> str:
-    preference = DeliveryPreference.objects.filter(user_id=user_id, organization_id=organization_id).first()
+    preference = DeliveryPreference.objects.filter(owned_by(user_id=user_id, organization_id=organization_id)).first()
     return preference.email if preference else EmailMode.OFF

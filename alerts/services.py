@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from alerts.models import Threshold, ThresholdMetric, Watch
+from alerts.models import Threshold, ThresholdMetric, Watch, owned_by
 from minerals.models import Country, Mineral
 
 
@@ -23,16 +23,19 @@ def watch_add(
         raise ValidationError("Choose exactly one of a mineral, a country or a measure type.")
     if (user_id is None) == (organization_id is None):
         raise ValidationError("A watch belongs to a user or to an organization.")
-    watch, _ = Watch.objects.get_or_create(
-        user_id=user_id, organization_id=organization_id, mineral=mineral, country=country,
-        measure_type=measure_type or "",
-    )  # fmt: skip
+    owner = owned_by(user_id=user_id, organization_id=organization_id)
+    watch = Watch.objects.filter(owner, mineral=mineral, country=country, measure_type=measure_type or "").first()
+    if watch is None:
+        watch = Watch(user_id=user_id, organization_id=organization_id, mineral=mineral, country=country,
+                      measure_type=measure_type or "")  # fmt: skip
+        watch.full_clean(validate_unique=False)
+        watch.save()
     return watch
 
 
 def watch_remove(*, watch_id: int, user_id: int | None = None, organization_id: int | None = None) -> bool:
     """Stop watching; False when the watch is not the owner's (or is gone)."""
-    deleted, _ = Watch.objects.filter(pk=watch_id, user_id=user_id, organization_id=organization_id).delete()
+    deleted, _ = Watch.objects.filter(owned_by(user_id=user_id, organization_id=organization_id), pk=watch_id).delete()
     return bool(deleted)
 
 
@@ -42,12 +45,16 @@ def threshold_set(
     """A user's threshold (user_id) or the organization's default (None); the same one twice is one."""
     if metric not in ThresholdMetric.values or level < 0:
         raise ValidationError("Unknown metric or negative level.")
-    threshold, _ = Threshold.objects.get_or_create(
+    same = Threshold.objects.filter(
+        owned_by(user_id=user_id), organization_id=organization_id, metric=metric, level=level, mineral=mineral
+    ).first()
+    return same or Threshold.objects.create(
         organization_id=organization_id, user_id=user_id, metric=metric, level=level, mineral=mineral
     )
-    return threshold
 
 
 def threshold_remove(*, threshold_id: int, organization_id: int, user_id: int | None) -> bool:
-    deleted, _ = Threshold.objects.filter(pk=threshold_id, organization_id=organization_id, user_id=user_id).delete()
+    deleted, _ = Threshold.objects.filter(
+        owned_by(user_id=user_id), pk=threshold_id, organization_id=organization_id
+    ).delete()
     return bool(deleted)

@@ -80,9 +80,9 @@ def audiences(organization_ids: list[int] | None = None) -> dict[Key, set[int]]:
     rules: dict[tuple[int, int | None], dict[str, list[tuple[float, int | None]]]] = defaultdict(
         lambda: defaultdict(list)
     )
-    for org_id, user_id, metric, level, mineral_id in Threshold.objects.filter(
-        organization_id__in=members
-    ).values_list("organization_id", "user_id", "metric", "level", "mineral_id"):
+    for org_id, user_id, metric, level, mineral_id in Threshold.objects.filter(organization_id__in=members).values_list(
+        "organization_id", "user_id", "metric", "level", "mineral_id"
+    ):
         rules[(org_id, user_id)][metric].append((level, mineral_id))
     wanted: dict[Key, set[int]] = defaultdict(set)
     for org_id, users in members.items():

@@ -245,9 +245,7 @@ def _payloads(event_ids: list[int]) -> list[dict[str, Any]]:
     ):
         slugs[event_id].append(slug)
     events = Event.objects.filter(pk__in=event_ids).select_related("organization").order_by("id")
-    return [
-        event_payload(e, sorted(slugs[e.pk]), e.organization.slug if e.organization else None) for e in events
-    ]
+    return [event_payload(e, sorted(slugs[e.pk]), e.organization.slug if e.organization else None) for e in events]
 
 
 def endpoint_deliver(*, endpoint_id: int, max_batches: int = 20) -> DeliveryRun:
@@ -298,7 +296,9 @@ def endpoint_deliver(*, endpoint_id: int, max_batches: int = 20) -> DeliveryRun:
         retry_in = backoff_seconds(attempts)
         with transaction.atomic():
             pending = WebhookDelivery.objects.filter(pk__in=ids)
-            pending.update(attempts=F("attempts") + 1, last_status_code=status, next_attempt_at=now + timedelta(seconds=retry_in))
+            pending.update(
+                attempts=F("attempts") + 1, last_status_code=status, next_attempt_at=now + timedelta(seconds=retry_in)
+            )
             pending.filter(attempts__gte=MAX_ATTEMPTS).update(status=DeliveryStatus.FAILED)
             failures = endpoint.consecutive_failures + 1
             disable = failures >= settings.LODESTONE_WEBHOOK_DISABLE_AFTER

@@ -14,9 +14,11 @@ from minerals.models import DataSource, ImportBatch, ProductionRecord
 
 @pytest.mark.django_db
 def test_an_import_batch_is_told_once_to_the_buyers_of_its_minerals(buyer) -> None:  # type: ignore[no-untyped-def]
-    record = ProductionRecord.objects.select_related("source", "mineral").filter(
-        mineral__requirement__organization__name="Demo Buyer Inc."
-    ).first()
+    record = (
+        ProductionRecord.objects.select_related("source", "mineral")
+        .filter(mineral__requirement__organization__name="Demo Buyer Inc.")
+        .first()
+    )
     assert record is not None
     source: DataSource = record.source
     ImportBatch.objects.create(
@@ -27,13 +29,19 @@ def test_an_import_batch_is_told_once_to_the_buyers_of_its_minerals(buyer) -> No
         finished_at=timezone.now(), inserted=12, report={"created_source": True},
     )  # fmt: skip
     ImportBatch.objects.create(
-        source=source, importer="usgs_mcs", file_name="mcs.csv", status=ImportBatch.Status.SUCCEEDED,
-        finished_at=timezone.now() - dt.timedelta(days=40), inserted=3,
+        source=source,
+        importer="usgs_mcs",
+        file_name="mcs.csv",
+        status=ImportBatch.Status.SUCCEEDED,
+        finished_at=timezone.now() - dt.timedelta(days=40),
+        inserted=3,
     )  # fmt: skip  (long ago: outside the window)
     assert data_editions_capture() == 1
     assert data_editions_capture() == 0  # idempotent
     event = Event.objects.get(dedupe_key=f"import-batch:{new_edition.pk}")
-    assert event.kind == EventKind.DATA_EDITION and event.organization_id is None
+    assert event.kind == EventKind.DATA_EDITION
+    assert event.organization_id is None
     assert record.mineral_id in set(event.minerals.values_list("pk", flat=True))
-    assert event.details["inserted"] == 12 and event.details["source"] == source.key
+    assert event.details["inserted"] == 12
+    assert event.details["source"] == source.key
     assert Notification.objects.filter(event=event, user=buyer).exists()

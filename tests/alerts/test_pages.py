@@ -33,7 +33,9 @@ def orgs(demo, django_user_model):  # type: ignore[no-untyped-def]
     b = Organization.objects.create(name="Other Buyer (fictional)", slug="other-buyer-alerts", country=a.country)
     users = {}
     for name, org, role in (("admin-a", a, "admin"), ("member-a", a, "viewer"), ("admin-b", b, "admin")):
-        users[name] = django_user_model.objects.create_user(f"alerts-{name}", password="pw-alerts-123456", email=f"{name}@example.test")
+        users[name] = django_user_model.objects.create_user(
+            f"alerts-{name}", password="pw-alerts-123456", email=f"{name}@example.test"
+        )
         Membership.objects.create(user=users[name], organization=org, role=role)
     endpoint = WebhookEndpoint.objects.create(organization=a, url="https://partner.example/hook", secret="whsec_a")
     event = Event.objects.create(kind=EventKind.THRESHOLD_CROSSED, occurred_at="2026-12-01T00:00:00Z", title="A's own",
@@ -71,14 +73,19 @@ def test_authorization_matrix_of_the_alerts_pages(client, orgs) -> None:  # type
             assert response.status_code == expected[role_index], (role, method, url)
     # The secret shows to A's admin only.
     client.force_login(orgs["admin-a"])
-    assert "whsec_a" in client.get(f"/inbox/organization/{orgs['a'].slug}/webhooks/{orgs['endpoint'].pk}/").content.decode()
+    assert (
+        "whsec_a"
+        in client.get(f"/inbox/organization/{orgs['a'].slug}/webhooks/{orgs['endpoint'].pk}/").content.decode()
+    )
 
 
 def test_events_api_shows_an_organizations_own_events_to_its_members_only(client, orgs) -> None:  # type: ignore[no-untyped-def]
     client.force_login(orgs["member-a"])
     assert "test-pages:a" in {e["dedupe_key"] for e in client.get("/api/v1/events/?page_size=1000").json()["results"]}
     client.force_login(orgs["admin-b"])
-    assert "test-pages:a" not in {e["dedupe_key"] for e in client.get("/api/v1/events/?page_size=1000").json()["results"]}
+    assert "test-pages:a" not in {
+        e["dedupe_key"] for e in client.get("/api/v1/events/?page_size=1000").json()["results"]
+    }
 
 
 def test_an_admin_sets_defaults_and_adds_a_loopback_webhook_in_development(client, orgs) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +99,8 @@ def test_an_admin_sets_defaults_and_adds_a_loopback_webhook_in_development(clien
     assert DeliveryPreference.objects.get(organization=orgs["a"]).email == "daily"
     assert email.email_modes({orgs["member-a"].pk})[orgs["member-a"].pk] == "daily"  # inherited
     response = client.post(url, {"action": "webhook", "url": "https://10.0.0.1/hook"})
-    assert response.status_code == 400 and "not public" in response.content.decode()
+    assert response.status_code == 400
+    assert "not public" in response.content.decode()
     with webhook_receiver() as receiver:
         assert client.post(url, {"action": "webhook", "url": f"{receiver.url}/in"}).status_code == 302
 
@@ -118,8 +126,13 @@ def test_daily_digest_collects_the_days_alerts(orgs, settings) -> None:  # type:
     member = orgs["member-a"]
     email.preference_set(user_id=member.pk, email="daily")
     events = [
-        Event.objects.create(kind=EventKind.POLICY_CHANGED, occurred_at="2026-12-02T00:00:00Z", title=f"Digest {i}",
-                             organization=orgs["a"], dedupe_key=f"test-pages:digest:{i}")  # fmt: skip
+        Event.objects.create(
+            kind=EventKind.POLICY_CHANGED,
+            occurred_at="2026-12-02T00:00:00Z",
+            title=f"Digest {i}",
+            organization=orgs["a"],
+            dedupe_key=f"test-pages:digest:{i}",
+        )
         for i in range(3)
     ]
     notify(events)
@@ -136,6 +149,6 @@ def test_the_webhook_admin_refuses_an_ssrf_url(admin_client, orgs, settings) -> 
         "/admin/alerts/webhookendpoint/add/",
         {"organization": orgs["a"].pk, "url": "https://127.0.0.1/hook", "description": "", "is_active": "on"},
     )
-    assert response.status_code == 200 and "not public" in response.content.decode()
+    assert response.status_code == 200
+    assert "not public" in response.content.decode()
     assert WebhookEndpoint.objects.count() == 1
-

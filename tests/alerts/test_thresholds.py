@@ -35,19 +35,23 @@ def test_a_crossing_fires_once_and_rearms_only_after_falling_back(buyer, django_
     assert row is not None
     mineral = row.mineral
     # The buyer's own threshold on this mineral; the colleague keeps the built-in 50 %.
-    Threshold.objects.create(organization=org, user=buyer, metric=ThresholdMetric.CHINA_SHARE, level=0.6, mineral=mineral)
+    Threshold.objects.create(
+        organization=org, user=buyer, metric=ThresholdMetric.CHINA_SHARE, level=0.6, mineral=mineral
+    )
 
     def at(share: float | None) -> None:
         ExposureMetric.objects.filter(pk=row.pk).update(direct_china_share=share)  # what a recompute writes
         thresholds_evaluate(organization_ids=[org.pk])
 
     at(0.5)  # below both levels (50 % is not above 50 %)
-    assert _china_events(0.6) == [] and [e for e in _china_events(0.5) if e.details["mineral_id"] == mineral.pk] == []
+    assert _china_events(0.6) == []
+    assert [e for e in _china_events(0.5) if e.details["mineral_id"] == mineral.pk] == []
     at(0.7)
     at(0.7)  # the beat runs again: nothing new
     at(0.65)  # still above
     [first] = _china_events(0.6)
-    assert first.organization_id == org.pk and first.details["value"] == 0.7
+    assert first.organization_id == org.pk
+    assert first.details["value"] == 0.7
     assert list(first.minerals.values_list("pk", flat=True)) == [mineral.pk]
     assert set(Notification.objects.filter(event=first).values_list("user_id", flat=True)) == {buyer.pk}
     colleague_events = [e for e in _china_events(0.5) if e.details["mineral_id"] == mineral.pk]
@@ -62,7 +66,8 @@ def test_a_crossing_fires_once_and_rearms_only_after_falling_back(buyer, django_
     assert len(_china_events(0.6)) == 1
     at(0.61)
     second = _china_events(0.6)[1]
-    assert second.details["value"] == 0.61 and second.dedupe_key.endswith(":2")
+    assert second.details["value"] == 0.61
+    assert second.dedupe_key.endswith(":2")
 
 
 @pytest.mark.django_db

@@ -30,7 +30,9 @@ def people(live_server, demo, django_user_model, settings):  # type: ignore[no-u
 
 
 def _log_in(page: Any, base: str, username: str, path: str) -> None:
-    page.goto(f"{base}/accounts/login/?next={path}" if not path.startswith("/admin") else f"{base}/admin/login/?next={path}")
+    page.goto(
+        f"{base}/accounts/login/?next={path}" if not path.startswith("/admin") else f"{base}/admin/login/?next={path}"
+    )
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("[type=submit]")
@@ -71,4 +73,5 @@ def test_the_inbox_shows_an_alert_after_a_curator_edits_a_watched_measure(page, 
     row.locator("button", has_text="Mark read").click()
     page.wait_for_url("**/inbox/")
     assert page.locator("tr[data-kind='policy.changed'].unread").count() == 0
-    assert not errors and not left, (errors, left)
+    assert not errors, errors
+    assert not left, f"requests left 127.0.0.1: {left}"
