@@ -162,7 +162,7 @@ def thresholds_evaluate(*, organization_ids: list[int] | None = None) -> int:
                 kind=EventKind.THRESHOLD_CROSSED,
                 occurred_at=now,
                 title=(
-                    f"{label} of {names[mineral_id]} rose above {_fmt(metric, level)}: {_fmt(metric, value)}"
+                    f"{label} of {names[mineral_id]} is above {_fmt(metric, level)}: {_fmt(metric, value)}"
                     f" ({org_names[org_id]})"
                 )[:400],
                 organization_id=org_id,
