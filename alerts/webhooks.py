@@ -27,6 +27,7 @@ import json
 import secrets
 import socket
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -238,14 +239,29 @@ def _claim(endpoint_id: int, batch: int) -> list[tuple[int, int, int]]:
     return rows
 
 
-def _payloads(event_ids: list[int]) -> list[dict[str, Any]]:
-    slugs: dict[int, list[str]] = {i: [] for i in event_ids}
-    for event_id, slug in Event.minerals.through.objects.filter(event_id__in=event_ids).values_list(
-        "event_id", "mineral__slug"
-    ):
-        slugs[event_id].append(slug)
-    events = Event.objects.filter(pk__in=event_ids).select_related("organization").order_by("id")
-    return [event_payload(e, sorted(slugs[e.pk]), e.organization.slug if e.organization else None) for e in events]
+# Events never change once written, and every endpoint told of one gets the same bytes: a worker
+# keeps the latest PAYLOAD_CACHE_SIZE serialized events (a burst to 100 endpoints builds each once),
+# keyed by id and the unique dedupe key (an id can come back after a rolled-back insert).
+PAYLOAD_CACHE_SIZE = 20_000
+_payload_cache: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+
+
+def _payloads(event_ids: list[int]) -> list[bytes]:
+    """Each event's JSON, in id order: one query, two more for the events not cached yet."""
+    keys = sorted(Event.objects.filter(pk__in=event_ids).values_list("pk", "dedupe_key"))
+    missing = [pk for pk, dedupe_key in keys if (pk, dedupe_key) not in _payload_cache]
+    if missing:
+        slugs: dict[int, list[str]] = {i: [] for i in missing}
+        for event_id, slug in Event.minerals.through.objects.filter(event_id__in=missing).values_list(
+            "event_id", "mineral__slug"
+        ):
+            slugs[event_id].append(slug)
+        for e in Event.objects.filter(pk__in=missing).select_related("organization"):
+            payload = event_payload(e, sorted(slugs[e.pk]), e.organization.slug if e.organization else None)
+            _payload_cache[(e.pk, e.dedupe_key)] = json.dumps(payload, separators=(",", ":")).encode()
+        while len(_payload_cache) > PAYLOAD_CACHE_SIZE:
+            _payload_cache.popitem(last=False)
+    return [_payload_cache[key] for key in keys if key in _payload_cache]
 
 
 def endpoint_deliver(*, endpoint_id: int, max_batches: int = 20) -> DeliveryRun:
@@ -260,7 +276,7 @@ def endpoint_deliver(*, endpoint_id: int, max_batches: int = 20) -> DeliveryRun:
             return DeliveryRun(delivered, more=False, retry_in=None)
         ids = [r[0] for r in claimed]
         event_ids = [r[1] for r in claimed]
-        body = json.dumps({"endpoint": endpoint.pk, "events": _payloads(event_ids)}, separators=(",", ":")).encode()
+        body = b'{"endpoint":%d,"events":[%s]}' % (endpoint.pk, b",".join(_payloads(event_ids)))
         timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",
