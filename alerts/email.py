@@ -38,8 +38,19 @@ def email_modes(user_ids: set[int]) -> dict[int, str]:
 
 def _claim(mode: str, *, older_than: timedelta | None = None) -> dict[int, list[Notification]]:
     with transaction.atomic():
-        unsent = Notification.objects.select_for_update(skip_locked=True).filter(
-            emailed_at__isnull=True, read_at__isnull=True, user__is_active=True
+        # Only the users who may want this mode (own preference, or an organization's default
+        # without one of their own): the many users without e-mail never crowd the batch.
+        own = DeliveryPreference.objects.filter(user__isnull=False, email=mode).values("user_id")
+        inherited = (
+            Membership.objects.filter(organization__alert_preference__email=mode)
+            .exclude(user__alert_preference__isnull=False)
+            .values("user_id")
+        )
+        unsent = Notification.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            Q(user_id__in=own) | Q(user_id__in=inherited),
+            emailed_at__isnull=True,
+            read_at__isnull=True,
+            user__is_active=True,
         )
         if older_than is not None:
             unsent = unsent.filter(created_at__lte=timezone.now() - older_than)
