@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -177,6 +178,12 @@ CELERY_BEAT_SCHEDULE = {
     # (idempotent and catching up, so an hourly run costs nothing and survives a missed day).
     "alerts-capture-policy-changes": {"task": "alerts.tasks.capture_policy_changes", "schedule": 60.0},
     "alerts-suspension-deadlines": {"task": "alerts.tasks.fire_suspension_deadlines", "schedule": 3600.0},
+    # New editions and import batches, threshold crossings after recomputes, and the deliveries a
+    # dead broker held back (webhooks due, instant e-mails); the daily digest at 07:00 UTC.
+    "alerts-capture-data-editions": {"task": "alerts.tasks.capture_data_editions", "schedule": 60.0},
+    "alerts-evaluate-thresholds": {"task": "alerts.tasks.evaluate_thresholds", "schedule": 60.0},
+    "alerts-sweep-deliveries": {"task": "alerts.tasks.sweep_deliveries", "schedule": 60.0},
+    "alerts-daily-digests": {"task": "alerts.tasks.send_daily_digests", "schedule": crontab(hour=7, minute=0)},
 }
 
 
@@ -470,3 +477,27 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# --- Alerts: webhooks and e-mail (docs/operations.md, "Alerts") ------------------------------
+# Webhook URLs must resolve to public addresses only; loopback (http or https) only in development.
+LODESTONE_WEBHOOK_ALLOW_LOOPBACK = env_bool("LODESTONE_WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
+LODESTONE_WEBHOOK_BATCH = env_int("LODESTONE_WEBHOOK_BATCH", 100, minimum=1)
+LODESTONE_WEBHOOK_BACKOFF_SECONDS = env_int("LODESTONE_WEBHOOK_BACKOFF_SECONDS", 10, minimum=1)
+LODESTONE_WEBHOOK_DISABLE_AFTER = env_int("LODESTONE_WEBHOOK_DISABLE_AFTER", 10, minimum=1)
+# Links in e-mails point here.
+LODESTONE_SITE_URL = env.str("LODESTONE_SITE_URL", default="http://127.0.0.1:8000")
+# E-mail: the console on the embedded default (alerts are printed), SMTP when EMAIL_HOST is set.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=VAR_DIR / "mail")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Lodestone <alerts@lodestone.invalid>")
