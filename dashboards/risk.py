@@ -1094,6 +1094,9 @@ class _Trace:
     china: float  # fraction of output whose chain touches China or a controlled facility
     unmapped: float  # fraction of output resting on a country fallback
     passthrough: float  # fraction of output not blocked by any stage's measures
+    # The same before the output leaves its own country: a downstream stage in that country
+    # takes this, since one country's export controls apply once, where the material leaves it.
+    domestic: float
 
 
 class _ChainTracer:
@@ -1158,7 +1161,9 @@ class _ChainTracer:
         total = math.fsum(mix.values())
         scale = 1.0 / total if total > 1.0 + _EPSILON else 1.0
         china = mix.get(CHINA, 0.0) * scale
-        blocked = math.fsum(s * scale * self.severity(o) for o, s in mix.items())
+        # Inputs from the country itself cross no border before its output does: its own
+        # measures are applied once, to that output (country_line, trace).
+        blocked = math.fsum(s * scale * self.severity(o) for o, s in mix.items() if o != country)
         return china, 1.0 - blocked
 
     def country_line(self, country: str, *, controlled: bool) -> _Trace:
@@ -1168,6 +1173,7 @@ class _ChainTracer:
             china=1.0 if controlled or country == CHINA else china,
             unmapped=1.0,
             passthrough=(1.0 - self.severity(country)) * unblocked,
+            domestic=unblocked,
         )
 
     def trace(self, facility_id: int) -> _Trace:
@@ -1187,7 +1193,7 @@ class _ChainTracer:
             upstream = self.facilities.get(link.upstream_id)
             if upstream is None:
                 self.unknown_ids.add(link.upstream_id)
-                part = _Trace(china=0.0, unmapped=1.0, passthrough=1.0)
+                part = _Trace(china=0.0, unmapped=1.0, passthrough=1.0, domestic=1.0)
             elif link.upstream_id in self.stack:
                 start = self.stack.index(link.upstream_id)
                 self.cycles.append((*self.stack[start:], link.upstream_id))
@@ -1196,7 +1202,8 @@ class _ChainTracer:
                 part = self.trace(link.upstream_id)
             china += weight * part.china
             unmapped += weight * part.unmapped
-            passthrough += weight * part.passthrough
+            same_country = upstream is not None and upstream.country == facility.country
+            passthrough += weight * (part.domestic if same_country else part.passthrough)
         remainder = max(0.0, 1.0 - linked * scale)
         if remainder > _EPSILON:
             if facility.stage in PRIMARY_STAGES:
@@ -1210,6 +1217,7 @@ class _ChainTracer:
             china=1.0 if self.is_controlled(facility) else min(1.0, china),
             unmapped=min(1.0, unmapped),
             passthrough=(1.0 - self.severity(facility.country)) * passthrough,
+            domestic=passthrough,
         )
         self.stack.pop()
         self.memo[facility_id] = result

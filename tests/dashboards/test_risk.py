@@ -846,6 +846,25 @@ def test_restricted_share_upstream_follows_destination_specific_ban() -> None:
     assert deu.restricted_share == pytest.approx(0.0)
 
 
+def test_a_countrys_export_control_applies_once_however_many_of_its_stages() -> None:
+    # China's gallium licence (severity 0.2). A Chinese refinery fed 0.5 by a Chinese mine and 0.5
+    # by an Australian one: the Chinese mine's output never leaves China before the refinery's
+    # does, so the licence applies once: unblocked (1 - 0.2) x (0.5 + 0.5) = 0.8, restricted 0.2
+    # (applying it at both stages gave 1 - 0.8 x (0.5 x 0.8 + 0.5) = 0.28). A country line from
+    # China whose fallback mix is China's own mines: restricted 0.2, not 1 - 0.8 x 0.8 = 0.36.
+    licence = _measure()
+    facilities = [FacilityNode(1, "CHN", stage="mine"), FacilityNode(2, "AUS", stage="mine"), FacilityNode(3, "CHN")]
+    links = [Link(1, 3, 0.5), Link(2, 3, 0.5)]
+    common = {"measures": [licence], "mineral": "gallium", "as_of": AS_OF}
+    refinery = buyer_exposure([SourcingLine(10, 3, "CHN")], facilities=facilities, links=links, **common)
+    assert refinery.restricted_share == pytest.approx(0.2)
+    country_line = buyer_exposure([SourcingLine(10, None, "CHN")], fallback_mix={"CHN": {"CHN": 1.0}}, **common)
+    assert country_line.restricted_share == pytest.approx(0.2)
+    # Bought from Japan, refined there from Chinese ore: the ore crosses a border, the licence applies.
+    japan = buyer_exposure([SourcingLine(10, None, "JPN")], fallback_mix={"JPN": {"CHN": 1.0}}, **common)
+    assert japan.restricted_share == pytest.approx(0.2)
+
+
 def test_empty_portfolio_gives_unknown_shares() -> None:
     for lines in ([], [SourcingLine(0, None, "CHN")]):
         result = buyer_exposure(lines, mineral="gallium", as_of=AS_OF)

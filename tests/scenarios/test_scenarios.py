@@ -33,20 +33,20 @@ def _years(row: dict[str, Any], key: str) -> list[float]:
 def test_builtin_scenarios_hand_checked_for_demo_buyer(demo: None) -> None:
     """Window 2026-01-01..2027-12-31 (365 + 365 days). Demo Buyer buys 1,600 kg of gallium from China
     (country line) and 400 kg from Japan (a listed gallium producer: its own output, unrestricted).
-    China's gallium licence (0.2) applies along the country line twice (country stage and its own
-    production mix, risk.buyer_exposure), 1 - 0.8^2 = 0.36; Ann. 46's U.S. ban is suspended until
-    2026-11-27, so in force 34 days of 2026.
+    China's gallium licence (0.2) applies once along the country line (China's own production mix
+    crosses no border before its output does, risk.buyer_exposure); Ann. 46's U.S. ban is suspended
+    until 2026-11-27, so in force 34 days of 2026.
 
-    * Baseline 2026: 1,600 x (0.36 x 331 + 1.0 x 34) / 365 = 671.386 kg; 2027: 1,600 kg.
+    * Baseline 2026: 1,600 x (0.2 x 331 + 1.0 x 34) / 365 = 439.233 kg; 2027: 1,600 kg.
     * Every suspension lapses: the ban all along, 1,600 kg both years.
-    * Licences approved at 50 %: 1 - 0.5^2 = 0.75; 2026: 1,600 x (0.75 x 331 + 34) / 365 = 1,237.260 kg.
+    * Licences approved at 50 %: 0.5; 2026: 1,600 x (0.5 x 331 + 34) / 365 = 874.521 kg.
     * China bans every controlled item to the U.S.: natural graphite's 30 t from China (licence:
-      0.36 x 30 = 10.8 t at risk) all at risk, 30 t a year.
+      0.2 x 30 = 6 t at risk) all at risk, 30 t a year.
     * Largest non-Chinese supplier lost (2026): for rare earths that is the U.S. itself (USGS MCS
       2025, 2024 mine output: China 270,000 t, U.S. 45,000 t of a world 390,000 t), so China's share
       goes from 270/390 = 0.6923 to 270/345 = 0.7826, and the buyer's 12 t from Mountain Pass are lost
-      beside the baseline's 5.76 t (16 t via the Japanese magnet plant x 0.8 China link x 0.2 x ... as
-      the baseline computes): 17.76 t.
+      beside the baseline's 3.2 t (16 t via the Japanese magnet plant, whose Chinese inputs cross
+      one border under China's licence: 16 x 0.2): 15.2 t.
     """
     built = {s.key: s for s in services.builtin_scenarios_ensure()}
     assert sorted(built) == [
@@ -56,7 +56,7 @@ def test_builtin_scenarios_hand_checked_for_demo_buyer(demo: None) -> None:
     lapse = services.scenario_compute(built["every-suspension-lapses"])
     gallium = _buyer_rows(lapse)["gallium"]
     assert gallium["unit"] == "kg"
-    assert _years(gallium, "baseline_at_risk") == pytest.approx([1600 * (0.36 * 331 + 34) / 365, 1600.0])
+    assert _years(gallium, "baseline_at_risk") == pytest.approx([1600 * (0.2 * 331 + 34) / 365, 1600.0])
     assert _years(gallium, "at_risk") == pytest.approx([1600.0, 1600.0])
     assert _minerals(lapse)["gallium"]["baseline"]["restricted_supply_share"] == pytest.approx(
         0.9868421 * (0.2 * 331 + 1.0 * 399) / 730, rel=1e-6
@@ -64,7 +64,7 @@ def test_builtin_scenarios_hand_checked_for_demo_buyer(demo: None) -> None:
 
     licences = services.scenario_compute(built["licences-approved-at-50"])
     assert _years(_buyer_rows(licences)["gallium"], "at_risk") == pytest.approx(
-        [1600 * (0.75 * 331 + 34) / 365, 1600.0]
+        [1600 * (0.5 * 331 + 34) / 365, 1600.0]
     )
     # Bismuth: a licence on China's 81.25 % of world supply, 0.2 -> 0.5.
     bismuth = _minerals(licences)["bismuth"]
@@ -75,7 +75,7 @@ def test_builtin_scenarios_hand_checked_for_demo_buyer(demo: None) -> None:
 
     ban = services.scenario_compute(built["china-bans-controlled-items-to-us"])
     graphite = _buyer_rows(ban)["graphite-natural"]
-    assert _years(graphite, "baseline_at_risk") == pytest.approx([10.8, 10.8])
+    assert _years(graphite, "baseline_at_risk") == pytest.approx([6.0, 6.0])
     assert _years(graphite, "at_risk") == pytest.approx([30.0, 30.0])
 
     lost = services.scenario_compute(built["largest-non-chinese-supplier-lost"])
@@ -84,8 +84,8 @@ def test_builtin_scenarios_hand_checked_for_demo_buyer(demo: None) -> None:
     assert rare_earths["baseline"]["china_supply_share"] == pytest.approx(270 / 390)
     assert rare_earths["scenario"]["china_supply_share"] == pytest.approx(270 / 345)
     buyer_re = _buyer_rows(lost)["rare-earths"]
-    assert _years(buyer_re, "baseline_at_risk") == pytest.approx([5.76])
-    assert _years(buyer_re, "at_risk") == pytest.approx([17.76])
+    assert _years(buyer_re, "baseline_at_risk") == pytest.approx([3.2])
+    assert _years(buyer_re, "at_risk") == pytest.approx([15.2])
     # Germanium: no alternative with a known capacity, so what is at risk stays uncovered.
     germanium = _buyer_rows(licences)["germanium"]
     assert germanium["covered_from"] is None
