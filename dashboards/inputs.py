@@ -27,6 +27,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
 from dashboards import metric_sql, risk
 from dashboards.models import MineralMetricsState, SupplyMetric
 from minerals.models import (
+    KG_PER_UNIT,
     CommodityMineral,
     DataSource,
     MeasureTypeSeverity,
@@ -39,7 +40,6 @@ from minerals.models import (
 )
 from suppliers.models import Company, Organization, OwnershipStake
 
-KG_PER_UNIT = {"kg": 1.0, "t": 1000.0}
 # Mirror statistics: one basis per (mineral, year), the most reliable first.
 BASIS_PREFERENCE = (TradeFlow.Basis.RECONCILED, TradeFlow.Basis.IMPORT_REPORTED, TradeFlow.Basis.EXPORT_REPORTED)
 # Stages in supply-chain order: the first one with data gives the fallback mix of exposure.

@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from dashboards import risk
 from dashboards.inputs import (
-    KG_PER_UNIT,
     STAGE_ORDER,
     data_sources,
     feoc_controlled_companies,
@@ -33,7 +32,15 @@ from dashboards.inputs import (
     supply_tables,
 )
 from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
-from minerals.models import WGI_DIMENSIONS, Mineral, MineralParameter, Stage, TradeRestrictionFactor, WgiScore
+from minerals.models import (
+    WGI_DIMENSIONS,
+    Mineral,
+    MineralParameter,
+    Stage,
+    TradeRestrictionFactor,
+    WgiScore,
+    convert_quantity,
+)
 from suppliers.models import Facility, Organization, Requirement, SupplyLink
 
 SUPPLY_FIELDS = (
@@ -364,9 +371,7 @@ def organization_exposure(*, organization: Organization, today: date | None = No
 _SUPPLYING_STATUSES = ("operating", "construction", "planned")
 
 
-def _convert(quantity: float, unit: str, to_unit: str) -> float:
-    """A quantity in kg or t expressed in `to_unit` (an unknown unit is taken as `to_unit`)."""
-    return quantity * KG_PER_UNIT.get(unit or to_unit, 1.0) / KG_PER_UNIT.get(to_unit, 1.0)
+_convert = convert_quantity
 
 
 def _alternative_candidates(
