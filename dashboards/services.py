@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -29,25 +28,27 @@ from django.utils import timezone
 
 from dashboards import metric_sql, risk
 from dashboards.inputs import (
-    STAGE_ORDER,
+    FallbackMix,
     ImportTable,
     SourceInfo,
     SupplyTable,
     china_group,
     data_sources,
-    feoc_controlled_companies,
     feoc_countries,
     import_inputs,
     import_tables,
     metrics_stale,
+    mix_table,
     policy_measures,
     severity_by_type,
+    sourcing_lines,
     supply_metric_row,
+    supply_networks,
     supply_tables,
 )
 from dashboards.models import ExposureMetric, ImportMetric, MineralMetricsState, SupplyMetric
 from minerals.models import Mineral
-from suppliers.models import Facility, Organization, Requirement, Sourcing, SupplyLink
+from suppliers.models import Organization, Requirement, Sourcing
 
 logger = logging.getLogger(__name__)
 
@@ -298,42 +299,6 @@ def minerals_metrics_recompute(*, mineral_ids: Sequence[int], force: bool = Fals
 # 4. Buyer exposure
 
 
-class _FallbackMix(Mapping[str, Mapping[str, float]]):
-    """Assumed origin of material whose facility or inputs are unknown (documented rule).
-
-    A country listed as a producer in the mineral's most upstream production table (newest
-    year) is assumed to supply itself; any other country is assumed to draw on the world mix
-    of that table (known shares).
-    """
-
-    def __init__(self, table: SupplyTable | None) -> None:
-        self.producers = table.listed_countries if table else frozenset()
-        self.world = {c: s for c, s in (table.concentration.country_shares if table else ()) if s is not None}
-
-    def __getitem__(self, country: str) -> Mapping[str, float]:
-        if country in self.producers:
-            return {country: 1.0}
-        if not self.world:
-            raise KeyError(country)
-        return self.world
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.producers)
-
-    def __len__(self) -> int:
-        return len(self.producers)
-
-
-def _mix_table(tables: Sequence[SupplyTable]) -> SupplyTable | None:
-    """The most upstream stage's newest table (preferring one with known shares; a fully
-    withheld table such as germanium's still names the producers)."""
-    for stage in STAGE_ORDER:
-        staged = [t for t in tables if t.stage == stage]
-        if staged:
-            return max(staged, key=lambda t: (not t.concentration.unknown, t.year))
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class ExposureBatch:
     rows: list[ExposureMetric]
@@ -392,49 +357,26 @@ def exposures_compute(
 
     sources = data_sources()
     tables = list(supply) if supply is not None else supply_tables(minerals_in_scope, sources)
-    mix_tables = {m: _mix_table([t for t in tables if t.mineral_id == m]) for m in minerals_in_scope}
+    mix_tables = {m: mix_table([t for t in tables if t.mineral_id == m]) for m in minerals_in_scope}
 
-    controlled = feoc_controlled_companies()
-    facilities: dict[int, list[risk.FacilityNode]] = defaultdict(list)
-    facility_rows = Facility.objects.filter(mineral_id__in=minerals_in_scope).values_list(
-        "id", "mineral_id", "country_id", "company_id", "stage", "company__recorded_foreign_control"
-    )
-    for fid, mid, country, company, stage, recorded in facility_rows.order_by():
-        company_key = str(company)
-        facilities[mid].append(
-            risk.FacilityNode(
-                fid, country, china_controlled=recorded or company_key in controlled, company=company_key, stage=stage
-            )
-        )
-    links: dict[int, list[risk.Link]] = defaultdict(list)
-    for up, down, link_share, mid in SupplyLink.objects.filter(mineral_id__in=minerals_in_scope).values_list(
-        "upstream_id", "downstream_id", "share", "mineral_id"
-    ):
-        links[mid].append(risk.Link(up, down, link_share))
-    networks = {m: risk.supply_network(facilities[m], links[m]) for m in minerals_in_scope}
+    networks = supply_networks(minerals_in_scope)
     measures = policy_measures(minerals_in_scope)
     severities = severity_by_type()
-
-    lines: dict[tuple[int, int], list[risk.SourcingLine]] = defaultdict(list)
-    for org_id, mid, facility_id, country, quantity, share in sourcing:
-        if quantity is None:
-            required = requirements.get((org_id, mid), (None, ""))[0]
-            quantity = share * required if share is not None and required is not None else 0.0
-        lines[(org_id, mid)].append(risk.SourcingLine(quantity, facility_id, country))
+    lines = sourcing_lines(sourcing, requirements)
 
     now = timezone.now()
     rows = []
     for org_id, mid in sorted(pairs):
         if mid not in mineral_versions:
             continue  # a mineral created after the versions were read: its own recompute follows
-        mix_table = mix_tables.get(mid)
+        mix_source = mix_tables.get(mid)
         exposure = risk.buyer_exposure(
             lines[(org_id, mid)],
             mineral=slugs[mid],
             as_of=as_of,
             buyer_country=org_info[org_id][1],
             network=networks[mid],
-            fallback_mix=_FallbackMix(mix_table),
+            fallback_mix=FallbackMix(mix_source),
             measures=measures,
             feoc=feoc_countries(),
             severity_by_type=severities,
@@ -448,8 +390,8 @@ def exposures_compute(
                 organization_data_version=org_info[org_id][0],
                 mineral_data_version=mineral_versions[mid],
                 computed_at=now,
-                sources=[sources[mix_table.source_id].as_json()]
-                if mix_table and mix_table.source_id in sources
+                sources=[sources[mix_source.source_id].as_json()]
+                if mix_source and mix_source.source_id in sources
                 else [],
                 requirement_quantity=required,
                 unit=unit,

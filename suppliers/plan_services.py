@@ -36,8 +36,9 @@ def plan_save(
 ) -> TransitionPlan:
     """Create a draft plan (its author: `user`), or rename / re-note `plan` of the organization."""
     if plan is None:
-        author = user if user is not None and user.is_authenticated else None
-        plan = TransitionPlan(organization=organization, author=author, is_example=is_example)
+        plan = TransitionPlan(organization=organization, is_example=is_example)
+        if user is not None and user.is_authenticated:
+            plan.author_id = user.pk
     elif plan.organization_id != organization.pk:
         raise ValidationError("The plan belongs to another organization.")
     plan.name, plan.notes = name, notes
