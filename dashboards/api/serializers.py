@@ -162,7 +162,7 @@ class AlternativesReportSerializer(serializers.Serializer):
 class PlanSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    status = serializers.ChoiceField(choices=["draft", "active"])
+    status = serializers.CharField(help_text="draft or active (at most one active plan per organization).")
     is_example = serializers.BooleanField()
     author = serializers.CharField(help_text="Username; empty when unknown.")
     steps = serializers.ListField(child=Row(), help_text="Steps, by mineral and year.")
