@@ -40,9 +40,13 @@ def test_plans_are_organization_bound(world: Any) -> None:
     plan = _plan(world)
     token_a = world.clients["token_a_portfolio_read"]
     listed = token_a.get("/api/v1/plans/").json()
-    assert [p["name"] for p in listed] == ["Halve Chinese gallium"]
-    assert listed[0]["author"] == "buyer-a"
-    assert listed[0]["steps"][0]["share"] == 0.5 and listed[0]["steps"][0]["to_country"] == "JPN"
+    assert sorted(p["name"] for p in listed) == [
+        "Example: move Chinese supply of gallium germanium and lithium",  # the demo's example plan
+        "Halve Chinese gallium",
+    ]
+    ours = next(p for p in listed if p["name"] == "Halve Chinese gallium")
+    assert ours["author"] == "buyer-a" and not ours["is_example"]
+    assert ours["steps"][0]["share"] == 0.5 and ours["steps"][0]["to_country"] == "JPN"
     detail = token_a.get(f"/api/v1/plans/{plan.pk}/")
     assert detail.status_code == 200
     assert detail["Cache-Control"].startswith("private")

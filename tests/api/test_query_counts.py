@@ -36,7 +36,7 @@ PINNED = {
     "/api/v1/sourcing/": 3,
     "/api/v1/exposure/": 3,
     "/api/v1/alternatives/?mineral=gallium&stage=refinery&volume=1000": 13,
-    "/api/v1/plans/": 3,
+    "/api/v1/plans/": 4,
 }
 
 
