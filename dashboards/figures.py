@@ -681,6 +681,20 @@ EXPOSURE_PARTS = (
 )
 
 
+# The share restricted by measures in force: a black diamond on every chart that shows it.
+RESTRICTED_MARKER = {
+    "symbol": "diamond",
+    "size": 12,
+    "color": OKABE_ITO["black"],
+    "line": {"color": "#fff", "width": 1},
+}
+
+
+def _percents(rows: Sequence[Mapping[str, Any]], key: str) -> list[float | None]:
+    """A fraction of each row in percent (two decimals); unknown stays None (a gap, never 0)."""
+    return [None if r.get(key) is None else round(100 * r[key], 2) for r in rows]
+
+
 def exposure_bars(rows: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure:
     """Per mineral, the buyer's volume split into disjoint China links (stacked, 100 %), with
     the share restricted by measures in force as a black marker (it overlaps the others).
@@ -703,15 +717,10 @@ def exposure_bars(rows: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure
     figure.add_trace(
         go.Scatter(
             y=labels,
-            x=[None if r.get("restricted") is None else round(100 * r["restricted"], 2) for r in rows],
+            x=_percents(rows, "restricted"),
             name="Restricted by measures in force",
             mode="markers",
-            marker={
-                "symbol": "diamond",
-                "size": 12,
-                "color": OKABE_ITO["black"],
-                "line": {"color": "#fff", "width": 1},
-            },
+            marker=RESTRICTED_MARKER,
             hovertemplate="%{y}: %{x:.1f} % restricted<extra></extra>",
         )
     )
@@ -827,16 +836,11 @@ def plan_origin_bars(series: Mapping[str, Sequence[Mapping[str, Any]] | None], *
     figure.add_trace(
         go.Scatter(
             x=x,
-            y=[None if r.get("restricted_share") is None else round(100 * r["restricted_share"], 2) for r in rows],
+            y=_percents(rows, "restricted_share"),
             name="Restricted share of the sourced volume",
             mode="markers",
             yaxis="y2",
-            marker={
-                "symbol": "diamond",
-                "size": 11,
-                "color": OKABE_ITO["black"],
-                "line": {"color": "#fff", "width": 1},
-            },
+            marker=RESTRICTED_MARKER,
             hovertemplate="%{x}: %{y:.1f} % restricted<extra></extra>",
         )
     )

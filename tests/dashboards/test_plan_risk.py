@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import date
 from functools import partial
 
 import pytest
 
-from dashboards import risk
+from dashboards import figures, risk
 from dashboards.risk import FacilityNode, Link, Measure, PlanMove, SourcingLine
 
 # Gallium: China's licence requirement (severity 0.2) in force since 2023, no end.
@@ -53,7 +54,9 @@ def test_moving_half_of_gallium_from_china_to_a_japanese_refiner_from_2027_halve
     requirement (1,000 kg) to the Japanese refiner from 2027: 2026 stays 400 kg, and from 2027
     only the 1,000 kg left in China are restricted: 0.2 x 1,000 = 200 kg, half."""
     lines = [SourcingLine(2000.0, None, "CHN")]
-    moves = [PlanMove(year=2027, from_facility_id=None, from_country="CHN", to_facility_id=7, to_country="JPN", share=0.5)]
+    moves = [
+        PlanMove(year=2027, from_facility_id=None, from_country="CHN", to_facility_id=7, to_country="JPN", share=0.5)
+    ]
     today, plan = risk.transition_plan(lines, moves, requirement=2000.0, exposure_in=_exposure_in([LICENCE]))
 
     assert [y.year for y in plan] == [2026, 2027, 2028, 2029, 2030]
@@ -125,3 +128,29 @@ def test_nothing_sourced_is_a_known_zero_with_an_unknown_restricted_share() -> N
     assert today[0].china_direct == 0.0
     assert today[0].uncovered == 300.0
     assert today[0].restricted_share is None
+
+
+def test_plan_chart_puts_today_beside_the_plan_and_keeps_the_uncovered_part() -> None:
+    """Two bars per year (today, plan) stacked by the five origin classes; the uncovered part is a
+    trace even at 0; an unknown figure stays a gap (None), never 0."""
+    lines = [SourcingLine(1000.0, None, "CHN")]
+    move = PlanMove(2027, None, "CHN", 7, "JPN", share=0.5)
+    today, plan = risk.transition_plan(lines, [move], requirement=2000.0, exposure_in=_exposure_in([LICENCE]))
+    series = {"today": [_as_dict(y) for y in today], "plan": [_as_dict(y) for y in plan]}
+    series["plan"][4]["china_direct"] = None
+    figure = figures.plan_origin_bars(series, unit="kg", title="Gallium")
+    names = [trace.name for trace in figure.data]
+    assert names[:5] == [name for _, name, _ in figures.PLAN_PARTS]
+    assert list(figure.data[0].x[0][:4]) == ["2026", "2026", "2027", "2027"]
+    assert list(figure.data[0].x[1][:2]) == ["today's sourcing", "plan"]
+    uncovered = figure.data[4]
+    assert list(uncovered.y[:2]) == [1000.0, 1000.0]
+    direct = list(figure.data[0].y)
+    assert direct[:4] == pytest.approx([1000.0, 1000.0, 1000.0, 0.0])
+    assert direct[9] is None
+    restricted = list(figure.data[5].y)
+    assert restricted[:4] == pytest.approx([20.0, 20.0, 20.0, 0.0])
+
+
+def _as_dict(year: risk.OriginYear) -> dict[str, object]:
+    return asdict(year)
