@@ -45,8 +45,10 @@ def test_plans_are_organization_bound(world: Any) -> None:
         "Halve Chinese gallium",
     ]
     ours = next(p for p in listed if p["name"] == "Halve Chinese gallium")
-    assert ours["author"] == "buyer-a" and not ours["is_example"]
-    assert ours["steps"][0]["share"] == 0.5 and ours["steps"][0]["to_country"] == "JPN"
+    assert ours["author"] == "buyer-a"
+    assert not ours["is_example"]
+    assert ours["steps"][0]["share"] == 0.5
+    assert ours["steps"][0]["to_country"] == "JPN"
     detail = token_a.get(f"/api/v1/plans/{plan.pk}/")
     assert detail.status_code == 200
     assert detail["Cache-Control"].startswith("private")
@@ -65,7 +67,9 @@ def test_alternatives_endpoint_ranks_with_factors_and_reasons(world: Any) -> Non
     response = client.get("/api/v1/alternatives/?mineral=rare-earths&stage=refinery&volume=40")
     assert response.status_code == 200
     report = response.json()
-    assert report["unit"] == "t" and report["stage"] == "refinery" and report["exposed_volume"] == 40
+    assert report["unit"] == "t"
+    assert report["stage"] == "refinery"
+    assert report["exposed_volume"] == 40
     first = report["alternatives"][0]
     assert first["rank"] == 1
     assert set(first["contributions"]) == {"stage", "availability", "coverage", "governance", "measures"}

@@ -167,7 +167,8 @@ def test_projection_moves_gallium_from_2027_and_leaves_2026(organization) -> Non
     plan = _gallium_plan(organization)
     data = plan_selectors.plan_projection(organization=organization, plan=plan, today=TODAY)
     gallium = next(m for m in data["minerals"] if m["mineral"] == "gallium")
-    assert gallium["unit"] == "kg" and gallium["requirement"] == 2000.0
+    assert gallium["unit"] == "kg"
+    assert gallium["requirement"] == 2000.0
     today, planned = gallium["today"], gallium["plan"]
     assert [y["year"] for y in planned] == [2026, 2027, 2028, 2029, 2030]
     assert today[0]["china_direct"] == pytest.approx(1600.0)
@@ -230,7 +231,8 @@ def test_an_analyst_creates_a_plan_and_adds_a_step_with_the_forms(client, organi
     client.force_login(analyst)
     response = client.post("/portfolio/plan/", {"action": "plan-create", "name": "Diversify", "notes": ""})
     plan = TransitionPlan.objects.get(organization=organization, name="Diversify")
-    assert response.status_code == 302 and response["Location"] == f"/portfolio/plan/?plan={plan.pk}"
+    assert response.status_code == 302
+    assert response["Location"] == f"/portfolio/plan/?plan={plan.pk}"
     source = Sourcing.objects.get(organization=organization, mineral__slug="germanium", facility__isnull=True)
     olen = Facility.objects.get(key="umicore-olen-germanium")
     response = client.post(
@@ -260,7 +262,8 @@ def test_an_analyst_creates_a_plan_and_adds_a_step_with_the_forms(client, organi
     assert "Give either a share of the requirement or a quantity." in response.content.decode()
     assert plan.steps.count() == 1
     html = client.get(f"/portfolio/plan/?plan={plan.pk}").content.decode()
-    assert "Umicore germanium refining, Olen (BEL)" in html and 'data-table="plan_steps"' in html
+    assert "Umicore germanium refining, Olen (BEL)" in html
+    assert 'data-table="plan_steps"' in html
 
 
 def test_downloads_have_the_years_and_steps(client, organization, analyst) -> None:  # type: ignore[no-untyped-def]
@@ -278,7 +281,8 @@ def test_downloads_have_the_years_and_steps(client, organization, analyst) -> No
     response = client.get(f"/portfolio/plan/?plan={plan.pk}&download=plan_steps&format=xlsx")
     sheet = load_workbook(io.BytesIO(response.content)).active
     values = [[c.value for c in row] for row in sheet.iter_rows()]
-    assert values[1][0] == "Gallium" and values[1][5] == 2027
+    assert values[1][0] == "Gallium"
+    assert values[1][5] == 2027
 
 
 def test_plan_page_query_count_is_fixed_with_17_minerals(client, organization, analyst) -> None:  # type: ignore[no-untyped-def]

@@ -100,7 +100,9 @@ def test_missing_inputs_are_none_never_zero() -> None:
     today, plan = risk.transition_plan(lines, [share_move], requirement=None, exposure_in=_exposure_in([LICENCE]))
     assert today[0].uncovered is None
     assert plan[1].china_direct == pytest.approx(2000.0)  # 2027: the step is not due
-    assert plan[2].china_direct is None and plan[2].restricted_volume is None and plan[2].uncovered is None
+    assert plan[2].china_direct is None
+    assert plan[2].restricted_volume is None
+    assert plan[2].uncovered is None
     assert "requirement is not known" in plan[2].issues[0]
 
     missing_source = PlanMove(2026, 99, "AUS", 7, "JPN", volume=10.0)
