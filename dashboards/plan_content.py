@@ -61,7 +61,7 @@ def plan_page(data: Mapping[str, Any]) -> dict[str, Any]:
             series,
             unit=row["unit"],
             title=figures.title_text(
-                title, sources=[*editions, "your sourcing and plan"], computed=f"{computed} on read", note=note
+                title, sources=[*editions, "your sourcing and plan"], computed=computed, note=note
             ),
         )
         charts.append(

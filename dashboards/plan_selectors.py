@@ -2,8 +2,9 @@
 
 The projection runs the exposure maths of the recompute (dashboards.risk.buyer_exposure over
 the same inputs, dashboards.inputs) per year on today's sourcing and on the sourcing the plan
-would give (risk.transition_plan), computed on read: a plan is the buyer's draft, changed
-often, and its numbers must follow each edit. A fixed number of queries whatever the number of
+would give (risk.transition_plan), computed on read (a plan is a draft, changed often, and is
+never materialized); the page caches its content under the organization's generation and
+`plan_version`. A fixed number of queries whatever the number of
 minerals, steps or facilities (pinned in tests/dashboards/test_plan_pages.py).
 
 Plain data out (dicts, lists), like dashboards.page_selectors.
@@ -18,6 +19,7 @@ from datetime import date
 from functools import partial
 from typing import Any
 
+from django.db.models import Count, Max
 from django.http import Http404
 from django.utils import timezone
 
@@ -118,6 +120,16 @@ def plan_of(*, organization: Organization, plan_id: int | str) -> TransitionPlan
     if plan is None:
         raise Http404("No such plan.")
     return plan
+
+
+def plan_version(plan: TransitionPlan | None) -> str:
+    """A string that changes with any edit of the plan or its steps (the page's cache key with
+    the organization's generation). One query (the steps' history), none without a plan."""
+    if plan is None:
+        return ""
+    steps = PlanStep.history.filter(plan_id=plan.pk).aggregate(n=Count("history_id"), last=Max("history_date"))
+    last = steps["last"].isoformat() if steps["last"] else ""
+    return f"{plan.pk}:{plan.updated_at.isoformat()}:{plan.status}:{plan.applied_through_year}:{steps['n']}:{last}"
 
 
 def plan_projection(

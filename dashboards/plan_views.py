@@ -75,8 +75,9 @@ def plan(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
         if isinstance(outcome, str):
             return redirect(outcome if outcome else _plan_url(organization, org, chosen.pk if chosen else None))
         forms_bound, status = outcome, 400
-    data = plan_selectors.plan_projection(organization=organization, plan=chosen, today=timezone.localdate())
-    content = plan_content.plan_page(data)
+    today = timezone.localdate()
+    data = _projection_content(organization, chosen, today)
+    content = data["content"]
     stem = f"lodestone-plan-{organization.slug}-{chosen.pk if chosen else 'today'}"
     if response := page_cache.download(request, lambda: content["tables"], stem):
         return response
@@ -89,7 +90,7 @@ def plan(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
         "plans": plans,
         "plan": data["plan"],
         "reference_dates": data["reference_dates"],
-        "today": timezone.localdate(),
+        "today": today,
         "plan_url": _plan_url(organization, org),
     }
     if can_edit:
@@ -98,6 +99,24 @@ def plan(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
         context["step_form"] = forms_bound.get("step") or PlanStepForm(choices=choices)
         context["apply_form"] = PlanApplyForm(initial={"through_year": timezone.localdate().year})
     return render(request, "dashboards/plan.html", context, status=status)
+
+
+def _projection_content(organization: Organization, plan: TransitionPlan | None, today: Any) -> dict[str, Any]:
+    """The projection's charts and tables, cached under the organization's generation (its
+    requirements, sourcing and every mineral's data) and the plan's version: building the
+    Plotly figures costs far more than the projection's queries."""
+
+    def build() -> dict[str, Any]:
+        data = plan_selectors.plan_projection(organization=organization, plan=plan, today=today)
+        return {
+            "content": plan_content.plan_page(data),
+            "plan": data["plan"],
+            "reference_dates": data["reference_dates"],
+        }
+
+    generation = page_selectors.organization_generation(organization)
+    parts = (organization.pk, plan_selectors.plan_version(plan), today)
+    return page_cache.cached("plan", generation, parts, build)
 
 
 def _plan_write(

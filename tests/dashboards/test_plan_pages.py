@@ -285,41 +285,72 @@ def test_downloads_have_the_years_and_steps(client, organization, analyst) -> No
     assert values[1][5] == 2027
 
 
-def test_plan_page_query_count_is_fixed_with_17_minerals(client, organization, analyst) -> None:  # type: ignore[no-untyped-def]
+def test_plan_page_query_count_is_fixed_with_17_minerals(client, organization, analyst, page_cache) -> None:  # type: ignore[no-untyped-def]
     """Every demo mineral required and sourced (17), a plan with a step per mineral: the same
-    number of queries as with 8 minerals and one step."""
+    number of queries as with 8 minerals and one step, cold (content built) and warm (cached)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     plan = _gallium_plan(organization, analyst)
     plan_services.plan_activate(plan=plan, user=analyst)
     client.force_login(analyst)
+    assert client.get("/portfolio/plan/").status_code == 200  # the first request after the login writes the session
 
-    def count() -> int:
+    def count(*, cold: bool) -> int:
+        if cold:
+            page_cache.clear()
         with CaptureQueriesContext(connection) as queries:
             assert client.get("/portfolio/plan/").status_code == 200
         return len(queries)
 
-    count()  # the first request after the login also writes the session
-    before = count()
+    before = (count(cold=True), count(cold=False))
+    australia = Country.objects.get(iso3="AUS")
     for mineral in Mineral.objects.all():
         if not Requirement.objects.filter(organization=organization, mineral=mineral).exists():
             supplier_services.record_save(
                 instance=Requirement(organization=organization, mineral=mineral, annual_quantity=10, unit="t")
             )
             supplier_services.record_save(
-                instance=Sourcing(organization=organization, mineral=mineral, country_id="AUS", annual_quantity=6)
+                instance=Sourcing(organization=organization, mineral=mineral, country=australia, annual_quantity=6)
             )
             plan_services.plan_step_save(
                 plan=plan,
-                values={"mineral": mineral, "from_facility": None, "from_country": Country.objects.get(iso3="AUS"),
+                values={"mineral": mineral, "from_facility": None, "from_country": australia,
                         "share": 0.2, "quantity": None, "target": "us_production", "from_year": 2028},
             )  # fmt: skip
     assert Requirement.objects.filter(organization=organization).count() == 17
     assert plan.steps.count() == 10
-    after = count()
+    after = (count(cold=True), count(cold=False))
     assert after == before
-    # user and membership (2), plans and their steps (2), the chosen plan (1), the projection (13:
-    # requirements, sourcing, steps, FEOC control (2), facilities, links, sources, production,
-    # measures (3), severities), the step form's choices (3: sourcing, facilities, countries)
-    assert after == 21
+    # Warm: user and membership (2), plans and their steps (2), the chosen plan (1), the
+    # organization's generation (3) and the plan's version (1), the step form's choices (3:
+    # sourcing, facilities, countries). Cold adds the projection (13: requirements, sourcing,
+    # steps, FEOC control (2), facilities, links, sources, production, measures (3), severities)
+    # and, the cache being cleared, the session and the inbox's unread count (2).
+    assert after == (27, 12)
+
+
+def test_the_page_follows_every_edit(client, organization, analyst) -> None:  # type: ignore[no-untyped-def]
+    """The content is cached under the organization's generation and the plan's version: a new
+    step, and a requirement change, show on the next request."""
+    plan = _gallium_plan(organization, analyst)
+    client.force_login(analyst)
+    url = f"/portfolio/plan/?plan={plan.pk}&download=plan_years&format=csv"
+
+    def planned_2028_direct() -> float:
+        rows = list(csv.reader(io.StringIO(client.get(url).content.decode("utf-8-sig"))))
+        header = rows[0]
+        row = next(r for r in rows[1:] if r[0] == "Gallium" and r[1] == "2028" and r[2] == "plan")
+        return float(row[header.index("Direct from China")])
+
+    assert planned_2028_direct() == pytest.approx(600.0)
+    plan_services.plan_step_save(
+        plan=plan,
+        values={"mineral": Mineral.objects.get(slug="gallium"), "from_facility": None,
+                "from_country": Country.objects.get(iso3="CHN"), "share": None, "quantity": 600.0,
+                "target": "recycling", "from_year": 2028},
+    )  # fmt: skip
+    assert planned_2028_direct() == pytest.approx(0.0)
+    step = plan.steps.get(from_year=2028)
+    plan_services.plan_step_delete(step=step)
+    assert planned_2028_direct() == pytest.approx(600.0)
