@@ -13,16 +13,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from dashboards import page_cache, page_selectors, plan_content, plan_selectors
 from dashboards.plan_forms import PlanApplyForm, PlanForm, PlanStepForm
-from dashboards.views import EDITOR_ROLES, private_no_store
+from dashboards.views import EDITOR_ROLES, _sort_is_valid, private_no_store
 from minerals.models import Country
 from suppliers import plan_services
 from suppliers.models import Facility, Organization, PlanStep, Sourcing, TransitionPlan
+
+# Query parameters the cached body depends on (the plan chosen and the tables' sort).
+PLAN_QUERY = frozenset({"plan", "sort", "dir"})
 
 
 def _plan_url(organization: Organization, org: str | None, plan_id: int | None = None) -> str:
@@ -76,14 +80,28 @@ def plan(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
             return redirect(outcome if outcome else _plan_url(organization, org, chosen.pk if chosen else None))
         forms_bound, status = outcome, 400
     today = timezone.localdate()
-    data = _projection_content(organization, chosen, today)
+    generation = page_selectors.organization_generation(organization)
+    version = plan_selectors.plan_version(chosen)
+    data = _projection_content(organization, chosen, today, generation, version)
     content = data["content"]
     stem = f"lodestone-plan-{organization.slug}-{chosen.pk if chosen else 'today'}"
     if response := page_cache.download(request, lambda: content["tables"], stem):
         return response
+
+    def build() -> tuple[dict[str, str], bool]:
+        tables = page_cache.tables_for_request(content["tables"], request)
+        body = render_to_string(
+            "dashboards/_plan_body.html",
+            {**content, "tables": tables, "reference_dates": data["reference_dates"]},
+            request=request,
+        )
+        return {"title": "", "body": body}, _sort_is_valid(request, tables)
+
+    # The read-only body (charts, tables) as rendered HTML, like the portfolio's; the plans list
+    # and the forms (the user's role, the CSRF token) are rendered per request around it.
+    page = page_cache.body(request, "plan", generation, (organization.pk, version, today), PLAN_QUERY, build)
     context: dict[str, Any] = {
-        **content,
-        "tables": page_cache.tables_for_request(content["tables"], request),
+        "body": page["body"],
         "organization": organization,
         "role": role,
         "can_edit": can_edit,
@@ -101,7 +119,9 @@ def plan(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
     return render(request, "dashboards/plan.html", context, status=status)
 
 
-def _projection_content(organization: Organization, plan: TransitionPlan | None, today: Any) -> dict[str, Any]:
+def _projection_content(
+    organization: Organization, plan: TransitionPlan | None, today: Any, generation: str, version: str
+) -> dict[str, Any]:
     """The projection's charts and tables, cached under the organization's generation (its
     requirements, sourcing and every mineral's data) and the plan's version: building the
     Plotly figures costs far more than the projection's queries."""
@@ -114,9 +134,7 @@ def _projection_content(organization: Organization, plan: TransitionPlan | None,
             "reference_dates": data["reference_dates"],
         }
 
-    generation = page_selectors.organization_generation(organization)
-    parts = (organization.pk, plan_selectors.plan_version(plan), today)
-    return page_cache.cached("plan", generation, parts, build)
+    return page_cache.cached("plan", generation, (organization.pk, version, today), build)
 
 
 def _plan_write(
