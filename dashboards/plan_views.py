@@ -112,7 +112,8 @@ def plan(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
         "plan_url": _plan_url(organization, org),
     }
     if can_edit:
-        choices = _step_choices(organization)
+        # The buyer's sourcing lines and facilities change with its data: cached under its generation.
+        choices = page_cache.cached("plan-choices", generation, (organization.pk,), lambda: _step_choices(organization))
         context["plan_form"] = forms_bound.get("plan") or PlanForm()
         context["step_form"] = forms_bound.get("step") or PlanStepForm(choices=choices)
         context["apply_form"] = PlanApplyForm(initial={"through_year": timezone.localdate().year})

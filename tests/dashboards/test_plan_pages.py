@@ -323,11 +323,11 @@ def test_plan_page_query_count_is_fixed_with_17_minerals(client, organization, a
     after = (count(cold=True), count(cold=False))
     assert after == before
     # Warm: user and membership (2), plans and their steps (2), the chosen plan (1), the
-    # organization's generation (3) and the plan's version (1), the step form's choices (3:
-    # sourcing, facilities, countries). Cold adds the projection (13: requirements, sourcing,
-    # steps, FEOC control (2), facilities, links, sources, production, measures (3), severities)
+    # organization's generation (3) and the plan's version (1). Cold adds the projection (13:
+    # requirements, sourcing, steps, FEOC control (2), facilities, links, sources, production,
+    # measures (3), severities), the step form's choices (3: sourcing, facilities, countries)
     # and, the cache being cleared, the session and the inbox's unread count (2).
-    assert after == (27, 12)
+    assert after == (27, 9)
 
 
 def test_the_page_follows_every_edit(client, organization, analyst) -> None:  # type: ignore[no-untyped-def]
