@@ -24,9 +24,10 @@ ORGANIZATION_IMPORT_PERMISSION = "minerals.import_organization_data"
 
 
 def organization_owned(model: type[Model]) -> bool:
-    """An organization, or a row that belongs to one (memberships, requirements, sourcing, ...)."""
+    """An organization, or a row that belongs to one (memberships, requirements, sourcing, plans,
+    and a plan's steps)."""
     return model is Organization or any(
-        field.concrete and field.is_relation and field.related_model is Organization
+        field.concrete and field.is_relation and field.related_model in (Organization, TransitionPlan)
         for field in model._meta.get_fields()
     )
 
@@ -176,7 +177,6 @@ class PlanStepAdmin(SuppliersAdmin):
     autocomplete_fields = ["mineral", "from_facility", "from_country", "to_facility", "to_country"]
     raw_id_fields = ["plan"]
     resource_classes = [resource_for(PlanStep, services_module=services)]
-    import_requires = (ORGANIZATION_IMPORT_PERMISSION,)  # a step belongs to an organization's plan
 
 
 @admin.register(ApplicationOrganization)
