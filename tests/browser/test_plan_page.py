@@ -9,21 +9,15 @@ import pytest
 from minerals.models import Mineral
 from suppliers import services as supplier_services
 from suppliers.models import Organization, Requirement, TransitionPlan
-from tests.browser.test_pages import (  # noqa: F401 - fixtures: the live site, one buyer, the watched page
-    PASSWORD,
-    _charts_drawn,
-    _open,
-    page_cache,
-    site,
-    watched,
-)
+from tests.browser.conftest import PASSWORD, open_page
+from tests.browser.test_pages import _charts_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_plan_page_renders_its_charts_and_the_uncovered_part(watched, screenshots) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_plan_page_renders_its_charts_and_the_uncovered_part(watched, screenshots) -> None:  # type: ignore[no-untyped-def]
     page, watch = watched
-    _open(page, watch, "/accounts/login/?next=/portfolio/plan/")
+    open_page(page, watch, "/accounts/login/?next=/portfolio/plan/")
     page.fill("#id_username", "browser-buyer")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
@@ -62,7 +56,7 @@ def test_plan_page_renders_its_charts_and_the_uncovered_part(watched, screenshot
         lookup={"organization": organization, "mineral": Mineral.objects.get(slug="gallium")},
         values={"annual_quantity": 5000.0},
     )
-    _open(page, watch, f"/portfolio/plan/?plan={plan.pk}")
+    open_page(page, watch, f"/portfolio/plan/?plan={plan.pk}")
     _charts_drawn(page, held)
     assert page.locator('[data-uncovered-now="gallium"]').inner_text() == "(uncovered today: 3000 kg)"
     uncovered = page.locator('td[data-uncovered="gallium"]').all_inner_texts()
