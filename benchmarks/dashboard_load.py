@@ -8,8 +8,9 @@ every metric computed; or, with `--existing URL`, uses a database as it is (for 
 2-million-flow `lodestone_bench` of benchmarks/recompute.py after adding a login with
 `--create-login`). Then, for each target in turn, after a concurrent warm-up (each gunicorn
 worker builds and caches the page once, as for any visitor after the first), N concurrent
-users request it for a bounded time with no think time: the overview, a mineral page, the portfolio (logged in),
-and a static file served by the same gunicorn (the bound). Prints requests per second,
+users request it for a bounded time with no think time: the overview, a mineral page, the
+portfolio and the transition plan (logged in; the plan page is computed on every request, not
+cached), and a static file served by the same gunicorn (the bound). Prints requests per second,
 p50/p95/p99 in ms, and each page's throughput as a share of the static file's.
 """
 
@@ -47,6 +48,7 @@ PATHS = {
     "overview": "/",
     "mineral": "/minerals/{mineral}/",
     "portfolio": "/portfolio/",
+    "plan": "/portfolio/plan/",
     "static": "/static/css/lodestone.css",
 }
 # One session per user, logged in before the measured window (a login hashes the password: 16
@@ -60,7 +62,7 @@ class Visitor(HttpUser):
     wait_time = constant(0)
 
     def on_start(self):
-        self.headers = {"Cookie": COOKIES[next(NEXT) %% len(COOKIES)]} if TARGET == "portfolio" else {}
+        self.headers = {"Cookie": COOKIES[next(NEXT) %% len(COOKIES)]} if TARGET in ("portfolio", "plan") else {}
 
     @task
     def page(self):
@@ -274,13 +276,13 @@ def main() -> None:
             env_locust = {**env, "BENCH_MINERAL": options.mineral}
             results = {}
             paths = {"static": "/static/css/lodestone.css", "overview": "/", "portfolio": "/portfolio/"}
+            paths["plan"] = "/portfolio/plan/"
             paths["mineral"] = f"/minerals/{options.mineral}/"
             cookies = [login_cookie(port) for _ in range(options.users)]
             env_locust["BENCH_COOKIES"] = ",".join(cookies)
-            for target in ("static", "overview", "mineral", "portfolio"):
-                warm_up(
-                    port, paths[target], cookie=cookies[0] if target == "portfolio" else "", workers=options.workers
-                )
+            for target in ("static", "overview", "mineral", "portfolio", "plan"):
+                cookie = cookies[0] if target in ("portfolio", "plan") else ""
+                warm_up(port, paths[target], cookie=cookie, workers=options.workers)
                 results[target] = locust(
                     target, host=host, users=options.users, seconds=options.seconds, workdir=workdir, env=env_locust
                 )

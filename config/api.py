@@ -15,7 +15,7 @@ from oauth2_provider import views as oauth2_views
 from rest_framework.routers import DefaultRouter
 
 from alerts.api import EventListView
-from dashboards.api.views import ExposureView, FacilityViewSet, MetricsView
+from dashboards.api.views import AlternativesView, ExposureView, FacilityViewSet, MetricsView, PlanViewSet
 from minerals.api import views as reference
 from scenarios.api import ScenarioViewSet
 from suppliers.api import views as portfolio
@@ -52,12 +52,14 @@ router.register("facilities", FacilityViewSet, basename="facility")
 router.register("requirements", portfolio.RequirementViewSet, basename="requirement")
 router.register("sourcing", portfolio.SourcingViewSet, basename="sourcing")
 router.register("scenarios", ScenarioViewSet, basename="scenario")
+router.register("plans", PlanViewSet, basename="plan")
 
 urlpatterns = [
     path("", include(router.urls)),
     path("metrics/", MetricsView.as_view(), name="metrics"),
     path("organization/", portfolio.OrganizationView.as_view(), name="organization"),
     path("exposure/", ExposureView.as_view(), name="exposure"),
+    path("alternatives/", AlternativesView.as_view(), name="alternatives"),
     path("events/", EventListView.as_view(), name="events"),
     path("oauth/token/", reference.ClientCredentialsTokenView.as_view(), name="oauth-token"),
     path("oauth/revoke/", oauth2_views.RevokeTokenView.as_view(), name="oauth-revoke"),

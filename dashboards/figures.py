@@ -681,6 +681,20 @@ EXPOSURE_PARTS = (
 )
 
 
+# The share restricted by measures in force: a black diamond on every chart that shows it.
+RESTRICTED_MARKER = {
+    "symbol": "diamond",
+    "size": 12,
+    "color": OKABE_ITO["black"],
+    "line": {"color": "#fff", "width": 1},
+}
+
+
+def _percents(rows: Sequence[Mapping[str, Any]], key: str) -> list[float | None]:
+    """A fraction of each row in percent (two decimals); unknown stays None (a gap, never 0)."""
+    return [None if r.get(key) is None else round(100 * r[key], 2) for r in rows]
+
+
 def exposure_bars(rows: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure:
     """Per mineral, the buyer's volume split into disjoint China links (stacked, 100 %), with
     the share restricted by measures in force as a black marker (it overlaps the others).
@@ -703,15 +717,10 @@ def exposure_bars(rows: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure
     figure.add_trace(
         go.Scatter(
             y=labels,
-            x=[None if r.get("restricted") is None else round(100 * r["restricted"], 2) for r in rows],
+            x=_percents(rows, "restricted"),
             name="Restricted by measures in force",
             mode="markers",
-            marker={
-                "symbol": "diamond",
-                "size": 12,
-                "color": OKABE_ITO["black"],
-                "line": {"color": "#fff", "width": 1},
-            },
+            marker=RESTRICTED_MARKER,
             hovertemplate="%{y}: %{x:.1f} % restricted<extra></extra>",
         )
     )
@@ -775,3 +784,76 @@ def _translucent(hex_colour: str, alpha: float = 0.35) -> str:
     value = hex_colour.lstrip("#")
     r, g, b = (int(value[i : i + 2], 16) for i in (0, 2, 4))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+# --------------------------------------------------------------------------------------------
+# Transition plan
+
+# The requirement's origin classes (risk.ORIGIN_CLASSES), the exposure chart's colours, plus the
+# part no sourcing covers (grey, hatched: always in the legend, even at 0).
+PLAN_PARTS = (
+    ("china_direct", "Direct from China", CHINA_COLOUR),
+    ("china_controlled", "China-controlled elsewhere", FEOC_COLOUR),
+    ("china_upstream", "China upstream in the chain", OKABE_ITO["yellow"]),
+    ("unaffected", "No China link found", OTHER_COLOUR),
+    ("uncovered", "Uncovered (no supplier yet)", UNATTRIBUTED_COLOUR),
+)
+PLAN_SCENARIOS = (("today", "today's sourcing"), ("plan", "plan"))
+
+
+def plan_origin_bars(series: Mapping[str, Sequence[Mapping[str, Any]] | None], *, unit: str, title: str) -> go.Figure:
+    """One mineral's requirement by origin per year (2026-2030), today's sourcing beside the
+    plan's (a two-level year / scenario axis), stacked by origin class in `unit`, with the share
+    of the sourced volume restricted by measures in force as black markers on a right axis.
+
+    `series`: {"today": [year rows], "plan": [year rows] or None}; a year row is
+    risk.OriginYear as a dict (None figures stay gaps, never 0)."""
+    scenarios = [(key, label) for key, label in PLAN_SCENARIOS if series.get(key) is not None]
+    years: list[str] = []
+    names: list[str] = []
+    rows: list[Mapping[str, Any]] = []
+    for index in range(len(series["today"] or [])):
+        for key, label in scenarios:
+            row = (series[key] or [])[index]
+            years.append(str(row["year"]))
+            names.append(label)
+            rows.append(row)
+    x = [years, names]
+    figure = go.Figure()
+    for key, name, colour in PLAN_PARTS:
+        marker: dict[str, Any] = {"color": colour}
+        if key == "uncovered":
+            marker["pattern"] = {"shape": "/", "fgcolor": "#6b7280"}
+        figure.add_trace(
+            go.Bar(
+                x=x,
+                y=[r.get(key) for r in rows],
+                name=name,
+                marker=marker,
+                hovertemplate="%{x}: %{y:,.4~g} " + unit + "<extra>" + name + "</extra>",
+            )
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=_percents(rows, "restricted_share"),
+            name="Restricted share of the sourced volume",
+            mode="markers",
+            yaxis="y2",
+            marker=RESTRICTED_MARKER,
+            hovertemplate="%{x}: %{y:.1f} % restricted<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        _layout(
+            title,
+            barmode="stack",
+            height=380,
+            xaxis={"type": "multicategory"},
+            yaxis={"title": {"text": f"{unit} per year"}, "gridcolor": "#e6e9ee", "rangemode": "tozero"},
+            yaxis2={"overlaying": "y", "side": "right", "range": [0, 100], "ticksuffix": " %", "showgrid": False},
+            legend={"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top", "traceorder": "normal"},
+            margin={"l": 10, "r": 50, "t": 70, "b": 90},
+        )
+    )
+    return figure

@@ -9,9 +9,8 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
-from dashboards.inputs import KG_PER_UNIT
 from minerals.importers.numbers import MAX_AMOUNT
-from minerals.models import MeasureType, Stage, Unit
+from minerals.models import KG_PER_UNIT, MeasureType, Stage, Unit
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)

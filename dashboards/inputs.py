@@ -28,6 +28,7 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, 
 from dashboards import metric_sql, risk
 from dashboards.models import ImportMetric, MineralMetricsState, SupplyMetric
 from minerals.models import (
+    KG_PER_UNIT,
     CommodityMineral,
     DataSource,
     MeasureTypeSeverity,
@@ -40,7 +41,6 @@ from minerals.models import (
 )
 from suppliers.models import Company, Facility, Organization, OwnershipStake, Requirement, Sourcing, SupplyLink
 
-KG_PER_UNIT = {"kg": 1.0, "t": 1000.0}
 # Mirror statistics: one basis per (mineral, year), the most reliable first.
 BASIS_PREFERENCE = (TradeFlow.Basis.RECONCILED, TradeFlow.Basis.IMPORT_REPORTED, TradeFlow.Basis.EXPORT_REPORTED)
 # Stages in supply-chain order: the first one with data gives the fallback mix of exposure.
@@ -595,6 +595,88 @@ class _DefaultZero(dict):  # type: ignore[type-arg]
 
 
 # --------------------------------------------------------------------------------------------
+# Buyer exposure: fallback mix, supply networks, sourcing lines
+
+
+class FallbackMix(Mapping[str, Mapping[str, float]]):
+    """Assumed origin of material whose facility or inputs are unknown (documented rule).
+
+    A country listed as a producer in the mineral's most upstream production table (newest
+    year) is assumed to supply itself; any other country is assumed to draw on the world mix
+    of that table (known shares).
+    """
+
+    def __init__(self, table: SupplyTable | None) -> None:
+        self.producers = table.listed_countries if table else frozenset()
+        self.world = {c: s for c, s in (table.concentration.country_shares if table else ()) if s is not None}
+
+    def __getitem__(self, country: str) -> Mapping[str, float]:
+        if country in self.producers:
+            return {country: 1.0}
+        if not self.world:
+            raise KeyError(country)
+        return self.world
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.producers)
+
+    def __len__(self) -> int:
+        return len(self.producers)
+
+
+def mix_table(tables: Sequence[SupplyTable]) -> SupplyTable | None:
+    """The most upstream stage's newest table (preferring one with known shares; a fully
+    withheld table such as germanium's still names the producers)."""
+    for stage in STAGE_ORDER:
+        staged = [t for t in tables if t.stage == stage]
+        if staged:
+            return max(staged, key=lambda t: (not t.concentration.unknown, t.year))
+    return None
+
+
+def supply_networks(
+    mineral_ids: Sequence[int], *, extra_nodes: Sequence[risk.FacilityNode] = ()
+) -> dict[int, risk.SupplyNetwork]:
+    """Each mineral's facilities (located, with their operator's FEOC control) and supply links,
+    as risk.SupplyNetwork: four queries whatever their number (control: two). ``extra_nodes``
+    join every network (the plan's generic levers, risk.lever_node)."""
+    controlled = feoc_controlled_companies()
+    facilities: dict[int, list[risk.FacilityNode]] = defaultdict(list)
+    facility_rows = Facility.objects.filter(mineral_id__in=mineral_ids).values_list(
+        "id", "mineral_id", "country_id", "company_id", "stage", "company__recorded_foreign_control"
+    )
+    for fid, mid, country, company, stage, recorded in facility_rows.order_by():
+        company_key = str(company)
+        facilities[mid].append(
+            risk.FacilityNode(
+                fid, country, china_controlled=recorded or company_key in controlled, company=company_key, stage=stage
+            )
+        )
+    links: dict[int, list[risk.Link]] = defaultdict(list)
+    for up, down, link_share, mid in SupplyLink.objects.filter(mineral_id__in=mineral_ids).values_list(
+        "upstream_id", "downstream_id", "share", "mineral_id"
+    ):
+        links[mid].append(risk.Link(up, down, link_share))
+    return {m: risk.supply_network([*facilities[m], *extra_nodes], links[m]) for m in mineral_ids}
+
+
+def sourcing_lines(
+    sourcing: Iterable[tuple[int, int, int | None, str, float | None, float | None]],
+    requirements: Mapping[tuple[int, int], tuple[float | None, str]],
+) -> dict[tuple[int, int], list[risk.SourcingLine]]:
+    """Sourcing rows (organization, mineral, facility, country, quantity, share) as risk lines
+    per (organization, mineral), in the requirement's unit: a line given as a share of the
+    requirement is that share of it (0 without a requirement)."""
+    lines: dict[tuple[int, int], list[risk.SourcingLine]] = defaultdict(list)
+    for org_id, mid, facility_id, country, quantity, share in sourcing:
+        if quantity is None:
+            required = requirements.get((org_id, mid), (None, ""))[0]
+            quantity = share * required if share is not None and required is not None else 0.0
+        lines[(org_id, mid)].append(risk.SourcingLine(quantity, facility_id, country))
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
 # Policy measures and severities
 
 
@@ -644,43 +726,7 @@ def severity_by_type() -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------------------------
-# Buyer exposure: portfolios, supply networks and fallback mixes
-
-
-class FallbackMix(Mapping[str, Mapping[str, float]]):
-    """Assumed origin of material whose facility or inputs are unknown (documented rule).
-
-    A country listed as a producer in the mineral's most upstream production table (newest
-    year) is assumed to supply itself; any other country is assumed to draw on the world mix
-    of that table (known shares).
-    """
-
-    def __init__(self, table: SupplyTable | None) -> None:
-        self.producers = table.listed_countries if table else frozenset()
-        self.world = {c: s for c, s in (table.concentration.country_shares if table else ()) if s is not None}
-
-    def __getitem__(self, country: str) -> Mapping[str, float]:
-        if country in self.producers:
-            return {country: 1.0}
-        if not self.world:
-            raise KeyError(country)
-        return self.world
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.producers)
-
-    def __len__(self) -> int:
-        return len(self.producers)
-
-
-def mix_table(tables: Sequence[SupplyTable]) -> SupplyTable | None:
-    """The most upstream stage's newest table (preferring one with known shares; a fully
-    withheld table such as germanium's still names the producers)."""
-    for stage in STAGE_ORDER:
-        staged = [t for t in tables if t.stage == stage]
-        if staged:
-            return max(staged, key=lambda t: (not t.concentration.unknown, t.year))
-    return None
+# Buyer exposure: the inputs of a batch of (organization, mineral) pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -752,33 +798,10 @@ def exposure_inputs(
     tables = list(supply) if supply is not None else supply_tables(minerals_in_scope, sources)
     mix_tables = {m: mix_table([t for t in tables if t.mineral_id == m]) for m in minerals_in_scope}
 
-    controlled = feoc_controlled_companies()
-    facilities: dict[int, list[risk.FacilityNode]] = defaultdict(list)
-    facility_rows = Facility.objects.filter(mineral_id__in=minerals_in_scope).values_list(
-        "id", "mineral_id", "country_id", "company_id", "stage", "company__recorded_foreign_control"
-    )
-    for fid, mid, country, company, stage, recorded in facility_rows.order_by():
-        company_key = str(company)
-        facilities[mid].append(
-            risk.FacilityNode(
-                fid, country, china_controlled=recorded or company_key in controlled, company=company_key, stage=stage
-            )
-        )
-    links: dict[int, list[risk.Link]] = defaultdict(list)
-    for up, down, link_share, mid in SupplyLink.objects.filter(mineral_id__in=minerals_in_scope).values_list(
-        "upstream_id", "downstream_id", "share", "mineral_id"
-    ):
-        links[mid].append(risk.Link(up, down, link_share))
-    networks = {m: risk.supply_network(facilities[m], links[m]) for m in minerals_in_scope}
+    networks = supply_networks(minerals_in_scope)
     measures = policy_measures(minerals_in_scope)
     severities = severity_by_type()
-
-    lines: dict[tuple[int, int], list[risk.SourcingLine]] = defaultdict(list)
-    for org_id, mid, facility_id, country, quantity, share in sourcing:
-        if quantity is None:
-            required = requirements.get((org_id, mid), (None, ""))[0]
-            quantity = share * required if share is not None and required is not None else 0.0
-        lines[(org_id, mid)].append(risk.SourcingLine(quantity, facility_id, country))
+    lines = sourcing_lines(sourcing, requirements)
     return ExposureInputs(
         org_info,
         requirements,

@@ -20,8 +20,8 @@ supply risk, 5 buyer exposure and alternatives, 6 staleness.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from statistics import median
 from types import MappingProxyType
@@ -37,6 +37,9 @@ __all__ = [
     "DEFAULT_DESTINATION",
     "DEFAULT_SEVERITY",
     "FEOC",
+    "LEVER_NODE_IDS",
+    "ORIGIN_CLASSES",
+    "PLAN_YEARS",
     "PRIMARY_STAGES",
     "SUPPLY_RISK_THRESHOLD",
     "Alternative",
@@ -50,6 +53,8 @@ __all__ = [
     "Measure",
     "MeasureType",
     "NotAlternative",
+    "OriginYear",
+    "PlanMove",
     "ProductionFigure",
     "Restriction",
     "RestrictionContribution",
@@ -69,12 +74,15 @@ __all__ = [
     "in_force",
     "is_stale",
     "is_suspended",
+    "lever_node",
     "measure_applies",
     "measure_severity",
     "needs_review",
     "net_import_reliance",
     "not_alternative_reason",
     "not_alternatives",
+    "origin_volumes",
+    "planned_lines",
     "processing_step",
     "rank_alternatives",
     "recycled_supply",
@@ -86,6 +94,7 @@ __all__ = [
     "supply_concentration",
     "supply_risk",
     "trade_factor",
+    "transition_plan",
     "wgi_score",
 ]
 
@@ -1599,6 +1608,179 @@ def rank_alternatives(
 
     ordered = sorted((assess(c) for c in eligible), key=sort_key)
     return tuple(Alternative(rank=i, **fields) for i, fields in enumerate(ordered, start=1))
+
+
+# --------------------------------------------------------------------------------------------
+# 5b. Transition plan: the requirement by origin, year by year, today and under a plan
+
+PLAN_YEARS: Final = (2026, 2027, 2028, 2029, 2030)
+"""The years the transition plan page and API show."""
+
+ORIGIN_CLASSES: Final = ("china_direct", "china_controlled", "china_upstream", "unaffected", "uncovered")
+"""Where each unit of a requirement comes from, one class each (``origin_volumes``)."""
+
+LEVER_NODE_IDS: Final[Mapping[str, int]] = MappingProxyType({"recycling": -1, "us_production": -2})
+"""Ids of the synthetic facilities standing for a lever named without a facility."""
+
+
+def lever_node(lever: str, country: str) -> FacilityNode:
+    """A lever named without a facility (recycling, or U.S. production): material of its own
+    making (scrap, or domestic primary supply) in ``country``, with no upstream assumed. Name the
+    facility in the plan to trace its real chain."""
+    stage = "recycling" if lever == "recycling" else "mine"
+    return FacilityNode(id=LEVER_NODE_IDS[lever], country=country, stage=stage)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanMove:
+    """From ``year`` on, move ``share`` of the requirement (or ``volume``, in the lines' unit)
+    from the sourcing line (``from_facility_id``, or ``from_country`` without facility) to
+    (``to_facility_id``, or ``to_country`` without facility)."""
+
+    year: int
+    from_facility_id: int | None
+    from_country: str
+    to_facility_id: int | None
+    to_country: str
+    share: float | None = None
+    volume: float | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OriginYear:
+    """A mineral's requirement in one year split by origin (``ORIGIN_CLASSES``), in the lines'
+    unit, and the volume and share (of the volume sourced) restricted by measures in force.
+    A figure is None when an input it needs is missing (no requirement: ``uncovered``; a plan
+    step that cannot be placed: every figure), never 0."""
+
+    year: int
+    requirement: float | None
+    sourced: float | None
+    china_direct: float | None
+    china_controlled: float | None
+    china_upstream: float | None
+    unaffected: float | None
+    uncovered: float | None
+    restricted_volume: float | None
+    restricted_share: float | None
+    issues: tuple[str, ...] = ()
+
+
+def origin_volumes(exposure: Exposure, *, year: int, requirement: float | None) -> OriginYear:
+    """Split a year's ``buyer_exposure`` into exclusive origin classes, with ``T`` the volume
+    sourced and ``R`` the requirement:
+
+    * ``china_direct = direct_china_share * T`` (bought from facilities located in China);
+    * ``china_controlled = (china_controlled_share - direct_china_share) * T`` (outside China,
+      under FEOC control);
+    * ``china_upstream = (upstream_china_share - china_controlled_share) * T`` (neither, but the
+      supply chain touches China);
+    * ``unaffected = (1 - upstream_china_share) * T``;
+    * ``uncovered = max(0, R - T)`` (None without a requirement);
+    * ``restricted_volume = restricted_share * T``.
+
+    The exposure's classes are nested (direct within controlled within upstream), so the
+    differences are the exclusive parts. Nothing sourced (``T = 0``) is a known zero for every
+    class and an unknown restricted share.
+    """
+    total = exposure.total_volume
+    uncovered = max(0.0, requirement - total) if requirement is not None else None
+    if total <= 0:
+        return OriginYear(year, requirement, 0.0, 0.0, 0.0, 0.0, 0.0, uncovered, 0.0, None)
+    direct = exposure.direct_china_share or 0.0  # never None once something is sourced
+    controlled = max(direct, exposure.china_controlled_share or 0.0)
+    upstream = max(controlled, exposure.upstream_china_share or 0.0)
+    restricted = exposure.restricted_share
+    return OriginYear(
+        year=year,
+        requirement=requirement,
+        sourced=total,
+        china_direct=direct * total,
+        china_controlled=(controlled - direct) * total,
+        china_upstream=(upstream - controlled) * total,
+        unaffected=(1.0 - upstream) * total,
+        uncovered=uncovered,
+        restricted_volume=restricted * total if restricted is not None else None,
+        restricted_share=restricted,
+    )
+
+
+def _line_key(facility_id: int | None, country: str) -> tuple[int | None, str]:
+    return (facility_id, "" if facility_id is not None else country)
+
+
+def planned_lines(
+    lines: Sequence[SourcingLine], moves: Sequence[PlanMove], *, year: int, requirement: float | None
+) -> tuple[tuple[SourcingLine, ...] | None, tuple[str, ...]]:
+    """The sourcing lines of ``year`` under a plan: every move due by then (``move.year <=
+    year``, in year order) takes its volume from its source line and adds it to its target line.
+
+    A move larger than what is left on its source moves what is left (reported). None, with
+    the reason, when a due move cannot be placed: its source is not among the lines, or it is a
+    share of an unknown requirement.
+    """
+    volumes: dict[tuple[int | None, str], float] = {}
+    countries: dict[tuple[int | None, str], str] = {}
+    for line in lines:
+        _require_non_negative("sourcing volume", line.volume)
+        key = _line_key(line.facility_id, line.country)
+        volumes[key] = volumes.get(key, 0.0) + line.volume
+        countries[key] = line.country
+    issues: list[str] = []
+    for move in sorted((m for m in moves if m.year <= year), key=lambda m: m.year):
+        source = _line_key(move.from_facility_id, move.from_country)
+        label = (
+            move.label or f"{move.from_facility_id or move.from_country} -> {move.to_facility_id or move.to_country}"
+        )
+        if source not in volumes:
+            return None, (f"{label}: the source is not in today's sourcing",)
+        if move.share is not None:
+            _require_fraction("plan share", move.share)
+            if requirement is None:
+                return None, (f"{label}: a share of the requirement, and the requirement is not known",)
+            wanted = move.share * requirement
+        elif move.volume is not None:
+            _require_non_negative("plan volume", move.volume)
+            wanted = move.volume
+        else:
+            return None, (f"{label}: neither a share nor a volume",)
+        moved = min(wanted, volumes[source])
+        if wanted > moved + _EPSILON * max(1.0, wanted):
+            issues.append(f"{label}: asks {wanted:g}, the source has {moved:g} left; moves {moved:g}")
+        volumes[source] -= moved
+        target = _line_key(move.to_facility_id, move.to_country)
+        volumes[target] = volumes.get(target, 0.0) + moved
+        countries.setdefault(target, move.to_country)
+    out = tuple(SourcingLine(v, fid, countries[(fid, c)]) for (fid, c), v in volumes.items() if v > 0)
+    return out, tuple(issues)
+
+
+def transition_plan(
+    lines: Sequence[SourcingLine],
+    moves: Sequence[PlanMove],
+    *,
+    requirement: float | None,
+    exposure_in: Callable[[Sequence[SourcingLine], int], Exposure],
+    years: Sequence[int] = PLAN_YEARS,
+) -> tuple[tuple[OriginYear, ...], tuple[OriginYear, ...]]:
+    """A mineral's requirement by origin per year, under today's sourcing and under the plan.
+
+    ``exposure_in(lines, year)`` is ``buyer_exposure`` with the mineral's supply chain and the
+    measures in force in that year (the caller binds them), so today and the plan run through
+    the same maths and differ only in their lines: a plan is a transformation of the inputs.
+    A year whose plan cannot be placed (``planned_lines`` None) has every figure None.
+    """
+    today, planned = [], []
+    for year in years:
+        today.append(origin_volumes(exposure_in(lines, year), year=year, requirement=requirement))
+        moved, issues = planned_lines(lines, moves, year=year, requirement=requirement)
+        if moved is None:
+            planned.append(OriginYear(year, requirement, None, None, None, None, None, None, None, None, issues))
+            continue
+        result = origin_volumes(exposure_in(moved, year), year=year, requirement=requirement)
+        planned.append(replace(result, issues=issues))
+    return tuple(today), tuple(planned)
 
 
 # --------------------------------------------------------------------------------------------

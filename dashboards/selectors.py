@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from dashboards import risk
 from dashboards.inputs import (
-    KG_PER_UNIT,
     STAGE_ORDER,
     data_sources,
     feoc_controlled_companies,
@@ -45,6 +44,7 @@ from minerals.models import (
     TradeFlow,
     TradeRestrictionFactor,
     WgiScore,
+    convert_quantity,
 )
 from suppliers.models import Facility, FederalSupport, Organization, Requirement, SupplyLink
 
@@ -411,9 +411,7 @@ def organization_exposure(*, organization: Organization, today: date | None = No
 _SUPPLYING_STATUSES = ("operating", "construction", "planned")
 
 
-def _convert(quantity: float, unit: str, to_unit: str) -> float:
-    """A quantity in kg or t expressed in `to_unit` (an unknown unit is taken as `to_unit`)."""
-    return quantity * KG_PER_UNIT.get(unit or to_unit, 1.0) / KG_PER_UNIT.get(to_unit, 1.0)
+_convert = convert_quantity
 
 
 def federal_support_by_facility(mineral_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
@@ -771,7 +769,7 @@ def _ranked(
 def mineral_alternatives(
     mineral: Mineral | str,
     *,
-    exposed_volume: float,
+    exposed_volume: float | None,
     unit: str = "t",
     stage: str = Stage.REFINERY,
     as_of: date | None = None,
@@ -788,21 +786,25 @@ def mineral_alternatives(
     (ownership >= threshold through chains, or recorded control), and so are facilities whose
     supply links run back to such a facility: all of them are listed apart in
     `not_alternatives` with the reason. Eight queries with a slug, seven with a Mineral,
-    whatever the number of candidates.
+    whatever the number of candidates. `exposed_volume` None (the API without `volume`): ranked
+    without the coverage factor, and every coverage and gap figure None (nothing to cover).
     """
     if isinstance(mineral, str):
         mineral = Mineral.objects.get(slug=mineral)
     as_of = as_of or timezone.localdate()
+    volume = exposed_volume if exposed_volume is not None else 0.0
     candidates, info = _alternative_candidates(
         [mineral.pk],
         as_of=as_of,
         unit_of={mineral.pk: unit},
-        exposed_of={mineral.pk: exposed_volume},
+        exposed_of={mineral.pk: volume},
         stage_of={mineral.pk: stage},
         slug_of={mineral.pk: mineral.slug},
     )[mineral.pk]
     feoc = feoc_countries()
-    ranked = _ranked(exposed_volume, candidates, stage=stage, as_of=as_of, feoc=feoc)
+    ranked = _ranked(volume, candidates, stage=stage, as_of=as_of, feoc=feoc)
+    if exposed_volume is None:
+        ranked = tuple(replace(a, gap_share=None) for a in ranked)
     return {
         "mineral": mineral.slug,
         "as_of": as_of.isoformat(),

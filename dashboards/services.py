@@ -289,14 +289,14 @@ def exposures_compute(
     for org_id, mid in sorted(pairs):
         if mid not in mineral_versions:
             continue  # a mineral created after the versions were read: its own recompute follows
-        mix_table = mix_tables.get(mid)
+        mix_source = mix_tables.get(mid)
         exposure = risk.buyer_exposure(
             lines[(org_id, mid)],
             mineral=slugs[mid],
             as_of=as_of,
             buyer_country=org_info[org_id][1],
             network=networks[mid],
-            fallback_mix=FallbackMix(mix_table),
+            fallback_mix=FallbackMix(mix_source),
             measures=measures,
             feoc=feoc_countries(),
             severity_by_type=severities,
@@ -310,8 +310,8 @@ def exposures_compute(
                 organization_data_version=org_info[org_id][0],
                 mineral_data_version=mineral_versions[mid],
                 computed_at=now,
-                sources=[sources[mix_table.source_id].as_json()]
-                if mix_table and mix_table.source_id in sources
+                sources=[sources[mix_source.source_id].as_json()]
+                if mix_source and mix_source.source_id in sources
                 else [],
                 requirement_quantity=required,
                 unit=unit,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboards import views
+from dashboards import plan_views, views
 
 app_name = "dashboards"
 urlpatterns = [
@@ -17,7 +17,10 @@ urlpatterns = [
     # an organization whose slug were "edit" would only be reachable as the first organization.
     path("portfolio/edit/", views.portfolio_edit, name="portfolio_edit"),
     path("portfolio/briefing/", views.portfolio_briefing, name="portfolio_briefing"),
+    # The transition plan of the user's first organization (same caveat as "edit" above).
+    path("portfolio/plan/", plan_views.plan, name="plan"),
     path("portfolio/<slug:org>/", views.portfolio, name="portfolio_org"),
     path("portfolio/<slug:org>/edit/", views.portfolio_edit, name="portfolio_org_edit"),
     path("portfolio/<slug:org>/briefing/", views.portfolio_briefing, name="portfolio_org_briefing"),
+    path("portfolio/<slug:org>/plan/", plan_views.plan, name="plan_org"),
 ]

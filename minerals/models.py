@@ -68,6 +68,14 @@ class Unit(models.TextChoices):
     T = "t", "metric tons"
 
 
+KG_PER_UNIT = {"kg": 1.0, "t": 1000.0}
+
+
+def convert_quantity(quantity: float, unit: str, to_unit: str) -> float:
+    """A quantity in kg or t expressed in `to_unit` (an empty or unknown unit is taken as `to_unit`)."""
+    return quantity * KG_PER_UNIT.get(unit or to_unit, 1.0) / KG_PER_UNIT.get(to_unit, 1.0)
+
+
 class Country(models.Model):
     iso3 = models.CharField("ISO3", primary_key=True, max_length=3, validators=[iso3_validator])
     iso2 = models.CharField("ISO2", max_length=2, unique=True, validators=[iso2_validator])

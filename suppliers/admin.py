@@ -14,18 +14,21 @@ from suppliers.models import (
     Membership,
     Organization,
     OwnershipStake,
+    PlanStep,
     Requirement,
     Sourcing,
     SupplyLink,
+    TransitionPlan,
 )
 
 ORGANIZATION_IMPORT_PERMISSION = "minerals.import_organization_data"
 
 
 def organization_owned(model: type[Model]) -> bool:
-    """An organization, or a row that belongs to one (memberships, requirements, sourcing, ...)."""
+    """An organization, or a row that belongs to one (memberships, requirements, sourcing, plans,
+    and a plan's steps)."""
     return model is Organization or any(
-        field.concrete and field.is_relation and field.related_model is Organization
+        field.concrete and field.is_relation and field.related_model in (Organization, TransitionPlan)
         for field in model._meta.get_fields()
     )
 
@@ -160,6 +163,31 @@ class SourcingAdmin(SuppliersAdmin):
     search_fields = ["organization__name", "mineral__name", "facility__name"]
     autocomplete_fields = ["organization", "mineral", "facility", "country"]
     resource_classes = [resource_for(Sourcing, services_module=services)]
+
+
+@admin.register(TransitionPlan)
+class TransitionPlanAdmin(SuppliersAdmin):
+    """Buyers' transition plans (written by the buyers on /portfolio/plan/); here for support and
+    history. Saves go through the same services, so the one-active rule holds (a constraint)."""
+
+    list_display = ["organization", "name", "status", "is_example", "author", "applied_through_year", "updated_at"]
+    list_filter = ["status", "is_example"]
+    list_select_related = ["organization", "author"]
+    search_fields = ["organization__name", "name"]
+    autocomplete_fields = ["organization"]
+    raw_id_fields = ["author"]
+    resource_classes = [resource_for(TransitionPlan, services_module=services)]
+
+
+@admin.register(PlanStep)
+class PlanStepAdmin(SuppliersAdmin):
+    list_display = ["plan", "mineral", "from_facility", "from_country", "share", "quantity", "target", "from_year"]
+    list_filter = ["mineral", "target"]
+    list_select_related = ["plan__organization", "mineral", "from_facility", "from_country"]
+    search_fields = ["plan__name", "plan__organization__name", "mineral__name"]
+    autocomplete_fields = ["mineral", "from_facility", "from_country", "to_facility", "to_country"]
+    raw_id_fields = ["plan"]
+    resource_classes = [resource_for(PlanStep, services_module=services)]
 
 
 @admin.register(ApplicationOrganization)

@@ -45,9 +45,11 @@ from suppliers.models import (
     Membership,
     Organization,
     OwnershipStake,
+    PlanStep,
     Requirement,
     Sourcing,
     SupplyLink,
+    TransitionPlan,
 )
 from suppliers.services import (
     affected_mineral_ids,
@@ -499,6 +501,43 @@ class _Loader:
                     "country_id": self.country(row["country"], name, row),
                 },
                 {"annual_quantity": _float(row["annual_quantity"]), "notes": row["notes"]},
+            )
+        self.load_plans()
+
+    def load_plans(self) -> None:
+        """The fictional buyer's example transition plan (a plan is the buyer's own intention, so
+        its shares are no public figure; the plan is labelled an example)."""
+        name = "plans.csv"
+        if not (self.directory / name).exists():
+            return
+        plans: dict[tuple[str, str], TransitionPlan] = {}
+        for row in self.each(name):
+            organization = self.lookup(self.organizations, row["organization"], "organization", name, row)
+            key = (row["organization"], row["plan"])
+            if key not in plans:
+                plans[key] = self.upsert(
+                    TransitionPlan,
+                    {"organization": organization, "name": row["plan"]},
+                    {"status": row["status"], "is_example": True},
+                )
+            to_facility = None
+            if row["to_facility"]:
+                to_facility = self.lookup(self.facilities, row["to_facility"], "facility", name, row)
+            self.upsert(
+                PlanStep,
+                {
+                    "plan": plans[key],
+                    "mineral": self.lookup(self.minerals, row["mineral"], "mineral", name, row),
+                    "from_facility": self.lookup(self.facilities, row["from_facility"], "facility", name, row)
+                    if row["from_facility"]
+                    else None,
+                    "from_country_id": self.country(row["from_country"], name, row),
+                    "from_year": int(row["from_year"]),
+                    "target": row["target"],
+                    "to_facility": to_facility,
+                    "to_country_id": self.country(row["to_country"], name, row),
+                },
+                {"share": _float(row["share"]), "quantity": _float(row["quantity"]), "notes": row["notes"]},
             )
 
 

@@ -4,6 +4,7 @@ Imports minerals only. Writes go through suppliers.services.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -348,3 +349,133 @@ class ApplicationOrganization(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application} -> {self.organization}"
+
+
+class TransitionPlan(models.Model):
+    """A buyer's intention to move part of its sourcing to alternatives, year by year.
+
+    Drafts are free; at most one plan per organization is active (a partial unique
+    constraint). A plan never changes the sourcing: `suppliers.plan_services.plan_apply` does,
+    when the buyer asks, for the steps due by the year it is applied for.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE = "active"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="transition_plans")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="transition_plans"
+    )
+    is_example = models.BooleanField(
+        default=False, help_text="An illustration in the demo dataset, not a buyer's own decision."
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    applied_at = models.DateTimeField(null=True, blank=True, editable=False)
+    applied_through_year = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["organization__name", "-status", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"], condition=Q(status="active"), name="transitionplan_one_active"
+            ),
+            models.UniqueConstraint(fields=["organization", "name"], name="transitionplan_unique_name"),
+            models.CheckConstraint(condition=Q(status__in=["draft", "active"]), name="transitionplan_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization}: {self.name} ({self.status})"
+
+
+class PlanStep(models.Model):
+    """Move part of a mineral's requirement from one of the buyer's sourcing lines (a facility,
+    or a country without facility) to an alternative, from a year on.
+
+    The part is a share of the requirement or a quantity in the mineral's canonical unit
+    (exactly one). The alternative is a facility or a country (diversification), or one of the
+    two levers: recycling, or U.S. production (a named facility, or else the buyer's country
+    with no upstream assumed; docs/metrics.md "Transition plan").
+    """
+
+    class Target(models.TextChoices):
+        FACILITY = "facility", "a facility"
+        COUNTRY = "country", "a country"
+        RECYCLING = "recycling", "recycling"
+        US_PRODUCTION = "us_production", "U.S. production"
+
+    plan = models.ForeignKey(TransitionPlan, on_delete=models.CASCADE, related_name="steps")
+    mineral = models.ForeignKey(Mineral, on_delete=models.PROTECT)
+    from_facility = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="plan_steps_from"
+    )
+    from_country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="plan_steps_from")
+    share = models.FloatField(
+        null=True, blank=True, validators=share_validators, help_text="Of the requirement (0..1)."
+    )
+    quantity = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0)], help_text="In the mineral's canonical unit."
+    )
+    target = models.CharField(max_length=14, choices=Target.choices)
+    to_facility = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="plan_steps_to"
+    )
+    to_country = models.ForeignKey(
+        Country, null=True, blank=True, on_delete=models.PROTECT, related_name="plan_steps_to"
+    )
+    from_year = models.PositiveSmallIntegerField(validators=[MinValueValidator(2000), MaxValueValidator(2100)])
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["plan_id", "mineral__name", "from_year", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(share__isnull=False) & Q(quantity__isnull=True))
+                | (Q(share__isnull=True) & Q(quantity__isnull=False)),
+                name="planstep_share_xor_quantity",
+            ),
+            models.CheckConstraint(condition=share_range("share"), name="planstep_share_0_1"),
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=True) | Q(quantity__gte=0), name="planstep_quantity_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(target__in=["facility", "country", "recycling", "us_production"]),
+                name="planstep_target_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(target="facility") | Q(to_facility__isnull=False), name="planstep_facility_named"
+            ),
+            models.CheckConstraint(
+                condition=~Q(target="country") | Q(to_country__isnull=False), name="planstep_country_named"
+            ),
+            models.CheckConstraint(
+                condition=Q(from_year__gte=2000) & Q(from_year__lte=2100), name="planstep_year_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        moved = f"{self.share:.0%}" if self.share is not None else f"{self.quantity:g}"
+        return f"{self.mineral}: {moved} from {self.from_facility or self.from_country_id} from {self.from_year}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if (self.share is None) == (self.quantity is None):
+            errors["share"] = "Give either a share of the requirement or a quantity, not both."
+        if self.from_facility_id and self.from_facility and self.from_facility.mineral_id != self.mineral_id:
+            errors["from_facility"] = "The source facility does not produce this mineral."
+        if self.target == self.Target.FACILITY and not self.to_facility_id:
+            errors["to_facility"] = "Pick the facility to move to."
+        if self.target == self.Target.COUNTRY and not self.to_country_id:
+            errors["to_country"] = "Pick the country to move to."
+        if self.to_facility_id and self.to_facility and self.to_facility.mineral_id != self.mineral_id:
+            errors["to_facility"] = "The facility does not produce this mineral."
+        if errors:
+            raise ValidationError(errors)

@@ -19,7 +19,7 @@ from minerals.models import (
     TradeFlow,
     TradeRestrictionFactor,
 )
-from suppliers.models import ApplicationOrganization, Membership, Organization
+from suppliers.models import ApplicationOrganization, Membership, Organization, TransitionPlan
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,10 @@ def rows_everywhere(curator):
         MeasureTypeSeverity.objects.create(measure_type=measure_type, severity=0.5)
     organization = Organization.objects.first()
     for name in ["Second Buyer (fictional)", "Third Buyer (fictional)"]:
-        Organization.objects.create(name=name, slug=name.split()[0].lower(), country_id="USA", is_fictional=True)
+        other = Organization.objects.create(
+            name=name, slug=name.split()[0].lower(), country_id="USA", is_fictional=True
+        )
+        TransitionPlan.objects.create(organization=other, name="Draft")  # the demo has one plan
     for i in range(3):
         user = get_user_model().objects.create_user(f"member{i}")
         Membership.objects.create(user=user, organization=organization, role="viewer")
@@ -141,7 +144,14 @@ def test_an_admin_edit_goes_through_the_services(curator_client, curator):
 
 IMPORT_EXPORT_ADMINS = [(m, a) for m, a in MODEL_ADMINS if hasattr(a, "has_import_permission")]
 IMPORT_EXPORT_IDS = [model._meta.label for model, _ in IMPORT_EXPORT_ADMINS]
-ORGANIZATION_OWNED = {"suppliers.Organization", "suppliers.Membership", "suppliers.Requirement", "suppliers.Sourcing"}
+ORGANIZATION_OWNED = {
+    "suppliers.Organization",
+    "suppliers.Membership",
+    "suppliers.Requirement",
+    "suppliers.Sourcing",
+    "suppliers.TransitionPlan",
+    "suppliers.PlanStep",
+}
 
 
 def _staff(django_user_model, name: str, *codenames: str):

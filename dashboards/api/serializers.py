@@ -117,3 +117,74 @@ class ExposureRowSerializer(serializers.Serializer):
 
     def to_representation(self, instance: Any) -> Any:
         return instance
+
+
+class AlternativesQuerySerializer(serializers.Serializer):
+    mineral = serializers.SlugField(help_text="Mineral slug, e.g. gallium.")
+    stage = serializers.ChoiceField(
+        choices=Stage.choices, required=False, help_text="The stage bought (default: refinery)."
+    )
+    volume = serializers.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1e15,
+        help_text="The volume to replace, in the mineral's canonical unit (`unit` in the answer); without it "
+        "the ranking leaves out the coverage factor and every coverage and gap figure is null.",
+    )
+    as_of = serializers.DateField(
+        required=False, help_text="Date of the policy status and availability (default: today)."
+    )
+
+    def validate_as_of(self, value: date) -> date:
+        if not date(1900, 1, 1) <= value <= date(2100, 12, 31):
+            raise serializers.ValidationError("A date between 1900 and 2100.")
+        return value
+
+
+class AlternativesReportSerializer(serializers.Serializer):
+    mineral = serializers.CharField()
+    as_of = serializers.DateField()
+    exposed_volume = serializers.FloatField(allow_null=True, help_text="The `volume` asked for.")
+    unit = serializers.CharField(help_text="The mineral's canonical unit: every volume is in it.")
+    stage = serializers.CharField()
+    alternatives = serializers.ListField(
+        child=Row(),
+        help_text="Ranked best first: score, each factor's contribution (weight x factor), stage match and "
+        "processing step, availability year (announced or not), coverage and gap shares.",
+    )
+    not_alternatives = serializers.ListField(
+        child=Row(), help_text="Candidates never offered (FEOC-located, FEOC-controlled, supply from China), with why."
+    )
+
+    def to_representation(self, instance: Any) -> Any:
+        return instance
+
+
+class PlanSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField(help_text="draft or active (at most one active plan per organization).")
+    is_example = serializers.BooleanField()
+    author = serializers.CharField(help_text="Username; empty when unknown.")
+    steps = serializers.ListField(child=Row(), help_text="Steps, by mineral and year.")
+
+    def to_representation(self, instance: Any) -> Any:
+        return instance
+
+
+class PlanProjectionSerializer(serializers.Serializer):
+    plan = PlanSerializer()
+    years = serializers.ListField(child=serializers.IntegerField())
+    reference_dates = serializers.DictField(
+        child=serializers.DateField(), help_text="Per year, the date whose measures in force it uses."
+    )
+    computed_at = serializers.DateTimeField()
+    minerals = serializers.ListField(
+        child=Row(),
+        help_text="Per mineral: `today` and `plan`, one row per year with the requirement by origin "
+        "(china_direct, china_controlled, china_upstream, unaffected, uncovered), restricted volume "
+        "and share, in the mineral's canonical `unit`; null = unknown, never 0.",
+    )
+
+    def to_representation(self, instance: Any) -> Any:
+        return instance

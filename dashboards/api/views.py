@@ -19,12 +19,12 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.http import http_date, parse_http_date_safe, quote_etag
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status, views
+from rest_framework import status, views, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dashboards import selectors
+from dashboards import plan_selectors, selectors
 from dashboards.api import selectors as api_selectors
 from dashboards.api import serializers
 from dashboards.models import MineralMetricsState
@@ -166,3 +166,52 @@ class ExposureView(PrivateNoStore, views.APIView):
         if mineral:
             rows = [row for row in rows if row["mineral"] == mineral]
         return Response(rows)
+
+
+class AlternativesView(views.APIView):
+    """Ranked alternatives of a mineral at a stage, with their factors, and the sources that are
+    not alternatives with the reason (docs/metrics.md "Alternatives")."""
+
+    permission_classes = [ReferenceAccess]
+    throttle_scope = "metrics"
+
+    @extend_schema(
+        parameters=[serializers.AlternativesQuerySerializer], responses=serializers.AlternativesReportSerializer
+    )
+    def get(self, request: Request) -> Response:
+        params = serializers.AlternativesQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        query = params.validated_data
+        mineral = get_object_or_404(Mineral, slug=query["mineral"])
+        report = selectors.mineral_alternatives(
+            mineral,
+            exposed_volume=query.get("volume"),
+            unit=mineral.canonical_unit,
+            stage=query.get("stage") or Stage.REFINERY,
+            as_of=query.get("as_of") or timezone.localdate(),
+        )
+        return Response(report)
+
+
+class PlanViewSet(PrivateNoStore, viewsets.ViewSet):
+    """The caller's organization's transition plans (read-only here; written on /portfolio/plan/).
+    The list gives each plan with its steps; a plan gives its projection 2026-2030 beside today's
+    sourcing. Another organization's plan answers 404."""
+
+    permission_classes = [PortfolioAccess]
+    throttle_scope = "portfolio"
+    lookup_value_regex = "[^/\x00]+"
+
+    @extend_schema(responses=serializers.PlanSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        organization = caller_organization(request)
+        assert organization is not None  # PortfolioAccess refused callers without one
+        return Response(plan_selectors.organization_plans(organization=organization))
+
+    @extend_schema(responses=serializers.PlanProjectionSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        organization = caller_organization(request)
+        assert organization is not None
+        plan = plan_selectors.plan_of(organization=organization, plan_id=pk)
+        data = plan_selectors.plan_projection(organization=organization, plan=plan)
+        return Response({key: data[key] for key in ("plan", "years", "reference_dates", "computed_at", "minerals")})

@@ -5,7 +5,7 @@ import pytest
 from suppliers.models import Membership, Organization
 
 # The real worker of the risk engine's integration tests (its own Redis database, flushed).
-from tests.dashboards.conftest import celery_worker, test_redis_url, wait_until  # noqa: F401
+from tests.dashboards.conftest import celery_worker, real_broker, test_redis_url, wait_until  # noqa: F401
 
 
 @pytest.fixture

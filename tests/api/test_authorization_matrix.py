@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver
 
 import config.api
 from minerals.models import PolicyMeasure, ProductionRecord
-from suppliers.models import Company, Facility
+from suppliers.models import Company, Facility, TransitionPlan
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +65,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
        ("country", "mineral", "commodity-code", "source", "production", "trade-flow", "policy", "company",
         "facility")},
     ("metrics", "GET"): REFERENCE_READ,
+    ("alternatives", "GET"): REFERENCE_READ,
     ("production-bulk", "POST"): REFERENCE_WRITE,
     ("trade-flow-bulk", "POST"): REFERENCE_WRITE,
     **{(f"{name}-list", "POST"): REFERENCE_WRITE for name in ("policy", "company", "facility")},
@@ -74,10 +75,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("organization", "GET"): PORTFOLIO_LIST,
     ("exposure", "GET"): PORTFOLIO_LIST,
     ("events", "GET"): EVENTS_READ,
-    **{(f"{name}-list", "GET"): PORTFOLIO_LIST for name in ("requirement", "sourcing")},
+    **{(f"{name}-list", "GET"): PORTFOLIO_LIST for name in ("requirement", "sourcing", "plan")},
     **{(f"{name}-list", "POST"): PORTFOLIO_CREATE for name in ("requirement", "sourcing")},
     ("sourcing-bulk", "POST"): PORTFOLIO_CREATE,
-    **{(f"{name}-detail", "GET"): PORTFOLIO_OBJECT_READ for name in ("requirement", "sourcing")},
+    **{(f"{name}-detail", "GET"): PORTFOLIO_OBJECT_READ for name in ("requirement", "sourcing", "plan")},
     **{(f"{name}-detail", "PUT"): PORTFOLIO_OBJECT_PUT for name in ("requirement", "sourcing")},
     **{(f"{name}-detail", "PATCH"): PORTFOLIO_OBJECT_PATCH for name in ("requirement", "sourcing")},
     **{(f"{name}-detail", "DELETE"): PORTFOLIO_OBJECT_DELETE for name in ("requirement", "sourcing")},
@@ -155,9 +156,10 @@ def _url(name: str, world: Any) -> str:
         "requirement-detail": {"pk": world.requirement_a.pk},
         "sourcing-detail": {"pk": world.sourcing_a.pk},
         **{f"scenario-{kind}": {"pk": _scenario_a(world).pk} for kind in ("detail", "results", "run")},
+        "plan-detail": {"pk": TransitionPlan.objects.get_or_create(organization=world.org_a, name="Matrix plan")[0].pk},
     }.get(name, {})
     url = reverse(f"api:{name}", kwargs=kwargs)
-    return url + "?mineral=gallium" if name == "metrics" else url
+    return url + "?mineral=gallium" if name in ("metrics", "alternatives") else url
 
 
 @pytest.mark.parametrize(("name", "method"), api_routes(), ids=lambda v: str(v))

@@ -35,6 +35,8 @@ PINNED = {
     "/api/v1/requirements/": 3,
     "/api/v1/sourcing/": 3,
     "/api/v1/exposure/": 3,
+    "/api/v1/alternatives/?mineral=gallium&stage=refinery&volume=1000": 15,  # + the levers: federal support, recycling
+    "/api/v1/plans/": 4,
 }
 
 
@@ -63,7 +65,9 @@ def _more_rows(world: Any) -> None:
 def test_query_counts_are_pinned_and_flat(world: Any) -> None:
     curator = world.clients["curator_token"]
     buyer = bearer(make_token(world.app_a, "portfolio:read portfolio:write"))
-    portfolio = {"/api/v1/organization/", "/api/v1/requirements/", "/api/v1/sourcing/", "/api/v1/exposure/"}
+    portfolio = {
+        "/api/v1/organization/", "/api/v1/requirements/", "/api/v1/sourcing/", "/api/v1/exposure/", "/api/v1/plans/"
+    }  # fmt: skip
     client_for = {url: buyer if url in portfolio else curator for url in PINNED}
     before = {url: _count(client_for[url], url) for url in PINNED}
     _more_rows(world)

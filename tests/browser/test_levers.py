@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from suppliers.models import Organization, Requirement, Sourcing
-from tests.browser.test_pages import _log_in, _open, page_cache, site, watched  # noqa: F401  (fixtures)
+from tests.browser.conftest import log_in as _log_in
+from tests.browser.conftest import open_page as _open
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +21,7 @@ def _gap_row(page, mineral: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_uncovered_part_appears_when_a_requirement_grows_and_the_upload_round_trip_is_a_no_op(
-    watched,  # noqa: F811
+    watched,
     tmp_path: Path,
 ) -> None:  # type: ignore[no-untyped-def]
     """Gallium: 2,000 kg required, 1,600 + 400 kg sourced: nothing uncovered. Picking gallium

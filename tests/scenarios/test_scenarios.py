@@ -63,9 +63,7 @@ def test_builtin_scenarios_hand_checked_for_demo_buyer(demo: None) -> None:
     )
 
     licences = services.scenario_compute(built["licences-approved-at-50"])
-    assert _years(_buyer_rows(licences)["gallium"], "at_risk") == pytest.approx(
-        [1600 * (0.5 * 331 + 34) / 365, 1600.0]
-    )
+    assert _years(_buyer_rows(licences)["gallium"], "at_risk") == pytest.approx([1600 * (0.5 * 331 + 34) / 365, 1600.0])
     # Bismuth: a licence on China's 81.25 % of world supply, 0.2 -> 0.5.
     bismuth = _minerals(licences)["bismuth"]
     assert (bismuth["baseline"]["restricted_supply_share"], bismuth["scenario"]["restricted_supply_share"]) == (
