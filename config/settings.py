@@ -373,6 +373,8 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "StageEnum": "minerals.models.Stage",
         "UnitEnum": "minerals.models.Unit",
         "MeasureTypeEnum": "minerals.models.MeasureType",
+        "FacilityStatusEnum": "suppliers.models.Facility.Status",
+        "PlanStatusEnum": "suppliers.models.TransitionPlan.Status",
     },
     # Swagger UI's own initializer is a static file of ours (no inline script: CSP script-src 'self').
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": False},

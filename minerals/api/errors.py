@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from rest_framework import status
+from rest_framework.exceptions import ParseError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -19,6 +20,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         # Errors are JSON even on `?format=csv|xlsx`: a spreadsheet of one "detail" cell helps nobody.
         request.accepted_renderer = JSONRenderer()
         request.accepted_media_type = JSONRenderer.media_type
+    if isinstance(exc, ParseError) and getattr(context.get("view"), "action", None) == "bulk":
+        # A bulk body that does not parse, wherever it is first read (the token authentication
+        # reads the body too): the same answer shape as invalid rows.
+        return Response({"detail": str(exc.detail), "rows": 0, "errors": []}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         # full_clean() in a service: the same shape as a serializer's errors.
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

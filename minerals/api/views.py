@@ -14,7 +14,6 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from oauth2_provider.views import TokenView
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -104,10 +103,7 @@ def _token_error(error: str, description: str) -> JsonResponse:
 
 
 def _bulk_answer(request: Request, upsert: Any) -> Response:
-    try:
-        rows = bulk_rows(request)
-    except ParseError as exc:  # not a JSON array, not CSV: the same answer shape as invalid rows
-        return Response({"detail": str(exc.detail), "rows": 0, "errors": []}, status=status.HTTP_400_BAD_REQUEST)
+    rows = bulk_rows(request)  # a body that does not parse: errors.api_exception_handler answers
     try:
         result = upsert(rows=rows, user=acting_user(request))
     except bulk_services.BulkRejected as rejected:
