@@ -141,7 +141,9 @@ BASELINE: Final = Shocks()
 
 
 def _restricts(measure: risk.Measure) -> bool:
-    return DEFAULT_SEVERITY.get(measure.measure_type, 0.0) > 0
+    # Every measure type has a default severity (minerals.policy_terms); an unknown type is an
+    # error, never silently "does not restrict".
+    return DEFAULT_SEVERITY[measure.measure_type] > 0
 
 
 def _matches(shock: PolicyShock, measure: risk.Measure) -> bool:
