@@ -120,9 +120,12 @@ def load(scale: float, rng: random.Random) -> None:
         with raw.copy("COPY minerals_commoditycode (hs6, description, is_basket, note) FROM STDIN") as copy:
             for code in hs6:
                 copy.write_row((code, "bench", False, ""))
-        with raw.copy("COPY minerals_commoditymineral (commodity_code_id, mineral_id, stage) FROM STDIN") as copy:
+        with raw.copy(
+            "COPY minerals_commoditymineral (commodity_code_id, mineral_id, stage, quantity_basis) FROM STDIN"
+        ) as copy:
             for i, code in enumerate(hs6):
-                copy.write_row((code, mineral_ids[i // codes_per_mineral], "refinery"))
+                # "content": the codes' weight is the mineral's, so NIR is computed as before issue 11.
+                copy.write_row((code, mineral_ids[i // codes_per_mineral], "refinery", "content"))
         flows = 0
         with raw.copy(
             "COPY minerals_tradeflow (year, exporter_id, importer_id, commodity_code_id, basis, value_usd, quantity_kg,"

@@ -13,7 +13,7 @@ Plain data out (dicts, lists), like dashboards.page_selectors.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import date
 from functools import partial
@@ -187,21 +187,7 @@ def plan_projection(
         def exposure_in(year_lines: Sequence[risk.SourcingLine], year: int, run: Any = exposure_on) -> risk.Exposure:
             return run(year_lines, as_of=reference_date(year, today))
 
-        moves = [
-            risk.PlanMove(
-                year=s.from_year,
-                from_facility_id=s.from_facility_id,
-                from_country=s.from_country_id,
-                to_facility_id=_target_node(s),
-                to_country=_target_country(s, organization),
-                share=s.share,
-                volume=s.quantity,
-                label=str(s),
-            )
-            for s in steps_of[mid]
-            # Steps already applied are in today's sourcing: moving them again would count them twice.
-            if applied is None or s.from_year > applied
-        ]
+        moves = plan_moves(steps_of[mid], organization_country=organization.country_id, applied_through_year=applied)
         today_years, plan_years = risk.transition_plan(
             [
                 risk.SourcingLine(line.volume * factor, line.facility_id, line.country)
@@ -238,6 +224,28 @@ def plan_projection(
     }
 
 
+def plan_moves(
+    steps: Iterable[PlanStep], *, organization_country: str, applied_through_year: int | None
+) -> list[risk.PlanMove]:
+    """A plan's steps still to apply as risk.PlanMove (the input of risk.planned_lines); the
+    steps need their target facility loaded. Steps already applied (``from_year`` up to
+    ``applied_through_year``) are in today's sourcing: moving them again would count them twice."""
+    return [
+        risk.PlanMove(
+            year=s.from_year,
+            from_facility_id=s.from_facility_id,
+            from_country=s.from_country_id,
+            to_facility_id=_target_node(s),
+            to_country=_target_country(s, organization_country),
+            share=s.share,
+            volume=s.quantity,
+            label=str(s),
+        )
+        for s in steps
+        if applied_through_year is None or s.from_year > applied_through_year
+    ]
+
+
 def _target_node(step: PlanStep) -> int | None:
     if step.to_facility_id is not None:
         return step.to_facility_id
@@ -246,7 +254,7 @@ def _target_node(step: PlanStep) -> int | None:
     return None
 
 
-def _target_country(step: PlanStep, organization: Organization) -> str:
+def _target_country(step: PlanStep, organization_country: str) -> str:
     if step.to_facility is not None:
         return step.to_facility.country_id
-    return step.to_country_id or organization.country_id
+    return step.to_country_id or organization_country

@@ -75,6 +75,7 @@ __all__ = [
     "is_stale",
     "is_suspended",
     "lever_node",
+    "line_passthroughs",
     "measure_applies",
     "measure_severity",
     "needs_review",
@@ -1185,6 +1186,16 @@ class _ChainTracer:
             domestic=unblocked,
         )
 
+    def line(self, line: SourcingLine) -> tuple[_Trace, FacilityNode | None]:
+        """A sourcing line's trace, and its facility (None: a country line, or an unknown
+        facility, which is traced as a country line and reported)."""
+        facility = self.facilities.get(line.facility_id) if line.facility_id is not None else None
+        if line.facility_id is not None and facility is None:
+            self.unknown_ids.add(line.facility_id)
+        if facility is not None:
+            return self.trace(facility.id), facility
+        return self.country_line(line.country, controlled=line.country == CHINA), None
+
     def trace(self, facility_id: int) -> _Trace:
         if facility_id in self.memo:
             return self.memo[facility_id]
@@ -1313,18 +1324,12 @@ def buyer_exposure(
     direct = controlled_share = upstream = unmapped = unblocked = 0.0
     for line in lines:
         weight = line.volume / total
-        facility = None
-        if line.facility_id is not None:
-            facility = tracer.facilities.get(line.facility_id)
-        if line.facility_id is not None and facility is None:
-            tracer.unknown_ids.add(line.facility_id)
+        part, facility = tracer.line(line)
         if facility is not None:
             located_in_china = facility.country == CHINA
             is_controlled = tracer.is_controlled(facility)
-            part = tracer.trace(facility.id)
         else:
             located_in_china = is_controlled = line.country == CHINA
-            part = tracer.country_line(line.country, controlled=is_controlled)
         if located_in_china:
             direct += weight
         if is_controlled:
@@ -1347,6 +1352,39 @@ def buyer_exposure(
         countries_without_mix=tuple(sorted(tracer.missing_mix)),
         overallocated_facilities=tuple(sorted(tracer.overallocated)),
     )
+
+
+def line_passthroughs(
+    lines: Sequence[SourcingLine],
+    *,
+    mineral: str,
+    as_of: date,
+    buyer_country: str = DEFAULT_DESTINATION,
+    network: SupplyNetwork,
+    fallback_mix: Mapping[str, Mapping[str, float]] | None = None,
+    measures: Sequence[Measure] = (),
+    severity_by_type: Mapping[str, float] | None = None,
+    trace_memo: dict[int, Any] | None = None,
+) -> tuple[float, ...]:
+    """Per line, the share of its volume that no stage's measures block: the ``prod (1 - s_c)``
+    along its chain of ``buyer_exposure``, whose ``restricted_share = 1 - sum_l w_l *
+    passthrough_l``. Volumes do not matter, so the lines of many buyers of one mineral in one
+    country are traced in one pass (scenarios). Ownership control does not enter the passthrough
+    (only China's shares), so no stakes are taken; ``trace_memo`` as in ``buyer_exposure``, shared
+    only with calls that pass no stakes either."""
+    tracer = _ChainTracer(
+        network=network,
+        controlled=frozenset(),
+        fallback_mix=fallback_mix or {},
+        measures=measures,
+        mineral=mineral,
+        destination=buyer_country,
+        as_of=as_of,
+        severity_by_type=severity_by_type,
+    )
+    if trace_memo is not None:
+        tracer.memo = trace_memo
+    return tuple(tracer.line(line)[0].passthrough for line in lines)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ Conventions of dashboards.risk hold: shares are fractions, an unknown input give
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, Final, Literal
@@ -72,11 +73,11 @@ class PolicyShock:
       at or before the suspension's start). Measures without a suspension are unchanged.
     * ``extend``: suspended until ``until`` (included); a measure not suspended becomes so from
       ``on`` (default: the window's start).
-    * ``widen``: a widened copy of the measure takes effect on ``on`` (default: the window's
-      start) beside the original, which keeps its dates: the original's minerals plus
-      ``minerals``, its targets plus ``targets`` (a measure on every destination stays so unless
-      the widening names targets, which then become the copy's), its type replaced by
-      ``measure_type`` when given (licence to ban).
+    * ``widen``: the measure is replaced from ``on`` (default: the window's start) by its widened
+      self (``widened``): its minerals plus ``minerals``, its targets plus ``targets``, its type
+      replaced by ``measure_type`` when given (licence to ban); same key, suspension and end.
+      Before ``on`` it applies as recorded. Never a copy beside it, so the narrower original
+      never stays in force next to the wider one.
     * ``new``: a new measure by ``issuer`` of ``measure_type`` on ``minerals`` targeting
       ``targets`` (empty = every destination), in force from ``on`` (default: the window's
       start) through ``until`` (default: open-ended).
@@ -170,18 +171,44 @@ def _extended(measure: risk.Measure, on: date, until: date) -> risk.Measure:
     return replace(measure, suspended_from=start, suspended_until=until)
 
 
-def _widened(measure: risk.Measure, shock: PolicyShock, on: date, index: int) -> risk.Measure:
-    targets = measure.targets | shock.targets if measure.targets else shock.targets
+def widened(measure: risk.Measure, shock: PolicyShock, on: date) -> tuple[risk.Measure, ...]:
+    """What replaces ``measure`` when ``shock`` widens it from ``on`` (same key throughout):
+
+    * the widened measure ``W``: minerals ``M + A``, targets ``T + T+`` (a measure on every
+      destination stays on every destination: a widening never narrows), type ``measure_type``
+      when given (a per-measure severity override is kept only with the type), the measure's
+      suspension and end date;
+    * in force from ``on`` (from its own effective date when that is later; a measure announced
+      but not yet effective takes effect on ``on``). When the measure was in force before ``on``,
+      it stays as recorded until then and ends there (``ended_on = on``), so exactly one of the
+      two is in force on any day. A measure ended by ``on`` has nothing left to widen.
+    * One exception, because a measure cannot say "every destination but these": a measure on
+      every destination whose type is raised for named targets only ("China bans every
+      controlled item to the United States") keeps applying everywhere, and the named targets
+      get the widened measure from ``on``. Severities of one issuer's measures combine by their
+      maximum (risk.country_severity), never by a sum, so for those targets the stricter one
+      counts, once.
+    """
     measure_type = shock.measure_type or measure.measure_type
-    return risk.Measure(
-        key=f"{measure.key}+widened-{index}",
-        issuer=measure.issuer,
+    override = measure.severity_override if measure_type == measure.measure_type else None
+    if measure.ended_on is not None and measure.ended_on <= on:
+        return (measure,)
+    start = measure.effective_on
+    from_on = on if start is None or start < on else start
+    split = not measure.targets and bool(shock.targets) and measure_type != measure.measure_type
+    wide = replace(
+        measure,
         measure_type=measure_type,
         minerals=measure.minerals | shock.minerals,
-        targets=frozenset(targets),
-        effective_on=max(on, measure.effective_on) if measure.effective_on else on,
-        severity_override=measure.severity_override if measure_type == measure.measure_type else None,
+        targets=shock.targets if split else (measure.targets | shock.targets if measure.targets else frozenset()),
+        effective_on=from_on,
+        severity_override=override,
     )
+    if split:
+        return (measure, wide)
+    if start is None or start >= on:
+        return (wide,)
+    return (replace(measure, ended_on=on), wide)
 
 
 def apply_policy_shocks(
@@ -216,7 +243,8 @@ def apply_policy_shocks(
             for i in matched:
                 out[i] = _extended(out[i], on, shock.until)
         elif shock.kind == "widen":
-            out.extend(_widened(out[i], shock, on, index) for i in matched)
+            chosen = set(matched)
+            out = [piece for i, m in enumerate(out) for piece in (widened(m, shock, on) if i in chosen else (m,))]
         else:
             raise ValueError(f"unknown policy shock {shock.kind!r}")
     return tuple(out)
@@ -288,14 +316,17 @@ def segments(window: Window, measures: Iterable[risk.Measure] = ()) -> tuple[Seg
 
 def window_mean(values: Sequence[tuple[Segment, float | None]]) -> float | None:
     """Day-weighted mean over segments; None when any segment's value is unknown."""
+    if len(values) == 1:
+        return values[0][1]
     if not values or any(v is None for _, v in values):
         return None
     days = sum(s.days for s, _ in values)
     return math.fsum(s.days * v for s, v in values if v is not None) / days
 
 
-def _in_force_signature(measures: Sequence[risk.Measure], day: date) -> tuple[str, ...]:
-    return tuple(m.key for m in measures if risk.in_force(m, day))
+def _in_force_signature(measures: Sequence[risk.Measure], day: date) -> tuple[int, ...]:
+    # Positions, not keys: a widened measure and what it replaced share a key (``widened``).
+    return tuple(i for i, m in enumerate(measures) if risk.in_force(m, day))
 
 
 def evaluate_segments(
@@ -303,7 +334,7 @@ def evaluate_segments(
 ) -> list[tuple[Segment, float | None]]:
     """``value_on`` evaluated once per distinct set of measures in force (segments with the same
     set reuse the value: the figures depend on the date only through that set)."""
-    cache: dict[tuple[str, ...], float | None] = {}
+    cache: dict[tuple[int, ...], float | None] = {}
     out = []
     for segment in segments(window, measures):
         signature = _in_force_signature(measures, segment.start)
@@ -364,6 +395,69 @@ def shocked_shares(shares: Mapping[str, float | None], cuts: Mapping[str, float]
         country: None if share is None else share * (1.0 - cuts.get(country, 0.0)) / remaining
         for country, share in shares.items()
     }
+
+
+def shocked_mix(
+    mix: Mapping[str, float], cuts: Mapping[str, float], world: Mapping[str, float] | None
+) -> dict[str, float] | None:
+    """A fallback mix (origin -> share of a country's inputs) under output cuts: each origin
+    ``o`` delivers ``1 - x_o`` of its part and the part lost, ``L = sum_o m_o x_o``, is bought on
+    the world market after the cuts (``world``, ``shocked_shares`` of the world mix):
+    ``m'_o = m_o (1 - x_o) + L w'_o``.
+
+    On the world mix itself this gives ``w'`` (``w_o (1 - x_o) + L w'_o = w'_o``); a producer's
+    own mix ``{c: 1}`` with c cut by x becomes ``(1 - x) c + x w'``. So when a non-Chinese
+    producer is lost, China's share rises in every mix that drew on it. None (no mix known) when
+    something is lost and the world after the cuts is unknown.
+    """
+    lost = math.fsum(share * cuts.get(origin, 0.0) for origin, share in mix.items())
+    if lost <= 0:
+        return dict(mix)
+    if world is None:
+        return None
+    out = {origin: share * (1.0 - cuts.get(origin, 0.0)) for origin, share in mix.items()}
+    for origin, share in world.items():
+        out[origin] = out.get(origin, 0.0) + lost * share
+    return out
+
+
+class ShockedFallbackMix(Mapping[str, Mapping[str, float]]):
+    """The risk engine's fallback mixes (``base``: country -> assumed origin of inputs whose
+    facility or supplier is unknown, dashboards.inputs.FallbackMix) under output cuts: each
+    country's mix through ``shocked_mix``, with the world mix ``world`` (known shares) cut by
+    ``shocked_shares``. A country without a mix (KeyError) stays without one."""
+
+    def __init__(
+        self, base: Mapping[str, Mapping[str, float]], world: Mapping[str, float], cuts: Mapping[str, float]
+    ) -> None:
+        self.base = base
+        self.cuts = dict(cuts)
+        after = shocked_shares(world, self.cuts)
+        self.world: dict[str, float] | None = (
+            None if not after or any(v is None for v in after.values()) else {c: v for c, v in after.items() if v}
+        )
+        self._memo: dict[str, dict[str, float] | None] = {}
+
+    def __getitem__(self, country: str) -> Mapping[str, float]:
+        if country not in self._memo:
+            self._memo[country] = shocked_mix(self.base[country], self.cuts, self.world)
+        mix = self._memo[country]
+        if mix is None:
+            raise KeyError(country)
+        return mix
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+
+def fallback_mix_after(
+    base: Mapping[str, Mapping[str, float]], world: Mapping[str, float], cuts: Mapping[str, float]
+) -> Mapping[str, Mapping[str, float]]:
+    """``base`` itself without a cut, else ``ShockedFallbackMix``."""
+    return ShockedFallbackMix(base, world, cuts) if any(cuts.values()) else base
 
 
 def shocked_candidates(
@@ -497,6 +591,7 @@ class BuyerOutcome:
     mineral: str
     years: tuple[YearOutcome, ...]
     covered_from: int | None
+    issues: tuple[str, ...] = ()
 
 
 def _line_loss(
@@ -527,40 +622,120 @@ def requirement_after(inputs: BuyerInputs, demand: Sequence[DemandShock]) -> flo
 
 
 def at_risk_share(
-    inputs: BuyerInputs,
-    policy: PolicyInputs,
-    *,
-    day: date,
-    losses: Sequence[float],
-    trace_memo: dict[int, Any] | None = None,
+    lines: Sequence[risk.SourcingLine], losses: Sequence[float], passthroughs: Sequence[float]
 ) -> float | None:
-    """Share of the sourced volume not delivered on ``day``: lost to supply shocks, or blocked by
-    measures anywhere along its chain (risk.buyer_exposure's restricted share of what still
-    flows): ``1 - sum_l v_l (1 - loss_l) (1 - r) / sum_l v_l``. None without sourcing."""
-    total = math.fsum(line.volume for line in inputs.lines)
+    """Share of the sourced volume not delivered: lost to supply shocks, or blocked by measures
+    anywhere along its chain (``passthroughs``: per line, risk.line_passthroughs):
+    ``1 - sum_l v_l (1 - loss_l) p_l / sum_l v_l``, i.e. risk.buyer_exposure's restricted share
+    of what still flows, applied to what flows. None without sourcing."""
+    total = math.fsum(line.volume for line in lines)
     if total <= 0:
         return None
-    flowing = [
-        replace(line, volume=line.volume * (1.0 - loss)) for line, loss in zip(inputs.lines, losses, strict=True)
-    ]
-    remaining = math.fsum(line.volume for line in flowing)
-    if remaining <= 0:
-        return 1.0
-    exposure = risk.buyer_exposure(
-        flowing,
-        mineral=inputs.mineral,
-        as_of=day,
-        buyer_country=inputs.country,
-        network=inputs.network,
-        fallback_mix=inputs.fallback_mix,
-        measures=policy.measures,
-        feoc=inputs.feoc,
-        severity_by_type=policy.severity_by_type,
-        trace_memo=trace_memo,
+    delivered = math.fsum(
+        line.volume * (1.0 - loss) * p for line, loss, p in zip(lines, losses, passthroughs, strict=True)
     )
-    if exposure.restricted_share is None:
-        return None
-    return 1.0 - remaining * (1.0 - exposure.restricted_share) / total
+    return 1.0 - delivered / total
+
+
+LineKey = tuple[int | None, str]
+LEVER_IDS: Final = frozenset(risk.LEVER_NODE_IDS.values())
+
+
+def line_key(line: risk.SourcingLine) -> LineKey:
+    # A facility's line traces the facility (an unknown one: its line's country), a country line
+    # the country's fallback mix: the passthrough depends on nothing else but the buyer's country.
+    return (line.facility_id, line.country)
+
+
+def with_levers(network: risk.SupplyNetwork, country: str) -> risk.SupplyNetwork:
+    """``network`` plus the transition plan's generic levers (risk.lever_node) in ``country``,
+    without copying the facilities."""
+    levers = {node.id: node for node in (risk.lever_node(lever, country) for lever in risk.LEVER_NODE_IDS)}
+    return risk.SupplyNetwork(facilities=ChainMap(levers, _read_only(network.facilities)), inputs=network.inputs)
+
+
+def _read_only(facilities: Mapping[int, risk.FacilityNode]) -> MutableMapping[int, risk.FacilityNode]:
+    return facilities  # type: ignore[return-value]  # ChainMap's typing wants mutable maps; never written
+
+
+class ChainEvaluator:
+    """One mineral under one set of policy inputs (baseline or scenario) over a window: its
+    segments and the set of measures in force on each (the same for every buyer), and each
+    sourcing line's passthrough per set of measures in force and buyer country.
+
+    The figures depend on the date only through the set in force, so a line is traced once per
+    set and country (risk.line_passthroughs) and kept; ``prefetch`` traces every buyer's lines in
+    one pass per set and country, after which a buyer's at-risk share is a sum over its lines.
+    Lines to the plan's generic levers are traced on the network plus the levers in the buyer's
+    country (``with_levers``); the traces of the other facilities are the same on both."""
+
+    def __init__(
+        self,
+        *,
+        mineral: str,
+        policy: PolicyInputs,
+        window: Window,
+        network: risk.SupplyNetwork,
+        fallback_mix: Mapping[str, Mapping[str, float]],
+    ) -> None:
+        self.mineral = mineral
+        self.measures = _for_mineral(policy.measures, mineral)
+        self.severity_by_type = policy.severity_by_type
+        self.network = network
+        self.fallback_mix = fallback_mix
+        self.by_year: dict[int, list[tuple[Segment, tuple[int, ...]]]] = {}
+        self.day_of: dict[tuple[int, ...], date] = {}
+        for segment in segments(window, self.measures):
+            signature = _in_force_signature(self.measures, segment.start)
+            self.by_year.setdefault(segment.year, []).append((segment, signature))
+            self.day_of.setdefault(signature, segment.start)
+        self._networks: dict[str, risk.SupplyNetwork] = {}
+        self._memos: dict[tuple[tuple[int, ...], str], dict[int, Any]] = {}
+        self._known: dict[tuple[tuple[int, ...], str], dict[LineKey, float]] = {}
+
+    def _traced(
+        self, signature: tuple[int, ...], country: str, lines: Iterable[risk.SourcingLine]
+    ) -> dict[LineKey, float]:
+        known = self._known.setdefault((signature, country), {})
+        missing = {line_key(line): line for line in lines if line_key(line) not in known}
+        if missing:
+            network = self.network
+            if any(key[0] in LEVER_IDS for key in missing):
+                if country not in self._networks:
+                    self._networks[country] = with_levers(self.network, country)
+                network = self._networks[country]
+            values = risk.line_passthroughs(
+                list(missing.values()),
+                mineral=self.mineral,
+                as_of=self.day_of[signature],
+                buyer_country=country,
+                network=network,
+                fallback_mix=self.fallback_mix,
+                measures=self.measures,
+                severity_by_type=self.severity_by_type,
+                trace_memo=self._memos.setdefault((signature, country), {}),
+            )
+            known.update(zip(missing, values, strict=True))
+        return known
+
+    def prefetch(self, holdings: Iterable[tuple[str, Sequence[risk.SourcingLine]]]) -> None:
+        """Trace the lines of many buyers (their country, their lines) in one pass per set of
+        measures in force and country."""
+        by_country: dict[str, list[risk.SourcingLine]] = {}
+        for country, lines in holdings:
+            by_country.setdefault(country, []).extend(lines)
+        for signature in self.day_of:
+            for country, lines in by_country.items():
+                self._traced(signature, country, lines)
+
+    def passthroughs(
+        self, signature: tuple[int, ...], country: str, lines: Sequence[risk.SourcingLine], keys: Sequence[LineKey]
+    ) -> list[float]:
+        """Each line's passthrough (``keys``: the lines' ``line_key``), traced when not yet known."""
+        known = self._known.get((signature, country))
+        if known is None or any(key not in known for key in keys):
+            known = self._traced(signature, country, lines)
+        return [known[key] for key in keys]
 
 
 def capacity_by_year(
@@ -594,43 +769,64 @@ def buyer_outcome(
     alternatives: Sequence[risk.Alternative] = (),
     cuts: Mapping[str, float],
     capacity: Mapping[int, float] | None = None,
-    trace_memos: dict[Any, dict[int, Any]] | None = None,
+    plan: Sequence[risk.PlanMove] | None = None,
+    evaluator: ChainEvaluator | None = None,
 ) -> BuyerOutcome:
     """Volume at risk per year of the window (requirement x day-weighted at-risk share x the
     year's days in the window / the year's days), the part ``alternatives`` (ranked by
     risk.rank_alternatives over the shocked candidates) cover, what stays uncovered, and the first
-    year from which everything at risk is covered."""
+    year from which everything at risk is covered.
+
+    ``plan``: the moves of the buyer's active transition plan still to apply; each year's lines
+    are then ``risk.planned_lines`` of that year (moves due by then, shares of the requirement
+    before any demand shock, like the lines), run through the same maths. A year whose plan
+    cannot be placed has its volumes None and the reason in ``issues``.
+
+    ``evaluator``: the mineral's ``ChainEvaluator`` for ``policy`` and ``window``, shared by its
+    buyers (built from ``inputs`` when not given)."""
+    if evaluator is None:
+        evaluator = ChainEvaluator(
+            mineral=inputs.mineral, policy=policy, window=window, network=inputs.network,
+            fallback_mix=inputs.fallback_mix,
+        )  # fmt: skip
     required = requirement_after(inputs, shocks.demand)
-    measures = _for_mineral(policy.measures, inputs.mineral)
-    policy = PolicyInputs(measures, policy.severity_by_type)  # the others never apply to this mineral
     if capacity is None:
         capacity = capacity_by_year(
             [a.source for a in alternatives], window.years, first_year=window.start.year, feoc=inputs.feoc
         )
     facility_shocks = {s.facility_id: s for s in shocks.facilities}
     first_year = window.start.year
-    by_year: dict[int, list[Segment]] = {}
-    for segment in segments(window, measures):
-        by_year.setdefault(segment.year, []).append(segment)
-    share_cache: dict[tuple[tuple[str, ...], tuple[float, ...]], float | None] = {}
+    # Without a plan or a facility shock on its lines, a buyer's lines and losses are the same
+    # every year: computed once, and each set of measures in force evaluated once for the window.
+    static = not plan and not any(line.facility_id in facility_shocks for line in inputs.lines)
+    prepared: tuple[tuple[risk.SourcingLine, ...], list[LineKey], list[float]] | None = None
+    shares: dict[tuple[int, ...], float | None] = {}
     years = []
-    for year, year_segments in sorted(by_year.items()):
-        losses = tuple(
-            _line_loss(line, inputs.network, cuts, facility_shocks, year, first_year) for line in inputs.lines
-        )
-        values = []
-        for segment in year_segments:
-            key = (_in_force_signature(measures, segment.start), losses)
-            if key not in share_cache:
-                memo = None
-                if trace_memos is not None:
-                    memo = trace_memos.setdefault((key[0], inputs.country), {})
-                share_cache[key] = at_risk_share(inputs, policy, day=segment.start, losses=losses, trace_memo=memo)
-            values.append((segment, share_cache[key]))
-        days = sum(s.days for s in year_segments)
+    issues: list[str] = []
+    for year, year_segments in sorted(evaluator.by_year.items()):
+        days = sum(segment.days for segment, _ in year_segments)
         year_days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
-        share = window_mean(values)
         year_required = required * days / year_days
+        if prepared is None or not static:
+            lines: tuple[risk.SourcingLine, ...] | None = inputs.lines
+            if plan:
+                lines, year_issues = risk.planned_lines(inputs.lines, plan, year=year, requirement=inputs.requirement)
+                issues.extend(f"{year}: {issue}" for issue in year_issues)
+            if lines is None:
+                years.append(YearOutcome(year, days, year_required, None, None, None))
+                continue
+            keys = [line_key(line) for line in lines]
+            losses = [_line_loss(line, inputs.network, cuts, facility_shocks, year, first_year) for line in lines]
+            prepared = (lines, keys, losses)
+            shares = {}
+        lines, keys, losses = prepared
+        values = []
+        for segment, signature in year_segments:
+            if signature not in shares:
+                passthroughs = evaluator.passthroughs(signature, inputs.country, lines, keys)
+                shares[signature] = at_risk_share(lines, losses, passthroughs)
+            values.append((segment, shares[signature]))
+        share = window_mean(values)
         at_risk = None if share is None else year_required * share
         covered = None if at_risk is None else covered_volume(at_risk, capacity.get(year, 0.0))
         uncovered = None if at_risk is None or covered is None else max(0.0, at_risk - covered)
@@ -638,4 +834,4 @@ def buyer_outcome(
     covered_from = next(
         (y.year for y in years if y.uncovered is not None and y.uncovered <= 1e-9 * max(1.0, y.required)), None
     )
-    return BuyerOutcome(inputs.organization, inputs.mineral, tuple(years), covered_from)
+    return BuyerOutcome(inputs.organization, inputs.mineral, tuple(years), covered_from, tuple(dict.fromkeys(issues)))

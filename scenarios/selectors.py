@@ -7,17 +7,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
-from django.db.models import Max, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
+from dashboards import risk
 from dashboards import scenario_risk as sr
 from dashboards.models import ImportMetric, SupplyMetric
 from dashboards.page_selectors import headline_stage
+from dashboards.plan_selectors import plan_moves
 from minerals.models import Mineral
 from scenarios.models import PolicyShock, Scenario, ScenarioBuyerResult, ScenarioRun
-from suppliers.models import Organization
+from suppliers.models import Organization, PlanStep, TransitionPlan
 
 
 def visible_scenarios(organization: Organization | None) -> QuerySet[Scenario]:
@@ -97,19 +100,70 @@ def scenario_shocks(scenario: Scenario) -> tuple[sr.Window, sr.Shocks]:
     return sr.Window(scenario.window_start, scenario.window_end), shocks
 
 
+def _micros(moment: Any) -> int:
+    return int(moment.timestamp() * 1_000_000) if moment is not None else 0
+
+
 def data_version(scenario: Scenario) -> str:
     """What a run's numbers depend on: every mineral's data version (measures, severities,
     production, trade and facilities bump it), the buyers' portfolios (the organization's, or
-    every one's for a built-in) and the scenario's own revision. Two queries."""
+    every one's for a built-in), their active transition plans (which plan, its edits and its
+    steps' history) and the scenario's own revision. Four queries."""
     minerals = Mineral.objects.aggregate(total=Sum("data_version"), newest=Max("data_version"))
     organizations = Organization.objects.all()
+    plans = TransitionPlan.objects.filter(status=TransitionPlan.Status.ACTIVE)
     if scenario.organization_id is not None:
         organizations = organizations.filter(pk=scenario.organization_id)
+        plans = plans.filter(organization_id=scenario.organization_id)
     orgs = organizations.aggregate(total=Sum("data_version"), count=Max("id"))
+    plan = plans.aggregate(n=Count("id"), ids=Sum("id"), last=Max("updated_at"))
+    steps = PlanStep.history.filter(plan_id__in=plans.values("id")).aggregate(
+        n=Count("history_id"), last=Max("history_date")
+    )
     return (
         f"minerals={minerals['total'] or 0}/{minerals['newest'] or 0};"
-        f"organizations={orgs['total'] or 0}/{orgs['count'] or 0};scenario={scenario.revision}"
+        f"organizations={orgs['total'] or 0}/{orgs['count'] or 0};"
+        f"plans={plan['n']}/{plan['ids'] or 0}/{_micros(plan['last'])}/{steps['n']}/{_micros(steps['last'])};"
+        f"scenario={scenario.revision}"
     )
+
+
+@dataclass(frozen=True)
+class ActivePlan:
+    """An organization's active transition plan as the scenario maths take it: the moves still
+    to apply per mineral id (dashboards.plan_selectors.plan_moves)."""
+
+    id: int
+    name: str
+    moves: dict[int, list[risk.PlanMove]]
+
+
+def active_plans(organization_ids: Sequence[int] | None) -> dict[int, ActivePlan]:
+    """Organization id -> its active plan (at most one: a database constraint), for the given
+    organizations or every one. Two queries."""
+    plans = TransitionPlan.objects.filter(status=TransitionPlan.Status.ACTIVE).select_related("organization")
+    if organization_ids is not None:
+        plans = plans.filter(organization_id__in=organization_ids)
+    by_id = {plan.pk: plan for plan in plans}
+    steps: dict[int, dict[int, list[PlanStep]]] = defaultdict(lambda: defaultdict(list))
+    rows = PlanStep.objects.filter(plan_id__in=list(by_id)).select_related("mineral", "from_facility", "to_facility")
+    for step in rows.order_by("plan_id", "mineral_id", "from_year", "id"):
+        steps[step.plan_id][step.mineral_id].append(step)
+    return {
+        plan.organization_id: ActivePlan(
+            plan.pk,
+            plan.name,
+            {
+                mid: plan_moves(
+                    mineral_steps,
+                    organization_country=plan.organization.country_id,
+                    applied_through_year=plan.applied_through_year,
+                )
+                for mid, mineral_steps in steps[plan.pk].items()
+            },
+        )
+        for plan in by_id.values()
+    }
 
 
 def latest_run(scenario: Scenario) -> ScenarioRun | None:
@@ -147,17 +201,26 @@ def shares_as_of(
     """Per mineral, world production shares (the headline stage's newest stored table up to
     ``year``) and the destination's import shares by value (newest stored year up to ``year``
     with named partners). Two queries."""
+    # Only each (mineral, stage)'s newest row, and only the columns used: the shares are JSON.
+    newest_supply = SupplyMetric.objects.filter(
+        mineral_id=OuterRef("mineral_id"), stage=OuterRef("stage"), year__lte=year
+    ).order_by("-year")
     latest: dict[int, dict[str, SupplyMetric]] = defaultdict(dict)
-    for row in SupplyMetric.objects.filter(mineral_id__in=mineral_ids, year__lte=year).order_by("-year"):
-        latest[row.mineral_id].setdefault(row.stage, row)
+    supply_rows = SupplyMetric.objects.filter(
+        mineral_id__in=mineral_ids, year=Subquery(newest_supply.values("year")[:1])
+    ).only("mineral_id", "stage", "year", "china_share", "country_shares")
+    for row in supply_rows:
+        latest[row.mineral_id][row.stage] = row
     supply: dict[int, dict[str, float | None]] = {}
     for mid, by_stage in latest.items():
         stage = headline_stage(by_stage)
         if stage is not None:
             supply[mid] = dict(by_stage[stage].country_shares)
     imports: dict[int, dict[str, float | None]] = {}
-    rows = ImportMetric.objects.filter(mineral_id__in=mineral_ids, destination_id=destination, year__lte=year)
-    for import_row in rows.exclude(import_china_share=None).order_by("-year"):
+    rows = ImportMetric.objects.filter(destination_id=destination, year__lte=year).exclude(import_china_share=None)
+    newest_imports = rows.filter(mineral_id=OuterRef("mineral_id")).order_by("-year").values("year")[:1]
+    chosen = rows.filter(mineral_id__in=mineral_ids, year=Subquery(newest_imports))
+    for import_row in chosen.only("mineral_id", "year", "partners_json", "total_value_usd").order_by("-year"):
         imports.setdefault(import_row.mineral_id, dict(import_row.partner_shares))
     return supply, imports
 

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -286,21 +287,35 @@ def _with_severity(
     return out
 
 
-def _years(base: sr.BuyerOutcome, shocked: sr.BuyerOutcome) -> list[dict[str, Any]]:
-    return [
-        {
-            "year": s.year,
-            "days": s.days,
-            "baseline_required": b.required,
-            "required": s.required,
-            "baseline_at_risk": b.at_risk,
-            "at_risk": s.at_risk,
-            "baseline_uncovered": b.uncovered,
-            "covered": s.covered,
-            "uncovered": s.uncovered,
-        }
-        for b, s in zip(base.years, shocked.years, strict=True)
-    ]
+def _years(
+    base: sr.BuyerOutcome,
+    shocked: sr.BuyerOutcome,
+    plan_base: sr.BuyerOutcome | None,
+    plan_shocked: sr.BuyerOutcome | None,
+) -> list[dict[str, Any]]:
+    """Per year: the volumes without the buyer's plan, and with it (None without an active plan)."""
+    out = []
+    for i, (b, s) in enumerate(zip(base.years, shocked.years, strict=True)):
+        pb = plan_base.years[i] if plan_base is not None else None
+        ps = plan_shocked.years[i] if plan_shocked is not None else None
+        out.append(
+            {
+                "year": s.year,
+                "days": s.days,
+                "baseline_required": b.required,
+                "required": s.required,
+                "baseline_at_risk": b.at_risk,
+                "at_risk": s.at_risk,
+                "baseline_uncovered": b.uncovered,
+                "covered": s.covered,
+                "uncovered": s.uncovered,
+                "plan_baseline_at_risk": pb.at_risk if pb is not None else None,
+                "plan_at_risk": ps.at_risk if ps is not None else None,
+                "plan_covered": ps.covered if ps is not None else None,
+                "plan_uncovered": ps.uncovered if ps is not None else None,
+            }
+        )
+    return out
 
 
 def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None] | None = None) -> ScenarioResult:
@@ -312,8 +327,14 @@ def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None]
     china_group = frozenset(settings.LODESTONE_CHINA_GROUP)
     minerals = list(Mineral.objects.order_by("name").values_list("id", "slug", "name", "canonical_unit"))
     ids = [m[0] for m in minerals]
-    read = exposure_inputs(organization_ids=[scenario.organization_id] if scenario.organization_id else None)
-    as_of_data = dashboard_selectors.as_of_inputs(ids)
+    read = exposure_inputs(
+        organization_ids=[scenario.organization_id] if scenario.organization_id else None, mineral_ids=ids
+    )
+    if read.pairs:  # every mineral's measures and the severities, read once with the portfolios
+        measures, severities = read.measures, read.severities
+    else:
+        as_of_data = dashboard_selectors.as_of_inputs(ids)
+        measures, severities = as_of_data.measures, as_of_data.severities
     supply, imports = selectors.shares_as_of(ids, year=scenario.as_of.year, destination=destination)
     candidates = dashboard_selectors.alternative_sources(
         ids,
@@ -322,8 +343,9 @@ def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None]
         stage_of=dict.fromkeys(ids, Stage.REFINERY),
         slug_of={m[0]: m[1] for m in minerals},
     )
-    baseline = sr.PolicyInputs(tuple(as_of_data.measures), as_of_data.severities)
-    shocked = sr.scenario_policy(as_of_data.measures, as_of_data.severities, shocks, window=window)
+    baseline = sr.PolicyInputs(tuple(measures), severities)
+    shocked = sr.scenario_policy(measures, severities, shocks, window=window)
+    plans = selectors.active_plans([scenario.organization_id] if scenario.organization_id else None)
     holders: dict[int, list[int]] = defaultdict(list)
     for org_id, mid in sorted(read.pairs):
         holders[mid].append(org_id)
@@ -337,7 +359,7 @@ def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None]
             inputs, shocked, shocks.output_cuts, window=window, destination=destination, china_group=china_group
         )
         cuts = dict(after.cut_countries)
-        sides = {
+        offered = {
             "baseline": _with_severity(candidates.get(mid, []), baseline, slug, destination, window.start),
             "scenario": _with_severity(
                 sr.shocked_candidates(
@@ -351,21 +373,34 @@ def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None]
         }
         capacity = {
             side: sr.capacity_by_year(sources, window.years, first_year=window.start.year, feoc=feoc)
-            for side, sources in sides.items()
+            for side, sources in offered.items()
         }
         # The scenario's ranked alternatives, the first three shown (risk.rank_alternatives).
         ranked = risk.rank_alternatives(
             1.0,
-            sides["scenario"],
+            offered["scenario"],
             feoc=feoc,
             required_stage=Stage.REFINERY,
             year=window.start.year,
             weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
         )
-        # Buyers of one mineral share its network: facility traces are computed once per side,
-        # set of measures in force and buyer country, not once per buyer.
-        memos: dict[str, dict[Any, dict[int, Any]]] = {"baseline": {}, "scenario": {}}
         fallback_mix = FallbackMix(read.mix_tables.get(mid))
+        # The scenario's output cuts reach the mixes assumed where inputs are unknown (China's
+        # share in them rises when another producer is lost): scenario_risk.shocked_mix.
+        mixes = {"baseline": fallback_mix, "scenario": sr.fallback_mix_after(fallback_mix, fallback_mix.world, cuts)}
+        # Buyers of one mineral share its network and the window's sets of measures in force:
+        # every buyer's lines are traced in one pass per side, set and buyer country.
+        evaluators = {
+            side: sr.ChainEvaluator(
+                mineral=slug, policy=policy, window=window, network=read.networks[mid], fallback_mix=mixes[side]
+            )
+            for side, policy in (("baseline", baseline), ("scenario", shocked))
+        }
+        holdings = [
+            (read.organizations[org_id][1], read.lines.get((org_id, mid), [])) for org_id in holders.get(mid, [])
+        ]
+        for evaluator in evaluators.values():
+            evaluator.prefetch(holdings)
         mineral_rows.append(
             {
                 "mineral": slug,
@@ -387,37 +422,45 @@ def scenario_compute(scenario: Scenario, *, progress: Callable[[int, int], None]
                 replace(line, volume=line.volume * factor) if factor != 1.0 else line
                 for line in read.lines.get((org_id, mid), [])
             )
+            country = read.organizations[org_id][1]
             buyer = sr.BuyerInputs(
                 organization=org_id,
                 mineral=slug,
-                country=read.organizations[org_id][1],
+                country=country,
                 requirement=required * factor if required is not None else None,
                 lines=lines,
                 network=read.networks[mid],
-                fallback_mix=fallback_mix,
+                fallback_mix=mixes["baseline"],
                 feoc=feoc,
             )
-            b = sr.buyer_outcome(
-                buyer,
-                baseline,
-                sr.BASELINE,
-                window=window,
-                cuts={},
-                capacity=capacity["baseline"],
-                trace_memos=memos["baseline"],
-            )
-            s = sr.buyer_outcome(
-                buyer, shocked, shocks, window=window, cuts=cuts, capacity=capacity["scenario"],
-                trace_memos=memos["scenario"],
-            )  # fmt: skip
+            sides = {
+                "baseline": (buyer, baseline, sr.BASELINE, {}),
+                "scenario": (replace(buyer, fallback_mix=mixes["scenario"]), shocked, shocks, cuts),
+            }
+            plan = plans.get(org_id)
+            moves = plan.moves.get(mid, []) if plan is not None else []
+            out: dict[str, sr.BuyerOutcome] = {}
+            planned: dict[str, sr.BuyerOutcome] = {}
+            for side, (side_buyer, policy, side_shocks, side_cuts) in sides.items():
+                run = partial(
+                    sr.buyer_outcome, side_buyer, policy, side_shocks, window=window, cuts=side_cuts,
+                    capacity=capacity[side], evaluator=evaluators[side],
+                )  # fmt: skip
+                out[side] = run()
+                if plan is not None:
+                    # Nothing planned for this mineral: the plan changes nothing.
+                    planned[side] = run(plan=moves) if moves else out[side]
             buyers[org_id].append(
                 {
                     "mineral": slug,
                     "name": name,
                     "unit": unit,
-                    "baseline_covered_from": b.covered_from,
-                    "covered_from": s.covered_from,
-                    "years": _years(b, s),
+                    "baseline_covered_from": out["baseline"].covered_from,
+                    "covered_from": out["scenario"].covered_from,
+                    "plan": {"id": plan.id, "name": plan.name} if plan is not None else None,
+                    "plan_covered_from": planned["scenario"].covered_from if planned else None,
+                    "plan_issues": list(planned["scenario"].issues) if planned else [],
+                    "years": _years(out["baseline"], out["scenario"], planned.get("baseline"), planned.get("scenario")),
                 }
             )
         if progress is not None:
@@ -458,9 +501,14 @@ def _builtins() -> list[tuple[str, ScenarioData]]:
                 assumptions=(
                     "Every restrictive Chinese measure (licence, ban, quota, extraterritorial rule) becomes a "
                     "ban on exports to the United States from 2026-01-01 on the same minerals, whatever its "
-                    "suspension. Severity of a ban: 1.0 (all of the flow blocked). Other issuers unchanged."
+                    "suspension (China's suspensions lapse on 2026-01-01, then each measure is widened to a U.S. "
+                    "ban; a measure on every destination keeps applying to the others as recorded). Severity of "
+                    "a ban: 1.0 (all of the flow blocked). Other issuers unchanged."
                 ),
-                policy=[PolicyShockData(kind="widen", issuer_id="CHN", measure_type="export_ban", target_ids=["USA"])],
+                policy=[
+                    PolicyShockData(kind="lapse", issuer_id="CHN"),
+                    PolicyShockData(kind="widen", issuer_id="CHN", measure_type="export_ban", target_ids=["USA"]),
+                ],
                 **common,
             ),
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -65,31 +66,92 @@ def test_extension_keeps_the_suspension_through_its_new_end() -> None:
 
 def test_widened_target_list_reaches_the_new_destination() -> None:
     """A ban on Japan only restricts nothing for the U.S.; widened to the U.S. from 2027-01-01 in a
-    2027 window it restricts China's 0.6; the original measure is kept as it was."""
+    2027 window it restricts China's 0.6. The widened ban replaces the original (same key, one
+    measure): no copy beside it."""
     window = sr.Window(date(2027, 1, 1), date(2027, 12, 31))
     japan = (_suspended_ban(targets=frozenset({"JPN"}), suspended_from=None, suspended_until=None),)
     assert _restricted(japan, window) == pytest.approx(0.0)
     widened = sr.apply_policy_shocks(
-        japan, [sr.PolicyShock("widen", issuer="CHN", targets=frozenset({"USA"}))], window=window
+        japan, [sr.PolicyShock("widen", issuer="CHN", targets=frozenset({"USA"}), on=date(2027, 1, 1))], window=window
     )
-    assert [m.key for m in widened] == ["cn-ban", "cn-ban+widened-1"]
-    assert widened[1].targets == frozenset({"JPN", "USA"})
+    # In force since 2024, so the recorded ban runs to 2027-01-01 and the widened one from then.
+    assert [(m.key, m.targets, m.effective_on, m.ended_on) for m in widened] == [
+        ("cn-ban", frozenset({"JPN"}), date(2024, 12, 3), date(2027, 1, 1)),
+        ("cn-ban", frozenset({"JPN", "USA"}), date(2027, 1, 1), None),
+    ]
     assert _restricted(widened, window) == pytest.approx(0.6)
+    assert [m.targets for m in widened if risk.in_force(m, date(2027, 6, 1))] == [frozenset({"JPN", "USA"})]
 
 
-def test_widening_a_licence_to_a_ban_and_to_more_minerals() -> None:
-    """A licence (0.2) on gallium for every destination, widened to a U.S. ban on gallium and
-    germanium from mid-window (2027-07-02, 183 of 365 days): gallium 0.6 x (0.2 x 182 + 1.0 x 183)/365."""
+def test_widening_replaces_the_measure_so_a_licence_widened_to_a_ban_counts_once() -> None:
+    """A licence (0.2) on gallium to Japan and the U.S., widened from mid-window (2027-07-02, 183 of
+    365 days) to a ban on gallium and germanium to Japan, the U.S. and Korea. On any day exactly one
+    of the two is in force: the licence before, the ban after (never the licence's 0.2 and the ban's
+    1.0 side by side, never a second licence): gallium 0.6 x (0.2 x 182 + 1.0 x 183) / 365, and
+    the ban's severity once in the breakdown (one contribution, one measure key)."""
     window = sr.Window(date(2027, 1, 1), date(2027, 12, 31))
-    licence = risk.Measure("cn-lic", "CHN", "export_licence", frozenset({"gallium"}), effective_on=date(2023, 8, 1))
+    licence = risk.Measure(
+        "cn-lic", "CHN", "export_licence", frozenset({"gallium"}), frozenset({"JPN", "USA"}),
+        effective_on=date(2023, 8, 1), severity_override=0.3,
+    )  # fmt: skip
     shock = sr.PolicyShock(
         "widen", measure_key="cn-lic", on=date(2027, 7, 2), measure_type="export_ban",
-        minerals=frozenset({"germanium"}), targets=frozenset({"USA"}),
+        minerals=frozenset({"germanium"}), targets=frozenset({"KOR"}),
     )  # fmt: skip
     widened = sr.apply_policy_shocks((licence,), [shock], window=window)
-    assert widened[1].minerals == frozenset({"gallium", "germanium"})
-    assert widened[1].targets == frozenset({"USA"})
-    assert _restricted(widened, window) == pytest.approx(0.6 * (0.2 * 182 + 1.0 * 183) / 365)
+    assert len(widened) == 2
+    before, after = widened
+    assert (before.measure_type, before.ended_on) == ("export_licence", date(2027, 7, 2))
+    assert (after.measure_type, after.effective_on, after.ended_on) == ("export_ban", date(2027, 7, 2), None)
+    assert after.minerals == frozenset({"gallium", "germanium"})
+    assert after.targets == frozenset({"JPN", "USA", "KOR"})
+    assert after.severity_override is None  # the licence's own severity does not carry to the ban
+    for day in (date(2027, 1, 1), date(2027, 7, 1), date(2027, 7, 2), date(2027, 12, 31)):
+        assert sum(risk.in_force(m, day) for m in widened) == 1
+    severities = {"export_licence": 0.2}
+    assert _restricted(widened, window, severities=severities) == pytest.approx(0.6 * (0.3 * 182 + 1.0 * 183) / 365)
+    breakdown = risk.restriction_breakdown(
+        {"CHN": 0.6}, widened, mineral="gallium", destination="USA", as_of=date(2027, 8, 1)
+    )
+    assert [(c.severity, c.measure_keys) for c in breakdown.contributions] == [(1.0, ("cn-lic",))]
+    assert breakdown.share == pytest.approx(0.6)
+    # Widened again (a second shock naming the same measure) it still is one measure per day.
+    again = sr.apply_policy_shocks(
+        widened, [sr.PolicyShock("widen", measure_key="cn-lic", targets=frozenset({"DEU"}))], window=window
+    )
+    assert sum(risk.in_force(m, date(2027, 8, 1)) for m in again) == 1
+
+
+def test_widening_from_before_a_measure_starts_or_after_it_ended() -> None:
+    """From the window's start, a measure effective later is widened from its own date (replaced,
+    one measure); one ended before the widening is left as it was. Suspension and end carry over."""
+    window = sr.Window(date(2027, 1, 1), date(2027, 12, 31))
+    later = _suspended_ban(effective_on=date(2027, 3, 1), ended_on=date(2027, 12, 1), targets=frozenset({"JPN"}))
+    (only,) = sr.apply_policy_shocks((later,), [sr.PolicyShock("widen", targets=frozenset({"USA"}))], window=window)
+    assert (only.effective_on, only.ended_on, only.suspended_until) == (
+        date(2027, 3, 1), date(2027, 12, 1), date(2026, 11, 27),
+    )  # fmt: skip
+    ended = _suspended_ban(ended_on=date(2026, 6, 1))
+    assert sr.apply_policy_shocks((ended,), [sr.PolicyShock("widen", targets=frozenset({"JPN"}))], window=window) == (
+        ended,
+    )
+
+
+def test_a_licence_on_every_destination_raised_to_a_ban_for_named_targets() -> None:
+    """China's licence on every destination becomes a ban to the U.S. only ("China bans every
+    controlled item to the United States"): the licence keeps applying to everyone else, the U.S.
+    gets the ban; severities of one issuer combine by their maximum, so the U.S. sees 1.0 once and
+    Japan the licence's 0.2."""
+    window = sr.Window(date(2027, 1, 1), date(2027, 12, 31))
+    licence = risk.Measure("cn-lic", "CHN", "export_licence", frozenset({"gallium"}), effective_on=date(2023, 8, 1))
+    shock = sr.PolicyShock("widen", issuer="CHN", measure_type="export_ban", targets=frozenset({"USA"}))
+    kept, ban = sr.apply_policy_shocks((licence,), [shock], window=window)
+    assert kept == licence
+    assert (ban.measure_type, ban.targets, ban.effective_on) == ("export_ban", frozenset({"USA"}), date(2027, 1, 1))
+    day = date(2027, 5, 1)
+    assert risk.country_severity((kept, ban), "CHN", "gallium", "USA", day) == 1.0
+    assert risk.country_severity((kept, ban), "CHN", "gallium", "JPN", day) == pytest.approx(0.2)
+    assert _restricted((kept, ban), window) == pytest.approx(0.6)
 
 
 def test_new_measure_by_any_issuer() -> None:
@@ -223,3 +285,67 @@ def test_segments_cut_at_status_changes_and_new_years() -> None:
     ]
     with pytest.raises(ValueError, match="before it starts"):
         sr.Window(date(2027, 1, 2), date(2027, 1, 1))
+
+
+WORLD = {"CHN": 0.6, "AUS": 0.2, "USA": 0.1}  # known shares; 0.1 unknown ("Other countries")
+
+
+def test_output_cuts_reach_the_fallback_mixes() -> None:
+    """Where inputs are unknown the engine assumes a mix: a listed producer supplies itself, any
+    other country draws on the world mix. AUS (0.2) removed: the world mix becomes CHN 0.6/0.8 =
+    0.75, USA 0.1/0.8 = 0.125 (China's share rises); Australia's own mix is all lost and bought on
+    that market. AUS cut by half: the world is 0.9 of itself (CHN 0.6/0.9, AUS 0.1/0.9, USA 0.1/0.9)
+    and Australia keeps half of its own: AUS 0.5 + 0.5 x 0.1/0.9, CHN 0.5 x 0.6/0.9."""
+    base = {"AUS": {"AUS": 1.0}, "CHN": {"CHN": 1.0}, "BEL": WORLD, "JPN": WORLD}
+    removed = sr.ShockedFallbackMix(base, WORLD, {"AUS": 1.0})
+    assert removed["BEL"] == pytest.approx({"CHN": 0.75, "AUS": 0.0, "USA": 0.125})
+    assert removed["AUS"] == pytest.approx({"AUS": 0.0, "CHN": 0.75, "USA": 0.125})
+    assert removed["CHN"] == {"CHN": 1.0}
+    assert removed.get("KOR") is None  # no mix before, none after
+    half = sr.ShockedFallbackMix(base, WORLD, {"AUS": 0.5})
+    assert half["AUS"] == pytest.approx({"AUS": 0.5 + 0.5 * 0.1 / 0.9, "CHN": 0.5 * 0.6 / 0.9, "USA": 0.5 * 0.1 / 0.9})
+    assert half["JPN"] == pytest.approx({"CHN": 0.6 / 0.9, "AUS": 0.1 / 0.9, "USA": 0.1 / 0.9})
+    assert sr.fallback_mix_after(base, WORLD, {}) is base
+    # Everything cut: nothing left to buy, the mix is unknown (the engine reports the country).
+    assert sr.ShockedFallbackMix(base, {"AUS": 1.0}, {"AUS": 1.0}).get("BEL") is None
+
+
+def test_a_cut_producer_raises_chinas_share_upstream_of_a_buyer() -> None:
+    """The buyer's 100 come from a Belgian refinery with unknown inputs (the world mix); China's
+    licence (0.2) applies to every destination. Baseline: 0.6 x 0.2 = 12 at risk; Australia lost:
+    China is 0.75 of the mix, 0.75 x 0.2 = 15 at risk, and its upstream share 0.6 -> 0.75."""
+    window = sr.Window(date(2027, 1, 1), date(2027, 12, 31))
+    licence = risk.Measure("cn-lic", "CHN", "export_licence", frozenset({"gallium"}), effective_on=date(2023, 8, 1))
+    policy = sr.PolicyInputs((licence,), {})
+    base_mix = {"BEL": WORLD, "CHN": {"CHN": 1.0}, "AUS": {"AUS": 1.0}}
+    buyer = sr.BuyerInputs(1, "gallium", "USA", 100.0, (risk.SourcingLine(100.0, 7, "BEL"),), NETWORK, base_mix)
+    before = sr.buyer_outcome(buyer, policy, sr.BASELINE, window=window, cuts={})
+    cut = {"AUS": 1.0}
+    shocked = replace(buyer, fallback_mix=sr.fallback_mix_after(base_mix, WORLD, cut))
+    after = sr.buyer_outcome(
+        shocked, policy, sr.Shocks(output_cuts=(sr.OutputCut(1.0, "AUS"),)), window=window, cuts=cut
+    )
+    assert before.years[0].at_risk == pytest.approx(12.0)
+    assert after.years[0].at_risk == pytest.approx(15.0)
+    exposure = risk.buyer_exposure(
+        buyer.lines, mineral="gallium", as_of=date(2027, 1, 1), network=NETWORK, fallback_mix=shocked.fallback_mix
+    )
+    assert exposure.upstream_china_share == pytest.approx(0.75)
+
+
+def test_the_buyers_plan_applied_year_by_year() -> None:
+    """China bans gallium to the U.S. all along 2027-2028; the buyer's 100 are 60 from China, 40
+    from the Belgian refinery (its own country's output: unrestricted). The plan moves 50 % of the
+    requirement (50) from China to the refinery from 2028: 2027 stays 60 at risk; 2028 only the 10
+    left in China are, 10. Without a requirement a share cannot be placed: 2028 unknown, reason kept."""
+    window = sr.Window(date(2027, 1, 1), date(2028, 12, 31))
+    policy = sr.PolicyInputs((_suspended_ban(suspended_from=None, suspended_until=None),), {})
+    move = risk.PlanMove(2028, None, "CHN", 7, "BEL", share=0.5, label="half to Olen")
+    without = sr.buyer_outcome(_buyer(), policy, sr.BASELINE, window=window, cuts={})
+    planned = sr.buyer_outcome(_buyer(), policy, sr.BASELINE, window=window, cuts={}, plan=[move])
+    assert [y.at_risk for y in without.years] == pytest.approx([60.0, 60.0])
+    assert [y.at_risk for y in planned.years] == pytest.approx([60.0, 10.0])
+    unknown = sr.buyer_outcome(_buyer(None), policy, sr.BASELINE, window=window, cuts={}, plan=[move])
+    assert unknown.years[0].at_risk == pytest.approx(60.0)
+    assert unknown.years[1].at_risk is None
+    assert unknown.issues == ("2028: half to Olen: a share of the requirement, and the requirement is not known",)
