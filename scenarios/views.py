@@ -116,6 +116,7 @@ def _tables(minerals: list[dict[str, Any]], buyer: list[dict[str, Any]]) -> dict
             "unit": b["unit"],
             **year,
             "covered_from": b["covered_from"],
+            "plan_covered_from": b.get("plan_covered_from"),  # runs stored before plans: absent
         }
         for b in buyer
         for year in b["years"]
@@ -131,6 +132,14 @@ def _tables(minerals: list[dict[str, Any]], buyer: list[dict[str, Any]]) -> dict
         Column("uncovered", "Uncovered", "number"),
         Column("covered_from", "All covered from", "year"),
     ]
+    if _plan_of(buyer) is not None:  # the same volumes with the organization's active plan applied
+        buyer_columns += [
+            Column("plan_baseline_at_risk", "At risk with your plan, baseline", "number"),
+            Column("plan_at_risk", "At risk with your plan, scenario", "number"),
+            Column("plan_covered", "Alternatives cover, with your plan", "number"),
+            Column("plan_uncovered", "Uncovered with your plan", "number"),
+            Column("plan_covered_from", "All covered from, with your plan", "year"),
+        ]
     return {
         "minerals": build_table(
             id="minerals", caption="Per mineral: baseline vs scenario (window means)", columns=mineral_columns,
@@ -141,6 +150,11 @@ def _tables(minerals: list[dict[str, Any]], buyer: list[dict[str, Any]]) -> dict
             empty="No result for your organization (no requirement or sourcing, or no run yet).",
         ),
     }  # fmt: skip
+
+
+def _plan_of(buyer: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The active plan the buyer's results applied (the same on every row), None without one."""
+    return next((b["plan"] for b in buyer if b.get("plan")), None)
 
 
 def _chart(filename: str, chart_id: str, figure: Any, label: str) -> dict[str, Any]:
@@ -169,6 +183,11 @@ def scenario_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     if buyer:
         figure = figures.volume_at_risk(buyer, title=f"{scenario.name}: volume at risk by year")
         label = "Grouped bars: volume at risk per mineral and year, baseline, scenario and covered."
+        if _plan_of(buyer) is not None:
+            label = (
+                "Grouped bars: volume at risk per mineral and year, baseline, scenario, scenario with your "
+                "active plan, and covered."
+            )
         charts.append(_chart(f"scenario-{scenario.pk}-volumes", "scenario-volumes", figure, label))
     context = {
         "scenario": scenario,
@@ -178,6 +197,8 @@ def scenario_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
         "window_shocks": selectors.scenario_shocks(scenario),
         "charts": charts,
         "tables": tables,
+        "plan": _plan_of(buyer),
+        "has_buyer_result": bool(buyer),
         "can_edit": role in EDITOR_ROLES and scenario.organization_id == getattr(organization, "pk", None),
         "refresh": run is not None and run.status in (run.Status.QUEUED, run.Status.RUNNING),
     }

@@ -272,3 +272,86 @@ def test_api_create_run_results(two_buyers: dict[str, Any], django_capture_on_co
     outsider = APIClient()
     outsider.force_login(two_buyers["outsider"])
     assert outsider.get(f"/api/v1/scenarios/{pk}/results/").status_code == 404
+
+
+def _japanese_refiner_plan(org: Organization) -> Any:
+    """Demo Buyer's active plan: 50 % of its 2,000 kg gallium requirement (1,000 kg) moves from its
+    Chinese country line to a Japanese gallium refiner from 2027."""
+    from minerals.models import Country, Mineral
+    from suppliers import plan_services
+    from suppliers import services as supplier_services
+    from suppliers.models import Company, Facility, PlanStep
+
+    gallium = Mineral.objects.get(slug="gallium")
+    company = supplier_services.record_save(
+        instance=Company(name="Nippon Gallium Refining (fictional)", hq_country_id="JPN")
+    )
+    refiner = supplier_services.record_save(
+        instance=Facility(
+            key="jp-gallium-refiner", company=company, name="Japanese gallium refiner (fictional)",
+            country_id="JPN", mineral=gallium, stage="refinery", status="operating", is_fictional=True,
+        )
+    )  # fmt: skip
+    plan = plan_services.plan_save(organization=org, name="Half of the Chinese gallium to Japan")
+    plan_services.plan_step_save(
+        plan=plan,
+        values={
+            "mineral": gallium, "from_facility": None, "from_country": Country.objects.get(iso3="CHN"),
+            "share": 0.5, "quantity": None, "target": PlanStep.Target.FACILITY, "to_facility": refiner,
+            "to_country": None, "from_year": 2027,
+        },
+    )  # fmt: skip
+    return plan_services.plan_activate(plan=plan)
+
+
+def test_demo_buyer_with_and_without_its_active_plan_when_every_suspension_lapses(
+    client: Any, two_buyers: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    """Every suspension lapses, window 2026-2027: China's U.S. ban on gallium applies all along, so
+    without a plan 1,600 kg (the Chinese line) are at risk each year. With the plan, 2027's lines
+    are China 1,600 - 1,000 = 600 kg (banned: at risk), the Japanese refiner 1,000 kg (no recorded
+    inputs: Japan is a listed gallium producer, so its own output, unrestricted) and Japan 400 kg:
+    600 kg at risk. 2026 is before the step: 1,600 kg. Under the baseline the ban's suspension ends
+    on 2026-11-27, so 2027 with the plan is 600 kg too, and 2026 keeps 1,600 x (0.2 x 331 + 34) / 365."""
+    org = two_buyers["org_a"]
+    lapse = next(s for s in services.builtin_scenarios_ensure() if s.key == "every-suspension-lapses")
+    with django_capture_on_commit_callbacks(execute=True):
+        before = services.scenario_run_request(scenario=lapse)
+    version = selectors.data_version(lapse)
+    plan = _japanese_refiner_plan(org)
+    assert selectors.data_version(lapse) != version  # an active plan makes the stored run stale
+    assert lapse.pk in selectors.stale_scenario_ids()
+
+    result = services.scenario_compute(lapse)
+    gallium = _buyer_rows(result)["gallium"]
+    assert gallium["plan"] == {"id": plan.pk, "name": "Half of the Chinese gallium to Japan"}
+    assert gallium["plan_issues"] == []
+    assert _years(gallium, "at_risk") == pytest.approx([1600.0, 1600.0])
+    assert _years(gallium, "plan_at_risk") == pytest.approx([1600.0, 600.0])
+    assert _years(gallium, "plan_baseline_at_risk") == pytest.approx([1600 * (0.2 * 331 + 34) / 365, 600.0])
+    for year in gallium["years"]:
+        assert year["plan_covered"] + year["plan_uncovered"] == pytest.approx(year["plan_at_risk"])
+    # Minerals without a step: the plan changes nothing.
+    graphite = _buyer_rows(result)["graphite-natural"]
+    assert _years(graphite, "plan_at_risk") == _years(graphite, "at_risk")
+    # Another organization's plan never reaches this one's results, and a buyer without a plan has none.
+    other = Organization.objects.get(slug="other-buyer")
+    assert all(row["plan"] is None for row in result.buyers.get(other.pk, []))
+
+    # Stored, shown and downloaded with both series.
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.scenario_run_request(scenario=lapse)
+    assert run.pk != before.pk
+    client.force_login(two_buyers["viewer"])
+    page = client.get(f"/scenarios/{lapse.pk}/").content.decode()
+    assert "Half of the Chinese gallium to Japan" in page
+    assert "At risk, scenario with your plan" in page
+    csv = client.get(f"/scenarios/{lapse.pk}/?download=buyer&format=csv").content.decode()
+    assert "At risk with your plan, scenario" in csv.splitlines()[0]
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_login(two_buyers["viewer"])
+    rows = api.get(f"/api/v1/scenarios/{lapse.pk}/results/").json()["buyer"]
+    api_gallium = next(r for r in rows if r["mineral"] == "gallium")
+    assert [y["plan_at_risk"] for y in api_gallium["years"]] == pytest.approx([1600.0, 600.0])
