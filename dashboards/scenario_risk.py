@@ -621,20 +621,19 @@ def requirement_after(inputs: BuyerInputs, demand: Sequence[DemandShock]) -> flo
     return max(0.0, base * factor)
 
 
-def at_risk_share(
-    lines: Sequence[risk.SourcingLine], losses: Sequence[float], passthroughs: Sequence[float]
-) -> float | None:
-    """Share of the sourced volume not delivered: lost to supply shocks, or blocked by measures
-    anywhere along its chain (``passthroughs``: per line, risk.line_passthroughs):
-    ``1 - sum_l v_l (1 - loss_l) p_l / sum_l v_l``, i.e. risk.buyer_exposure's restricted share
-    of what still flows, applied to what flows. None without sourcing."""
-    total = math.fsum(line.volume for line in lines)
+def _flowing(lines: Sequence[risk.SourcingLine], losses: Sequence[float]) -> list[float]:
+    return [line.volume * (1.0 - loss) for line, loss in zip(lines, losses, strict=True)]
+
+
+def _not_delivered(total: float, flowing: Sequence[float], passthroughs: Sequence[float]) -> float | None:
+    """Share of the sourced volume (``total``) not delivered: lost to supply shocks, or blocked by
+    measures anywhere along its chain (``flowing``: per line what the shocks leave, ``v_l (1 -
+    loss_l)``; ``passthroughs``: risk.line_passthroughs): ``1 - sum_l v_l (1 - loss_l) p_l /
+    sum_l v_l``, i.e. risk.buyer_exposure's restricted share of what still flows, applied to
+    what flows. None without sourcing."""
     if total <= 0:
         return None
-    delivered = math.fsum(
-        line.volume * (1.0 - loss) * p for line, loss, p in zip(lines, losses, passthroughs, strict=True)
-    )
-    return 1.0 - delivered / total
+    return 1.0 - math.fsum(f * p for f, p in zip(flowing, passthroughs, strict=True)) / total
 
 
 LineKey = tuple[int | None, str]
@@ -799,7 +798,7 @@ def buyer_outcome(
     # Without a plan or a facility shock on its lines, a buyer's lines and losses are the same
     # every year: computed once, and each set of measures in force evaluated once for the window.
     static = not plan and not any(line.facility_id in facility_shocks for line in inputs.lines)
-    prepared: tuple[tuple[risk.SourcingLine, ...], list[LineKey], list[float]] | None = None
+    prepared: tuple[tuple[risk.SourcingLine, ...], list[LineKey], float, list[float]] | None = None
     shares: dict[tuple[int, ...], float | None] = {}
     years = []
     issues: list[str] = []
@@ -817,14 +816,14 @@ def buyer_outcome(
                 continue
             keys = [line_key(line) for line in lines]
             losses = [_line_loss(line, inputs.network, cuts, facility_shocks, year, first_year) for line in lines]
-            prepared = (lines, keys, losses)
+            prepared = (lines, keys, math.fsum(line.volume for line in lines), _flowing(lines, losses))
             shares = {}
-        lines, keys, losses = prepared
+        lines, keys, total, flowing = prepared
         values = []
         for segment, signature in year_segments:
             if signature not in shares:
                 passthroughs = evaluator.passthroughs(signature, inputs.country, lines, keys)
-                shares[signature] = at_risk_share(lines, losses, passthroughs)
+                shares[signature] = _not_delivered(total, flowing, passthroughs)
             values.append((segment, shares[signature]))
         share = window_mean(values)
         at_risk = None if share is None else year_required * share
