@@ -546,12 +546,17 @@ def _builtins() -> list[tuple[str, ScenarioData]]:
 
 
 def builtin_scenarios_ensure() -> list[Scenario]:
-    """Create the four built-in scenarios when missing (idempotent; keyed by `key`)."""
+    """Create the four built-in scenarios when missing, update one whose definition changed
+    (idempotent; keyed by `key`)."""
     if Country.objects.filter(pk__in=["CHN", "USA"]).count() != 2:
         return []  # no reference data yet (a fresh database before seed_demo)
     out = []
     for key, data in _builtins():
         existing = Scenario.objects.filter(key=key).first()
-        # Existing ones are left alone: a save bumps the revision and would make their runs stale.
-        out.append(existing or scenario_save(data=data, organization=None, key=key))
+        # Unchanged ones are left alone: a save bumps the revision and makes their runs stale. A
+        # built-in whose definition changed (its assumptions are the definition in words) is
+        # saved again, so a database seeded before the change runs the new definition.
+        if existing is None or existing.assumptions != data.assumptions:
+            existing = scenario_save(data=data, organization=None, scenario=existing, key=key)
+        out.append(existing)
     return out

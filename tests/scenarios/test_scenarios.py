@@ -355,3 +355,20 @@ def test_demo_buyer_with_and_without_its_active_plan_when_every_suspension_lapse
     rows = api.get(f"/api/v1/scenarios/{lapse.pk}/results/").json()["buyer"]
     api_gallium = next(r for r in rows if r["mineral"] == "gallium")
     assert [y["plan_at_risk"] for y in api_gallium["years"]] == pytest.approx([1600.0, 600.0])
+
+
+def test_a_builtin_whose_definition_changed_is_saved_again(demo: None) -> None:
+    """A database seeded with an older definition (here: the China ban without its lapse row)
+    runs the current one after `seed_scenarios`; unchanged built-ins keep their revision."""
+    built = {s.key: s for s in services.builtin_scenarios_ensure()}
+    ban = built["china-bans-controlled-items-to-us"]
+    ban.policy_shocks.filter(kind="lapse").delete()
+    Scenario.objects.filter(pk=ban.pk).update(assumptions="older words")
+    revisions = {s.key: s.revision for s in built.values()}
+    again = {s.key: s for s in services.builtin_scenarios_ensure()}
+    assert again[ban.key].pk == ban.pk
+    assert again[ban.key].revision == revisions[ban.key] + 1
+    assert list(again[ban.key].policy_shocks.values_list("kind", flat=True)) == ["lapse", "widen"]
+    assert {k: s.revision for k, s in again.items() if k != ban.key} == {
+        k: r for k, r in revisions.items() if k != ban.key
+    }
