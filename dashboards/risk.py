@@ -1123,6 +1123,7 @@ class _ChainTracer:
         destination: str,
         as_of: date,
         severity_by_type: Mapping[str, float] | None,
+        memo: dict[int, Any] | None = None,
     ) -> None:
         self.facilities = network.facilities
         self.inputs = network.inputs
@@ -1134,7 +1135,7 @@ class _ChainTracer:
         self.destination = destination
         self.as_of = as_of
         self.severity_by_type = severity_by_type
-        self.memo: dict[int, _Trace] = {}
+        self.memo: dict[int, _Trace] = memo if memo is not None else {}
         self.stack: list[int] = []
         self.cycles: list[tuple[int, ...]] = []
         self.unknown_ids: set[int] = set()
@@ -1303,9 +1304,8 @@ def buyer_exposure(
         destination=buyer_country,
         as_of=as_of,
         severity_by_type=severity_by_type,
+        memo=trace_memo,
     )
-    if trace_memo is not None:
-        tracer.memo = trace_memo
     if total <= 0:
         return Exposure(
             total_volume=0.0,
@@ -1373,17 +1373,9 @@ def line_passthroughs(
     (only China's shares), so no stakes are taken; ``trace_memo`` as in ``buyer_exposure``, shared
     only with calls that pass no stakes either."""
     tracer = _ChainTracer(
-        network=network,
-        controlled=frozenset(),
-        fallback_mix=fallback_mix or {},
-        measures=measures,
-        mineral=mineral,
-        destination=buyer_country,
-        as_of=as_of,
-        severity_by_type=severity_by_type,
-    )
-    if trace_memo is not None:
-        tracer.memo = trace_memo
+        network=network, controlled=frozenset(), fallback_mix=fallback_mix or {}, measures=measures, mineral=mineral,
+        destination=buyer_country, as_of=as_of, severity_by_type=severity_by_type, memo=trace_memo,
+    )  # fmt: skip
     return tuple(tracer.line(line)[0].passthrough for line in lines)
 
 

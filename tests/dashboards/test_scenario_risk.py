@@ -349,3 +349,24 @@ def test_the_buyers_plan_applied_year_by_year() -> None:
     assert unknown.years[0].at_risk == pytest.approx(60.0)
     assert unknown.years[1].at_risk is None
     assert unknown.issues == ("2028: half to Olen: a share of the requirement, and the requirement is not known",)
+
+
+def test_line_passthroughs_give_buyer_exposures_restricted_share() -> None:
+    """Traced once per line (scenarios' one pass over many buyers), the passthroughs weight back to
+    risk.buyer_exposure's restricted share: a Japanese refinery (id 2) fed 50 % by a Chinese mine
+    (id 1) and 50 % unknown (Japan's own mix), a Chinese country line, and a facility not in the
+    network (traced as its country's line). China's licence 0.2: refinery 0.5 x 0.8 + 0.5 = 0.9,
+    China line 0.8, unknown Korean facility 1.0 -> 1 - (30 x 0.9 + 50 x 0.8 + 20 x 1.0) / 100 = 0.13."""
+    network = risk.supply_network(
+        [risk.FacilityNode(1, "CHN", stage="mine"), risk.FacilityNode(2, "JPN", stage="refinery")],
+        [risk.Link(1, 2, 0.5)],
+    )
+    licence = (risk.Measure("cn-lic", "CHN", "export_licence", frozenset({"gallium"}), effective_on=date(2023, 8, 1)),)
+    mix = {"JPN": {"JPN": 1.0}, "CHN": {"CHN": 1.0}, "KOR": {"KOR": 1.0}}
+    lines = (risk.SourcingLine(30.0, 2, "JPN"), risk.SourcingLine(50.0, None, "CHN"), risk.SourcingLine(20.0, 9, "KOR"))
+    common = {"mineral": "gallium", "as_of": date(2027, 1, 1), "network": network, "fallback_mix": mix}
+    passthroughs = risk.line_passthroughs(lines, measures=licence, **common)  # type: ignore[arg-type]
+    assert passthroughs == pytest.approx((0.9, 0.8, 1.0))
+    exposure = risk.buyer_exposure(lines, measures=licence, **common)  # type: ignore[arg-type]
+    assert exposure.restricted_share == pytest.approx(0.13)
+    assert 1 - sum(line.volume * p for line, p in zip(lines, passthroughs, strict=True)) / 100 == pytest.approx(0.13)
