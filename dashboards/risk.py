@@ -1130,6 +1130,7 @@ class _ChainTracer:
         self.controlled = controlled
         self.fallback_mix = fallback_mix
         self.severity_cache: dict[str, float] = {}
+        self.mix_cache: dict[str, tuple[float, float]] = {}
         self.measures = measures
         self.mineral = mineral
         self.destination = destination
@@ -1162,7 +1163,10 @@ class _ChainTracer:
         )
 
     def mix(self, country: str) -> tuple[float, float]:
-        """(China share, unblocked share) of the inputs assumed for ``country``'s output."""
+        """(China share, unblocked share) of the inputs assumed for ``country``'s output; kept per
+        country (a world mix has a share per producer, and every facility of the country asks)."""
+        if country in self.mix_cache:
+            return self.mix_cache[country]
         mix = self.fallback_mix.get(country)
         if mix is None:
             self.missing_mix.add(country)
@@ -1175,6 +1179,7 @@ class _ChainTracer:
         # Inputs from the country itself cross no border before its output does: its own
         # measures are applied once, to that output (country_line, trace).
         blocked = math.fsum(s * scale * self.severity(o) for o, s in mix.items() if o != country)
+        self.mix_cache[country] = (china, 1.0 - blocked)
         return china, 1.0 - blocked
 
     def country_line(self, country: str, *, controlled: bool) -> _Trace:

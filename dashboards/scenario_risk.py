@@ -682,12 +682,18 @@ class ChainEvaluator:
         self.severity_by_type = policy.severity_by_type
         self.network = network
         self.fallback_mix = fallback_mix
-        self.by_year: dict[int, list[tuple[Segment, tuple[int, ...]]]] = {}
+        by_year: dict[int, list[tuple[Segment, tuple[int, ...]]]] = {}
         self.day_of: dict[tuple[int, ...], date] = {}
         for segment in segments(window, self.measures):
             signature = _in_force_signature(self.measures, segment.start)
-            self.by_year.setdefault(segment.year, []).append((segment, signature))
+            by_year.setdefault(segment.year, []).append((segment, signature))
             self.day_of.setdefault(signature, segment.start)
+        # Per year of the window: its segments, its days in the window and the year's days.
+        self.years = [
+            (year, parts, sum(p.days for p, _ in parts), (date(year + 1, 1, 1) - date(year, 1, 1)).days)
+            for year, parts in sorted(by_year.items())
+        ]
+        self._facility_shocks: tuple[tuple[FacilityShock, ...], dict[int, FacilityShock]] | None = None
         self._networks: dict[str, risk.SupplyNetwork] = {}
         self._memos: dict[tuple[tuple[int, ...], str], dict[int, Any]] = {}
         self._known: dict[tuple[tuple[int, ...], str], dict[LineKey, float]] = {}
@@ -726,6 +732,12 @@ class ChainEvaluator:
         for signature in self.day_of:
             for country, lines in by_country.items():
                 self._traced(signature, country, lines)
+
+    def facility_shocks(self, shocks: tuple[FacilityShock, ...]) -> dict[int, FacilityShock]:
+        """The shocks by facility id (indexed once for every buyer of the side)."""
+        if self._facility_shocks is None or self._facility_shocks[0] is not shocks:
+            self._facility_shocks = (shocks, {s.facility_id: s for s in shocks})
+        return self._facility_shocks[1]
 
     def passthroughs(
         self, signature: tuple[int, ...], country: str, lines: Sequence[risk.SourcingLine], keys: Sequence[LineKey]
@@ -793,7 +805,7 @@ def buyer_outcome(
         capacity = capacity_by_year(
             [a.source for a in alternatives], window.years, first_year=window.start.year, feoc=inputs.feoc
         )
-    facility_shocks = {s.facility_id: s for s in shocks.facilities}
+    facility_shocks = evaluator.facility_shocks(shocks.facilities)
     first_year = window.start.year
     # Without a plan or a facility shock on its lines, a buyer's lines and losses are the same
     # every year: computed once, and each set of measures in force evaluated once for the window.
@@ -802,9 +814,7 @@ def buyer_outcome(
     shares: dict[tuple[int, ...], float | None] = {}
     years = []
     issues: list[str] = []
-    for year, year_segments in sorted(evaluator.by_year.items()):
-        days = sum(segment.days for segment, _ in year_segments)
-        year_days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    for year, year_segments, days, year_days in evaluator.years:
         year_required = required * days / year_days
         if prepared is None or not static:
             lines: tuple[risk.SourcingLine, ...] | None = inputs.lines
