@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 from statistics import median
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -56,12 +57,14 @@ __all__ = [
     "OriginYear",
     "PlanMove",
     "ProductionFigure",
+    "RankRow",
     "Restriction",
     "RestrictionContribution",
     "SourcingLine",
     "Stake",
     "SupplyRisk",
     "alternative_factors",
+    "alternative_rank_row",
     "available_from",
     "buyer_exposure",
     "controlled_companies",
@@ -72,6 +75,7 @@ __all__ = [
     "hhi_wgi_t",
     "import_dependence",
     "in_force",
+    "is_rankable",
     "is_stale",
     "is_suspended",
     "lever_node",
@@ -86,6 +90,8 @@ __all__ = [
     "planned_lines",
     "processing_step",
     "rank_alternatives",
+    "rank_order",
+    "ranked_alternative",
     "recycled_supply",
     "restricted_import_share",
     "restricted_share",
@@ -1480,8 +1486,14 @@ def alternative_factors(
     }
 
 
-def _normalized_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
-    chosen = dict(ALTERNATIVE_WEIGHTS if weights is None else weights)
+def _normalized_weights(weights: Mapping[str, float] | None) -> Mapping[str, float]:
+    # Ranking calls this per source: the same weights normalize once.
+    return _normalized(tuple((ALTERNATIVE_WEIGHTS if weights is None else weights).items()))
+
+
+@lru_cache(maxsize=32)
+def _normalized(items: tuple[tuple[str, float], ...]) -> Mapping[str, float]:
+    chosen = dict(items)
     unknown = set(chosen) - set(ALTERNATIVE_WEIGHTS)
     if unknown:
         raise ValueError(f"unknown ranking factor(s) {sorted(unknown)}; expected some of {sorted(ALTERNATIVE_WEIGHTS)}")
@@ -1492,7 +1504,7 @@ def _normalized_weights(weights: Mapping[str, float] | None) -> dict[str, float]
         raise ValueError("the ranking weights must not all be 0")
     # A factor left out of the configured weights is a choice not to rank by it (weight 0); this
     # is a setting, not a figure, so 0 here never stands for an unknown value.
-    return {name: chosen.get(name, 0.0) / total for name in ALTERNATIVE_WEIGHTS}
+    return MappingProxyType({name: chosen.get(name, 0.0) / total for name in ALTERNATIVE_WEIGHTS})
 
 
 # Supply-chain level of each stage: recycled material re-enters at the refined level.
@@ -1574,6 +1586,96 @@ def recycled_supply(rate: float | None, requirement: float | None) -> float | No
     return rate * requirement
 
 
+RankRow = tuple[float, float, float, int, float | None, str]
+"""What ranking needs of an eligible source, the part that does not depend on the buyer's volume
+(``alternative_rank_row``): stage + availability contributions, governance contribution,
+measures contribution, the number of unknown factors but coverage, capacity, key."""
+
+
+def is_rankable(source: AlternativeSource, *, feoc: frozenset[str] = FEOC) -> bool:
+    """Whether ``rank_alternatives`` ranks a source: no ``not_alternative_reason`` and an
+    available capacity that is unknown (None) or above 0."""
+    capacity = source.available_capacity
+    return not_alternative_reason(source, feoc=feoc) is None and (capacity is None or capacity > 0)
+
+
+def alternative_rank_row(
+    source: AlternativeSource, *, weights: Mapping[str, float] | None = None, required_stage: str = "", year: int | None
+) -> RankRow:
+    """The volume-independent part of a source's score (``rank_alternatives``), computed once per
+    data version and stored: every factor but coverage is the same for every buyer."""
+    normalized = _normalized_weights(weights)
+    factors = alternative_factors(source, coverage_share=None, required_stage=required_stage, year=year)
+    part = {name: normalized[name] * (factors[name] or 0.0) for name in ALTERNATIVE_WEIGHTS}
+    unknown = sum(
+        1 for name in ALTERNATIVE_WEIGHTS if name != "coverage" and factors[name] is None and normalized[name] > 0
+    )
+    # The sum in ALTERNATIVE_WEIGHTS order, as ``_assess`` adds: the same float, bit for bit.
+    return (
+        part["stage"] + part["availability"],
+        part["governance"],
+        part["measures"],
+        unknown,
+        source.available_capacity,
+        source.key,
+    )
+
+
+def rank_order(
+    exposed_volume: float, rows: Sequence[RankRow], *, weights: Mapping[str, float] | None = None
+) -> list[int]:
+    """The indices of ``rows`` best first, by the rule of ``rank_alternatives`` (worst-bound score,
+    then fewer unknowns, known capacity, larger capacity, key; then the rows' order)."""
+    _require_non_negative("exposed_volume", exposed_volume)
+    weight = _normalized_weights(weights)["coverage"]
+    keyed = []
+    for i, (stage_availability, governance, measures, unknown, capacity, key) in enumerate(rows):
+        if capacity is not None and exposed_volume > 0:
+            coverage = weight * min(1.0, capacity / exposed_volume)
+        else:
+            coverage = weight * 0.0
+            unknown += weight > 0
+        score = stage_availability + coverage + governance + measures
+        keyed.append((-round(score, 12), unknown, capacity is None, -(capacity or 0.0), key, i))
+    keyed.sort()
+    return [k[-1] for k in keyed]
+
+
+def ranked_alternative(
+    source: AlternativeSource,
+    *,
+    rank: int,
+    exposed_volume: float,
+    weights: Mapping[str, float] | None = None,
+    required_stage: str = "",
+    year: int | None = None,
+) -> Alternative:
+    """One source's Alternative at ``rank`` (from ``rank_order``): its factors, contributions,
+    coverage and gap figures for ``exposed_volume``."""
+    normalized = _normalized_weights(weights)
+    capacity = source.available_capacity
+    ratio = capacity / exposed_volume if capacity is not None and exposed_volume > 0 else None
+    share = min(1.0, ratio) if ratio is not None else None
+    factors = alternative_factors(source, coverage_share=share, required_stage=required_stage, year=year)
+    contributions = {name: normalized[name] * (factors[name] or 0.0) for name in ALTERNATIVE_WEIGHTS}
+    unknown = tuple(name for name in ALTERNATIVE_WEIGHTS if factors[name] is None and normalized[name] > 0)
+    start, announced = available_from(source, year)
+    score = sum(contributions.values())
+    return Alternative(
+        rank=rank,
+        source=source,
+        coverage_ratio=ratio,
+        coverage_share=share,
+        gap_share=exposed_volume / capacity if capacity else None,
+        score=score,
+        contributions=MappingProxyType(contributions),
+        available_from=start,
+        announced=announced,
+        score_upper=score + sum(normalized[name] for name in unknown),
+        unknown_factors=unknown,
+    )
+
+
 def rank_alternatives(
     exposed_volume: float,
     candidates: Sequence[AlternativeSource],
@@ -1600,49 +1702,25 @@ def rank_alternatives(
     ``coverage_ratio = available_capacity / exposed_volume`` (``None``
     when the exposed volume is 0 or the capacity unknown), ``coverage_share`` = it capped at 1,
     ``gap_share = exposed_volume / available_capacity``.
+
+    Built from ``alternative_rank_row`` (the volume-independent part, which the selectors store
+    per data version), ``rank_order`` and ``ranked_alternative``: one rule for both paths.
     """
     _require_non_negative("exposed_volume", exposed_volume)
-    normalized = _normalized_weights(weights)
-    eligible = [
-        c
-        for c in candidates
-        if not_alternative_reason(c, feoc=feoc) is None and (c.available_capacity is None or c.available_capacity > 0)
-    ]
-
-    def assess(source: AlternativeSource) -> dict[str, Any]:
-        capacity = source.available_capacity
-        ratio = capacity / exposed_volume if capacity is not None and exposed_volume > 0 else None
-        share = min(1.0, ratio) if ratio is not None else None
-        factors = alternative_factors(source, coverage_share=share, required_stage=required_stage, year=year)
-        contributions = {name: normalized[name] * (factors[name] or 0.0) for name in ALTERNATIVE_WEIGHTS}
-        unknown = tuple(name for name in ALTERNATIVE_WEIGHTS if factors[name] is None and normalized[name] > 0)
-        start, announced = available_from(source, year)
-        # The Alternative's fields but its rank (built once ranked: no copy per candidate).
-        return {
-            "source": source,
-            "coverage_ratio": ratio,
-            "coverage_share": share,
-            "gap_share": exposed_volume / capacity if capacity else None,
-            "score": sum(contributions.values()),
-            "contributions": MappingProxyType(contributions),
-            "available_from": start,
-            "announced": announced,
-            "score_upper": sum(contributions.values()) + sum(normalized[name] for name in unknown),
-            "unknown_factors": unknown,
-        }
-
-    def sort_key(assessed: Mapping[str, Any]) -> tuple[float, int, bool, float, str]:
-        capacity = assessed["source"].available_capacity
-        return (
-            -round(assessed["score"], 12),
-            len(assessed["unknown_factors"]),
-            capacity is None,
-            -(capacity or 0.0),
-            assessed["source"].key,
+    _normalized_weights(weights)  # a bad setting fails here, even without candidates
+    eligible = [c for c in candidates if is_rankable(c, feoc=feoc)]
+    rows = [alternative_rank_row(c, weights=weights, required_stage=required_stage, year=year) for c in eligible]
+    return tuple(
+        ranked_alternative(
+            eligible[i],
+            rank=rank,
+            exposed_volume=exposed_volume,
+            weights=weights,
+            required_stage=required_stage,
+            year=year,
         )
-
-    ordered = sorted((assess(c) for c in eligible), key=sort_key)
-    return tuple(Alternative(rank=i, **fields) for i, fields in enumerate(ordered, start=1))
+        for rank, i in enumerate(rank_order(exposed_volume, rows, weights=weights), start=1)
+    )
 
 
 # --------------------------------------------------------------------------------------------
