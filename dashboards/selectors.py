@@ -9,14 +9,16 @@ Shares are fractions; field names follow docs/metrics.md.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any, cast
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.core.cache import cache
+from django.db.models import Count, Exists, F, Max, OuterRef, Subquery
 from django.utils import timezone
 
 from dashboards import risk
@@ -39,6 +41,7 @@ from minerals.models import (
     CommodityCode,
     Mineral,
     MineralParameter,
+    PolicyMeasure,
     RecyclingFigure,
     Stage,
     TradeFlow,
@@ -492,6 +495,11 @@ def levers(
     return {"diversification": diversification, "us": domestic + list(us_idle), "recycling": recycling}
 
 
+# What the end-of-life recycling candidate of a mineral needs besides the buyer's volume: the
+# rate, and the governance and measures severity of the buyer's country (None: no rate).
+_Secondary = tuple[float, float | None, float | None] | None
+
+
 def _alternative_candidates(
     mineral_ids: Sequence[int],
     *,
@@ -503,7 +511,47 @@ def _alternative_candidates(
 ) -> dict[int, tuple[list[risk.AlternativeSource], dict[str, Any]]]:
     """Candidates per mineral, in seven queries whatever the number of minerals or facilities:
     supply rows, facilities (with their company), supply links (with their upstream facility),
-    ownership stakes, company domiciles, WGI, EoL recycling input rates."""
+    ownership stakes, company domiciles, WGI, EoL recycling input rates. The EoL recycling
+    candidate (``_secondary_source``) depends on ``exposed_of``; the rest does not."""
+    found = _volume_independent_candidates(
+        mineral_ids, as_of=as_of, unit_of=unit_of, stage_of=stage_of, slug_of=slug_of
+    )
+    out = {}
+    for mid, (candidates, info, secondary) in found.items():
+        extra = _secondary_source(secondary, exposed_of.get(mid))
+        out[mid] = ([*candidates, extra] if extra is not None else candidates, info)
+    return out
+
+
+def _secondary_source(secondary: _Secondary, exposed: float | None) -> risk.AlternativeSource | None:
+    """Secondary supply: the part of the exposed volume the mineral's end-of-life recycling input
+    rate says recycled material already covers (domestic scrap, buyer's country). None without a
+    rate or an exposed volume."""
+    if secondary is None or not exposed:
+        return None
+    rate, governance, severity = secondary
+    return risk.AlternativeSource(
+        key="recycling:eol-rir",
+        kind="recycling",
+        country=settings.LODESTONE_DEFAULT_DESTINATION,
+        available_capacity=rate * exposed,
+        status="operating",
+        governance=governance,
+        name=f"End-of-life recycling input rate {rate:.0%}",
+        stage=Stage.RECYCLING,
+        measure_severity=severity,
+    )
+
+
+def _volume_independent_candidates(
+    mineral_ids: Sequence[int],
+    *,
+    as_of: date,
+    unit_of: Mapping[int, str],
+    stage_of: Mapping[int, str],
+    slug_of: Mapping[int, str],
+) -> dict[int, tuple[list[risk.AlternativeSource], dict[str, Any], _Secondary]]:
+    """`_alternative_candidates` but the EoL recycling candidate, whose inputs come third."""
     wgi = {country: risk.wgi_score(estimates) for country, estimates in latest_wgi().items()}
     # Producing countries: the newest table up to as_of of the stage bought, else of the most
     # upstream stage with data, as stored by the recompute (newest edition already chosen);
@@ -613,37 +661,32 @@ def _alternative_candidates(
                 stage=stage,
             )
         )
-    for mid, rate in rates.items():
-        if rate and exposed_of.get(mid):
-            # Secondary supply: the part of the exposed volume the mineral's end-of-life recycling
-            # input rate says recycled material already covers (domestic scrap, buyer's country).
-            out[mid][0].append(
-                risk.AlternativeSource(
-                    key="recycling:eol-rir",
-                    kind="recycling",
-                    country=destination,
-                    available_capacity=rate * exposed_of[mid],
-                    status="operating",
-                    governance=wgi.get(destination),
-                    name=f"End-of-life recycling input rate {rate:.0%}",
-                    stage=Stage.RECYCLING,
-                )
-            )
     # Exposure to measures in force: the severity of its country's measures on the mineral
     # towards the buyer's country (a ranking factor), once per (country, mineral): at scale
     # thousands of candidates share a few hundred countries.
     measures, severities = policy_measures(mineral_ids), severity_by_type()
     severity_of: dict[tuple[str, int], float | None] = {}
+
+    def severity(country: str, mid: int) -> float | None:
+        pair = (country, mid)
+        if pair not in severity_of:
+            severity_of[pair] = risk.country_severity(
+                measures, country, slug_of[mid], destination, as_of, severity_by_type=severities
+            )
+        return severity_of[pair]
+
     for mid, (candidates, _) in out.items():
         for i, c in enumerate(candidates):
-            pair = (c.country, mid)
-            if pair not in severity_of:
-                severity_of[pair] = risk.country_severity(
-                    measures, c.country, slug_of[mid], destination, as_of, severity_by_type=severities
-                )
-            if severity_of[pair] != c.measure_severity:
-                candidates[i] = replace(c, measure_severity=severity_of[pair])
-    return out
+            if severity(c.country, mid) != c.measure_severity:
+                candidates[i] = replace(c, measure_severity=severity(c.country, mid))
+    return {
+        mid: (
+            candidates,
+            info,
+            (rates[mid], wgi.get(destination), severity(destination, mid)) if rates.get(mid) else None,
+        )
+        for mid, (candidates, info) in out.items()
+    }
 
 
 def alternative_sources(
@@ -766,6 +809,133 @@ def _ranked(
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Stored candidate sets: a mineral's candidates, why some are not alternatives and the
+# volume-independent part of each score, built once per data version and kept in the cache; a
+# buyer's alternatives then only rank that list by its own gap (coverage is the one factor that
+# depends on the buyer) and build the rows shown.
+
+_SOURCE_FIELDS = tuple(f.name for f in fields(risk.AlternativeSource))
+_KIND, _COUNTRY = _SOURCE_FIELDS.index("kind"), _SOURCE_FIELDS.index("country")
+
+
+def _source_fields(source: risk.AlternativeSource) -> tuple[Any, ...]:
+    # Plain tuples: unpickled several times faster than slotted dataclasses (the cache pickles).
+    return tuple(getattr(source, name) for name in _SOURCE_FIELDS)
+
+
+def _candidate_versions(mineral_ids: Sequence[int]) -> tuple[dict[int, tuple[Any, ...]], tuple[Any, ...]]:
+    """What a mineral's candidates depend on that can change: its data version and last change
+    (facilities, supply links, ownership, support, recycling figures, WGI, severities: their
+    services mark the minerals they feed stale), its metrics state (the stored production
+    tables), and the policy history (a measure may name no mineral). Two queries."""
+    rows = Mineral.objects.filter(id__in=mineral_ids).values_list(
+        "id", "data_version", "data_changed_at", "metrics_state__data_version", "metrics_state__computed_at"
+    )
+    policy = PolicyMeasure.history.aggregate(n=Count("history_id"), last=Max("history_date"))
+    return {mid: tuple(rest) for mid, *rest in rows}, (policy["n"], policy["last"])
+
+
+def _stored_candidates(
+    mineral_ids: Sequence[int],
+    *,
+    as_of: date,
+    unit_of: Mapping[int, str],
+    stage_of: Mapping[int, str],
+    slug_of: Mapping[int, str],
+) -> dict[int, dict[str, Any]]:
+    """Per mineral, its stored candidate set for the stage bought, the unit and as_of's date:
+    ``info`` (the report's context and the levers' inputs), ``eligible`` (the sources
+    rank_alternatives ranks, as field tuples), ``rows`` (their risk.alternative_rank_row),
+    ``excluded`` (the not-alternatives with the reason, in the candidates' order) and
+    ``secondary`` (the EoL recycling candidate's inputs). Read from the cache under the minerals'
+    data versions (two queries plus one cache read); the minerals missing are built
+    (`_volume_independent_candidates`) and stored."""
+    versions, policy = _candidate_versions(mineral_ids)
+    feoc = feoc_countries()
+    weights = settings.LODESTONE_ALTERNATIVE_WEIGHTS
+    config = (
+        sorted(feoc),
+        settings.LODESTONE_CONTROL_THRESHOLD,
+        settings.LODESTONE_DEFAULT_DESTINATION,
+        sorted(weights.items()),
+        policy,
+        as_of,
+    )
+    keys = {
+        mid: "lodestone:alternatives:"
+        + hashlib.sha256(
+            repr((mid, versions.get(mid), stage_of[mid], unit_of[mid], slug_of[mid], config)).encode()
+        ).hexdigest()[:32]
+        for mid in mineral_ids
+    }
+    found = cache.get_many(list(keys.values()))
+    out = {mid: found[key] for mid, key in keys.items() if key in found}
+    missing = [mid for mid in mineral_ids if mid not in out]
+    if not missing:
+        return out
+    built = _volume_independent_candidates(missing, as_of=as_of, unit_of=unit_of, stage_of=stage_of, slug_of=slug_of)
+    for mid, (candidates, info, secondary) in built.items():
+        eligible = [c for c in candidates if risk.is_rankable(c, feoc=feoc)]
+        out[mid] = {
+            "info": info,
+            "eligible": [_source_fields(c) for c in eligible],
+            "rows": [
+                risk.alternative_rank_row(c, weights=weights, required_stage=stage_of[mid], year=as_of.year)
+                for c in eligible
+            ],
+            "excluded": [
+                (x.source.key, x.source.kind, x.source.name, x.source.country, x.reason)
+                for x in risk.not_alternatives(candidates, feoc=feoc)
+            ],
+            "secondary": secondary,
+        }
+    cache.set_many({keys[mid]: out[mid] for mid in missing}, timeout=settings.LODESTONE_PAGE_CACHE_SECONDS)
+    return out
+
+
+def _report_from_store(
+    stored: Mapping[str, Any],
+    volume: float,
+    *,
+    stage: str,
+    as_of: date,
+    unit: str,
+    requirement: float | None,
+    limit: int | None = None,
+    coverage_known: bool = True,
+) -> dict[str, Any]:
+    """The buyer-specific part: the stored candidates (plus the EoL recycling one, sized by the
+    volume) ranked for ``volume`` (risk.rank_order, the rule of risk.rank_alternatives) and the
+    report (``_alternatives_report``) of the alternatives shown (all, or with ``limit`` the best
+    ``limit`` plus every U.S. and recycling one). ``coverage_known`` False: no volume to cover,
+    every gap share None."""
+    weights = settings.LODESTONE_ALTERNATIVE_WEIGHTS
+    eligible, rows = stored["eligible"], stored["rows"]
+    secondary = _secondary_source(stored["secondary"], volume)
+    if secondary is not None and risk.is_rankable(secondary, feoc=feoc_countries()):
+        eligible = [*eligible, _source_fields(secondary)]
+        rows = [*rows, risk.alternative_rank_row(secondary, weights=weights, required_stage=stage, year=as_of.year)]
+    destination = settings.LODESTONE_DEFAULT_DESTINATION
+    shown = []
+    for rank, i in enumerate(risk.rank_order(volume, rows, weights=weights), start=1):
+        fields_ = eligible[i]
+        if limit is not None and rank > limit and fields_[_KIND] != "recycling" and fields_[_COUNTRY] != destination:
+            continue
+        alternative = risk.ranked_alternative(
+            risk.AlternativeSource(*fields_),
+            rank=rank,
+            exposed_volume=volume,
+            weights=weights,
+            required_stage=stage,
+            year=as_of.year,
+        )
+        shown.append(alternative if coverage_known else replace(alternative, gap_share=None))
+    return _alternatives_report(
+        shown, len(rows), stored["excluded"], stored["info"], unit=unit, requirement=requirement, limit=limit
+    )
+
+
 def mineral_alternatives(
     mineral: Mineral | str,
     *,
@@ -785,32 +955,37 @@ def mineral_alternatives(
     parameter) as secondary supply. FEOC-located and FEOC-controlled sources are excluded
     (ownership >= threshold through chains, or recorded control), and so are facilities whose
     supply links run back to such a facility: all of them are listed apart in
-    `not_alternatives` with the reason. Eight queries with a slug, seven with a Mineral,
-    whatever the number of candidates. `exposed_volume` None (the API without `volume`): ranked
-    without the coverage factor, and every coverage and gap figure None (nothing to cover).
+    `not_alternatives` with the reason. The candidates are stored per data version
+    (`_stored_candidates`): three queries with a slug, two with a Mineral, plus the candidates'
+    own reads when not stored yet, whatever the number of candidates. `exposed_volume` None
+    (the API without `volume`): ranked without the coverage factor, and every coverage and gap
+    figure None (nothing to cover).
     """
     if isinstance(mineral, str):
         mineral = Mineral.objects.get(slug=mineral)
     as_of = as_of or timezone.localdate()
     volume = exposed_volume if exposed_volume is not None else 0.0
-    candidates, info = _alternative_candidates(
+    stored = _stored_candidates(
         [mineral.pk],
         as_of=as_of,
         unit_of={mineral.pk: unit},
-        exposed_of={mineral.pk: volume},
         stage_of={mineral.pk: stage},
         slug_of={mineral.pk: mineral.slug},
     )[mineral.pk]
-    feoc = feoc_countries()
-    ranked = _ranked(volume, candidates, stage=stage, as_of=as_of, feoc=feoc)
-    if exposed_volume is None:
-        ranked = tuple(replace(a, gap_share=None) for a in ranked)
     return {
         "mineral": mineral.slug,
         "as_of": as_of.isoformat(),
         "exposed_volume": exposed_volume,
         "unit": unit,
-        **_alternatives_report(ranked, candidates, info, unit=unit, requirement=exposed_volume, feoc=feoc),
+        **_report_from_store(
+            stored,
+            volume,
+            stage=stage,
+            as_of=as_of,
+            unit=unit,
+            requirement=exposed_volume,
+            coverage_known=exposed_volume is not None,
+        ),
     }
 
 
@@ -819,28 +994,22 @@ _LEVER_INPUTS = ("recycling_figure", "us_idle", "facility_info")
 
 
 def _alternatives_report(
-    ranked: Sequence[risk.Alternative],
-    candidates: Sequence[risk.AlternativeSource],
+    shown: Sequence[risk.Alternative],
+    total: int,
+    excluded: Sequence[tuple[str, str, str, str, str]],
     info: Mapping[str, Any],
     *,
     unit: str,
     requirement: float | None,
-    feoc: frozenset[str],
     limit: int | None = None,
 ) -> dict[str, Any]:
-    """The candidates' context, the ranked alternatives, the ones that are not (with why), and
-    the three levers side by side (``levers``: diversification, us, recycling). With ``limit``:
-    the best ``limit`` alternatives plus every U.S. and recycling one (the levers list them
-    all), the first ``limit`` not-alternatives, and the totals (``alternatives_total``,
+    """The candidates' context, the alternatives shown (``shown``, in rank order, of ``total``
+    ranked), the ones that are not (``excluded``: key, kind, name, country, reason), and the
+    three levers side by side (``levers``: diversification, us, recycling). With ``limit``:
+    the first ``limit`` not-alternatives, and the totals (``alternatives_total``,
     ``not_alternatives_total``)."""
     destination = settings.LODESTONE_DEFAULT_DESTINATION
-    shown = (
-        ranked
-        if limit is None
-        else [a for a in ranked if a.rank <= limit or a.source.kind == "recycling" or a.source.country == destination]
-    )
     alternatives = [_alternative_out(a, unit, info) for a in shown]
-    excluded = risk.not_alternatives(candidates, feoc=feoc)
     by_lever = levers(alternatives, destination=destination, us_idle=info["us_idle"])
     by_lever["recycling"] = recycling_lever(  # type: ignore[assignment]  # a dict, not a list: one per mineral
         info["recycling_figure"], requirement=requirement, unit=unit, recyclers=by_lever["recycling"]
@@ -848,8 +1017,11 @@ def _alternatives_report(
     return {
         **{key: value for key, value in info.items() if key not in _LEVER_INPUTS},
         "alternatives": alternatives,
-        "alternatives_total": len(ranked),
-        "not_alternatives": [_not_alternative_out(x) for x in excluded[:limit]],
+        "alternatives_total": total,
+        "not_alternatives": [
+            {"key": key, "kind": kind, "name": name, "country": country, "reason": reason}
+            for key, kind, name, country, reason in excluded[:limit]
+        ],
         "not_alternatives_total": len(excluded),
         "levers": by_lever,
     }
@@ -861,9 +1033,11 @@ def organization_alternatives(
     """Per mineral the buyer holds: alternatives for its gap, `gap_volume` = the stored
     exposure's `china_exposed_volume` + `uncovered_volume` (the requirement no sourcing line
     covers; None without a requirement), all in the mineral's canonical unit, from the stage the
-    requirement buys, and the three levers. Fourteen queries whatever the number of minerals and
-    candidates. ``limit``: see ``_alternatives_report`` (the portfolio page shows the best few;
-    ranking is always over every candidate)."""
+    requirement buys, and the three levers. The candidates come from the store
+    (`_stored_candidates`): three queries and one cache read whatever the number of minerals and
+    candidates, plus the candidates' own reads for the minerals not stored yet. ``limit``: see
+    ``_report_from_store`` (the portfolio page shows the best few; ranking is always over every
+    candidate)."""
     as_of = as_of or timezone.localdate()
     bought = Requirement.objects.filter(organization_id=OuterRef("organization_id"), mineral_id=OuterRef("mineral_id"))
     rows = list(
@@ -886,37 +1060,38 @@ def organization_alternatives(
         uncovered_of[row.mineral_id] = uncovered
         exposed_of[row.mineral_id] = _convert(row.china_exposed_volume, row.unit, to_unit) + (uncovered or 0.0)
     stage_of = {row.mineral_id: row.required_stage or Stage.REFINERY for row in rows}
-    candidates = _alternative_candidates(
-        list(unit_of),
-        as_of=as_of,
-        unit_of=unit_of,
-        exposed_of=exposed_of,
-        stage_of=stage_of,
-        slug_of={row.mineral_id: row.mineral.slug for row in rows},
+    stored = (
+        _stored_candidates(
+            list(unit_of),
+            as_of=as_of,
+            unit_of=unit_of,
+            stage_of=stage_of,
+            slug_of={row.mineral_id: row.mineral.slug for row in rows},
+        )
+        if rows
+        else {}
     )
-    feoc = feoc_countries()
     out = []
     for row in sorted(rows, key=lambda r: r.mineral.name):
-        sources, info = candidates[row.mineral_id]
-        ranked = _ranked(exposed_of[row.mineral_id], sources, stage=stage_of[row.mineral_id], as_of=as_of, feoc=feoc)
+        mid = row.mineral_id
         out.append(
             {
                 "organization": organization.slug,
                 "mineral": row.mineral.slug,
                 "as_of": as_of.isoformat(),
                 "exposure_as_of": row.as_of.isoformat(),
-                "exposed_volume": _convert(row.china_exposed_volume, row.unit, unit_of[row.mineral_id]),
-                "uncovered_volume": uncovered_of[row.mineral_id],
-                "gap_volume": exposed_of[row.mineral_id],
-                "unit": unit_of[row.mineral_id],
-                "requirement_volume": requirement_of[row.mineral_id],
-                **_alternatives_report(
-                    ranked,
-                    sources,
-                    info,
-                    unit=unit_of[row.mineral_id],
-                    requirement=requirement_of[row.mineral_id],
-                    feoc=feoc,
+                "exposed_volume": _convert(row.china_exposed_volume, row.unit, unit_of[mid]),
+                "uncovered_volume": uncovered_of[mid],
+                "gap_volume": exposed_of[mid],
+                "unit": unit_of[mid],
+                "requirement_volume": requirement_of[mid],
+                **_report_from_store(
+                    stored[mid],
+                    exposed_of[mid],
+                    stage=stage_of[mid],
+                    as_of=as_of,
+                    unit=unit_of[mid],
+                    requirement=requirement_of[mid],
                     limit=limit,
                 ),
             }

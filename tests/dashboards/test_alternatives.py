@@ -110,17 +110,22 @@ def test_feoc_controlled_facility_and_recycling_rate(demo: None) -> None:
     assert report["eol_rir"] == 0.01
 
 
-def test_query_counts_are_fixed(demo: None, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_query_counts_are_fixed(demo: None, private_page_cache, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    """Not stored yet: the mineral (with a slug), the two version reads and the candidates'
+    thirteen reads (the recycling figures and federal support of the levers included). Stored (same data
+    versions, stage, unit and date): the version reads alone, plus the exposure rows for a buyer."""
     _recompute("lithium", "graphite-natural", "gallium", "cobalt")
     lithium = Mineral.objects.get(slug="lithium")
-    # Twelve + the recycling figures and the federal support of the levers.
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(16):
         selectors.mineral_alternatives("lithium", exposed_volume=10.0, as_of=AS_OF)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(2):
         selectors.mineral_alternatives(lithium, exposed_volume=10.0, as_of=AS_OF)
     buyer = Organization.objects.get(name="Demo Buyer Inc.")
     services.organizations_exposure_recompute(organization_ids=[buyer.pk])
-    with django_assert_num_queries(14):
+    private_page_cache.clear()
+    with django_assert_num_queries(16):
+        selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
+    with django_assert_num_queries(3):
         report = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
     by_mineral = {row["mineral"]: row for row in report}
     # Lithium: CHL 12 + CHN 8 = 20 t, upstream China share 0.4 -> 8 t exposed; AUS covers it.
@@ -282,24 +287,31 @@ def test_uncovered_part_of_a_requirement_changes_with_the_requirement(demo: None
 
 def test_alternatives_of_a_buyer_holding_all_17_minerals_take_a_fixed_number_of_queries(
     demo: None,
+    private_page_cache,  # type: ignore[no-untyped-def]
     django_assert_num_queries,  # type: ignore[no-untyped-def]
 ) -> None:
     """The demo buyer (8 minerals) and the same buyer holding every one of the 17 demo minerals
-    read their alternatives and levers in the same 14 queries."""
+    read their alternatives and levers in the same 16 queries when the candidates are not stored
+    yet, and in the same 3 once they are (the exposure rows and the two version reads)."""
     from suppliers.models import Requirement
 
     buyer = Organization.objects.get(name="Demo Buyer Inc.")
     services.organizations_exposure_recompute(organization_ids=[buyer.pk])
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(16):
+        assert len(selectors.organization_alternatives(organization=buyer, as_of=AS_OF)) == 8
+    with django_assert_num_queries(3):
         assert len(selectors.organization_alternatives(organization=buyer, as_of=AS_OF)) == 8
     held = set(Requirement.objects.filter(organization=buyer).values_list("mineral_id", flat=True))
     for mineral in Mineral.objects.exclude(pk__in=held):
         Requirement.objects.create(organization=buyer, mineral=mineral, annual_quantity=10, unit="t")
     services.organizations_exposure_recompute(organization_ids=[buyer.pk])
     assert Mineral.objects.count() == 17
-    with django_assert_num_queries(14):
+    private_page_cache.clear()
+    with django_assert_num_queries(16):
         rows = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
     assert len(rows) == 17
+    with django_assert_num_queries(3):
+        assert selectors.organization_alternatives(organization=buyer, as_of=AS_OF) == rows
     assert all(set(row["levers"]) == {"diversification", "us", "recycling"} for row in rows)
 
 
@@ -382,3 +394,56 @@ def test_recycling_lever_unknown_stays_unknown(demo: None) -> None:
     assert "NA in MCS 2025" in germanium["notes"]
     gallium = _buyer_levers("gallium")["levers"]["recycling"]
     assert (gallium["rate"], gallium["volume"], gallium["year"], gallium["source"]) == (None, None, None, "")
+
+
+def test_stored_candidates_rank_exactly_as_rank_alternatives_over_the_live_candidates(
+    demo: None,
+    private_page_cache,  # type: ignore[no-untyped-def]
+) -> None:
+    """The buyer's alternatives come from the candidate set stored per data version (only the
+    ranking by the buyer's gap is per request). For every mineral of the demo buyer, read cold
+    and then from the store, they are exactly what risk.rank_alternatives gives over the
+    candidates read live (`alternative_sources`, the scenarios' read): same order, ranks,
+    scores, coverage and gap shares, to the bit."""
+    from django.conf import settings
+
+    from dashboards import risk
+
+    list(services.all_metrics_recompute())
+    buyer = Organization.objects.get(name="Demo Buyer Inc.")
+    services.organizations_exposure_recompute(organization_ids=[buyer.pk])
+    cold = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
+    stored = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
+    assert stored == cold
+    minerals = {m.slug: m for m in Mineral.objects.all()}
+    for row in stored:
+        mineral = minerals[row["mineral"]]
+        live = selectors.alternative_sources(
+            [mineral.pk],
+            as_of=AS_OF,
+            unit_of={mineral.pk: row["unit"]},
+            stage_of={mineral.pk: row["stage"]},
+            slug_of={mineral.pk: mineral.slug},
+            exposed_of={mineral.pk: row["gap_volume"]},
+        )[mineral.pk]
+        ranked = risk.rank_alternatives(
+            row["gap_volume"],
+            live,
+            feoc=frozenset(settings.LODESTONE_FEOC_COUNTRIES),
+            required_stage=row["stage"],
+            year=AS_OF.year,
+            weights=settings.LODESTONE_ALTERNATIVE_WEIGHTS,
+        )
+        expected = [
+            (a.rank, a.source.key, a.score, a.score_upper, a.coverage_share, a.gap_share, dict(a.contributions))
+            for a in ranked
+        ]
+        got = [
+            (a["rank"], a["key"], a["score"], a["score_upper"], a["coverage_share"], a["gap_share"], a["contributions"])
+            for a in row["alternatives"]
+        ]
+        assert got == expected, row["mineral"]
+        assert row["alternatives_total"] == len(ranked)
+        assert [x["key"] for x in row["not_alternatives"]] == [
+            x.source.key for x in risk.not_alternatives(live, feoc=frozenset(settings.LODESTONE_FEOC_COUNTRIES))
+        ]
