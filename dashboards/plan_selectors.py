@@ -4,7 +4,7 @@ The projection runs the exposure maths of the recompute (dashboards.risk.buyer_e
 the same inputs, dashboards.inputs) per year on today's sourcing and on the sourcing the plan
 would give (risk.transition_plan), computed on read (a plan is a draft, changed often, and is
 never materialized); the page caches its content under the organization's generation and
-`plan_version`. A fixed number of queries whatever the number of
+`plans_version` (the API under `plan_version`). A fixed number of queries whatever the number of
 minerals, steps or facilities (pinned in tests/dashboards/test_plan_pages.py).
 
 Plain data out (dicts, lists), like dashboards.page_selectors.
@@ -130,6 +130,20 @@ def plan_version(plan: TransitionPlan | None) -> str:
     steps = PlanStep.history.filter(plan_id=plan.pk).aggregate(n=Count("history_id"), last=Max("history_date"))
     last = steps["last"].isoformat() if steps["last"] else ""
     return f"{plan.pk}:{plan.updated_at.isoformat()}:{plan.status}:{plan.applied_through_year}:{steps['n']}:{last}"
+
+
+def plans_version(organization: Organization) -> str:
+    """A string that changes with any edit of any of the organization's plans or their steps
+    (created, renamed, activated, applied, deleted): the read-only plan page's cache key with
+    the organization's generation (its plans list shows every plan and its steps). Two
+    queries (the plans' and the steps' history)."""
+    plans = TransitionPlan.history.filter(organization_id=organization.pk)
+    ever = plans.values("id")
+    versions = [
+        query.aggregate(n=Count("history_id"), last=Max("history_date"))
+        for query in (plans, PlanStep.history.filter(plan_id__in=ever))
+    ]
+    return ":".join(f"{v['n']}.{v['last'].isoformat() if v['last'] else ''}" for v in versions)
 
 
 def plan_projection(

@@ -1,7 +1,11 @@
-"""The transition plan page, /portfolio/plan/: a buyer's plans, the chosen plan's projection
-2026-2030 beside today's sourcing, downloads, and (analysts and admins) the forms that write
-through suppliers.plan_services. Thin: reads from dashboards.plan_selectors, content from
-dashboards.plan_content. Another organization's plan is a 404, like its portfolio.
+"""The transition plan pages. /portfolio/plan/ is read-only: a buyer's plans and the chosen
+plan's projection 2026-2030 beside today's sourcing, with downloads, cached per organization
+(its generation), the state of its plans (`plan_selectors.plans_version`) and the query string.
+/portfolio/plan/edit/ holds the forms (analysts and admins) that write through
+suppliers.plan_services, like /portfolio/edit/ for the portfolio: the step form lists every
+facility of the buyer's minerals (thousands at scale), which the read-only page never renders.
+Thin: reads from dashboards.plan_selectors, content from dashboards.plan_content. Another
+organization's plan is a 404, like its portfolio.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from suppliers.models import Facility, Organization, PlanStep, Sourcing, Transit
 PLAN_QUERY = frozenset({"plan", "sort", "dir"})
 
 
-def _plan_url(organization: Organization, org: str | None, plan_id: int | None = None) -> str:
-    url = reverse("dashboards:plan_org", args=[organization.slug]) if org else reverse("dashboards:plan")
+def _plan_url(organization: Organization, org: str | None, plan_id: int | None = None, *, edit: bool = False) -> str:
+    name = ("plan_org" if org else "plan") + ("_edit" if edit else "")
+    url = reverse(f"dashboards:{name}", args=[organization.slug] if org else [])
     return f"{url}?plan={plan_id}" if plan_id else url
 
 
@@ -57,85 +62,115 @@ def _step_choices(organization: Organization) -> dict[str, Any]:
     return {"sources": sources, "facilities": facilities, "countries": countries}
 
 
+def _chosen(organization: Organization, wanted: str, plans: list[dict[str, Any]]) -> TransitionPlan | None:
+    """The plan asked for (``?plan=``; another organization's is a 404), else the first of the
+    list (the active one first), else None (today's sourcing only). One query, none without plans."""
+    if wanted:
+        return plan_selectors.plan_of(organization=organization, plan_id=wanted)
+    return plan_selectors.plan_of(organization=organization, plan_id=plans[0]["id"]) if plans else None
+
+
 @private_no_store
 @login_required
-@require_http_methods(["GET", "HEAD", "POST"])
+@require_http_methods(["GET", "HEAD"])
 def plan(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
+    """Read-only: every member sees the same page; editors get a link to the edit page."""
     organization, role = page_selectors.organization_for(user=request.user, slug=org)
     can_edit = role in EDITOR_ROLES
-    plans = plan_selectors.organization_plans(organization=organization)
-    wanted = request.GET.get("plan")
-    chosen: TransitionPlan | None = None
-    if wanted:
-        chosen = plan_selectors.plan_of(organization=organization, plan_id=wanted)
-    elif plans:
-        chosen = plan_selectors.plan_of(organization=organization, plan_id=plans[0]["id"])  # the active one first
-    forms_bound: dict[str, Any] = {}
-    status = 200
-    if request.method == "POST":
-        if not can_edit:
-            raise PermissionDenied("Viewers cannot edit plans.")
-        outcome = _plan_write(request, organization, chosen)
-        if isinstance(outcome, str):
-            return redirect(outcome if outcome else _plan_url(organization, org, chosen.pk if chosen else None))
-        forms_bound, status = outcome, 400
     today = timezone.localdate()
     generation = page_selectors.organization_generation(organization)
-    version = plan_selectors.plan_version(chosen)
-    data = _projection_content(organization, chosen, today, generation, version)
-    content = data["content"]
-    stem = f"lodestone-plan-{organization.slug}-{chosen.pk if chosen else 'today'}"
-    if response := page_cache.download(request, lambda: content["tables"], stem):
+    plans_version = plan_selectors.plans_version(organization)
+    wanted = request.GET.get("plan", "")
+    plan_url = _plan_url(organization, org)
+
+    def content() -> dict[str, Any]:
+        # Charts and tables, cached apart from the HTML: the downloads read them, and building the
+        # Plotly figures costs far more than the projection's queries.
+        def build() -> dict[str, Any]:
+            plans = plan_selectors.organization_plans(organization=organization)
+            chosen = _chosen(organization, wanted, plans)
+            data = plan_selectors.plan_projection(organization=organization, plan=chosen, today=today)
+            return {
+                "plans": plans,
+                "plan": data["plan"],
+                "reference_dates": data["reference_dates"],
+                "content": plan_content.plan_page(data),
+            }
+
+        return page_cache.cached("plan", generation, (organization.pk, plans_version, today, wanted), build)
+
+    def stem() -> str:
+        chosen = content()["plan"]
+        return f"lodestone-plan-{organization.slug}-{chosen['id'] if chosen else 'today'}"
+
+    if request.GET.get("download") and (
+        response := page_cache.download(request, lambda: content()["content"]["tables"], stem())
+    ):
         return response
 
-    def build() -> tuple[dict[str, str], bool]:
-        tables = page_cache.tables_for_request(content["tables"], request)
+    def build_body() -> tuple[dict[str, str], bool]:
+        data = content()
+        tables = page_cache.tables_for_request(data["content"]["tables"], request)
         body = render_to_string(
             "dashboards/_plan_body.html",
-            {**content, "tables": tables, "reference_dates": data["reference_dates"]},
+            {
+                **data["content"],
+                "tables": tables,
+                "plans": data["plans"],
+                "plan": data["plan"],
+                "reference_dates": data["reference_dates"],
+                "plan_url": plan_url,
+            },
             request=request,
         )
         return {"title": "", "body": body}, _sort_is_valid(request, tables)
 
-    # The read-only body (charts, tables) as rendered HTML, like the portfolio's; the plans list
-    # and the forms (the user's role, the CSRF token) are rendered per request around it.
-    page = page_cache.body(request, "plan", generation, (organization.pk, version, today), PLAN_QUERY, build)
+    # The whole read-only body (plans, charts, tables) as rendered HTML; only the site header and
+    # the edit link (the user, the role) are rendered per request around it.
+    key = (organization.pk, plan_url, plans_version, today)
+    page = page_cache.body(request, "plan", generation, key, PLAN_QUERY, build_body)
     context: dict[str, Any] = {
         "body": page["body"],
         "organization": organization,
         "role": role,
         "can_edit": can_edit,
-        "plans": plans,
-        "plan": data["plan"],
-        "reference_dates": data["reference_dates"],
-        "today": today,
-        "plan_url": _plan_url(organization, org),
+        "edit_url": _plan_url(organization, org, _row_id(wanted) if _row_id(wanted) > 0 else None, edit=True),
     }
-    if can_edit:
-        # The buyer's sourcing lines and facilities change with its data: cached under its generation.
-        choices = page_cache.cached("plan-choices", generation, (organization.pk,), lambda: _step_choices(organization))
-        context["plan_form"] = forms_bound.get("plan") or PlanForm()
-        context["step_form"] = forms_bound.get("step") or PlanStepForm(choices=choices)
-        context["apply_form"] = PlanApplyForm(initial={"through_year": timezone.localdate().year})
-    return render(request, "dashboards/plan.html", context, status=status)
+    return render(request, "dashboards/plan.html", context)
 
 
-def _projection_content(
-    organization: Organization, plan: TransitionPlan | None, today: Any, generation: str, version: str
-) -> dict[str, Any]:
-    """The projection's charts and tables, cached under the organization's generation (its
-    requirements, sourcing and every mineral's data) and the plan's version: building the
-    Plotly figures costs far more than the projection's queries."""
-
-    def build() -> dict[str, Any]:
-        data = plan_selectors.plan_projection(organization=organization, plan=plan, today=today)
-        return {
-            "content": plan_content.plan_page(data),
-            "plan": data["plan"],
-            "reference_dates": data["reference_dates"],
-        }
-
-    return page_cache.cached("plan", generation, (organization.pk, version, today), build)
+@private_no_store
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def plan_edit(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
+    """The plans with the forms that change them (analysts and admins); every successful write
+    comes back here, and the read-only page shows the result."""
+    organization, role = page_selectors.organization_for(user=request.user, slug=org)
+    if role not in EDITOR_ROLES:
+        raise PermissionDenied("Viewers cannot edit plans.")
+    plans = plan_selectors.organization_plans(organization=organization)
+    chosen = _chosen(organization, request.GET.get("plan", ""), plans)
+    forms_bound: dict[str, Any] = {}
+    status = 200
+    if request.method == "POST":
+        outcome = _plan_write(request, organization, chosen)
+        if isinstance(outcome, str):
+            return redirect(outcome or _plan_url(organization, org, chosen.pk if chosen else None, edit=True))
+        forms_bound, status = outcome, 400
+    chosen_out = next((p for p in plans if chosen and p["id"] == chosen.pk), None)
+    context: dict[str, Any] = {
+        "organization": organization,
+        "role": role,
+        "plans": plans,
+        "plan": chosen_out,
+        "edit_url": _plan_url(organization, org, edit=True),
+        "view_url": _plan_url(organization, org, chosen.pk if chosen else None),
+        "plan_form": forms_bound.get("plan") or PlanForm(),
+        "apply_form": PlanApplyForm(initial={"through_year": timezone.localdate().year}),
+    }
+    if chosen is not None:
+        context["step_form"] = forms_bound.get("step") or PlanStepForm(choices=_step_choices(organization))
+    return render(request, "dashboards/plan_edit.html", context, status=status)
 
 
 def _plan_write(
@@ -154,7 +189,7 @@ def _plan_write(
                 return {"plan": form}
             created = plan_services.plan_save(organization=organization, user=user, **form.cleaned_data)
             messages.success(request, f"Draft plan '{created.name}' created.")
-            return _plan_url(organization, org, created.pk)
+            return _plan_url(organization, org, created.pk, edit=True)
         if chosen is None:
             messages.error(request, "Create a plan first.")
             return ""
@@ -186,7 +221,7 @@ def _plan_write(
             case "plan-delete":
                 plan_services.plan_delete(plan=chosen, user=user)
                 messages.success(request, "Plan deleted.")
-                return _plan_url(organization, org)
+                return _plan_url(organization, org, edit=True)
             case _:
                 messages.error(request, "Unknown action.")
     except ValidationError as error:

@@ -824,16 +824,18 @@ def _source_fields(source: risk.AlternativeSource) -> tuple[Any, ...]:
     return tuple(getattr(source, name) for name in _SOURCE_FIELDS)
 
 
-def _candidate_versions(mineral_ids: Sequence[int]) -> tuple[dict[int, tuple[Any, ...]], tuple[Any, ...]]:
-    """What a mineral's candidates depend on that can change: its data version and last change
-    (facilities, supply links, ownership, support, recycling figures, WGI, severities: their
-    services mark the minerals they feed stale), its metrics state (the stored production
-    tables), and the policy history (a measure may name no mineral). Two queries."""
-    rows = Mineral.objects.filter(id__in=mineral_ids).values_list(
-        "id", "data_version", "data_changed_at", "metrics_state__data_version", "metrics_state__computed_at"
+def _mineral_version(mineral: Mineral) -> tuple[Any, ...]:
+    """What a mineral's candidates depend on that can change, but the policy history: its data
+    version and last change (facilities, supply links, ownership, support, recycling figures,
+    WGI, severities: their services mark the minerals they feed stale) and its metrics state
+    (the stored production tables). ``mineral`` read with ``select_related("metrics_state")``."""
+    state = getattr(mineral, "metrics_state", None)  # none before the first recompute
+    return (
+        mineral.data_version,
+        mineral.data_changed_at,
+        state.data_version if state else None,
+        state.computed_at if state else None,
     )
-    policy = PolicyMeasure.history.aggregate(n=Count("history_id"), last=Max("history_date"))
-    return {mid: tuple(rest) for mid, *rest in rows}, (policy["n"], policy["last"])
 
 
 def _stored_candidates(
@@ -843,15 +845,17 @@ def _stored_candidates(
     unit_of: Mapping[int, str],
     stage_of: Mapping[int, str],
     slug_of: Mapping[int, str],
+    version_of: Mapping[int, tuple[Any, ...]],
 ) -> dict[int, dict[str, Any]]:
     """Per mineral, its stored candidate set for the stage bought, the unit and as_of's date:
     ``info`` (the report's context and the levers' inputs), ``eligible`` (the sources
     rank_alternatives ranks, as field tuples), ``rows`` (their risk.alternative_rank_row),
     ``excluded`` (the not-alternatives with the reason, in the candidates' order) and
     ``secondary`` (the EoL recycling candidate's inputs). Read from the cache under the minerals'
-    data versions (two queries plus one cache read); the minerals missing are built
+    versions (``version_of``: `_mineral_version`) and the policy history (a measure may name no
+    mineral): one query and one cache read; the minerals missing are built
     (`_volume_independent_candidates`) and stored."""
-    versions, policy = _candidate_versions(mineral_ids)
+    policy = tuple(PolicyMeasure.history.aggregate(n=Count("history_id"), last=Max("history_date")).values())
     feoc = feoc_countries()
     weights = settings.LODESTONE_ALTERNATIVE_WEIGHTS
     config = (
@@ -865,7 +869,7 @@ def _stored_candidates(
     keys = {
         mid: "lodestone:alternatives:"
         + hashlib.sha256(
-            repr((mid, versions.get(mid), stage_of[mid], unit_of[mid], slug_of[mid], config)).encode()
+            repr((mid, version_of[mid], stage_of[mid], unit_of[mid], slug_of[mid], config)).encode()
         ).hexdigest()[:32]
         for mid in mineral_ids
     }
@@ -956,13 +960,13 @@ def mineral_alternatives(
     (ownership >= threshold through chains, or recorded control), and so are facilities whose
     supply links run back to such a facility: all of them are listed apart in
     `not_alternatives` with the reason. The candidates are stored per data version
-    (`_stored_candidates`): three queries with a slug, two with a Mineral, plus the candidates'
-    own reads when not stored yet, whatever the number of candidates. `exposed_volume` None
+    (`_stored_candidates`): two queries (the mineral with its version, the policy history),
+    plus the candidates' own reads when not stored yet, whatever the number of candidates. `exposed_volume` None
     (the API without `volume`): ranked without the coverage factor, and every coverage and gap
     figure None (nothing to cover).
     """
-    if isinstance(mineral, str):
-        mineral = Mineral.objects.get(slug=mineral)
+    slug = mineral if isinstance(mineral, str) else mineral.slug
+    mineral = Mineral.objects.select_related("metrics_state").get(slug=slug)  # fresh: its version
     as_of = as_of or timezone.localdate()
     volume = exposed_volume if exposed_volume is not None else 0.0
     stored = _stored_candidates(
@@ -971,6 +975,7 @@ def mineral_alternatives(
         unit_of={mineral.pk: unit},
         stage_of={mineral.pk: stage},
         slug_of={mineral.pk: mineral.slug},
+        version_of={mineral.pk: _mineral_version(mineral)},
     )[mineral.pk]
     return {
         "mineral": mineral.slug,
@@ -1034,7 +1039,7 @@ def organization_alternatives(
     exposure's `china_exposed_volume` + `uncovered_volume` (the requirement no sourcing line
     covers; None without a requirement), all in the mineral's canonical unit, from the stage the
     requirement buys, and the three levers. The candidates come from the store
-    (`_stored_candidates`): three queries and one cache read whatever the number of minerals and
+    (`_stored_candidates`): two queries and one cache read whatever the number of minerals and
     candidates, plus the candidates' own reads for the minerals not stored yet. ``limit``: see
     ``_report_from_store`` (the portfolio page shows the best few; ranking is always over every
     candidate)."""
@@ -1042,7 +1047,7 @@ def organization_alternatives(
     bought = Requirement.objects.filter(organization_id=OuterRef("organization_id"), mineral_id=OuterRef("mineral_id"))
     rows = list(
         ExposureMetric.objects.filter(organization=organization)
-        .select_related("mineral")
+        .select_related("mineral__metrics_state")
         .annotate(required_stage=Subquery(bought.values("stage")[:1]))
     )
     # Every volume in the mineral's canonical unit; the gap = the China-exposed volume plus the
@@ -1067,6 +1072,7 @@ def organization_alternatives(
             unit_of=unit_of,
             stage_of=stage_of,
             slug_of={row.mineral_id: row.mineral.slug for row in rows},
+            version_of={row.mineral_id: _mineral_version(row.mineral) for row in rows},
         )
         if rows
         else {}

@@ -19,8 +19,10 @@ urlpatterns = [
     path("portfolio/briefing/", views.portfolio_briefing, name="portfolio_briefing"),
     # The transition plan of the user's first organization (same caveat as "edit" above).
     path("portfolio/plan/", plan_views.plan, name="plan"),
+    path("portfolio/plan/edit/", plan_views.plan_edit, name="plan_edit"),
     path("portfolio/<slug:org>/", views.portfolio, name="portfolio_org"),
     path("portfolio/<slug:org>/edit/", views.portfolio_edit, name="portfolio_org_edit"),
     path("portfolio/<slug:org>/briefing/", views.portfolio_briefing, name="portfolio_org_briefing"),
     path("portfolio/<slug:org>/plan/", plan_views.plan, name="plan_org"),
+    path("portfolio/<slug:org>/plan/edit/", plan_views.plan_edit, name="plan_org_edit"),
 ]

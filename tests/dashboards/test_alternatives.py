@@ -116,16 +116,16 @@ def test_query_counts_are_fixed(demo: None, private_page_cache, django_assert_nu
     versions, stage, unit and date): the version reads alone, plus the exposure rows for a buyer."""
     _recompute("lithium", "graphite-natural", "gallium", "cobalt")
     lithium = Mineral.objects.get(slug="lithium")
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(15):
         selectors.mineral_alternatives("lithium", exposed_volume=10.0, as_of=AS_OF)
     with django_assert_num_queries(2):
         selectors.mineral_alternatives(lithium, exposed_volume=10.0, as_of=AS_OF)
     buyer = Organization.objects.get(name="Demo Buyer Inc.")
     services.organizations_exposure_recompute(organization_ids=[buyer.pk])
     private_page_cache.clear()
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(15):
         selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         report = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
     by_mineral = {row["mineral"]: row for row in report}
     # Lithium: CHL 12 + CHN 8 = 20 t, upstream China share 0.4 -> 8 t exposed; AUS covers it.
@@ -291,15 +291,16 @@ def test_alternatives_of_a_buyer_holding_all_17_minerals_take_a_fixed_number_of_
     django_assert_num_queries,  # type: ignore[no-untyped-def]
 ) -> None:
     """The demo buyer (8 minerals) and the same buyer holding every one of the 17 demo minerals
-    read their alternatives and levers in the same 16 queries when the candidates are not stored
-    yet, and in the same 3 once they are (the exposure rows and the two version reads)."""
+    read their alternatives and levers in the same 15 queries when the candidates are not stored
+    yet, and in the same 2 once they are (the exposure rows with the minerals' versions, the
+    policy history)."""
     from suppliers.models import Requirement
 
     buyer = Organization.objects.get(name="Demo Buyer Inc.")
     services.organizations_exposure_recompute(organization_ids=[buyer.pk])
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(15):
         assert len(selectors.organization_alternatives(organization=buyer, as_of=AS_OF)) == 8
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         assert len(selectors.organization_alternatives(organization=buyer, as_of=AS_OF)) == 8
     held = set(Requirement.objects.filter(organization=buyer).values_list("mineral_id", flat=True))
     for mineral in Mineral.objects.exclude(pk__in=held):
@@ -307,10 +308,10 @@ def test_alternatives_of_a_buyer_holding_all_17_minerals_take_a_fixed_number_of_
     services.organizations_exposure_recompute(organization_ids=[buyer.pk])
     assert Mineral.objects.count() == 17
     private_page_cache.clear()
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(15):
         rows = selectors.organization_alternatives(organization=buyer, as_of=AS_OF)
     assert len(rows) == 17
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         assert selectors.organization_alternatives(organization=buyer, as_of=AS_OF) == rows
     assert all(set(row["levers"]) == {"diversification", "us", "recycling"} for row in rows)
 

@@ -214,7 +214,12 @@ def test_viewers_read_analysts_edit_and_another_organizations_plan_is_404(  # ty
     assert "Halve Chinese gallium" in html
     assert 'id="fig-plan-gallium"' in html
     assert 'name="action"' not in html
-    assert client.post("/portfolio/plan/", {"action": "plan-create", "name": "x"}).status_code == 403
+    assert 'id="edit-plans"' not in html
+    assert client.get("/portfolio/plan/edit/").status_code == 403
+    assert client.post("/portfolio/plan/edit/", {"action": "plan-create", "name": "x"}).status_code == 403
+    # The read-only page takes no writes, from anyone.
+    assert client.post("/portfolio/plan/", {"action": "plan-create", "name": "x"}).status_code == 405
+    assert not TransitionPlan.objects.filter(name="x").exists()
 
     other = supplier_services.record_save(
         instance=Organization(name="Other Buyer LLC", slug="other-buyer", country_id="USA", is_fictional=True)
@@ -223,20 +228,24 @@ def test_viewers_read_analysts_edit_and_another_organizations_plan_is_404(  # ty
     client.force_login(outsider)
     assert client.get(f"/portfolio/plan/?plan={plan.pk}").status_code == 404
     assert client.get("/portfolio/demo-buyer-inc/plan/").status_code == 404
-    assert client.post(f"/portfolio/plan/?plan={plan.pk}", {"action": "plan-delete"}).status_code == 404
+    assert client.get(f"/portfolio/plan/edit/?plan={plan.pk}").status_code == 404
+    assert client.post(f"/portfolio/plan/edit/?plan={plan.pk}", {"action": "plan-delete"}).status_code == 404
     assert TransitionPlan.objects.filter(pk=plan.pk).exists()
 
 
 def test_an_analyst_creates_a_plan_and_adds_a_step_with_the_forms(client, organization, analyst) -> None:  # type: ignore[no-untyped-def]
     client.force_login(analyst)
-    response = client.post("/portfolio/plan/", {"action": "plan-create", "name": "Diversify", "notes": ""})
+    page = client.get("/portfolio/plan/").content.decode()
+    assert 'name="action"' not in page  # the read-only page: no form, even for an analyst
+    assert 'href="/portfolio/plan/edit/"' in page
+    response = client.post("/portfolio/plan/edit/", {"action": "plan-create", "name": "Diversify", "notes": ""})
     plan = TransitionPlan.objects.get(organization=organization, name="Diversify")
     assert response.status_code == 302
-    assert response["Location"] == f"/portfolio/plan/?plan={plan.pk}"
+    assert response["Location"] == f"/portfolio/plan/edit/?plan={plan.pk}"
     source = Sourcing.objects.get(organization=organization, mineral__slug="germanium", facility__isnull=True)
     olen = Facility.objects.get(key="umicore-olen-germanium")
     response = client.post(
-        f"/portfolio/plan/?plan={plan.pk}",
+        f"/portfolio/plan/edit/?plan={plan.pk}",
         {
             "action": "step-add",
             "source": str(source.pk),
@@ -254,7 +263,7 @@ def test_an_analyst_creates_a_plan_and_adds_a_step_with_the_forms(client, organi
     assert (step.quantity, step.to_facility, step.from_year, step.from_country_id) == (400.0, olen, 2028, "CHN")
     # Both amounts, or none: the form says so and saves nothing.
     response = client.post(
-        f"/portfolio/plan/?plan={plan.pk}",
+        f"/portfolio/plan/edit/?plan={plan.pk}",
         {"action": "step-add", "source": str(source.pk), "share_percent": "10", "quantity": "5",
          "target": "recycling", "from_year": "2028"},
     )  # fmt: skip
@@ -264,6 +273,9 @@ def test_an_analyst_creates_a_plan_and_adds_a_step_with_the_forms(client, organi
     html = client.get(f"/portfolio/plan/?plan={plan.pk}").content.decode()
     assert "Umicore germanium refining, Olen (BEL)" in html
     assert 'data-table="plan_steps"' in html
+    edit = client.get(f"/portfolio/plan/edit/?plan={plan.pk}").content.decode()
+    assert 'value="step-delete"' in edit
+    assert f'value="{olen.key}"' in edit  # the step form lists the facilities of the buyer's minerals
 
 
 def test_downloads_have_the_years_and_steps(client, organization, analyst) -> None:  # type: ignore[no-untyped-def]
@@ -322,12 +334,12 @@ def test_plan_page_query_count_is_fixed_with_17_minerals(client, organization, a
     assert plan.steps.count() == 10
     after = (count(cold=True), count(cold=False))
     assert after == before
-    # Warm: user and membership (2), plans and their steps (2), the chosen plan (1), the
-    # organization's generation (3) and the plan's version (1). Cold adds the projection (13:
-    # requirements, sourcing, steps, FEOC control (2), facilities, links, sources, production,
-    # measures (3), severities), the step form's choices (3: sourcing, facilities, countries)
-    # and, the cache being cleared, the session and the inbox's unread count (2).
-    assert after == (27, 9)
+    # Warm: user and membership (2), the organization's generation (3) and the state of its plans
+    # (2: plans' and steps' history); no form is rendered (they are on the edit page). Cold adds
+    # the plans and their steps (2), the chosen plan (1), the projection (13: requirements,
+    # sourcing, steps, FEOC control (2), facilities, links, sources, production, measures (3),
+    # severities) and, the cache being cleared, the session and the inbox's unread count (2).
+    assert after == (25, 7)
 
 
 def test_the_page_follows_every_edit(client, organization, analyst) -> None:  # type: ignore[no-untyped-def]
@@ -354,3 +366,13 @@ def test_the_page_follows_every_edit(client, organization, analyst) -> None:  # 
     step = plan.steps.get(from_year=2028)
     plan_services.plan_step_delete(step=step)
     assert planned_2028_direct() == pytest.approx(600.0)
+    # The plans list is in the cached body too: a new plan, an activation and a deletion show.
+    assert "Recycle more" not in client.get("/portfolio/plan/").content.decode()
+    other = plan_services.plan_save(organization=organization, name="Recycle more", user=analyst)
+    html = client.get("/portfolio/plan/").content.decode()
+    assert "Recycle more" in html
+    assert f'aria-current="true" data-plan="{other.pk}"' not in html
+    plan_services.plan_activate(plan=other, user=analyst)  # the active plan is the one shown first
+    assert f'aria-current="true" data-plan="{other.pk}"' in client.get("/portfolio/plan/").content.decode()
+    plan_services.plan_delete(plan=other, user=analyst)
+    assert "Recycle more" not in client.get("/portfolio/plan/").content.decode()
