@@ -1,6 +1,6 @@
-"""The transition plan page in a real Chromium: the forms create a plan and a step, every
-mineral's chart is drawn (with the PNG button), the uncovered part appears when a requirement
-grows, nothing leaves 127.0.0.1."""
+"""The transition plan pages in a real Chromium: the read-only page links to the edit page, whose
+forms create a plan and a step; back on the read-only page every mineral's chart is drawn (with
+the PNG button), the uncovered part appears when a requirement grows, nothing leaves 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def test_plan_page_renders_its_charts_and_the_uncovered_part(watched, screenshot
     organization = Organization.objects.get(name="Demo Buyer Inc.")
     held = Requirement.objects.filter(organization=organization).count()
 
+    # The read-only page has no form; its edit link leads to the forms.
+    assert page.locator("form[method=post] input[name=action]").count() == 0
+    page.click("#edit-plans")
+    page.wait_for_url("**/portfolio/plan/edit/")
     # A draft plan, then a step through the forms (no JSON typed anywhere).
     page.fill("#id_name", "Halve Chinese gallium")
     page.click('form[aria-label="Create a plan"] button[type=submit]')
@@ -38,6 +42,9 @@ def test_plan_page_renders_its_charts_and_the_uncovered_part(watched, screenshot
     page.click('form[aria-label="Add a step"] button[type=submit]')
     page.wait_for_load_state("networkidle")
     assert plan.steps.count() == 1
+    assert page.locator('#steps-edit input[value="step-delete"]').count() == 1
+    page.click(f'nav.crumbs a[href="/portfolio/plan/?plan={plan.pk}"]')
+    page.wait_for_url(f"**/portfolio/plan/?plan={plan.pk}")
     assert page.locator('table[data-table="plan_steps"] tbody tr').count() == 1
 
     _charts_drawn(page, held)  # one chart per mineral
