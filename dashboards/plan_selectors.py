@@ -19,7 +19,7 @@ from datetime import date
 from functools import partial
 from typing import Any
 
-from django.db.models import Count, Max
+from django.db.models import Case, Count, Max, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -101,7 +101,10 @@ def _steps_query() -> Any:
 def organization_plans(*, organization: Organization) -> list[dict[str, Any]]:
     """The organization's plans, the active one first, each with its steps. Two queries."""
     plans = list(
-        TransitionPlan.objects.filter(organization=organization).select_related("author").order_by("-status", "name")
+        TransitionPlan.objects.filter(organization=organization)
+        .select_related("author")
+        # "-status" would put "draft" before "active": the active plan first, explicitly.
+        .order_by(Case(When(status=TransitionPlan.Status.ACTIVE, then=0), default=1), "name")
     )
     steps: dict[int, list[PlanStep]] = defaultdict(list)
     for step in _steps_query().filter(plan__in=[p.pk for p in plans]):
