@@ -245,7 +245,7 @@ def main() -> None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
     load = os.getloadavg()
-    cache = "redis" if os.environ.get("REDIS_URL") else "in-process (locmem)"
+    cache = "redis" if os.environ.get("REDIS_URL") or os.environ.get("CACHE_REDIS_URL") else "in-process (locmem)"
     print(
         f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min); "
         f"gunicorn {args.workers} workers, {os.cpu_count()} CPUs, DEBUG off, cache: {cache}"

@@ -303,11 +303,12 @@ def main() -> None:
         server.wait(timeout=30)
 
     load = os.getloadavg()
+    cache = "redis" if env.get("REDIS_URL") or env.get("CACHE_REDIS_URL") else "in-process (locmem)"
     print(
         f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min)\n"
         f"{'/'.join(map(str, user_counts))} concurrent users, {options.seconds} s per target, "
         f"gunicorn {options.workers} workers, "
-        f"{os.cpu_count()} CPUs, DEBUG off, cache: {'redis' if env.get('REDIS_URL') else 'in-process (locmem)'}"
+        f"{os.cpu_count()} CPUs, DEBUG off, cache: {cache}"
     )
     print(
         f"{'users':>5} {'target':<12}{'requests':>10}{'failures':>10}{'req/s':>10}"
