@@ -8,9 +8,11 @@ settings.LODESTONE_API_THROTTLE_RATES at request time. Counts live in the defaul
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from django.conf import settings
+from oauth2_provider.models import AbstractAccessToken
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -42,3 +44,11 @@ class CallerScopeThrottle(SimpleRateThrottle):
         else:
             ident = f"ip{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def token_call_allowed(token: AbstractAccessToken, scope: str) -> bool:
+    """Count one call of `scope` by the token's application, as the views' throttle does; False
+    when over the rate. For answers served before DRF runs (config.stored_responses): the same
+    counter, so a caller's limit is one whichever path answers it."""
+    caller = cast(Request, SimpleNamespace(auth=token))
+    return CallerScopeThrottle().allow_request(caller, SimpleNamespace(throttle_scope=scope))
