@@ -192,7 +192,13 @@ def main() -> None:
     parser.add_argument("--flows", type=int, action="append", help="trade flows (repeatable); default 10000")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--users", type=int, action="append", help="concurrent clients (repeatable); default 16")
-    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2))
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1) + 1,
+        help="gunicorn sync workers (default 2 x CPUs + 1, as benchmarks/dashboard_load.py: a worker waiting on "
+        "the database or Redis leaves its CPU to another).",
+    )
     args = parser.parse_args()
     admin_url, url = bench_url(os.environ.get("DATABASE_URL", ""))
     results = []

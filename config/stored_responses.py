@@ -155,6 +155,7 @@ def _answer(request: HttpRequest, stored: page_cache.StoredResponse) -> HttpResp
     for name, value in stored.headers:
         response[name] = value
     response["ETag"] = stored.etag
+    response["Content-Length"] = str(len(stored.body))  # CommonMiddleware's, skipped on a hit
     last_modified = parse_http_date_safe(response.get("Last-Modified") or "")
     conditional = get_conditional_response(request, etag=stored.etag, last_modified=last_modified, response=response)
     return conditional if conditional is not None else response

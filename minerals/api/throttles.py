@@ -6,7 +6,8 @@ settings.LODESTONE_API_THROTTLE_RATES at request time. Counts live in the defaul
 (Redis when REDIS_URL is set, shared by every worker).
 
 Fixed windows of the rate's period (a minute for "1200/min"): one counter per caller, scope and
-window, added and incremented in the cache, so a call costs the same whatever the rate. DRF's
+window, incremented in the cache (added by the window's first call), so a call costs the same
+whatever the rate. DRF's
 own throttle keeps the time of every call in the window as one list that each call reads and
 writes whole: 60,000 floats at 1,000 calls a second, most of the cost of a cached answer. A
 caller may thus make up to twice the rate across a window's edge; Retry-After is the time left
@@ -46,12 +47,11 @@ class CallerScopeThrottle(SimpleRateThrottle):
         window = int(now // seconds)
         self.left = (window + 1) * seconds - now
         key = f"{self.get_cache_key(request, view)}:{window}"
-        self.cache.add(key, 0, timeout=seconds + 1)
         try:
-            count = self.cache.incr(key)
-        except ValueError:  # expired between add and incr: the window just ended
-            self.cache.add(key, 1, timeout=seconds + 1)
-            count = 1
+            count = self.cache.incr(key)  # the window's counter exists but for its first call
+        except ValueError:
+            # The first call of the window; if another worker added it meanwhile, count on theirs.
+            count = 1 if self.cache.add(key, 1, timeout=seconds + 1) else self.cache.incr(key)
         return int(count) <= limit
 
     def wait(self) -> float:

@@ -728,6 +728,7 @@ def test_anonymous_pages_are_stored_bytes_with_a_strong_etag(client, metrics, ur
         again = client.get(url)
     assert again.content == first.content
     assert again["ETag"] == etag
+    assert int(again["Content-Length"]) == len(again.content)
     assert len(queries) == 2  # the data generation, from the database (no shared cache)
     with CaptureQueriesContext(connection) as queries:
         revalidated = client.get(url, HTTP_IF_NONE_MATCH=etag)
