@@ -28,6 +28,9 @@ from dashboards import page_selectors
 
 GENERATION_KEY = "lodestone:generation"
 EPOCH_KEY = "lodestone:generation-epoch"
+# Every cache entry has a TTL (docs/operations.md, "Redis memory"); an expired epoch is simply
+# started again, which only makes the next reader go to the database.
+EPOCH_SECONDS = 7 * 24 * 3600
 REQUEST_ATTRIBUTE = "lodestone_generation"
 
 
@@ -45,7 +48,7 @@ def current() -> str:
         # Evicted or never set: start one. If another process set one meanwhile, ours does not
         # match it and the entry below is simply not used.
         epoch = _token()
-        cache.add(EPOCH_KEY, epoch, timeout=None)
+        cache.add(EPOCH_KEY, epoch, timeout=EPOCH_SECONDS)
     value = page_selectors.data_generation()
     cache.set(GENERATION_KEY, (epoch, value), timeout=seconds)
     return value
@@ -70,7 +73,7 @@ def changed() -> None:
 
 
 def _new_epoch() -> None:
-    cache.set(EPOCH_KEY, _token(), timeout=None)
+    cache.set(EPOCH_KEY, _token(), timeout=EPOCH_SECONDS)
 
 
 def _token() -> str:
