@@ -6,8 +6,8 @@ settings.LODESTONE_API_THROTTLE_RATES at request time. Counts live in the defaul
 (Redis when REDIS_URL is set, shared by every worker).
 
 Fixed windows of the rate's period (a minute for "1200/min"): one counter per caller, scope and
-window, incremented in the cache (added by the window's first call), so a call costs the same
-whatever the rate. DRF's
+window, incremented in the cache (one round trip on Redis), so a call costs the same whatever
+the rate. DRF's
 own throttle keeps the time of every call in the window as one list that each call reads and
 writes whole: 60,000 floats at 1,000 calls a second, most of the cost of a cached answer. A
 caller may thus make up to twice the rate across a window's edge; Retry-After is the time left
@@ -20,6 +20,9 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
 from oauth2_provider.models import AbstractAccessToken
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
@@ -47,12 +50,7 @@ class CallerScopeThrottle(SimpleRateThrottle):
         window = int(now // seconds)
         self.left = (window + 1) * seconds - now
         key = f"{self.get_cache_key(request, view)}:{window}"
-        try:
-            count = self.cache.incr(key)  # the window's counter exists but for its first call
-        except ValueError:
-            # The first call of the window; if another worker added it meanwhile, count on theirs.
-            count = 1 if self.cache.add(key, 1, timeout=seconds + 1) else self.cache.incr(key)
-        return int(count) <= limit
+        return window_count(caches[DEFAULT_CACHE_ALIAS], key, seconds + 1) <= limit
 
     def wait(self) -> float:
         return self.left
@@ -66,6 +64,23 @@ class CallerScopeThrottle(SimpleRateThrottle):
         else:
             ident = f"ip{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def window_count(cache: BaseCache, key: str, timeout: int) -> int:
+    """Count one call in the window's counter `key` (created with `timeout`); the count so far.
+    On Redis one round trip (SET NX EX, INCR in a pipeline; Django's incr asks EXISTS first);
+    elsewhere (the in-process cache) incr, or add for the window's first call."""
+    if isinstance(cache, RedisCache):
+        full = cache.make_and_validate_key(key)
+        with cache._cache.get_client(full, write=True).pipeline() as pipe:
+            pipe.set(full, 0, ex=timeout, nx=True)
+            pipe.incr(full)
+            _, count = pipe.execute()
+        return int(count)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # the window's first call; if another thread added it meanwhile, count on theirs
+        return 1 if cache.add(key, 1, timeout=timeout) else int(cache.incr(key))
 
 
 def token_call_allowed(token: AbstractAccessToken, scope: str) -> bool:
