@@ -1,15 +1,18 @@
-"""API load benchmark: requests/s and p95 of the metrics endpoint and a trade-flow page.
+"""API load benchmark: requests/s, p95 and p99 of the API's hot endpoints, against a static file.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/lodestone .venv/bin/python benchmarks/api_load.py \
-        --flows 10000 [--flows 2000000] [--seconds 15] [--users 16]
+        --flows 10000 [--flows 2000000] [--seconds 15] [--users 8] [--users 16]
 
 Runs on its own database `lodestone_bench_api` (dropped and re-created on the server of
 DATABASE_URL; never the development database): migrate, the demo dataset, then N trade flows
 COPY-generated (psycopg 3 `cursor.copy`) for HS 811292 (gallium/germanium) across countries and
 years. Serves it with gunicorn on 127.0.0.1 (DEBUG off, persistent connections) and runs locust
-headless with 16 concurrent clients per endpoint, bounded in time, authenticated with a
-client-credentials token. Throttles are raised for the run (the benchmark measures serving,
-not rate limiting). Prints one table row per (flows, endpoint). Not part of the test run.
+headless with N concurrent clients per endpoint (each `--users`, default 16), bounded in time,
+authenticated with a client-credentials token. Throttles are raised for the run (the benchmark
+measures serving, not rate limiting). The bound is a static file served by the same gunicorn
+(whitenoise, as the pages' benchmark): each endpoint's throughput is printed as a share of the
+static file's in the same run. Prints one table row per (flows, users, endpoint). Not part of
+the test run.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,8 +41,8 @@ LOCUSTFILE = """
 import os
 from locust import FastHttpUser, constant, task
 
-HEADERS = {"Authorization": "Bearer " + os.environ["BENCH_TOKEN"]}
 PATH = os.environ["BENCH_PATH"]
+HEADERS = {} if PATH.startswith("/static/") else {"Authorization": "Bearer " + os.environ["BENCH_TOKEN"]}
 
 
 class ApiClient(FastHttpUser):
@@ -48,8 +53,11 @@ class ApiClient(FastHttpUser):
         self.client.get(PATH, headers=HEADERS, name=PATH)
 """
 
+STATIC = "static file (the bound)"
 ENDPOINTS = {
+    STATIC: "/static/css/lodestone.css",
     "metrics (gallium, full report)": "/api/v1/metrics/?mineral=gallium",
+    "minerals list": "/api/v1/minerals/",
     "trade-flow page (100 rows)": "/api/v1/trade-flows/?page_size=100",
     # Filtered page: served by the (commodity_code, importer, year) index, then sorted by id.
     "trade-flow page (100 rows, hs6+importer)": "/api/v1/trade-flows/?commodity_code=811292&importer=USA&page_size=100",
@@ -149,17 +157,31 @@ def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[byte
         env=env,
         start_new_session=True,
     )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    # The master listens at once; its workers import Django afterwards (seconds on a loaded
+    # machine). Wait until the static file has answered from every worker's share of 4 x workers
+    # concurrent requests, so the first target (the bound) is not measured against booting workers.
+    started = time.monotonic()
+    while time.monotonic() - started < 120:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            statuses = set(pool.map(_static_status, [port] * (4 * workers)))
+        if statuses == {200}:
             return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
+        time.sleep(0.5)
+    os.killpg(server.pid, signal.SIGTERM)
     sys.exit("gunicorn did not start")
 
 
-def run_locust(env: dict[str, str], port: int, path: str, users: int, seconds: int) -> tuple[float, float, int, int]:
+def _static_status(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{ENDPOINTS[STATIC]}", timeout=10) as response:
+            return int(response.status)
+    except OSError:
+        return 0
+
+
+def run_locust(
+    env: dict[str, str], port: int, path: str, users: int, seconds: int
+) -> tuple[float, float, float, int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         locustfile = Path(tmp) / "locustfile.py"
         locustfile.write_text(LOCUSTFILE)
@@ -174,16 +196,23 @@ def run_locust(env: dict[str, str], port: int, path: str, users: int, seconds: i
     if not int(row["Request Count"]) and seconds > WARM_UP_SECONDS:
         sys.exit(f"locust made no request:\n{done.stderr.decode()[-2000:]}")
     if not int(row["Request Count"]):
-        return 0.0, 0.0, 0, 0
-    return float(row["Requests/s"]), float(row["95%"]), int(row["Request Count"]), int(row["Failure Count"])
+        return 0.0, 0.0, 0.0, 0, 0
+    counts = int(row["Request Count"]), int(row["Failure Count"])
+    return float(row["Requests/s"]), float(row["95%"]), float(row["99%"]), *counts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flows", type=int, action="append", help="trade flows (repeatable); default 10000")
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--users", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2))
+    parser.add_argument("--users", type=int, action="append", help="concurrent clients (repeatable); default 16")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1) + 1,
+        help="gunicorn sync workers (default 2 x CPUs + 1, as benchmarks/dashboard_load.py: a worker waiting on "
+        "the database or Redis leaves its CPU to another).",
+    )
     args = parser.parse_args()
     admin_url, url = bench_url(os.environ.get("DATABASE_URL", ""))
     results = []
@@ -212,20 +241,44 @@ def main() -> None:
         sys.path.insert(0, str(REPO))
         token = prepare(flows)
         env["BENCH_TOKEN"] = token
+        subprocess.run(
+            [str(BIN / "python"), "manage.py", "collectstatic", "--noinput"],
+            cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
         port = free_port()
         server = serve(env, port, args.workers)
         try:
-            for label, path in ENDPOINTS.items():
-                run_locust(env, port, path, args.users, WARM_UP_SECONDS)  # connections, imports, caches
-                rps, p95, count, failures = run_locust(env, port, path, args.users, args.seconds)
-                results.append((flows, label, rps, p95, count, failures))
-                print(f"  {label}: {rps:,.0f} req/s, p95 {p95:,.0f} ms ({count:,} requests, {failures} failures)")
+            for users in args.users or [16]:
+                bound = 0.0
+                for label, path in ENDPOINTS.items():
+                    run_locust(env, port, path, users, WARM_UP_SECONDS)  # connections, imports, caches
+                    rps, p95, p99, count, failures = run_locust(env, port, path, users, args.seconds)
+                    bound = rps if label == STATIC else bound
+                    share = rps / bound if bound else 0.0
+                    results.append((flows, users, label, rps, p95, p99, share, count, failures))
+                    print(
+                        f"  {users} clients, {label}: {rps:,.0f} req/s, p95 {p95:,.0f} ms, p99 {p99:,.0f} ms, "
+                        f"{share:.0%} of static ({count:,} requests, {failures} failures)",
+                        flush=True,
+                    )
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-    print("\n| trade flows | endpoint | req/s | p95 (ms) | requests | failures |\n|---|---|---|---|---|---|")
-    for flows, label, rps, p95, count, failures in results:
-        print(f"| {flows:,} | {label} | {rps:,.0f} | {p95:,.0f} | {count:,} | {failures} |")
+    load = os.getloadavg()
+    cache = "redis" if os.environ.get("REDIS_URL") or os.environ.get("CACHE_REDIS_URL") else "in-process (locmem)"
+    print(
+        f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min); "
+        f"gunicorn {args.workers} workers, {os.cpu_count()} CPUs, DEBUG off, cache: {cache}"
+    )
+    print(
+        "| trade flows | clients | endpoint | req/s | p95 (ms) | p99 (ms) | vs static | requests | failures |\n"
+        "|---|---|---|---|---|---|---|---|---|"
+    )
+    for flows, users, label, rps, p95, p99, share, count, failures in results:
+        print(
+            f"| {flows:,} | {users} | {label} | {rps:,.0f} | {p95:,.0f} | {p99:,.0f} | {share:.0%} | {count:,} "
+            f"| {failures} |"
+        )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@ worker builds and caches the page once, as for any visitor after the first), N c
 users request it for a bounded time with no think time: the overview, a mineral page, the
 portfolio and the transition plan (logged in; the plan page is computed on every request, not
 cached), and a static file served by the same gunicorn (the bound). Prints requests per second,
-p50/p95/p99 in ms, and each page's throughput as a share of the static file's.
+p50/p95/p99 in ms, and each page's throughput as a share of the static file's in the same run.
+`--users` may be repeated (e.g. `--users 8 --users 16`): every target is measured at each count.
+The simulated visitors use locust's FastHttpUser (geventhttpclient): on a 2-core machine the
+load generator shares the CPUs with the server, and the lighter client leaves more to it.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ USERNAME, PASSWORD = "bench-buyer", "bench-buyer-password-1"
 LOCUSTFILE = """
 import itertools
 import os
-from locust import HttpUser, constant, task
+from locust import FastHttpUser, constant, task
 
 TARGET = os.environ["BENCH_TARGET"]
 PATHS = {
@@ -58,7 +61,7 @@ COOKIES = os.environ.get("BENCH_COOKIES", "").split(",")
 NEXT = itertools.count()
 
 
-class Visitor(HttpUser):
+class Visitor(FastHttpUser):
     wait_time = constant(0)
 
     def on_start(self):
@@ -214,7 +217,12 @@ def locust(target: str, *, host: str, users: int, seconds: int, workdir: Path, e
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, default=16)
+    parser.add_argument("--users", type=int, action="append", help="Concurrent users (repeatable); default 16.")
+    parser.add_argument(
+        "--targets",
+        default="static,overview,mineral,portfolio,plan",
+        help="Comma-separated targets, in order (static first: the bound).",
+    )
     parser.add_argument("--seconds", type=int, default=20, help="Per target (the bound on the run time).")
     parser.add_argument(
         "--workers",
@@ -227,6 +235,7 @@ def main() -> None:
     parser.add_argument("--existing", metavar="URL", help="Use this database as it is (no reset, no seed).")
     parser.add_argument("--create-login", action="store_true", help="With --existing: add the bench buyer login.")
     options = parser.parse_args()
+    user_counts = options.users or [16]
 
     env = {
         **os.environ,
@@ -278,33 +287,39 @@ def main() -> None:
             paths = {"static": "/static/css/lodestone.css", "overview": "/", "portfolio": "/portfolio/"}
             paths["plan"] = "/portfolio/plan/"
             paths["mineral"] = f"/minerals/{options.mineral}/"
-            cookies = [login_cookie(port) for _ in range(options.users)]
+            targets = options.targets.split(",")
+            logged_in = [t for t in targets if t in ("portfolio", "plan")]
+            cookies = [login_cookie(port) for _ in range(max(user_counts))] if logged_in else [""]
             env_locust["BENCH_COOKIES"] = ",".join(cookies)
-            for target in ("static", "overview", "mineral", "portfolio", "plan"):
-                cookie = cookies[0] if target in ("portfolio", "plan") else ""
-                warm_up(port, paths[target], cookie=cookie, workers=options.workers)
-                results[target] = locust(
-                    target, host=host, users=options.users, seconds=options.seconds, workdir=workdir, env=env_locust
-                )
+            for users in user_counts:
+                for target in targets:
+                    cookie = cookies[0] if target in logged_in else ""
+                    warm_up(port, paths[target], cookie=cookie, workers=options.workers)
+                    results[(users, target)] = locust(
+                        target, host=host, users=users, seconds=options.seconds, workdir=workdir, env=env_locust
+                    )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
     load = os.getloadavg()
+    cache = "redis" if env.get("REDIS_URL") or env.get("CACHE_REDIS_URL") else "in-process (locmem)"
     print(
         f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min)\n"
-        f"{options.users} concurrent users, {options.seconds} s per target, gunicorn {options.workers} workers, "
-        f"{os.cpu_count()} CPUs, DEBUG off, cache: {'redis' if env.get('REDIS_URL') else 'in-process (locmem)'}"
+        f"{'/'.join(map(str, user_counts))} concurrent users, {options.seconds} s per target, "
+        f"gunicorn {options.workers} workers, "
+        f"{os.cpu_count()} CPUs, DEBUG off, cache: {cache}"
     )
     print(
-        f"{'target':<12}{'requests':>10}{'failures':>10}{'req/s':>10}"
+        f"{'users':>5} {'target':<12}{'requests':>10}{'failures':>10}{'req/s':>10}"
         f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'vs static':>11}"
     )
-    bound = results["static"]["rps"] or 1.0
-    for target, r in results.items():
+    for (users, target), r in results.items():
+        static = results.get((users, "static"))
+        share = f"{r['rps'] / static['rps']:>10.0%}" if static and static["rps"] else f"{'-':>10}"
         print(
-            f"{target:<12}{r['requests']:>10.0f}{r['failures']:>10.0f}{r['rps']:>10.1f}{r['p50']:>9.0f}"
-            f"{r['p95']:>9.0f}{r['p99']:>9.0f}{r['rps'] / bound:>10.0%}"
+            f"{users:>5} {target:<12}{r['requests']:>10.0f}{r['failures']:>10.0f}{r['rps']:>10.1f}{r['p50']:>9.0f}"
+            f"{r['p95']:>9.0f}{r['p99']:>9.0f}{share}"
         )
 
 

@@ -119,10 +119,20 @@ class AnonymousPageRateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        limit = settings.LODESTONE_ANONYMOUS_PAGE_VIEWS
-        if limit and not request.user.is_authenticated and not request.path.startswith(self.exempt_prefixes):
-            views = WindowCounter("anonymous-page-views", settings.LODESTONE_ANONYMOUS_PAGE_WINDOW_SECONDS)
-            if views.hit(client_ip(request) or "unknown") > limit:
-                wait = views.seconds_left()
-                return too_many_requests(f"Too many page views from your address: try again in {wait} s.", wait)
+        counted = settings.LODESTONE_ANONYMOUS_PAGE_VIEWS and not request.path.startswith(self.exempt_prefixes)
+        if counted and not request.user.is_authenticated and (refused := anonymous_page_view_refused(request)):
+            return refused
         return self.get_response(request)
+
+
+def anonymous_page_view_refused(request: HttpRequest) -> HttpResponse | None:
+    """Count one anonymous page view of the client; the 429 answer once over the limit, else None.
+    Also called by config.stored_responses, which answers anonymous pages before this middleware."""
+    limit = settings.LODESTONE_ANONYMOUS_PAGE_VIEWS
+    if not limit:
+        return None
+    views = WindowCounter("anonymous-page-views", settings.LODESTONE_ANONYMOUS_PAGE_WINDOW_SECONDS)
+    if views.hit(client_ip(request) or "unknown") > limit:
+        wait = views.seconds_left()
+        return too_many_requests(f"Too many page views from your address: try again in {wait} s.", wait)
+    return None

@@ -101,6 +101,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Stored answers of the overview, the mineral pages (anonymous) and the API's metrics and
+    # minerals list (tokens), before sessions and authentication: config/stored_responses.py.
+    "config.stored_responses.StoredResponseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -456,6 +459,19 @@ LODESTONE_RECOMPUTE_KEY_PREFIX = env.str("LODESTONE_RECOMPUTE_KEY_PREFIX", defau
 # Page content is cached under the data generation (a new generation reads a new key); the
 # timeout only bounds how long superseded entries linger.
 LODESTONE_PAGE_CACHE_SECONDS = env_int("LODESTONE_PAGE_CACHE_SECONDS", 6 * 3600, minimum=1)
+# The data generation (the key of every page and stored answer) is kept in the cache this long
+# beside an epoch every writer replaces (dashboards/generation.py): a recompute or an edit shows
+# on the next request. Only a cache shared by every process that writes can carry the epoch, so
+# the default is 0 (read the database on every request) without Redis.
+LODESTONE_GENERATION_CACHE_SECONDS = env_int(
+    "LODESTONE_GENERATION_CACHE_SECONDS", 300 if CACHE_REDIS_URL else 0, minimum=0
+)
+# Stored answers of the hot endpoints each process keeps in memory (the bytes of a page are
+# 50-200 KB; the shared cache keeps them too, config/stored_responses.py).
+LODESTONE_STORED_RESPONSES_IN_PROCESS = env_int("LODESTONE_STORED_RESPONSES_IN_PROCESS", 64, minimum=1)
+# How long a process trusts an API token it has looked up, for the stored answers only: a revoked
+# or deleted token is refused within this many seconds (an expired one at once).
+LODESTONE_API_TOKEN_CACHE_SECONDS = env_int("LODESTONE_API_TOKEN_CACHE_SECONDS", 10, minimum=0)
 
 # --- Internationalization ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -10,12 +10,16 @@ expire.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.utils.http import quote_etag
 from django.utils.safestring import mark_safe
 
 from dashboards import downloads
@@ -70,18 +74,21 @@ def html(
     generation: str,
     parts: tuple[Any, ...] | None,
     build: Callable[[], tuple[dict[str, str], bool]],
-) -> dict[str, Any]:
-    """{"title": ..., "body": <safe HTML>} of a page. `build` renders it and says whether it may
-    be stored (every control valid); parts None: never cached."""
+) -> tuple[dict[str, Any], bool]:
+    """{"title": ..., "body": <safe HTML>} of a page, and whether it is stored (so the whole
+    response may be too). `build` renders it and says whether it may be stored (every control
+    valid); parts None: never stored."""
     key = page_key(f"html:{name}", generation, *parts) if parts is not None else None
     page = cache.get(key) if key is not None else None
+    storable = page is not None
     if page is None:
         page, storable = build()
-        if key is not None and storable:
+        storable = storable and key is not None
+        if storable:
             cache.set(
                 key, {"title": str(page["title"]), "body": str(page["body"])}, settings.LODESTONE_PAGE_CACHE_SECONDS
             )
-    return {"title": page["title"], "body": mark_safe(page["body"])}  # noqa: S308 - our own rendered template
+    return {"title": page["title"], "body": mark_safe(page["body"])}, storable  # noqa: S308 - our own rendered template
 
 
 def body(
@@ -93,9 +100,13 @@ def body(
     build: Callable[[], tuple[dict[str, str], bool]],
 ) -> dict[str, Any]:
     """The page's body from the HTML cache, keyed by `key` and the request's query string (the
-    parameters in `allowed`; any other query renders uncached). The one setup of every page."""
+    parameters in `allowed`; any other query renders uncached). The one setup of every page.
+    Marks the request when the body was storable: the whole response may then be stored for
+    anonymous visitors (stored responses, below)."""
     parts = query_parts(request.GET, allowed)
-    return html(name, generation, None if parts is None else (*key, parts), build)
+    page, storable = html(name, generation, None if parts is None else (*key, parts), build)
+    mark_storable(request, storable)
+    return page
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,3 +133,84 @@ def download(request: HttpRequest, tables: Callable[[], dict[str, Table]], stem:
     if table is None or fmt not in downloads.FORMATS:
         return HttpResponse("Unknown table or format.", status=404, content_type="text/plain")
     return downloads.table_response(table, fmt, filename_stem=stem)
+
+
+# --------------------------------------------------------------------------------------------
+# Stored responses: the full bytes of a hot endpoint's answer (config.stored_responses)
+#
+# The overview and mineral pages for anonymous visitors and the API's metrics report and
+# minerals list are the same bytes for every caller of a data generation, day and query. The
+# middleware serves them before sessions, authentication and templates; this is their store:
+# a small least-recently-used table in the process (the bytes of one generation never change,
+# so a process may keep them as long as it likes) in front of the default cache (shared by
+# the workers with Redis, so one of them renders a page for all). Keys hold the generation, so
+# a new generation reads new keys and nothing is ever invalidated by hand.
+
+STORABLE_ATTRIBUTE = "lodestone_storable"
+
+
+def mark_storable(request: HttpRequest, storable: bool = True) -> None:
+    """The view's answer to this request may be stored for every caller (a valid, public query)."""
+    setattr(request, STORABLE_ATTRIBUTE, storable)
+
+
+def is_storable(request: HttpRequest) -> bool:
+    return bool(getattr(request, STORABLE_ATTRIBUTE, False))
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A stored 200 answer: its headers (without Content-Length, Date, ETag and cookies), body
+    and strong ETag (a digest of the body: the same bytes, the same tag)."""
+
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    etag: str
+
+
+_local: OrderedDict[str, StoredResponse] = OrderedDict()
+_local_lock = threading.Lock()
+_LEFT_OUT_HEADERS = frozenset({"content-length", "date", "etag", "set-cookie"})
+
+
+def stored_key(name: str, generation: str, parts: tuple[Any, ...]) -> str:
+    return page_key(f"response:{name}", generation, *parts)
+
+
+def stored_get(key: str) -> StoredResponse | None:
+    with _local_lock:
+        found = _local.get(key)
+        if found is not None:
+            _local.move_to_end(key)
+            return found
+    shared = cache.get(key)
+    if isinstance(shared, StoredResponse):
+        _remember(key, shared)
+        return shared
+    return None
+
+
+def stored_put(key: str, response: HttpResponse) -> StoredResponse:
+    body = bytes(response.content)
+    stored = StoredResponse(
+        headers=tuple((k, v) for k, v in response.items() if k.lower() not in _LEFT_OUT_HEADERS),
+        body=body,
+        etag=quote_etag(hashlib.sha256(body).hexdigest()[:32]),
+    )
+    cache.set(key, stored, settings.LODESTONE_PAGE_CACHE_SECONDS)
+    _remember(key, stored)
+    return stored
+
+
+def stored_clear() -> None:
+    """Forget this process's stored responses (tests)."""
+    with _local_lock:
+        _local.clear()
+
+
+def _remember(key: str, stored: StoredResponse) -> None:
+    with _local_lock:
+        _local[key] = stored
+        _local.move_to_end(key)
+        while len(_local) > settings.LODESTONE_STORED_RESPONSES_IN_PROCESS:
+            _local.popitem(last=False)

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from dashboards import metric_sql, risk
+from dashboards import generation, metric_sql, risk
 from dashboards.inputs import (
     FallbackMix,
     SupplyTable,
@@ -166,6 +166,7 @@ def _metrics_write_many(batch: Sequence[MineralMetrics], *, force: bool = False)
             # else a newer (or the same) version is stored: this mineral's run is redundant
         if not claimed:
             return result
+        generation.changed()  # the states moved by UPDATE: no signal tells the cached generation
         claimed_ids = [m.mineral_id for m in claimed]
         SupplyMetric.objects.filter(mineral_id__in=claimed_ids).delete()
         SupplyMetric.objects.bulk_create([row for m in claimed for row in m.supply_rows])

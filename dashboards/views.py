@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods
 
+from dashboards import generation as data_generation
 from dashboards import page_cache, page_content, page_selectors, selectors
 from dashboards.forms import (
     PolicyFilterForm,
@@ -78,7 +79,7 @@ def _page(request: HttpRequest, page: dict[str, Any], *, charts: bool, briefing:
 def overview(request: HttpRequest) -> HttpResponseBase:
     form, as_of = as_of_from(request.GET)
     today = timezone.localdate()
-    generation = page_selectors.data_generation()
+    generation = data_generation.for_request(request)
 
     def content() -> dict[str, Any]:
         return page_cache.cached(
@@ -109,7 +110,7 @@ def overview(request: HttpRequest) -> HttpResponseBase:
 def mineral(request: HttpRequest, slug: str) -> HttpResponseBase:
     form, as_of = as_of_from(request.GET)
     today = timezone.localdate()
-    generation = page_selectors.data_generation()
+    generation = data_generation.for_request(request)
 
     # ?edition=SOURCE_KEY: that edition's figures (as the API and show_metrics); an unknown key is a 404.
     edition = request.GET.get("edition") or None
@@ -149,7 +150,7 @@ def briefing(request: HttpRequest, slug: str) -> HttpResponseBase:
     figures, two charts (drawn as images for print), the measures and the sources."""
     form, as_of = as_of_from(request.GET)
     today = timezone.localdate()
-    generation = page_selectors.data_generation()
+    generation = data_generation.for_request(request)
 
     def build() -> tuple[dict[str, str], bool]:
         page = _mineral_content(slug, as_of=as_of, today=today, edition=None, generation=generation)
@@ -169,7 +170,7 @@ def compare(request: HttpRequest) -> HttpResponseBase:
     vintage and production charts. An unknown mineral is a 404; a missing one shows the picker."""
     form, as_of = as_of_from(request.GET)
     today = timezone.localdate()
-    generation = page_selectors.data_generation()
+    generation = data_generation.for_request(request)
 
     def build() -> tuple[dict[str, str], bool]:
         choices = page_cache.cached("mineral-choices", generation, (), page_selectors.mineral_choices)
@@ -202,7 +203,7 @@ POLICY_QUERY = frozenset({"as_of", "issuer", "mineral", "measure_type", "target"
 
 def policies(request: HttpRequest) -> HttpResponseBase:
     today = timezone.localdate()
-    generation = page_selectors.data_generation()
+    generation = data_generation.for_request(request)
 
     def content() -> tuple[dict[str, Any], dict[str, Any]]:
         choices = page_cache.cached("policy-choices", generation, (), page_selectors.policy_filter_choices)
@@ -245,7 +246,7 @@ def policies(request: HttpRequest) -> HttpResponseBase:
 def policy(request: HttpRequest, key: str) -> HttpResponseBase:
     form, as_of = as_of_from(request.GET)
     today = timezone.localdate()
-    generation = page_selectors.data_generation()
+    generation = data_generation.for_request(request)
 
     def build() -> tuple[dict[str, str], bool]:
         measure = page_cache.cached(
@@ -372,7 +373,7 @@ def portfolio_edit(request: HttpRequest, org: str | None = None) -> HttpResponse
         return response
     tables = page_cache.tables_for_request(cached["data"]["tables"], request)
     choices = page_cache.cached(
-        "portfolio-choices", page_selectors.data_generation(), (), page_selectors.portfolio_form_choices
+        "portfolio-choices", data_generation.for_request(request), (), page_selectors.portfolio_form_choices
     )
     # Picking a mineral fills in its current quantity and unit (static/js/portfolio_edit.js; without
     # JavaScript, ?mineral=<slug> does the same).

@@ -129,6 +129,29 @@ def anonymous_pages_unlimited() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def generation_from_the_database() -> Iterator[None]:
+    """The data generation is read from the database on every request, as without Redis, so query
+    counts are the same on SQLite and in CI (Redis): a test's writes commit only with its
+    transaction, never, so the epoch renewed after each commit (dashboards/generation.py) would
+    not move. The tests of the cached generation turn it on (tests/dashboards/test_views.py,
+    tests/api/test_metrics_api.py)."""
+    with override_settings(LODESTONE_GENERATION_CACHE_SECONDS=0):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def stored_responses_forgotten() -> None:
+    """The stored answers and API tokens a process keeps in memory (config/stored_responses.py)
+    are keyed by the data generation, which repeats when a test's transaction rolls back: every
+    test starts without them, as it starts with an empty page cache."""
+    from config.stored_responses import forget_tokens
+    from dashboards.page_cache import stored_clear
+
+    stored_clear()
+    forget_tokens()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def celery_eager():  # type: ignore[no-untyped-def]
     """Ordinary tests run Celery tasks in-process (eager), so nothing reaches the real Redis even
     in CI, where REDIS_URL (hence the broker) is set for the whole suite. Integration tests

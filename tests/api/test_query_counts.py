@@ -1,7 +1,10 @@
 """Queries per request are pinned and do not grow with the number of rows on the page.
 
 Counted with a curator token (reference) or buyer A's token (portfolio): the token lookup is
-included. Each endpoint is measured, rows are added, and it is measured again.
+included. Each endpoint is measured, rows are added, and it is measured again. The metrics
+report and the minerals list are stored answers for tokens (config/stored_responses.py): their
+pins are of a miss (the stored answers are forgotten before each count), which reads the token
+and the data generation before the view; a hit is pinned apart.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from config.stored_responses import forget_tokens
+from dashboards.page_cache import stored_clear
 from minerals.models import Country, DataSource, TradeFlow
 from tests.api.conftest import bearer, make_token
 
@@ -21,7 +26,7 @@ pytestmark = pytest.mark.django_db
 # endpoint -> queries (token lookup and application owner/binding included)
 PINNED = {
     "/api/v1/countries/": 2,
-    "/api/v1/minerals/": 3,
+    "/api/v1/minerals/": 3 + 3,  # + the stored answer's token lookup and data generation (2)
     "/api/v1/commodity-codes/": 4,
     "/api/v1/sources/": 2,
     "/api/v1/production/": 2,
@@ -31,7 +36,7 @@ PINNED = {
     "/api/v1/policies/?in_force_on=2025-06-01&target=USA&mineral=gallium": 5,
     "/api/v1/companies/": 2,
     "/api/v1/facilities/?china_controlled=true": 4,
-    "/api/v1/metrics/?mineral=gallium": 12,  # + the mapped HS codes (basket? traded?)
+    "/api/v1/metrics/?mineral=gallium": 12 + 3,  # + the mapped HS codes (basket? traded?); + as the minerals
     "/api/v1/organization/": 2,
     "/api/v1/requirements/": 3,
     "/api/v1/sourcing/": 3,
@@ -46,6 +51,8 @@ PINNED = {
 
 def _count(client: Any, url: str) -> int:
     cache.clear()  # nothing stored: the alternatives' candidate sets are built (the worst case)
+    stored_clear()
+    forget_tokens()
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200, (url, response.content[:300])
@@ -84,3 +91,19 @@ def test_query_counts_are_pinned_and_flat(world: Any) -> None:
     with CaptureQueriesContext(connection) as queries:
         assert client_for[stored].get(stored).status_code == 200
     assert len(queries) == 4  # token and owner, the mineral with its version, the policy history
+
+
+@pytest.mark.parametrize("url", ["/api/v1/minerals/", "/api/v1/metrics/?mineral=gallium"])
+def test_a_stored_answer_reads_only_the_data_generation(world: Any, settings: Any, url: str) -> None:
+    """A hit: the data generation (2 queries from the database; none when the cache is shared and
+    keeps it, tests/api/test_metrics_api.py) and nothing else, the token being kept."""
+    curator = world.clients["curator_token"]
+    assert curator.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert curator.get(url).status_code == 200
+    assert len(queries) == 2
+    settings.LODESTONE_GENERATION_CACHE_SECONDS = 300
+    assert curator.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert curator.get(url).status_code == 200
+    assert len(queries) == 0

@@ -697,3 +697,153 @@ def test_sourcing_save_checks_the_facility_and_updates_the_same_line(demo):  # t
         organization=organization, mineral__slug="gallium", country_id="JPN", facility__isnull=True
     )
     assert [(s.annual_quantity, s.notes) for s in stored] == [(7.0, "again")]
+
+
+# --------------------------------------------------------------------------------------------
+# Stored responses of the overview and mineral pages (config/stored_responses.py)
+
+
+def _stored_keys(cache) -> set[str]:  # type: ignore[no-untyped-def]
+    return {k for k in cache._cache if ":response:" in k}
+
+
+@pytest.mark.parametrize(
+    "url", ["/", "/minerals/gallium/", "/?sort=hhi&dir=desc", "/minerals/gallium/?as_of=2026-06-01"]
+)
+def test_anonymous_pages_are_stored_bytes_with_a_strong_etag(client, metrics, url, page_cache) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = client.get(url)
+    assert first.status_code == 200
+    etag = first["ETag"]
+    assert etag.startswith('"')
+    assert not etag.startswith("W/")
+    assert first["Cache-Control"] == "no-cache"
+    assert "Cookie" in first["Vary"]
+    assert first["Content-Security-Policy"]
+    assert first["X-Frame-Options"] == "DENY"
+    assert not first.cookies
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url)
+    assert again.content == first.content
+    assert again["ETag"] == etag
+    assert int(again["Content-Length"]) == len(again.content)
+    assert len(queries) == 2  # the data generation, from the database (no shared cache)
+    with CaptureQueriesContext(connection) as queries:
+        revalidated = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert revalidated.status_code == 304
+    assert revalidated.content == b""
+    assert revalidated["ETag"] == etag
+    assert len(queries) == 2
+    assert client.get(url, HTTP_IF_NONE_MATCH='"something-else"').status_code == 200
+
+
+def test_a_stored_page_costs_no_query_with_the_generation_cached(client, metrics, settings) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.LODESTONE_GENERATION_CACHE_SECONDS = 300
+    etag = client.get("/").get("ETag")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/").status_code == 200
+        assert client.get("/", HTTP_IF_NONE_MATCH=etag).status_code == 304
+        assert client.get("/minerals/gallium/").status_code == 200  # a miss: no generation query either
+        assert client.get("/minerals/gallium/").status_code == 200
+    assert len(queries) == 37 - 2  # only the mineral page's first render (its pinned count without the generation)
+
+
+@pytest.mark.parametrize("cached_generation", [0, 300])
+def test_an_edit_and_its_recompute_give_new_bytes_and_a_new_etag(client, metrics, settings, cached_generation) -> None:  # type: ignore[no-untyped-def]
+    settings.LODESTONE_GENERATION_CACHE_SECONDS = cached_generation
+    before = {url: client.get(url) for url in ("/", "/minerals/gallium/")}
+    assert "Testium" not in before["/"].content.decode()
+    _add_mineral_with_data()  # edits through the services, then the recompute (no cache clearing)
+    for url, old in before.items():
+        new = client.get(url, HTTP_IF_NONE_MATCH=old["ETag"])
+        assert new.status_code == 200, url
+        assert new["ETag"] != old["ETag"]
+        assert new.content != old.content
+    assert "Testium" in client.get("/").content.decode()
+
+
+def test_the_cached_generation_moves_after_the_commit_of_a_recompute(
+    metrics, settings, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    from dashboards import generation
+
+    settings.LODESTONE_GENERATION_CACHE_SECONDS = 300
+    old = generation.current()
+    assert generation.current() == old
+    gallium = Mineral.objects.get(slug="gallium")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        reference.minerals_mark_stale(mineral_ids=[gallium.pk])  # data_version by UPDATE: no model signal
+    assert callbacks  # minerals_changed after the commit: the epoch is renewed (and the recompute runs)
+    assert generation.current() != old
+    assert generation.current() == page_selectors.data_generation()
+
+
+def test_a_generation_read_before_a_commit_is_never_made_current(metrics, settings) -> None:  # type: ignore[no-untyped-def]
+    """A reader that read the database before a writer's commit stores what it read under the
+    epoch it saw; the writer's commit replaces that epoch, so the next read goes to the database."""
+    from django.core.cache import cache
+
+    from dashboards import generation
+
+    settings.LODESTONE_GENERATION_CACHE_SECONDS = 300
+    generation.current()
+    epoch = cache.get(generation.EPOCH_KEY)
+    cache.set(generation.GENERATION_KEY, (epoch, "what-a-slow-reader-read"))
+    assert generation.current() == "what-a-slow-reader-read"  # the same epoch: trusted
+    generation._new_epoch()  # what every writer's on_commit does
+    assert generation.current() == page_selectors.data_generation()
+
+
+def test_logged_in_users_keep_their_own_header_and_are_never_served_the_stored_page(client, buyer, page_cache) -> None:  # type: ignore[no-untyped-def]
+    anonymous = client.get("/minerals/gallium/")
+    assert "ETag" in anonymous
+    assert "Log in" in anonymous.content.decode()
+    client.force_login(buyer)
+    mine = client.get("/minerals/gallium/")
+    html = mine.content.decode()
+    assert '<span class="who">buyer-test</span>' in html
+    assert "csrfmiddlewaretoken" in html
+    assert "ETag" not in mine  # the ordinary path: the layout rendered for this user
+    assert client.get("/minerals/gallium/", HTTP_IF_NONE_MATCH=anonymous["ETag"]).status_code == 200
+    portfolio = client.get("/portfolio/")
+    assert "ETag" not in portfolio
+    assert "no-store" in portfolio["Cache-Control"]
+    client.logout()
+    after = client.get("/minerals/gallium/")
+    assert after.content == anonymous.content
+    assert "buyer-test" not in after.content.decode()
+    assert "Demo Buyer Inc." not in after.content.decode()
+    assert not [k for k in _stored_keys(page_cache) if b"buyer-test" in page_cache._cache[k]]
+
+
+def test_pending_messages_take_the_ordinary_path(client, metrics) -> None:  # type: ignore[no-untyped-def]
+    assert "ETag" in client.get("/")
+    client.cookies["messages"] = "anything"
+    assert "ETag" not in client.get("/")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?sort=nope", "?dir=sideways", "?as_of=not-a-date", "?utm_source=x", "?as_of=2026-06-01&as_of=2026-11-30",
+     "?download=minerals&format=csv"],
+)  # fmt: skip
+def test_junk_queries_are_answered_but_no_response_is_stored(client, metrics, page_cache, query) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/").status_code == 200
+    stored = _stored_keys(page_cache)
+    response = client.get("/" + query)
+    assert response.status_code == 200
+    assert "ETag" not in response
+    assert _stored_keys(page_cache) == stored
+    assert client.get("/minerals/unobtainium/").status_code == 404
+    assert _stored_keys(page_cache) == stored
+
+
+def test_anonymous_page_limit_counts_stored_answers(client, metrics, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.LODESTONE_ANONYMOUS_PAGE_VIEWS = 3
+    statuses = [client.get("/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]  # one rendered (counted by the middleware), two stored, refused
