@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Sum
@@ -624,13 +624,27 @@ class FallbackMix(Mapping[str, Mapping[str, float]]):
         return len(self.producers)
 
 
+_Staged = TypeVar("_Staged", SupplyTable, SupplyMetric)
+
+
 def mix_table(tables: Sequence[SupplyTable]) -> SupplyTable | None:
     """The most upstream stage's newest table (preferring one with known shares; a fully
     withheld table such as germanium's still names the producers)."""
+    return most_upstream(tables, rank=lambda t: (not t.concentration.unknown, t.year))
+
+
+def mix_metric(rows: Sequence[SupplyMetric]) -> SupplyMetric | None:
+    """The stored row of the table mix_table picks: what a buyer's exposure falls back on, and
+    so the data year and estimates behind it (the portfolio's vintage)."""
+    return most_upstream(rows, rank=lambda r: (not r.unknown, r.year))
+
+
+def most_upstream(rows: Sequence[_Staged], *, rank: Callable[[_Staged], tuple[bool, int]]) -> _Staged | None:
+    """The best-ranked row of the most upstream stage with any row (STAGE_ORDER)."""
     for stage in STAGE_ORDER:
-        staged = [t for t in tables if t.stage == stage]
+        staged = [r for r in rows if r.stage == stage]
         if staged:
-            return max(staged, key=lambda t: (not t.concentration.unknown, t.year))
+            return max(staged, key=rank)
     return None
 
 

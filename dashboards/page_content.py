@@ -54,13 +54,14 @@ def vintage(
     sources: Sequence[Mapping[str, Any]],
     *,
     published: Mapping[str, str | None],
-    year: int | None,
+    year: int | str | None,
     estimates: bool | None,
     today: date,
 ) -> dict[str, Any]:
-    """The data's age as a buyer needs it: edition, data year, estimate or final, and whether the
-    newest edition behind the figures is more than a year old (`published`: source key -> ISO
-    publication date or None). The compute time is not the data's age and is not part of it."""
+    """The data's age as a buyer needs it: edition, data year (or years: "2023\u20132024"),
+    estimate or final, and whether the newest edition behind the figures is more than a year old
+    (`published`: source key -> ISO publication date or None). The compute time is not the
+    data's age and is not part of it."""
     editions = list(dict.fromkeys(edition_names(sources)))
     dates = [date.fromisoformat(d) for s in sources if (d := published.get(s.get("key", "")))]
     newest = max(dates, default=None)
@@ -84,6 +85,48 @@ def vintage(
         "old": old,
         "warning": warning,
     }
+
+
+def exposure_vintage(
+    row: Mapping[str, Any], mix: Mapping[str, Any] | None, *, published: Mapping[str, str | None], today: date
+) -> dict[str, Any]:
+    """A buyer's exposure row's vintage, as the mineral pages show theirs: the edition the row was
+    computed from, with the data year and estimate-or-final of the production table it falls
+    back on (`mix`: page_selectors' exposure_vintage entry). When that table is not from the
+    row's own edition (newer data waiting), the year and estimates are left unknown."""
+    same = mix is not None and {s["key"] for s in mix["sources"]} == {s["key"] for s in row["sources"]}
+    return vintage(
+        row["sources"],
+        published=published,
+        year=mix["year"] if mix and same else None,
+        estimates=mix["estimates"] if mix and same else None,
+        today=today,
+    )
+
+
+def combined_vintage(
+    rows: Sequence[Mapping[str, Any]],
+    mixes: Sequence[Mapping[str, Any] | None],
+    *,
+    published: Mapping[str, str | None],
+    today: date,
+) -> dict[str, Any] | None:
+    """One vintage for several exposure rows (the portfolio's): every edition behind them, the
+    data years as a range, "estimates" when any row's table holds estimates (final only when
+    every row is known final), and the warning when the newest edition is over a year old."""
+    sources = list({s["key"]: s for r in rows for s in r["sources"]}.values())
+    if not sources:
+        return None
+    same = [
+        m
+        for r, m in zip(rows, mixes, strict=True)
+        if m is not None and {s["key"] for s in m["sources"]} == {s["key"] for s in r["sources"]}
+    ]
+    years = sorted({m["year"] for m in same})
+    year = None if not years else str(years[0]) if len(years) == 1 else f"{years[0]}\u2013{years[-1]}"
+    known_final = len(same) == len(rows)
+    estimates = True if any(m["estimates"] for m in same) else (False if known_final else None)
+    return vintage(sources, published=published, year=year, estimates=estimates, today=today)
 
 
 def alternative_text(alternative: Mapping[str, Any], *, names: Mapping[str, str]) -> str:
@@ -559,9 +602,7 @@ def _production_sections(page: _MineralPage) -> list[dict[str, Any]]:
                 filename=f"lodestone-{slug}-{stage}-map",
                 table=table_id,
                 label=f"World map of {name} {stage_label} shares.",
-                empty="No map: "
-                + no_country_figures_text(name, stage_label, row)[0].lower()
-                + no_country_figures_text(name, stage_label, row)[1:],
+                empty="No map: " + no_country_figures_text(name, stage_label, row),
             ),
         ]
         page.charts += charts_for_stage
@@ -809,13 +850,17 @@ def trade_codes_note(codes: Sequence[Mapping[str, Any]]) -> str:
     return "".join(notes)
 
 
+# A measure's name on a policy timeline, above its bar: what fits a phone's plot (about 350 px).
+TIMELINE_LABEL_CHARS = 56
+
+
 def _policy_section(page: _MineralPage) -> None:
     """Timeline and table of the mineral's measures, with their status on the as-of date."""
     metrics, name, slug, as_of, today = page.metrics, page.name, page.slug, page.as_of, page.today
     charts, tables, measures, destination = page.charts, page.tables, page.measures, page.destination
     status_by_key = {s["key"]: s for s in metrics["policy_status"]}
     timeline_measures = [
-        {**m, "label": _short(m["title"], 48)}
+        {**m, "label": _short(m["title"], TIMELINE_LABEL_CHARS)}
         for m in sorted(measures.values(), key=lambda m: (m["effective_on"] or date.max, m["key"]))
     ]
     charts.append(
@@ -1341,7 +1386,11 @@ def policy(measure: Mapping[str, Any], *, as_of: date, today: date) -> dict[str,
 
 def policies(measures: Sequence[Mapping[str, Any]], *, as_of: date, today: date) -> dict[str, Any]:
     table = policy_table(measures, as_of=as_of, with_official_text=True)
-    dated = [{**m, "label": _short(m["title"], 48)} for m in measures if m["effective_on"] or m["announced_on"]]
+    dated = [
+        {**m, "label": _short(m["title"], TIMELINE_LABEL_CHARS)}
+        for m in measures
+        if m["effective_on"] or m["announced_on"]
+    ]
     dated.sort(key=lambda m: (m["effective_on"] or m["announced_on"], m["key"]))
     chart = _chart(
         "fig-timeline",
@@ -1451,14 +1500,20 @@ EXPOSURE_COLUMNS = (
     Column("restricted_share", "Restricted", "share"),
     Column("unaffected", "Unaffected", "share"),
     Column("unmapped_share", "Resting on fallbacks", "share"),
-    Column("china_exposed_volume", "Exposed volume", "number"),
-    Column("freshness", "Data vintage", help="Editions behind the figures; the compute time on hover."),
+    Column("china_exposed_volume", "Exposed volume / yr", "number"),
+    Column(
+        "freshness",
+        "Data vintage",
+        help="Edition, data year of the production table the chain falls back on, e = estimates; "
+        "the compute time on hover.",
+    ),
 )
 
 
 def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[str, Any]:
     names = data["countries"]
     exposure = data["exposure"]
+    mixes: Mapping[str, Mapping[str, Any] | None] = data["exposure_vintage"]
     mineral_names = {r["mineral"]: r["mineral_name"] for r in data["requirements"]}
     mineral_names.update({s["mineral"]: s["mineral_name"] for s in data["sourcing"]})
     records = []
@@ -1469,7 +1524,8 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
         direct = row["direct_china_share"]
         unaffected = None if upstream is None else max(0.0, 1.0 - max(upstream, controlled or 0.0))
         label = mineral_names.get(row["mineral"], row["mineral"])
-        records.append({**row, "mineral_name": label, "unaffected": unaffected})
+        age = exposure_vintage(row, mixes.get(row["mineral"]), published=data["published"], today=data["as_of"])
+        records.append({**row, "mineral_name": label, "unaffected": unaffected, "vintage": age})
         if upstream is not None:
             chart_rows.append(
                 {
@@ -1487,15 +1543,15 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
         if column.key == "mineral_name":
             return {"href": reverse("dashboards:mineral", args=[key])}
         if column.key == "freshness":
-            age = vintage(
-                record["sources"], published=data["published"], year=None, estimates=None, today=data["as_of"]
-            )
+            age = record["vintage"]
             return {
                 "text": age["short"] + (" · newer data waiting" if record["stale"] else ""),
                 "css": "old" if age["old"] or record["stale"] else "",
-                "title": f"{age['published_text']}. {age['warning']} "
+                "title": f"{age['text']} ({age['published_text']}). {age['warning']} "
                 f"Exposure {computed_text(record['computed_at'], stale=record['stale'])}.",
             }
+        if column.key in ("requirement_quantity", "china_exposed_volume"):
+            return {"text": number_text(record[column.key], record["unit"])}
         if column.kind == "share":
             return {"attrs": share_attrs(column.key, key, record.get(column.key))}
         return {}
@@ -1706,6 +1762,13 @@ def portfolio(data: Mapping[str, Any], *, sankey_mineral: str | None) -> dict[st
     first_screen["briefing_href"] = reverse("dashboards:portfolio_org_briefing", args=[data["organization"]["slug"]])
     return {
         "first_screen": first_screen,
+        "vintage": combined_vintage(
+            exposure,
+            [mixes.get(r["mineral"]) for r in exposure],
+            published=data["published"],
+            today=data["as_of"],
+        ),
+        "computed": computed_text(computed, stale=stale),
         "tables": tables,
         "charts": charts,
         "held": [(slug, mineral_names.get(slug, slug)) for slug in held],
@@ -1875,12 +1938,15 @@ def _glance_alternative(side: Mapping[str, Any]) -> str:
 
 def portfolio_briefing(page: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
     """The portfolio cut to one printable briefing: first screen, exposure chart and table, the
-    measures hitting it, and the sources of the exposure figures."""
-    sources = sorted({e for r in data["exposure"] for e in edition_names(r["sources"])})
+    measures hitting it, the data's vintage and the sources of the exposure figures (publisher,
+    title, edition, publication date and address, as the mineral briefing lists them)."""
+    keys = sorted({s["key"] for r in data["exposure"] for s in r["sources"]})
     return {
         "first_screen": page["first_screen"],
+        "vintage": page["vintage"],
+        "computed": page["computed"],
         "charts": [c for c in page["charts"] if c["id"] == "fig-exposure"],
         "exposure": page["tables"]["exposure"],
         "measures": page["tables"]["portfolio_measures"],
-        "sources": sources,
+        "sources": [data["sources"][k] for k in keys if k in data["sources"]],
     }

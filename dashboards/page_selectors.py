@@ -29,6 +29,7 @@ from dashboards.inputs import (
     feoc_countries,
     measure_for_risk,
     metrics_stale,
+    mix_metric,
     policy_measures,
     severity_by_type,
 )
@@ -207,7 +208,17 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
 
 def source_dates() -> dict[str, str | None]:
     """Data source key -> its publication date (ISO), for the data's vintage. One query."""
-    return {key: day.isoformat() if day else None for key, day in DataSource.objects.values_list("key", "published_on")}
+    return {key: source["published_on"] for key, source in source_catalogue().items()}
+
+
+def source_catalogue() -> dict[str, dict[str, Any]]:
+    """Data source key -> what a page lists of it (publisher, title, edition, URL, publication
+    date as ISO or None). One query."""
+    rows = DataSource.objects.values("key", "publisher", "title", "edition", "url", "published_on")
+    return {
+        row["key"]: {**row, "published_on": row["published_on"].isoformat() if row["published_on"] else None}
+        for row in rows
+    }
 
 
 def _stage_summary(row: SupplyMetric | None) -> dict[str, Any] | None:
@@ -523,11 +534,13 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
         )
     ]
     supply: dict[str, dict[str, Any]] = {}
+    supply_rows: dict[str, list[SupplyMetric]] = defaultdict(list)
     for row in (
         SupplyMetric.objects.filter(mineral_id__in=mineral_ids.values())
         .select_related("mineral")
         .order_by("mineral_id", "stage", "-year")
     ):
+        supply_rows[row.mineral.slug].append(row)
         by_stage = supply.setdefault(row.mineral.slug, {})
         by_stage.setdefault(
             row.stage,
@@ -561,10 +574,12 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
                 "targets": sorted(measure.targets),
             }
         )
+    sources = source_catalogue()
     data = {
         "organization": {"name": str(organization), "slug": organization.slug, "country": organization.country_id},
         "as_of": as_of,
         "exposure": exposure,
+        "exposure_vintage": {slug: _mix_vintage(rows) for slug, rows in supply_rows.items()},
         "requirements": requirements,
         "sourcing": sourcing,
         "facilities": facilities,
@@ -574,7 +589,8 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
         "governance": {iso3: risk.wgi_score(scores) for iso3, scores in selectors.latest_wgi().items()},
         "countries": country_names(),
         "feoc": sorted(feoc_countries()),
-        "published": source_dates(),
+        "published": {key: source["published_on"] for key, source in sources.items()},
+        "sources": sources,
     }
     # Ranked alternatives come from the risk engine's selector (the same numbers as the API).
     alternatives = selectors.organization_alternatives(
@@ -595,6 +611,16 @@ def portfolio(*, organization: Organization, as_of: date) -> dict[str, Any]:
         for row in alternatives
     ]
     return data
+
+
+def _mix_vintage(rows: Sequence[SupplyMetric]) -> dict[str, Any] | None:
+    """The production table a buyer's exposure of one mineral falls back on (the recompute's
+    choice, inputs.mix_metric) as the data's vintage: its stage, data year, sources and whether
+    it holds estimates. The exposure row itself stores only the sources."""
+    row = mix_metric(rows)
+    if row is None:
+        return None
+    return {"stage": row.stage, "year": row.year, "sources": row.sources, "estimates": bool(row.estimated_countries)}
 
 
 def requirement_quantities(*, organization: Organization) -> dict[str, tuple[float, str]]:

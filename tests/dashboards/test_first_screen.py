@@ -189,3 +189,77 @@ def test_portfolio_first_screen_says_tonnes_at_risk_and_uncovered(buyer_client) 
     assert '<span class="kpi-value" data-first="uncovered">0 t</span>' in html
     assert html.index("data-first-screen") < html.index('data-table="exposure"')
     assert "current ·" not in html
+
+
+def _exposure(*sources: str) -> dict[str, object]:
+    return {"sources": [{"key": key, "edition": f"MCS {key[-4:]} (January {key[-4:]})"} for key in sources]}
+
+
+def test_exposure_vintage_takes_year_and_estimates_from_the_table_it_falls_back_on() -> None:
+    published = {"usgs-mcs-2025": "2025-01-31", "usgs-mcs-2026": "2026-01-30"}
+    mix = {"stage": "refinery", "year": 2024, "sources": _exposure("usgs-mcs-2025")["sources"], "estimates": True}
+    row = _exposure("usgs-mcs-2025")
+    age = page_content.exposure_vintage(row, mix, published=published, today=TODAY)
+    assert age["text"] == "MCS 2025 (January 2025) · 2024 data · estimates"
+    assert age["old"] is True
+    # The stored row was computed from an older edition than the newest table: year and
+    # estimate-or-final are not known for it, never borrowed from the other edition.
+    newer = {**mix, "year": 2025, "sources": _exposure("usgs-mcs-2026")["sources"]}
+    assert page_content.exposure_vintage(row, newer, published=published, today=TODAY)["text"] == (
+        "MCS 2025 (January 2025)"
+    )
+    assert page_content.exposure_vintage(row, None, published=published, today=TODAY)["short"] == (
+        "MCS 2025 (January 2025)"
+    )
+
+
+def test_combined_vintage_spans_the_years_and_says_estimates_if_any() -> None:
+    published = {"usgs-mcs-2025": "2025-01-31"}
+    row = _exposure("usgs-mcs-2025")
+    final_2023 = {"stage": "mine", "year": 2023, "sources": row["sources"], "estimates": False}
+    estimated_2024 = {**final_2023, "year": 2024, "estimates": True}
+    both = page_content.combined_vintage([row, row], [final_2023, estimated_2024], published=published, today=TODAY)
+    assert both is not None
+    assert both["text"] == "MCS 2025 (January 2025) · 2023\u20132024 data · estimates"
+    assert both["old"] is True
+    final = page_content.combined_vintage([row], [final_2023], published=published, today=TODAY)
+    assert final is not None
+    assert final["text"] == "MCS 2025 (January 2025) · 2023 data · final"
+    # One row's table unknown: "final" cannot be said of the whole.
+    partial = page_content.combined_vintage([row, row], [final_2023, None], published=published, today=TODAY)
+    assert partial is not None
+    assert partial["text"] == "MCS 2025 (January 2025) · 2023 data"
+    assert page_content.combined_vintage([], [], published=published, today=TODAY) is None
+
+
+def _vintage_text(html: str) -> str:
+    """The text of the page's vintage line, up to the publication date."""
+    line = html[html.index("data-vintage") :]
+    return line[line.index("</span>") + len("</span>") : line.index("(published")].strip()
+
+
+@pytest.mark.django_db
+def test_portfolio_shows_the_vintage_of_the_mineral_pages(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    html = buyer_client.get("/portfolio/").content.decode()
+    # Every exposure row of the demo falls back on an MCS 2025 table of 2024 (the most upstream
+    # stage: gallium and germanium refining, the others mining), estimates except germanium's.
+    assert _vintage_text(html) == "MCS 2025 (January 2025) · 2024 data · estimates"
+    assert "data-vintage-old" in html  # published 2025-01-31, more than a year before today
+    assert html.index("data-vintage") < html.index("data-first-screen")
+    assert html.count(">MCS 2025 (January 2025) · 2024 e</td>") == 7
+    assert html.count(">MCS 2025 (January 2025) · 2024</td>") == 1  # germanium: no estimate
+    # Gallium's exposure falls back on the table its page headlines (refining 2024): one vintage.
+    gallium = buyer_client.get("/minerals/gallium/").content.decode()
+    assert _vintage_text(gallium) == _vintage_text(html)
+    # Figures carry their unit.
+    assert ">1,600 kg</td>" in html
+
+
+@pytest.mark.django_db
+def test_portfolio_briefing_lists_vintage_and_sources(buyer_client) -> None:  # type: ignore[no-untyped-def]
+    html = buyer_client.get("/portfolio/briefing/").content.decode()
+    assert _vintage_text(html) == "MCS 2025 (January 2025) · 2024 data · estimates"
+    assert "Mineral Commodity Summaries 2025 data release" in html
+    assert "https://doi.org/10.5066/P13XCP3R" in html
+    assert "published 2025-01-31" in html
+    assert 'href="#alternatives"' not in html  # the page's own links stay on the page
