@@ -553,19 +553,44 @@ def policy_timeline(
         lines.append({"date": as_of, "label": f"as of {as_of}", "colour": AS_OF_COLOUR, "dash": "dash"})
     shapes, annotations = _event_shapes(lines)
     # Above the plot, side by side: the earlier date's label to the left of its line, the later
-    # one's to the right, so "today" and "as of" a few days apart never overlap.
+    # one's to the right, so "today" and "as of" a few days apart never overlap. A lone line's
+    # label goes to its left: the axis ends six months after it, too close on a phone.
     for a in annotations:
         a["y"] = 1.0
         a["yanchor"] = "bottom"
-        a["xanchor"] = "left" if a["x"] == max(today, as_of).isoformat() else "right"
+        a["xanchor"] = "left" if len(lines) > 1 and a["x"] == max(today, as_of).isoformat() else "right"
+    # Each measure's name sits above its bar, from the left edge, instead of beside the axis:
+    # the bars keep the whole width (a phone's 350 px is the plot, not the names).
+    names = [
+        {
+            "x": 0,
+            "xref": "paper",
+            "y": label,
+            "yref": "y",
+            "yshift": 8,
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "text": label,
+            "showarrow": False,
+            "font": {"size": 11},
+        }
+        for label in dict.fromkeys(labels)
+    ]
     figure.update_layout(
         _layout(
             title,
-            height=max(260, 30 * len(labels) + 150),
+            height=max(260, 42 * len(labels) + 150),
             shapes=shapes,
-            annotations=annotations,
+            annotations=annotations + names,
             xaxis={"type": "date", "gridcolor": "#e6e9ee", "range": [axis_start.isoformat(), horizon.isoformat()]},
-            yaxis={"autorange": "reversed", "automargin": True, "type": "category"},
+            # Top to bottom in the given order, with room above the first bar for its name.
+            yaxis={
+                "type": "category",
+                "range": [len(names) - 0.5, -0.9],
+                "showticklabels": False,
+                "showgrid": False,
+                "zeroline": False,
+            },
             margin={"l": 10, "r": 20, "t": 90, "b": 40},
         )
     )
@@ -724,11 +749,12 @@ def exposure_bars(rows: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure
             hovertemplate="%{y}: %{x:.1f} % restricted<extra></extra>",
         )
     )
+    height = max(300, 30 * len(rows) + 150)
     figure.update_layout(
         _layout(
             title,
             barmode="stack",
-            height=max(300, 30 * len(rows) + 150),
+            height=height,
             xaxis={
                 "range": [0, 100],
                 "ticksuffix": " %",
@@ -736,6 +762,15 @@ def exposure_bars(rows: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure
                 "title": {"text": "share of your annual volume"},
             },
             yaxis={"autorange": "reversed", "automargin": True},
+            # Below the axis title (about 60 px under the plot), however tall the plot: a paper
+            # fraction of the plot's height, so a short chart's legend never covers the title.
+            legend={
+                "orientation": "h",
+                "y": -60 / max(150, height - 110),
+                "x": 0,
+                "yanchor": "top",
+                "traceorder": "normal",
+            },
         )
     )
     return figure

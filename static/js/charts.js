@@ -76,8 +76,37 @@
     return Object.assign({}, layout, { title: Object.assign({}, layout.title, { text: text }), margin: margin, height: height });
   }
 
+  // On a narrow chart, the names beside horizontal bars ("Democratic Republic of the Congo",
+  // "Graphite (synthetic) (refining 2024)") would take most of the width: they break into lines
+  // of a dozen characters, so the bars keep most of a phone's width, and the chart grows by a
+  // line's height per extra line so the names never overlap.
+  var NAME_CHARS = 16, NAME_LINE_PX = 13;
+  function fitBarNames(el, figure) {
+    if (el.clientWidth >= NARROW_PX) { return figure; }
+    var lines = {};
+    var traces = figure.data || [];
+    var barsAcross = traces.some(function (t) { return t.type === "bar" && t.orientation === "h"; });
+    if (!barsAcross) { return figure; }
+    // Every trace on those names (the restricted-share markers too), or a name would split in two.
+    var data = traces.map(function (trace) {
+      if (!Array.isArray(trace.y)) { return trace; }
+      var y = trace.y.map(function (name) {
+        if (typeof name !== "string" || name.length <= NAME_CHARS) { return name; }
+        var wrapped = wrapLine(name, NAME_CHARS);
+        lines[name] = wrapped.length;
+        return wrapped.join("<br>");
+      });
+      return Object.assign({}, trace, { y: y });
+    });
+    var extra = Object.keys(lines).reduce(function (sum, name) { return sum + (lines[name] - 1) * NAME_LINE_PX; }, 0);
+    var layout = Object.assign({}, figure.layout);
+    if (extra) { layout.height = (layout.height || 450) + extra; }
+    return Object.assign({}, figure, { data: data, layout: layout });
+  }
+
   function draw(el, figure) {
     el.textContent = "";  // drop the no-JavaScript fallback text
+    figure = fitBarNames(el, figure);
     figure.layout = fitTitle(el, figure.layout || {});
     var config = {
       responsive: true,

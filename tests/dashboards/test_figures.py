@@ -166,7 +166,10 @@ def test_policy_timeline_splits_suspension_and_marks_review() -> None:
     assert figure.data[0].line.color == figures.CHINA_COLOUR
     assert figure.data[1].line.color == figures.CHINA_COLOUR
     assert figure.data[2].line.color == figures.IN_FORCE_AGAIN_COLOUR != figures.CHINA_COLOUR
-    assert {a.text for a in figure.layout.annotations} == {"today 2026-11-30", "as of 2026-06-01"}
+    assert {a.text for a in figure.layout.annotations if a.yref == "paper"} == {"today 2026-11-30", "as of 2026-06-01"}
+    # Each measure's name above its bar, not beside the axis (the bars keep a phone's width).
+    assert [a.text for a in figure.layout.annotations if a.yref == "y"] == ["US ban"]
+    assert figure.layout.yaxis.showticklabels is False
 
 
 def test_exposure_bars_and_sankey() -> None:
