@@ -87,6 +87,19 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
     return layout
 
 
+def _legend_below(gap_px: float, *, plot_height: float) -> dict[str, Any]:
+    """A horizontal legend `gap_px` under the plot area. Plotly places it at a fraction of the
+    plot's height: a fixed fraction covers a short chart's axis title and leaves a tall one's
+    legend far below it."""
+    return {
+        "orientation": "h",
+        "y": -gap_px / max(100.0, plot_height),
+        "x": 0,
+        "yanchor": "top",
+        "traceorder": "normal",
+    }
+
+
 def payload(figure: go.Figure) -> dict[str, Any]:
     """The JSON-ready dict a template embeds with json_script (data and layout)."""
     return json.loads(figure.to_json())
@@ -576,12 +589,15 @@ def policy_timeline(
         }
         for label in dict.fromkeys(labels)
     ]
+    height = max(260, 42 * len(labels) + 150)
     figure.update_layout(
         _layout(
             title,
-            height=max(260, 42 * len(labels) + 150),
+            height=height,
             shapes=shapes,
             annotations=annotations + names,
+            # Just under the date ticks (about 30 px), however many measures make the plot tall.
+            legend=_legend_below(30, plot_height=height - 130),
             xaxis={"type": "date", "gridcolor": "#e6e9ee", "range": [axis_start.isoformat(), horizon.isoformat()]},
             # Top to bottom in the given order, with room above the first bar for its name.
             yaxis={
@@ -762,15 +778,8 @@ def exposure_bars(rows: Sequence[Mapping[str, Any]], *, title: str) -> go.Figure
                 "title": {"text": "share of your annual volume"},
             },
             yaxis={"autorange": "reversed", "automargin": True},
-            # Below the axis title (about 60 px under the plot), however tall the plot: a paper
-            # fraction of the plot's height, so a short chart's legend never covers the title.
-            legend={
-                "orientation": "h",
-                "y": -60 / max(150, height - 110),
-                "x": 0,
-                "yanchor": "top",
-                "traceorder": "normal",
-            },
+            # Below the axis title (about 60 px under the plot), however tall the plot.
+            legend=_legend_below(60, plot_height=height - 110),
         )
     )
     return figure
