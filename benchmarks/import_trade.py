@@ -63,7 +63,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from minerals.bulk_upsert import indexes_rebuilt
+    from minerals.bulk_upsert import built_after_load
     from minerals.imports import ImportOptions, import_file
     from minerals.models import CommodityMineral, Country, DataSource, TradeFlow
     from suppliers.demo_dataset import demo_dataset_load
@@ -123,7 +123,7 @@ def main() -> None:
         cursor.execute("TRUNCATE minerals_tradeflow")  # the demo's flows too: bound and import start empty
         cursor.execute("VACUUM ANALYZE minerals_tradeflow")
     started = time.monotonic()
-    with transaction.atomic(), indexes_rebuilt(TradeFlow._meta.db_table):
+    with transaction.atomic(), built_after_load(TradeFlow._meta.db_table):
         with (
             connection.cursor() as cursor,
             open(final, "rb") as fh,

@@ -107,7 +107,7 @@ def _codes(n: int) -> list[str]:
 def load(scale: float, rng: random.Random, rows: int | None = None) -> None:
     from django.db import connection, transaction
 
-    from minerals.bulk_upsert import indexes_rebuilt
+    from minerals.bulk_upsert import built_after_load
 
     named = ["USA", "CHN", "HKG", "RUS", "JPN"]
     iso3 = [*named, *[c for c in _codes(3) if c not in named][:195]]
@@ -155,7 +155,7 @@ def load(scale: float, rng: random.Random, rows: int | None = None) -> None:
         # Loaded as a first import would be: without the secondary indexes, built after.
         with (
             transaction.atomic(),
-            indexes_rebuilt("minerals_tradeflow"),
+            built_after_load("minerals_tradeflow"),
             raw.copy(
                 "COPY minerals_tradeflow (year, exporter_id, importer_id, commodity_code_id, basis, value_usd,"
                 " quantity_kg, source_id) FROM STDIN"

@@ -153,18 +153,18 @@ class Staging:
     def first_load_pays(self, targets: Sequence[Target]) -> bool:
         """True when the staged rows are all new to their table (no stored row shares the first
         two columns of any target's key: for trade flows, source and year) and at least as many
-        as the rows stored: then loading without the secondary indexes and building them after
-        (a sort per index) beats maintaining each index row by row. One or two queries."""
+        as the rows stored: then loading without the secondary indexes and foreign keys and building
+        them after (a sort per index, one join per key) beats maintaining each index and checking
+        each key row by row. One or two queries."""
         if not is_postgresql() or not self.rows or not targets:
             return False
         table = targets[0].table
         with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
-            stored = float(cursor.fetchone()[0])
-            if stored < 0:  # never vacuumed nor analyzed: count
-                cursor.execute(f"SELECT count(*) FROM {_q(table)}")
-                stored = float(cursor.fetchone()[0])
-            if self.rows < stored:
+            # Stored rows counted up to one more than the staged ones: exact, and never more
+            # work than reading as many rows as the load writes (the planner's estimate can be
+            # stale: ANALYZE's figures survive a rolled-back load).
+            cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_q(table)} LIMIT %s) AS stored", [self.rows + 1])
+            if int(cursor.fetchone()[0]) > self.rows:
                 return False
             cursor.execute("SELECT " + " OR ".join(_stored_exists(self, t) for t in targets))
             return not cursor.fetchone()[0]
@@ -197,14 +197,18 @@ def _stored_exists(stage: Staging, target: Target) -> str:
 
 
 @contextmanager
-def indexes_rebuilt(table: str) -> Iterator[None]:
-    """Drop the table's indexes that back no constraint (the primary key stays), run the body,
-    then build them again from their stored definitions, then ANALYZE the table.
+def built_after_load(table: str) -> Iterator[None]:
+    """Drop the table's indexes that back no constraint (the primary key stays) and its foreign
+    keys, run the body (the load), then build the indexes again from their stored definitions,
+    add the foreign keys again (each validated by one join over the table, instead of a trigger
+    per row: 2 M rows x 3 keys took 180 s of deferred checks, busy machine) and ANALYZE.
 
-    Call inside the loading transaction (PostgreSQL): DROP INDEX takes the table's ACCESS
-    EXCLUSIVE lock until the commit, so a concurrent reader of the table waits (it never sees
-    the table without its indexes nor a part of the rows), and a rollback restores the indexes
-    as they were. If the body raises, nothing is rebuilt: the transaction is rolled back anyway.
+    Call inside the loading transaction (PostgreSQL). The drops take the table's ACCESS EXCLUSIVE
+    lock until the commit, and a SHARE ROW EXCLUSIVE lock on the tables the keys reference: a
+    concurrent reader of the table waits until the load commits (it never sees the table
+    without its indexes nor a part of the rows); writers of the referenced tables (countries,
+    HS codes, sources) wait too, readers of those do not. A rollback restores everything as it
+    was; if the body raises, nothing is rebuilt (the transaction is rolled back anyway).
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -215,18 +219,29 @@ def indexes_rebuilt(table: str) -> Iterator[None]:
             [table],
         )
         indexes = cursor.fetchall()
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+            [table],
+        )
+        keys = cursor.fetchall()
+        # Checks already queued for the table (a deferred key) would forbid the DDL: run them now.
+        drops = ["SET CONSTRAINTS ALL IMMEDIATE"]
+        if keys:
+            drops.append(f"ALTER TABLE {_q(table)} " + ", ".join(f"DROP CONSTRAINT {_q(k)}" for k, _ in keys))
         if indexes:
-            cursor.execute("DROP INDEX " + ", ".join(_q(name) for name, _ in indexes))
+            drops.append("DROP INDEX " + ", ".join(_q(name) for name, _ in indexes))
+        drops.append("SET CONSTRAINTS ALL DEFERRED")  # Django's keys are INITIALLY DEFERRED
+        cursor.execute("; ".join(drops))
     yield
     with connection.cursor() as cursor:
-        # Django's foreign keys are deferred: CREATE INDEX refuses to run while their checks are
-        # pending, so they run now (as the commit would), then go back to deferred. Each build
-        # sorts the whole table once; more memory keeps the sort in fewer runs. One round trip.
-        cursor.execute(
-            "SET CONSTRAINTS ALL IMMEDIATE; SET LOCAL maintenance_work_mem = '256MB'; "
-            + "".join(f"{definition}; " for _, definition in indexes)
-            + f"SET CONSTRAINTS ALL DEFERRED; ANALYZE {_q(table)}"
-        )
+        # Each build sorts the whole table once; more memory keeps the sort in fewer runs. One round trip.
+        builds = ["SET LOCAL maintenance_work_mem = '256MB'", *(definition for _, definition in indexes)]
+        if keys:
+            adds = ", ".join(f"ADD CONSTRAINT {_q(name)} {definition}" for name, definition in keys)
+            builds.append(f"ALTER TABLE {_q(table)} {adds}")
+        builds.append(f"ANALYZE {_q(table)}")
+        cursor.execute("; ".join(builds))
 
 
 class StagingWriter:

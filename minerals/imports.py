@@ -46,7 +46,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from minerals.bulk_upsert import Staging, Target, UpsertCount, indexes_rebuilt, is_postgresql
+from minerals.bulk_upsert import Staging, Target, UpsertCount, built_after_load, is_postgresql
 from minerals.importers.baci import BaciFlow, load_baci_country_codes, parse_baci
 from minerals.importers.comtrade import TradeFlowRow, parse_comtrade
 from minerals.importers.csv_source import read_csv
@@ -1083,7 +1083,7 @@ class TradeLoader(Loader):
         if staging.first_load_pays(targets):
             # A first load of the years (into an empty or a small table): load, then build the
             # indexes (docs/performance.md, "Import"); readers of the table wait until the commit.
-            with indexes_rebuilt(targets[0].table):
+            with built_after_load(targets[0].table):
                 for target in targets:
                     count.add(staging.insert_all(target))
         else:

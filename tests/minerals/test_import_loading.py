@@ -334,23 +334,28 @@ def test_upsert_query_count_does_not_grow_with_rows(tmp_path, rows, django_asser
     assert outcome.inserted == rows
 
 
-def _trade_flow_indexes() -> list[tuple[str, str]]:
+def _trade_flow_structures() -> list[tuple[str, str]]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'minerals_tradeflow' ORDER BY 1")
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'minerals_tradeflow' UNION ALL"
+            " SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'minerals_tradeflow'::regclass ORDER BY 1"
+        )
         return list(cursor.fetchall())
 
 
 def test_first_load_builds_the_indexes_after_the_rows_and_a_reimport_upserts(tmp_path, postgresql):
-    """A first import of its years into a small table loads without the secondary indexes and
-    builds them after (PostgreSQL); the indexes are the same afterwards; a second import of the
-    same years goes through the upsert (only changed rows written)."""
+    """A first import of its years, more rows than the table holds, loads without the secondary
+    indexes and foreign keys and builds them after (PostgreSQL); they are the same afterwards; a
+    second import of the same years goes through the upsert (only the changed row written)."""
     from minerals.bulk_upsert import Staging
 
-    before = _trade_flow_indexes()
+    before = _trade_flow_structures()
     countries = str(FIXTURES / "baci" / "country_codes_V202401_sample.csv")
-    path = _baci_file(tmp_path / "BACI_HS22_Y2022_V202401_64.csv", 64)
+    # More rows than the demo dataset's 70 flows: a first load that pays.
+    path = _baci_file(tmp_path / "BACI_HS22_Y2022_V202401_200.csv", 200)
     options = ImportOptions(countries=countries, all_codes=True)
     paths: list[bool] = []
     original = Staging.first_load_pays
@@ -362,8 +367,8 @@ def test_first_load_builds_the_indexes_after_the_rows_and_a_reimport_upserts(tmp
     Staging.first_load_pays = spy  # type: ignore[method-assign]
     try:
         first = import_file(importer="baci", path=path, options=options)
-        assert (first.status, first.inserted) == ("succeeded", 64), first.errors
-        assert _trade_flow_indexes() == before
+        assert (first.status, first.inserted) == ("succeeded", 200), first.errors
+        assert _trade_flow_structures() == before
         flow = TradeFlow.objects.get(exporter_id="CHN", importer_id="USA", commodity_code_id="811292", year=2000)
         path.write_text(path.read_text().replace(",1.5,", ",2.5,"))  # one value changes
         options.force = True
@@ -371,36 +376,36 @@ def test_first_load_builds_the_indexes_after_the_rows_and_a_reimport_upserts(tmp
     finally:
         Staging.first_load_pays = original  # type: ignore[method-assign]
     assert paths == [True, False]
-    assert (second.status, second.inserted, second.updated, second.unchanged) == ("succeeded", 0, 1, 63)
+    assert (second.status, second.inserted, second.updated, second.unchanged) == ("succeeded", 0, 1, 199)
     flow.refresh_from_db()
     assert flow.value_usd == 2500  # thousands of USD in BACI
-    assert _trade_flow_indexes() == before
+    assert _trade_flow_structures() == before
 
 
 def test_first_load_rolled_back_leaves_the_indexes_and_no_row(postgresql):
     """An error after the indexes were dropped rolls the drop back with the rows (atomic)."""
     from django.db import connection, transaction
 
-    from minerals.bulk_upsert import indexes_rebuilt
+    from minerals.bulk_upsert import built_after_load
 
-    before, rows = _trade_flow_indexes(), TradeFlow.objects.count()
+    before, rows = _trade_flow_structures(), TradeFlow.objects.count()
     source = DataSource.objects.create(key="rollback-test", publisher="test", title="test")
     CommodityCode.objects.get_or_create(hs6="811292")
     dropped: list[int] = []
 
     def load_then_fail() -> None:
-        with transaction.atomic(), indexes_rebuilt("minerals_tradeflow"):
+        with transaction.atomic(), built_after_load("minerals_tradeflow"):
             with connection.cursor() as cursor:
                 cursor.execute(
                     "INSERT INTO minerals_tradeflow (year, exporter_id, importer_id, commodity_code_id, basis,"
                     " value_usd, source_id) VALUES (2001, 'CHN', 'USA', '811292', 'reconciled', 1.0, %s)",
                     [source.pk],
                 )
-            dropped.append(len(before) - len(_trade_flow_indexes()))
+            dropped.append(len(before) - len(_trade_flow_structures()))
             raise RuntimeError("a failure in the middle of the load")
 
     with pytest.raises(RuntimeError):
         load_then_fail()
     assert dropped[0] > 0
-    assert _trade_flow_indexes() == before
+    assert _trade_flow_structures() == before
     assert TradeFlow.objects.count() == rows
