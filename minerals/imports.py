@@ -1058,6 +1058,11 @@ class TradeLoader(Loader):
         with staging.writer() as out:
             self.stream(lambda rec: write(out, rec))
         self.drop_rejected_lines(staging)
+        if is_postgresql():
+            # The duplicate check groups every staged row by its key: in memory, not in batches
+            # spilled to disk (2.5 s of a 500 k-row import at the default 4 MB). This transaction only.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '256MB'")
         key = ("year", "exporter_id", "importer_id", "commodity_code_id", "basis")
         self.reject_staged(
             staging,
