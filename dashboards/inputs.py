@@ -267,7 +267,7 @@ def dataset_choice(
         present = metric_sql.datasets_by_code(mineral_id=mineral_id)
     else:
         rows = TradeFlow.objects.filter(commodity_code_id__in=_mineral_codes(mineral_id))
-        present = rows.values_list("commodity_code_id", "year", "source_id", "basis").distinct().order_by()
+        present = list(rows.values_list("commodity_code_id", "year", "source_id", "basis").distinct().order_by())
     for _, year, source_id, basis in present:
         found[year][source_id].add(basis)
     if edition is not None and any(edition in by_source for by_source in found.values()):
