@@ -24,6 +24,7 @@ from minerals.models import (
     TradeFlow,
     WgiScore,
 )
+from tests.conftest import on_postgresql
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 WORLD_HEADER = (
@@ -409,3 +410,22 @@ def test_first_load_rolled_back_leaves_the_indexes_and_no_row(postgresql):
     assert dropped[0] > 0
     assert _trade_flow_structures() == before
     assert TradeFlow.objects.count() == rows
+
+
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_a_repeated_flow_in_a_first_load_is_reported_by_line(tmp_path, skip_invalid):
+    """A first load whose unique-index build meets a repeated key falls back to the usual check:
+    the same message, by line; nothing written without --skip-invalid, the rest with it."""
+    countries = str(FIXTURES / "baci" / "country_codes_V202401_sample.csv")
+    path = _baci_file(tmp_path / "BACI_HS22_Y2022_V202401_200.csv", 200)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines, lines[1]]))  # line 202 repeats line 2's flow
+    before, structures = TradeFlow.objects.count(), on_postgresql() and _trade_flow_structures()
+    options = ImportOptions(countries=countries, all_codes=True, skip_invalid=skip_invalid)
+    outcome = import_file(importer="baci", path=path, options=options)
+    assert any("line 202" in e and "repeats the flow of line 2" in e for e in outcome.errors), outcome.errors
+    if skip_invalid:
+        assert (outcome.status, outcome.inserted, outcome.rejected) == ("succeeded", 200, 1)
+    else:
+        assert (outcome.status, TradeFlow.objects.count()) == ("failed", before)
+    assert not on_postgresql() or _trade_flow_structures() == structures
