@@ -6,13 +6,15 @@ Creates (drops first) its own database `lodestone_bench_import` on the local Pos
 one; migrates it, loads the demo reference data (countries, HS codes), generates a BACI-format
 file of --rows rows (HS codes mapped to minerals, unique exporter/importer/code/year), then:
 
-1. bound: a raw COPY of the same rows, already in the table's final form, into the same indexed
-   minerals_tradeflow table (no parsing, no staging, no upsert);
-2. import: `import_baci` through minerals.imports (parse, COPY into staging, one upsert);
-3. re-import with --force (every row compared, none written).
+1. bound (the physical limit): in one transaction, a raw COPY of the same rows, already in the
+   table's final form, into minerals_tradeflow without its secondary indexes (primary key,
+   foreign keys and checks kept), then CREATE INDEX of each (no parsing, no staging, no upsert);
+2. import: `import_baci` through minerals.imports into the empty table (parse, COPY into
+   staging, checks, then the first-load path: insert without the secondary indexes, build them);
+3. re-import with --force (every row compared by the upsert, none written).
 
 Prints times, rows/s, the import/bound ratio (goal: within 2x) and the peak RSS (goal: < 300 MB
-whatever the file size).
+whatever the file size). Drops its database at the end unless --keep.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     parser.add_argument("--database", default="lodestone_bench_import")
+    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     args = parser.parse_args()
     if args.database in ("lodestone", "postgres", "lodestone_bench"):  # lodestone_bench: benchmarks/recompute.py
         sys.exit("refusing to use the dev database: pick a benchmark database name")
@@ -58,8 +61,9 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
 
+    from minerals.bulk_upsert import built_after_load
     from minerals.imports import ImportOptions, import_file
     from minerals.models import CommodityMineral, Country, DataSource, TradeFlow
     from suppliers.demo_dataset import demo_dataset_load
@@ -111,22 +115,32 @@ def main() -> None:
     size_mb = baci.stat().st_size / 1e6
     print(f"generated {args.rows:,} rows ({size_mb:.0f} MB) in {time.monotonic() - started:.1f} s")
 
-    # 1. the bound: raw COPY of final rows into the same indexed table
+    # 1. the bound, the physical limit: in one transaction, the same rows in their final form
+    # COPYed into the table without its secondary indexes (primary key, foreign keys and checks
+    # kept), then each index built (CREATE INDEX: one sort of the table per index).
     cols = "year, exporter_id, importer_id, commodity_code_id, basis, value_usd, quantity_kg, source_id"
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE minerals_tradeflow")  # the demo's flows too: bound and import start empty
+        cursor.execute("VACUUM ANALYZE minerals_tradeflow")
     started = time.monotonic()
-    with (
-        connection.cursor() as cursor,
-        open(final, "rb") as fh,
-        cursor.cursor.copy(f"COPY minerals_tradeflow ({cols}) FROM STDIN") as copy,
-    ):
-        while chunk := fh.read(1 << 20):
-            copy.write(chunk)
+    with transaction.atomic(), built_after_load(TradeFlow._meta.db_table):
+        with (
+            connection.cursor() as cursor,
+            open(final, "rb") as fh,
+            cursor.cursor.copy(f"COPY minerals_tradeflow ({cols}) FROM STDIN") as copy,
+        ):
+            while chunk := fh.read(1 << 20):
+                copy.write(chunk)
+        copy_s = time.monotonic() - started
     bound_s = time.monotonic() - started
     assert TradeFlow.objects.filter(source=source).count() == args.rows
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE minerals_tradeflow")  # the demo's flows too: the import starts empty
+        cursor.execute("TRUNCATE minerals_tradeflow")
         cursor.execute("VACUUM ANALYZE minerals_tradeflow")
-    print(f"bound: raw COPY into the indexed table: {bound_s:.1f} s ({args.rows / bound_s:,.0f} rows/s)")
+    print(
+        f"bound: COPY without the secondary indexes, then CREATE INDEX: {bound_s:.1f} s"
+        f" ({args.rows / bound_s:,.0f} rows/s; COPY {copy_s:.1f} s, indexes {bound_s - copy_s:.1f} s)"
+    )
 
     rss_before = peak_rss_mb()
     options = ImportOptions(countries=str(codes_file))
@@ -136,7 +150,8 @@ def main() -> None:
     assert outcome.status == "succeeded", outcome.errors[:5]
     assert outcome.inserted == args.rows, outcome.summary_lines()
     print(
-        f"import: {import_s:.1f} s ({args.rows / import_s:,.0f} rows/s); ratio to the bound {import_s / bound_s:.2f}x"
+        f"import into the empty table: {import_s:.1f} s ({args.rows / import_s:,.0f} rows/s);"
+        f" ratio to the bound {import_s / bound_s:.2f}x"
     )
     print(f"peak RSS: {peak_rss_mb():.0f} MB (before the import: {rss_before:.0f} MB)")
 
@@ -149,6 +164,12 @@ def main() -> None:
     for path in (baci, final, codes_file):
         path.unlink()
     work.rmdir()
+    if not args.keep:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(f"{args.server}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

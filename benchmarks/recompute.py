@@ -1,10 +1,12 @@
 """Recompute benchmark (not a test): synthetic data at scale, timings and ratios printed.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/lodestone .venv/bin/python benchmarks/recompute.py [--scale 0.1]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/lodestone .venv/bin/python benchmarks/recompute.py \
+        [--scale 0.1 | --rows 20000000] [--keep]
 
 Uses its own database (`lodestone_bench_recompute`, or `--database`; dropped and re-created on the
-server of DATABASE_URL); never touches the development database, nor the `lodestone_bench`
-database the other benchmarks (import_trade, dashboard_load) drop and re-create.
+server of DATABASE_URL, dropped again at the end unless `--keep`); never touches the development
+database, nor the `lodestone_bench` database the other benchmarks (import_trade, dashboard_load)
+drop and re-create.
 Scale 1 = 200 countries x 60 HS6 codes x 5 years (about 2 million trade flows), production for
 12 minerals, 10,000 facilities with supply links,
 1,000 buyer organizations. Loads with COPY (psycopg 3 `cursor.copy`). Prints:
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import random
 import string
@@ -61,7 +64,11 @@ def main() -> None:
     parser.add_argument(
         "--scale", type=float, default=1.0, help="Fraction of the default trade density, facilities, orgs."
     )
+    parser.add_argument(
+        "--rows", type=int, default=None, help="About this many trade flows (e.g. 20000000); overrides --scale's."
+    )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards (default: dropped).")
     parser.add_argument("--database", default=BENCH_DB, help="Benchmark database (dropped and re-created).")
     options = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/lodestone")
@@ -81,8 +88,15 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    load(options.scale, random.Random(options.seed))
+    load(1.0 if options.rows else options.scale, random.Random(options.seed), options.rows)
     measure()
+    if not options.keep:
+        import psycopg
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {options.database} WITH (FORCE)")
 
 
 def _codes(n: int) -> list[str]:
@@ -90,14 +104,24 @@ def _codes(n: int) -> list[str]:
     return ["".join(p) for p in itertools.islice(itertools.product(letters, repeat=n), 0, None)]
 
 
-def load(scale: float, rng: random.Random) -> None:
-    from django.db import connection
+def load(scale: float, rng: random.Random, rows: int | None = None) -> None:
+    from django.db import connection, transaction
+
+    from minerals.bulk_upsert import built_after_load
 
     named = ["USA", "CHN", "HKG", "RUS", "JPN"]
     iso3 = [*named, *[c for c in _codes(3) if c not in named][:195]]
     iso2 = _codes(2)[: len(iso3)]
-    n_minerals, codes_per_mineral, years = 12, 5, range(2020, 2025)
-    density = min(1.0, (1 / 6) * scale)
+    n_minerals, codes_per_mineral = 12, 5
+    pairs_per_year = len(iso3) * (len(iso3) - 1) * n_minerals * codes_per_mineral
+    if rows:
+        # --rows: five years at the density that gives them, more years (at most half the pairs
+        # traded in a year) past ~6 M; the facilities and organizations stay at scale 1.
+        n_years = max(5, math.ceil(rows / (pairs_per_year / 2)))
+        density = min(1.0, rows / (n_years * pairs_per_year))
+    else:
+        n_years, density = 5, min(1.0, (1 / 6) * scale)
+    years = range(2025 - n_years, 2025)
     started = time.perf_counter()
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3 cursor
@@ -105,8 +129,9 @@ def load(scale: float, rng: random.Random) -> None:
             for i, (a3, a2) in enumerate(zip(iso3, iso2, strict=True)):
                 copy.write_row((a3, a2, f"Country {i} {a3}", "", "", a3 in {"CHN", "RUS"}))
         cursor.execute(
-            "INSERT INTO minerals_datasource (key, publisher, title, edition, url, licence, checksum, notes)"
-            " VALUES ('bench', 'bench', 'bench', '1', '', '', '', '') RETURNING id"
+            "INSERT INTO minerals_datasource"
+            " (key, publisher, title, edition, url, licence, checksum, notes, published_on)"
+            " VALUES ('bench', 'bench', 'bench', '1', '', '', '', '', '2025-01-01') RETURNING id"
         )
         source_id = cursor.fetchone()[0]
         with raw.copy(
@@ -124,14 +149,18 @@ def load(scale: float, rng: random.Random) -> None:
             "COPY minerals_commoditymineral (commodity_code_id, mineral_id, stage, quantity_basis) FROM STDIN"
         ) as copy:
             for i, code in enumerate(hs6):
-                # "content": the codes' weight is the mineral's, so NIR is computed as before issue 11.
+                # "content": trade quantities comparable with production, so the NIR is computed too.
                 copy.write_row((code, mineral_ids[i // codes_per_mineral], "refinery", "content"))
         flows = 0
-        with raw.copy(
-            "COPY minerals_tradeflow (year, exporter_id, importer_id, commodity_code_id, basis, value_usd, quantity_kg,"
-            " source_id)"
-            " FROM STDIN"
-        ) as copy:
+        # Loaded as a first import would be: without the secondary indexes, built after.
+        with (
+            transaction.atomic(),
+            built_after_load("minerals_tradeflow"),
+            raw.copy(
+                "COPY minerals_tradeflow (year, exporter_id, importer_id, commodity_code_id, basis, value_usd,"
+                " quantity_kg, source_id) FROM STDIN"
+            ) as copy,
+        ):
             for year in years:
                 for code in hs6:
                     for importer in iso3:

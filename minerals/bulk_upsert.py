@@ -20,7 +20,8 @@ minerals, codes) before staging or in SQL after it.
 # ruff: noqa: S608 - table and column names come from the models, never from input; values are parameters.
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +147,101 @@ class Staging:
 
     def upsert(self, target: Target) -> UpsertCount:
         return _upsert_pg(self, target) if is_postgresql() else _upsert_sqlite(self, target)
+
+    # ---------------------------------------------------------------- a first load (PostgreSQL)
+
+    def first_load_pays(self, targets: Sequence[Target]) -> bool:
+        """True when the staged rows are all new to their table (no stored row shares the first
+        two columns of any target's key: for trade flows, source and year) and at least as many
+        as the rows stored: then loading without the secondary indexes and foreign keys and building
+        them after (a sort per index, one join per key) beats maintaining each index and checking
+        each key row by row. One or two queries."""
+        if not is_postgresql() or not self.rows or not targets:
+            return False
+        table = targets[0].table
+        with connection.cursor() as cursor:
+            # Stored rows counted up to one more than the staged ones: exact, and never more
+            # work than reading as many rows as the load writes (the planner's estimate can be
+            # stale: ANALYZE's figures survive a rolled-back load).
+            cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_q(table)} LIMIT %s) AS stored", [self.rows + 1])
+            if int(cursor.fetchone()[0]) > self.rows:
+                return False
+            cursor.execute("SELECT " + " OR ".join(_stored_exists(self, t) for t in targets))
+            return not cursor.fetchone()[0]
+
+    def insert_all(self, target: Target) -> UpsertCount:
+        """INSERT the staged rows of one target without a conflict clause (``first_load_pays``
+        said none can conflict). Counts: every staged row inserted; the scope's values from the
+        staging table."""
+        insert, select = _insert_select(self, target, "t")
+        with connection.cursor() as cursor:
+            cursor.execute(f"{insert}{select}")
+            inserted = max(int(cursor.rowcount), 0)
+            scope: set[Any] = set()
+            if target.scope and inserted:
+                expr = target.select[target.scope]
+                cursor.execute(f"SELECT DISTINCT {expr} FROM {_q(self.name)} s {target.joins} WHERE {target.where}")
+                scope = {r[0] for r in cursor.fetchall() if r[0] is not None}
+        return UpsertCount(inserted, 0, 0, scope)
+
+
+def _stored_exists(stage: Staging, target: Target) -> str:
+    """SQL: a stored row shares the first two key columns with a staged row of the target."""
+    first, second = target.key[:2]
+    predicate = f" AND {target.index_predicate('t.')}" if target.predicate else ""
+    return (
+        f"EXISTS (SELECT 1 FROM (SELECT DISTINCT {target.select[first]} AS a, {target.select[second]} AS b"
+        f" FROM {_q(stage.name)} s {target.joins} WHERE {target.where}) n"
+        f" JOIN {_q(target.table)} t ON t.{_q(first)} = n.a AND t.{_q(second)} = n.b{predicate})"
+    )
+
+
+@contextmanager
+def built_after_load(table: str) -> Iterator[None]:
+    """Drop the table's indexes that back no constraint (the primary key stays) and its foreign
+    keys, run the body (the load), then build the indexes again from their stored definitions,
+    add the foreign keys again (each validated by one join over the table, instead of a trigger
+    per row: 2 M rows x 3 keys took 180 s of deferred checks, busy machine) and ANALYZE.
+
+    Call inside the loading transaction (PostgreSQL). The drops take the table's ACCESS EXCLUSIVE
+    lock until the commit, and a SHARE ROW EXCLUSIVE lock on the tables the keys reference: a
+    concurrent reader of the table waits until the load commits (it never sees the table
+    without its indexes nor a part of the rows); writers of the referenced tables (countries,
+    HS codes, sources) wait too, readers of those do not. A rollback restores everything as it
+    was; if the body raises, nothing is rebuilt (the transaction is rolled back anyway).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = %s::regclass AND NOT EXISTS"
+            " (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)"
+            " ORDER BY c.relname",
+            [table],
+        )
+        indexes = cursor.fetchall()
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+            [table],
+        )
+        keys = cursor.fetchall()
+        # Checks already queued for the table (a deferred key) would forbid the DDL: run them now.
+        drops = ["SET CONSTRAINTS ALL IMMEDIATE"]
+        if keys:
+            drops.append(f"ALTER TABLE {_q(table)} " + ", ".join(f"DROP CONSTRAINT {_q(k)}" for k, _ in keys))
+        if indexes:
+            drops.append("DROP INDEX " + ", ".join(_q(name) for name, _ in indexes))
+        drops.append("SET CONSTRAINTS ALL DEFERRED")  # Django's keys are INITIALLY DEFERRED
+        cursor.execute("; ".join(drops))
+    yield
+    with connection.cursor() as cursor:
+        # Each build sorts the whole table once; more memory keeps the sort in fewer runs. One round trip.
+        builds = ["SET LOCAL maintenance_work_mem = '256MB'", *(definition for _, definition in indexes)]
+        if keys:
+            adds = ", ".join(f"ADD CONSTRAINT {_q(name)} {definition}" for name, definition in keys)
+            builds.append(f"ALTER TABLE {_q(table)} {adds}")
+        builds.append(f"ANALYZE {_q(table)}")
+        cursor.execute("; ".join(builds))
 
 
 class StagingWriter:

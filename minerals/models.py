@@ -561,9 +561,18 @@ class TradeFlow(models.Model):
         RECONCILED = "reconciled", "reconciled (BACI)"
 
     year = models.PositiveSmallIntegerField(validators=year_validators)
-    exporter = models.ForeignKey(Country, null=True, blank=True, on_delete=models.PROTECT, related_name="exports")
-    importer = models.ForeignKey(Country, null=True, blank=True, on_delete=models.PROTECT, related_name="imports")
-    commodity_code = models.ForeignKey(CommodityCode, on_delete=models.PROTECT, related_name="trade_flows")
+    # No single-column index on the three code columns (nor Django's varchar_pattern_ops copy, which
+    # no query uses: nothing filters them with LIKE): the composite indexes below start with each,
+    # and every extra index is maintained by every import row (docs/performance.md, "Import").
+    exporter = models.ForeignKey(
+        Country, null=True, blank=True, on_delete=models.PROTECT, related_name="exports", db_index=False
+    )
+    importer = models.ForeignKey(
+        Country, null=True, blank=True, on_delete=models.PROTECT, related_name="imports", db_index=False
+    )
+    commodity_code = models.ForeignKey(
+        CommodityCode, on_delete=models.PROTECT, related_name="trade_flows", db_index=False
+    )
     basis = models.CharField(max_length=10, choices=Basis.choices)
     value_usd = models.FloatField(validators=amount_validators)
     quantity_kg = models.FloatField(null=True, blank=True, validators=amount_validators)
@@ -575,6 +584,9 @@ class TradeFlow(models.Model):
         ordering = ["-year", "commodity_code_id", "importer_id", "exporter_id"]
         indexes = [
             models.Index(fields=["commodity_code", "importer", "year"], name="trade_code_importer_year"),
+            # The datasets present per code (dashboards.inputs.datasets_by_code): a skip scan
+            # reads one index entry per distinct (code, year, source, basis), not every flow.
+            models.Index(fields=["commodity_code", "year", "source", "basis"], name="trade_code_dataset"),
             models.Index(fields=["exporter", "year"], name="trade_exporter_year"),
             # The API pages flows by id filtered on one country: keeps a page flat at millions of rows.
             models.Index(fields=["importer", "id"], name="trade_importer_id"),

@@ -278,3 +278,21 @@ def test_world_totals_are_totals_and_the_rest_is_unknown_partners(demo: None, se
         assert [p[0] for p in row.partner_shares] == ["CHN", "AUS"]
         assert row.total_quantity_kg == pytest.approx(75.0)
         assert row.import_china_share_by_quantity == pytest.approx(0.4)
+
+
+def test_datasets_skip_scan_finds_what_a_distinct_finds(postgresql: None, demo: None) -> None:
+    """The index skip scan (metric_sql.datasets_by_code) returns exactly the distinct datasets of
+    the codes (two editions, two bases, three years, a code without flows), by codes or by mineral."""
+    gallium = _generate()
+    codes = [*CommodityMineral.objects.filter(mineral=gallium).values_list("commodity_code_id", flat=True), "999999"]
+    expected = set(
+        TradeFlow.objects.filter(commodity_code_id__in=codes)
+        .values_list("commodity_code_id", "year", "source_id", "basis")
+        .distinct()
+        .order_by()
+    )
+    assert len(expected) > 6
+    assert len({(year, source, basis) for _, year, source, basis in expected}) > 3
+    assert set(metric_sql.datasets_by_code(codes)) == expected
+    assert set(metric_sql.datasets_by_code(mineral_id=gallium.pk)) == expected
+    assert len(metric_sql.datasets_by_code(codes)) == len(expected)  # each once

@@ -24,6 +24,7 @@ from minerals.models import (
     TradeFlow,
     WgiScore,
 )
+from tests.conftest import on_postgresql
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 WORLD_HEADER = (
@@ -332,3 +333,99 @@ def test_upsert_query_count_does_not_grow_with_rows(tmp_path, rows, django_asser
         outcome = import_file(importer="baci", path=path, options=ImportOptions(countries=countries, all_codes=True))
     assert outcome.status == "succeeded", outcome.errors
     assert outcome.inserted == rows
+
+
+def _trade_flow_structures() -> list[tuple[str, str]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'minerals_tradeflow' UNION ALL"
+            " SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'minerals_tradeflow'::regclass ORDER BY 1"
+        )
+        return list(cursor.fetchall())
+
+
+def test_first_load_builds_the_indexes_after_the_rows_and_a_reimport_upserts(tmp_path, postgresql):
+    """A first import of its years, more rows than the table holds, loads without the secondary
+    indexes and foreign keys and builds them after (PostgreSQL); they are the same afterwards; a
+    second import of the same years goes through the upsert (only the changed row written)."""
+    from minerals.bulk_upsert import Staging
+
+    before = _trade_flow_structures()
+    countries = str(FIXTURES / "baci" / "country_codes_V202401_sample.csv")
+    # More rows than the demo dataset's 70 flows: a first load that pays.
+    path = _baci_file(tmp_path / "BACI_HS22_Y2022_V202401_200.csv", 200)
+    options = ImportOptions(countries=countries, all_codes=True)
+    paths: list[bool] = []
+    original = Staging.first_load_pays
+
+    def spy(self, targets):  # the real decision, recorded
+        paths.append(original(self, targets))
+        return paths[-1]
+
+    Staging.first_load_pays = spy  # type: ignore[method-assign]
+    try:
+        first = import_file(importer="baci", path=path, options=options)
+        assert (first.status, first.inserted) == ("succeeded", 200), first.errors
+        assert _trade_flow_structures() == before
+        flow = TradeFlow.objects.get(exporter_id="CHN", importer_id="USA", commodity_code_id="811292", year=2000)
+        path.write_text(path.read_text().replace(",1.5,", ",2.5,"))  # one value changes
+        options.force = True
+        second = import_file(importer="baci", path=path, options=options)
+    finally:
+        Staging.first_load_pays = original  # type: ignore[method-assign]
+    assert paths == [True, False]
+    assert (second.status, second.inserted, second.updated, second.unchanged) == ("succeeded", 0, 1, 199)
+    flow.refresh_from_db()
+    assert flow.value_usd == 2500  # thousands of USD in BACI
+    assert _trade_flow_structures() == before
+
+
+def test_first_load_rolled_back_leaves_the_indexes_and_no_row(postgresql):
+    """An error after the indexes were dropped rolls the drop back with the rows (atomic)."""
+    from django.db import connection, transaction
+
+    from minerals.bulk_upsert import built_after_load
+
+    before, rows = _trade_flow_structures(), TradeFlow.objects.count()
+    source = DataSource.objects.create(key="rollback-test", publisher="test", title="test")
+    CommodityCode.objects.get_or_create(hs6="811292")
+    dropped: list[int] = []
+
+    def load_then_fail() -> None:
+        with transaction.atomic(), built_after_load("minerals_tradeflow"):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO minerals_tradeflow (year, exporter_id, importer_id, commodity_code_id, basis,"
+                    " value_usd, source_id) VALUES (2001, 'CHN', 'USA', '811292', 'reconciled', 1.0, %s)",
+                    [source.pk],
+                )
+            dropped.append(len(before) - len(_trade_flow_structures()))
+            raise RuntimeError("a failure in the middle of the load")
+
+    with pytest.raises(RuntimeError):
+        load_then_fail()
+    assert dropped[0] > 0
+    assert _trade_flow_structures() == before
+    assert TradeFlow.objects.count() == rows
+
+
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_a_repeated_flow_in_a_first_load_is_reported_by_line(tmp_path, skip_invalid):
+    """A first load whose unique-index build meets a repeated key falls back to the usual check:
+    the same message, by line; nothing written without --skip-invalid, the rest with it."""
+    countries = str(FIXTURES / "baci" / "country_codes_V202401_sample.csv")
+    path = _baci_file(tmp_path / "BACI_HS22_Y2022_V202401_200.csv", 200)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines, lines[1]]))  # line 202 repeats line 2's flow
+    before, structures = TradeFlow.objects.count(), on_postgresql() and _trade_flow_structures()
+    options = ImportOptions(countries=countries, all_codes=True, skip_invalid=skip_invalid)
+    outcome = import_file(importer="baci", path=path, options=options)
+    assert any("line 202" in e and "repeats the flow of line 2" in e for e in outcome.errors), outcome.errors
+    if skip_invalid:
+        assert (outcome.status, outcome.inserted, outcome.rejected) == ("succeeded", 200, 1)
+    else:
+        assert (outcome.status, TradeFlow.objects.count()) == ("failed", before)
+    assert not on_postgresql() or _trade_flow_structures() == structures
