@@ -152,6 +152,37 @@ def stored_responses_forgotten() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """Passwords and OAuth client secrets are hashed with MD5 in tests, as Django's testing docs
+    advise: PBKDF2 at Django's 1,000,000 iterations costs 0.26 s of CPU a hash here, and the
+    fixtures make hundreds of users, logins and applications (the admin tests four hashes each).
+    Passwords are still stored hashed and checked on login; the app's configured hashers
+    (config/settings.py) are exercised end to end by tests/test_password_hashing.py."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Every browser test runs in one xdist worker, as one unit of work handed out first: one
+    collectstatic of the production static files (about a minute of brotli CPU on a fresh
+    checkout), one Chromium and one live server, instead of one per worker; the other worker
+    meanwhile runs the rest, test by test as `--dist load` would. (xdist's own `loadgroup`
+    cannot do it with pytest 9, whose node ids it no longer rewrites.) Another `--dist` given on
+    the command line is left alone."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    if config.getvalue("dist") != "load":
+        return None
+
+    class BrowserTestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/browser/" if nodeid.startswith("tests/browser/") else nodeid
+
+    return BrowserTestsTogether(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def celery_eager():  # type: ignore[no-untyped-def]
     """Ordinary tests run Celery tasks in-process (eager), so nothing reaches the real Redis even
     in CI, where REDIS_URL (hence the broker) is set for the whole suite. Integration tests
