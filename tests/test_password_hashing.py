@@ -5,15 +5,13 @@ endpoint, so that path stays covered."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pytest
 from django.conf import global_settings
 from django.contrib.auth.hashers import identify_hasher
-from rest_framework.test import APIClient
 
-from tests.api.conftest import make_application
+from tests.api.conftest import client_credentials_token, make_application
 
 pytestmark = pytest.mark.django_db
 
@@ -59,11 +57,5 @@ def test_the_configured_hasher_checks_client_secrets_at_the_token_endpoint(app_h
     app.client_secret = secret
     app.save()
     assert hasher_of(app.client_secret) == app_hashers[0]
-    basic = base64.b64encode(f"{app.client_id}:{secret}".encode()).decode()
-    response = APIClient().post(
-        "/api/v1/oauth/token/",
-        "grant_type=client_credentials&scope=portfolio%3Aread",
-        content_type="application/x-www-form-urlencoded",
-        HTTP_AUTHORIZATION=f"Basic {basic}",
-    )
+    response = client_credentials_token(app.client_id, secret)
     assert response.status_code == 200, response.content

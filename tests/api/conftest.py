@@ -6,10 +6,12 @@ real authentication path runs; one test also gets a token from the token endpoin
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
@@ -55,6 +57,17 @@ def make_token(app: Application, scope: str, *, expires_in: int = 3600) -> str:
     set_token_value(token, raw)
     token.save()
     return raw
+
+
+def client_credentials_token(client_id: str, secret: str, scope: str = "portfolio:read") -> Any:
+    """The token endpoint's answer to a client-credentials grant (HTTP Basic, as clients send it)."""
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return APIClient().post(
+        "/api/v1/oauth/token/",
+        urlencode({"grant_type": "client_credentials", "scope": scope}),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
 
 
 def bearer(raw: str) -> APIClient:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 from datetime import date, timedelta
@@ -17,7 +16,7 @@ from dashboards import risk
 from dashboards.inputs import policy_measures
 from minerals.models import PolicyMeasure
 from suppliers.models import Facility, Requirement
-from tests.api.conftest import bearer, make_application, make_token
+from tests.api.conftest import bearer, client_credentials_token, make_application, make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -77,13 +76,7 @@ def test_client_credentials_token_from_the_token_endpoint(world: Any) -> None:
     app = make_application(name="endpoint-test", organization=world.org_a)
     app.client_secret = secret
     app.save()
-    basic = base64.b64encode(f"{app.client_id}:{secret}".encode()).decode()
-    response = APIClient().post(
-        "/api/v1/oauth/token/",
-        "grant_type=client_credentials&scope=portfolio%3Aread",
-        content_type="application/x-www-form-urlencoded",
-        HTTP_AUTHORIZATION=f"Basic {basic}",
-    )
+    response = client_credentials_token(app.client_id, secret)
     assert response.status_code == 200, response.content
     token = response.json()
     assert token["token_type"] == "Bearer"
