@@ -162,26 +162,6 @@ def fast_password_hashing() -> Iterator[None]:
         yield
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Every browser test runs in one xdist worker, as one unit of work handed out first: one
-    collectstatic of the production static files (about a minute of brotli CPU on a fresh
-    checkout), one Chromium and one live server, instead of one per worker; the other worker
-    meanwhile runs the rest, test by test as `--dist load` would. (xdist's own `loadgroup`
-    cannot do it with pytest 9, whose node ids it no longer rewrites.) Another `--dist` given on
-    the command line is left alone."""
-    from xdist.scheduler import LoadScopeScheduling
-
-    if config.getvalue("dist") != "load":
-        return None
-
-    class BrowserTestsTogether(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return "tests/browser/" if nodeid.startswith("tests/browser/") else nodeid
-
-    return BrowserTestsTogether(config, log)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def celery_eager():  # type: ignore[no-untyped-def]
     """Ordinary tests run Celery tasks in-process (eager), so nothing reaches the real Redis even
