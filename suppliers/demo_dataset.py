@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from minerals import services as reference_services
@@ -131,13 +131,17 @@ class _Loader:
         try:
             # suppliers.services.record_upsert minus its per-row organization marker (see above);
             # the minerals' markers are already announced once per transaction.
+            # The constraints are left to the database (record_save): a row breaking one is
+            # refused there, and named below like a field error.
             instance, result = reference_services.record_upsert(
-                model=model, lookup=lookup, values=values, scope=affected_mineral_ids
+                model=model, lookup=lookup, values=values, scope=affected_mineral_ids, validate_constraints=False
             )
         except ValidationError as exc:
             raise DemoDataError(
                 f"{self.where}: {exc.message_dict if hasattr(exc, 'error_dict') else exc.messages}"
             ) from exc
+        except IntegrityError as exc:
+            raise DemoDataError(f"{self.where}: breaks a constraint of {model.__name__}: {exc}") from exc
         self.report.add(model, result)
         if result is not WriteResult.UNCHANGED:
             self.stale_organizations |= affected_organization_ids(instance)

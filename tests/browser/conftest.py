@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,8 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from tests.conftest import REPO, XDIST_WORKER, require
+from tests.browser.static_storage import QuickCompressionStaticFilesStorage
+from tests.conftest import REPO, require
 
 CHROMIUM = "/usr/bin/chromium"
 # Debian's Chromium headless, as docs/architecture.md "Browser tests" says (also benchmarks/page_speed.py).
@@ -25,9 +29,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = REPO / "var" / "screenshots"
-# Collected once and kept between runs (the storage compresses only what changed).
-# One folder per xdist worker: two collectstatic runs never write the same files at once.
-COLLECTED_STATIC = REPO / "var" / "test-staticfiles" / (XDIST_WORKER or "main")
+# Collected once per test run for every xdist worker (the first worker collects under a lock, the
+# others find the run's stamp and serve the same files), and kept between runs.
+COLLECTED_STATIC = REPO / "var" / "test-staticfiles"
+TEST_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test body
 # (fixtures, assertions against the stored metrics) are still synchronous and safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -55,17 +60,26 @@ def screenshots() -> Path:
 
 
 @pytest.fixture(scope="session")
-def production_static(django_db_blocker):  # type: ignore[no-untyped-def]
+def production_static(django_db_blocker: Any) -> Iterator[Path]:
     """The static files as production serves them: collected with the production storage (hashed
     names, gzip and brotli copies), served by whitenoise with its cache headers. The rest of the
-    test run renders plain names without collecting (config/settings.py)."""
+    test run renders plain names without collecting (config/settings.py). One collectstatic per
+    run: a second one would rewrite the hashed files another worker's server is sending."""
     from django.conf import settings as django_settings
 
-    storages = {**django_settings.STORAGES, "staticfiles": {"BACKEND": "config.storage.HashedStaticFilesStorage"}}
+    backend = f"{QuickCompressionStaticFilesStorage.__module__}.{QuickCompressionStaticFilesStorage.__qualname__}"
+    storages = {**django_settings.STORAGES, "staticfiles": {"BACKEND": backend}}
     override = override_settings(STATIC_ROOT=COLLECTED_STATIC, STORAGES=storages)
     override.enable()
-    with django_db_blocker.unblock():
-        call_command("collectstatic", interactive=False, verbosity=0)
+    COLLECTED_STATIC.mkdir(parents=True, exist_ok=True)
+    stamp = COLLECTED_STATIC.parent / "test-staticfiles.run"
+    with open(COLLECTED_STATIC.parent / "test-staticfiles.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists() or stamp.read_text() != TEST_RUN:
+            with django_db_blocker.unblock():
+                call_command("collectstatic", interactive=False, verbosity=0)
+            stamp.write_text(TEST_RUN)
+        fcntl.flock(lock, fcntl.LOCK_UN)
     yield COLLECTED_STATIC
     override.disable()
 

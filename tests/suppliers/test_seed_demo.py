@@ -115,3 +115,28 @@ def test_the_demo_buyer_is_fictional_and_mixes_chinese_and_alternative_supply():
     assert any(
         line.facility and line.facility.upstream_links.filter(upstream__country_id="CHN").exists() for line in lines
     ), "an upstream Chinese refinery"
+
+
+def test_a_demo_row_breaking_a_constraint_is_named_and_nothing_is_saved(tmp_path):
+    """The loader leaves the constraints to the database (a query each in Python was half the
+    load): a row the database refuses is still reported by file and line, and the load is undone."""
+    import shutil
+
+    from django.conf import settings
+
+    from suppliers.demo_dataset import DemoDataError
+
+    folder = tmp_path / "demo"
+    shutil.copytree(settings.BASE_DIR / "demo", folder)
+    production = folder / "production.csv"
+    lines = production.read_text().splitlines(keepends=True)
+    assert lines[1].startswith("antimony,mine,AUS,2023,1860,t,false,false,")
+    lines[1] = lines[1].replace("antimony,mine,AUS,2023,1860,t,false,false,", "antimony,mine,AUS,2023,1860,t,false,true,")
+    production.write_text("".join(lines))
+    before = row_counts()
+    with pytest.raises(DemoDataError, match=r"demo/production\.csv line 2: .*production_withheld_has_no_quantity"):
+        demo_dataset_load(directory=folder)
+    assert row_counts() == before
+    assert ProductionRecord.objects.get(
+        mineral__slug="antimony", stage="mine", country_id="AUS", year=2023, is_withheld=False
+    ).quantity == 1860
