@@ -131,12 +131,17 @@ def test_a_demo_row_breaking_a_constraint_is_named_and_nothing_is_saved(tmp_path
     production = folder / "production.csv"
     lines = production.read_text().splitlines(keepends=True)
     assert lines[1].startswith("antimony,mine,AUS,2023,1860,t,false,false,")
-    lines[1] = lines[1].replace("antimony,mine,AUS,2023,1860,t,false,false,", "antimony,mine,AUS,2023,1860,t,false,true,")
+    lines[1] = lines[1].replace(
+        "antimony,mine,AUS,2023,1860,t,false,false,", "antimony,mine,AUS,2023,1860,t,false,true,"
+    )
     production.write_text("".join(lines))
     before = row_counts()
     with pytest.raises(DemoDataError, match=r"demo/production\.csv line 2: .*production_withheld_has_no_quantity"):
         demo_dataset_load(directory=folder)
     assert row_counts() == before
-    assert ProductionRecord.objects.get(
-        mineral__slug="antimony", stage="mine", country_id="AUS", year=2023, is_withheld=False
-    ).quantity == 1860
+    assert (
+        ProductionRecord.objects.get(
+            mineral__slug="antimony", stage="mine", country_id="AUS", year=2023, is_withheld=False
+        ).quantity
+        == 1860
+    )
