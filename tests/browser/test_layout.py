@@ -2,9 +2,8 @@
 nothing wider than the viewport, every chart drawn with data or replaced by a sentence saying
 why, the first screen answering the question (China's share, what is restricted, the best
 alternative; the tonnes at risk on the portfolio), a screenshot of each page at each size
-(var/screenshots/; three of the seventeen mineral pages, which share one template), and
-briefings that print on at most two A4 pages without the navigation, with the charts as images
-and the sources listed."""
+(var/screenshots/), and briefings that print on at most two A4 pages without the navigation,
+with the charts as images and the sources listed."""
 
 from __future__ import annotations
 
@@ -93,9 +92,6 @@ def _wait_for_charts(page: Any) -> None:
 # 60 px was the complaint. The policy timelines' measure names sit above their bars, and on a
 # phone the names beside horizontal bars break into lines (charts.js), so no plot is squeezed.
 MIN_PLOT_PX = 180
-# Every page is checked; of the seventeen mineral pages (one template), the screenshots keep
-# three: a full one, germanium without country figures, rare earths with two reliance series.
-SCREENSHOT_MINERALS = {"mineral-gallium", "mineral-germanium", "mineral-rare-earths"}
 PLOT_WIDTHS_JS = """() => Array.from(document.querySelectorAll('.js-chart.is-drawn')).map((el) => ({
   id: el.id, plot: Math.round(el._fullLayout._size.w), width: Math.round(el.getBoundingClientRect().width),
   names: (el._fullLayout.annotations || []).filter((a) => a.yref === 'y').length}))"""
@@ -127,8 +123,7 @@ def _check_page(page: Any, name: str, size: str, screenshots: Any) -> list[dict[
             assert plot["names"] >= 1, f"{name} at {size}: {plot}"
     text = page.locator("main").inner_text()
     assert not STRAY_DECIMAL.search(text), f"{name}: {STRAY_DECIMAL.search(text)}"
-    if not name.startswith("mineral-") or name in SCREENSHOT_MINERALS:
-        page.screenshot(path=str(screenshots / f"{name}-{size}.png"), full_page=True)
+    page.screenshot(path=str(screenshots / f"{name}-{size}.png"), full_page=True)
     return charts
 
 
