@@ -112,7 +112,8 @@ class StoredResponseMiddleware:
                 return response
             assert isinstance(response, HttpResponse)  # _storable refuses streaming answers
             response["Cache-Control"] = route.cache_control
-            patch_vary_headers(response, ("Cookie",) if route.throttle_scope is None else ("Authorization",))
+            caller = "Cookie" if route.throttle_scope is None else "Authorization"
+            patch_vary_headers(response, (caller, "Accept-Encoding"))
             return _answer(request, page_cache.stored_put(key, response))
         # A hit skips the middleware and DRF that count calls: count it here.
         if route.throttle_scope is None:
@@ -149,15 +150,19 @@ def _storable(route: Route, request: HttpRequest, response: HttpResponseBase) ->
 
 
 def _answer(request: HttpRequest, stored: page_cache.StoredResponse) -> HttpResponseBase:
-    """The stored bytes, or 304 when the caller's copy is current (If-None-Match: the strong
-    ETag; If-Modified-Since: a stored Last-Modified, as the metrics report sends)."""
-    response = HttpResponse(stored.body)
+    """The stored bytes, compressed when the caller accepts it, or 304 when the caller's copy
+    is current (If-None-Match: the strong ETag of that representation; If-Modified-Since: a
+    stored Last-Modified, as the metrics report sends)."""
+    coding, body, etag = stored.representation(request.META.get("HTTP_ACCEPT_ENCODING", ""))
+    response = HttpResponse(body)
     for name, value in stored.headers:
         response[name] = value
-    response["ETag"] = stored.etag
-    response["Content-Length"] = str(len(stored.body))  # CommonMiddleware's, skipped on a hit
+    if coding is not None:
+        response["Content-Encoding"] = coding
+    response["ETag"] = etag
+    response["Content-Length"] = str(len(body))  # CommonMiddleware's, skipped on a hit
     last_modified = parse_http_date_safe(response.get("Last-Modified") or "")
-    conditional = get_conditional_response(request, etag=stored.etag, last_modified=last_modified, response=response)
+    conditional = get_conditional_response(request, etag=etag, last_modified=last_modified, response=response)
     return conditional if conditional is not None else response
 
 

@@ -72,6 +72,18 @@ def test_conditional_get_answers_304_until_the_data_changes(world: Any) -> None:
     assert changed.json()["stale"] is True
 
 
+def test_a_tokens_stored_answer_is_sent_gzipped_to_a_client_that_accepts_it(world: Any) -> None:
+    import gzip
+
+    client = world.clients["token_reference_read"]
+    plain = client.get("/api/v1/metrics/?mineral=gallium")
+    zipped = client.get("/api/v1/metrics/?mineral=gallium", HTTP_ACCEPT_ENCODING="gzip")
+    assert zipped["Content-Encoding"] == "gzip"
+    assert {"Authorization", "Accept-Encoding"} <= {v.strip() for v in zipped["Vary"].split(",")}
+    assert json.loads(gzip.decompress(zipped.content)) == plain.json()
+    assert zipped["ETag"] != plain["ETag"]
+
+
 def test_a_session_caller_keeps_the_weak_validators(world: Any) -> None:
     """Browsers (sessions) go down the ordinary path: the view's own weak ETag and 304."""
     client = world.clients["buyer_a"]

@@ -739,6 +739,38 @@ def test_anonymous_pages_are_stored_bytes_with_a_strong_etag(client, metrics, ur
     assert client.get(url, HTTP_IF_NONE_MATCH='"something-else"').status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("accept_encoding", "coding"),
+    [("gzip, deflate, br", "br"), ("gzip", "gzip"), ("br;q=0, gzip;q=0.5", "gzip"), ("", None), ("br;q=0", None)],
+)
+def test_stored_pages_are_sent_compressed_to_callers_that_accept_it(  # type: ignore[no-untyped-def]
+    client, metrics, page_cache, accept_encoding, coding
+) -> None:
+    import gzip
+
+    import brotli
+
+    plain = client.get("/minerals/gallium/")
+    for _ in ("the miss that stores it", "a hit"):
+        answer = client.get("/minerals/gallium/", HTTP_ACCEPT_ENCODING=accept_encoding)
+        assert answer.status_code == 200
+        assert answer.get("Content-Encoding") == coding
+        assert "Accept-Encoding" in answer["Vary"]
+        assert int(answer["Content-Length"]) == len(answer.content)
+        decode = {"br": brotli.decompress, "gzip": gzip.decompress, None: bytes}[coding]
+        assert decode(answer.content) == plain.content
+    if coding is None:
+        assert answer["ETag"] == plain["ETag"]
+        return
+    assert len(answer.content) * 4 < len(plain.content)
+    # One strong ETag per representation: a compressed copy's tag never revalidates another one.
+    assert answer["ETag"] != plain["ETag"]
+    etag = answer["ETag"]
+    revalidated = client.get("/minerals/gallium/", HTTP_ACCEPT_ENCODING=accept_encoding, HTTP_IF_NONE_MATCH=etag)
+    assert revalidated.status_code == 304
+    assert client.get("/minerals/gallium/", HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+
 def test_a_stored_page_costs_no_query_with_the_generation_cached(client, metrics, settings) -> None:  # type: ignore[no-untyped-def]
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
