@@ -143,9 +143,9 @@ def _many_values(column: ManyColumn, pks: list[Any]) -> dict[Any, list[Any]]:
     return by_row
 
 
+# A list view whose rows are built by PlainRows from its output serializer (on a GenericAPIView).
+# No docstring: drf-spectacular would take a mixin's as the description of every view using it.
 class PlainRowsListMixin:
-    """A list view whose rows are built by PlainRows from its output serializer (a GenericAPIView)."""
-
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         view: Any = self
         rows = plain_rows(view.get_serializer_class())
