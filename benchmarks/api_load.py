@@ -3,8 +3,9 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/lodestone .venv/bin/python benchmarks/api_load.py \
         --flows 10000 [--flows 2000000] [--seconds 15] [--users 8] [--users 16]
 
-Runs on its own database `lodestone_bench_api` (dropped and re-created on the server of
-DATABASE_URL; never the development database): migrate, the demo dataset, then N trade flows
+Runs on its own database `lodestone_bench_api` (`--database NAME` for another, e.g. to run two
+checkouts side by side; dropped and re-created on the server of DATABASE_URL; never the
+development database): migrate, the demo dataset, then N trade flows
 COPY-generated (psycopg 3 `cursor.copy`) for HS 811292 (gallium/germanium) across countries and
 years. Serves it with gunicorn on 127.0.0.1 (DEBUG off, persistent connections) and runs locust
 headless with N concurrent clients per endpoint (each `--users`, default 16), bounded in time,
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import secrets
 import signal
 import socket
@@ -64,19 +66,19 @@ ENDPOINTS = {
 }
 
 
-def bench_url(url: str) -> tuple[str, str]:
+def bench_url(url: str, database: str) -> tuple[str, str]:
     parts = urlsplit(url)
     if not parts.scheme.startswith("postgres"):
         sys.exit("benchmarks/api_load.py runs on PostgreSQL: set DATABASE_URL=postgres://...")
-    return urlunsplit(parts._replace(path="/postgres")), urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+    return urlunsplit(parts._replace(path="/postgres")), urlunsplit(parts._replace(path=f"/{database}"))
 
 
-def create_database(admin_url: str) -> None:
+def create_database(admin_url: str, database: str) -> None:
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
 
 
 def prepare(flows: int) -> str:
@@ -201,6 +203,13 @@ def run_locust(
     return float(row["Requests/s"]), float(row["95%"]), float(row["99%"]), *counts
 
 
+def database_name(value: str) -> str:
+    """A plain identifier (it is put into DROP DATABASE / CREATE DATABASE as it is)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
+        raise argparse.ArgumentTypeError("a lowercase identifier: letters, digits, underscores")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flows", type=int, action="append", help="trade flows (repeatable); default 10000")
@@ -213,16 +222,24 @@ def main() -> None:
         help="gunicorn sync workers (default 2 x CPUs + 1, as benchmarks/dashboard_load.py: a worker waiting on "
         "the database or Redis leaves its CPU to another).",
     )
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        type=database_name,
+        help=f"the benchmark's database, dropped and re-created (default {BENCH_DB}); never the development one",
+    )
     args = parser.parse_args()
-    admin_url, url = bench_url(os.environ.get("DATABASE_URL", ""))
+    if args.database == urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/"):
+        sys.exit("--database names the development database of DATABASE_URL: the benchmark drops it; pick another")
+    admin_url, url = bench_url(os.environ.get("DATABASE_URL", ""), args.database)
     results = []
     for flows in args.flows or [10_000]:
-        print(f"== {flows:,} trade flows (database {BENCH_DB})", flush=True)
+        print(f"== {flows:,} trade flows (database {args.database})", flush=True)
         if results:
             from django.db import connections
 
             connections.close_all()
-        create_database(admin_url)
+        create_database(admin_url, args.database)
         env = {
             **os.environ,
             "DATABASE_URL": url,

@@ -469,8 +469,8 @@ LODESTONE_GENERATION_CACHE_SECONDS = env_int(
 # Stored answers of the hot endpoints each process keeps in memory (the bytes of a page are
 # 50-200 KB; the shared cache keeps them too, config/stored_responses.py).
 LODESTONE_STORED_RESPONSES_IN_PROCESS = env_int("LODESTONE_STORED_RESPONSES_IN_PROCESS", 64, minimum=1)
-# How long a process trusts an API token it has looked up, for the stored answers only: a revoked
-# or deleted token is refused within this many seconds (an expired one at once).
+# How long a process trusts an API token it has looked up, for every API read (writes look it up
+# again): a revoked or deleted token is refused within this many seconds (an expired one at once).
 LODESTONE_API_TOKEN_CACHE_SECONDS = env_int("LODESTONE_API_TOKEN_CACHE_SECONDS", 10, minimum=0)
 
 # --- Internationalization ----------------------------------------------------------------------

@@ -19,19 +19,16 @@ marked it storable (every control valid). Private data is never stored: the port
 and every other organization-scoped answer are outside these four routes.
 
 Skipped checks are done here: the allowed host, the anonymous page-view limit (counted on a
-hit; a miss is counted by the ordinary middleware) and, for the API, the token (looked up by
-its checksum as django-oauth-toolkit does, then kept in the process for
-LODESTONE_API_TOKEN_CACHE_SECONDS: a revoked or deleted token is refused within that time; an
-expired one at once, its expiry is checked on every call), its scope and its throttle (the
-views' counter, minerals.api.throttles).
+hit; a miss is counted by the ordinary middleware) and, for the API, the token (the one every
+API call uses, kept in the process for LODESTONE_API_TOKEN_CACHE_SECONDS by
+minerals.api.authentication: a revoked or deleted token is refused within that time; an expired
+one at once, its expiry is checked on every call), its scope and its throttle (the views'
+counter, minerals.api.throttles).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,11 +39,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import parse_http_date_safe
-from oauth2_provider.models import get_access_token_model
+from rest_framework.permissions import SAFE_METHODS
 
 from config.accounts import anonymous_page_view_refused
 from dashboards import generation, page_cache
 from dashboards import views as dashboard_views
+from minerals.api.authentication import bearer_value, forget_tokens, kept_token, usable_token
 from minerals.api.permissions import REFERENCE_READ
 from minerals.api.throttles import token_call_allowed
 
@@ -166,44 +164,18 @@ def _answer(request: HttpRequest, stored: page_cache.StoredResponse) -> HttpResp
     return conditional if conditional is not None else response
 
 
-# --------------------------------------------------------------------------------------------
-# Tokens, kept briefly in the process
-
-_tokens: dict[str, tuple[float, Any]] = {}
-_tokens_lock = threading.Lock()
-_TOKENS_KEPT = 1024  # distinct valid tokens a process remembers (then it starts again)
-_clock = time.monotonic  # replaced by the tests of the token's lifetime
-
-
 def _token(request: HttpRequest) -> Any | None:
     """The request's bearer token when it may read reference data now, else None (the ordinary
-    path then answers, whatever the reason). The row is read by its checksum, as
-    django-oauth-toolkit's validator does, and kept LODESTONE_API_TOKEN_CACHE_SECONDS; its
-    expiry and scope are checked on every call."""
-    words = request.META.get("HTTP_AUTHORIZATION", "").split()
-    if len(words) != 2 or words[0].lower() != "bearer":
+    path then answers, whatever the reason). The token is the one every API call uses, kept
+    LODESTONE_API_TOKEN_CACHE_SECONDS in the process (minerals.api.authentication); its expiry
+    and scope are checked on every call."""
+    if request.method not in SAFE_METHODS or "access_token" in request.GET:
         return None
-    checksum = hashlib.sha256(words[1].encode()).hexdigest()
-    now = _clock()
-    with _tokens_lock:
-        entry = _tokens.get(checksum)
-    if entry is None or now - entry[0] >= settings.LODESTONE_API_TOKEN_CACHE_SECONDS:
-        found = get_access_token_model().objects.select_related("application").filter(token_checksum=checksum).first()
-        with _tokens_lock:
-            if found is None:
-                _tokens.pop(checksum, None)  # unknown tokens are never kept
-                return None
-            if len(_tokens) >= _TOKENS_KEPT:
-                _tokens.clear()
-            entry = _tokens[checksum] = (now, found)
-    token = entry[1]
-    application = token.application
-    if token.resource or application is None or not token.is_valid([REFERENCE_READ]):
-        return None  # audience-restricted tokens (RFC 8707) are left to the ordinary path
-    return token if application.is_usable(request) else None
+    raw = bearer_value(request.META)
+    token = kept_token(raw) if raw is not None else None
+    if token is None or token.application_id is None or not usable_token(token, request, [REFERENCE_READ]):
+        return None
+    return token
 
 
-def forget_tokens() -> None:
-    """Forget the tokens kept in this process (tests)."""
-    with _tokens_lock:
-        _tokens.clear()
+__all__ = ["StoredResponseMiddleware", "forget_tokens"]  # forget_tokens: the tests' name for it

@@ -29,6 +29,7 @@ from dashboards.api import selectors as api_selectors
 from dashboards.api import serializers
 from dashboards.models import MineralMetricsState
 from minerals.api.permissions import ReferenceAccess
+from minerals.api.plain_rows import PlainRowsListMixin
 from minerals.api.views import PrivateNoStore
 from minerals.api.writes import ServiceModelViewSet
 from minerals.models import Mineral, Stage
@@ -54,7 +55,7 @@ class FacilityFilter(django_filters.FilterSet):
         fields = ["mineral", "stage", "country", "status", "china_controlled", "is_fictional"]
 
 
-class FacilityViewSet(ServiceModelViewSet):
+class FacilityViewSet(PlainRowsListMixin, ServiceModelViewSet):
     """Facilities. Served by the top app because China control is the risk engine's rule."""
 
     permission_classes = [ReferenceAccess]

@@ -1,7 +1,9 @@
 """Reference data over HTTP: thin views over querysets (reads) and services (writes).
 
 Every list uses cursor pagination, django-filter and `?format=csv|xlsx`; related rows are
-selected or prefetched so a page costs a fixed number of queries whatever its length.
+selected or prefetched so a page costs a fixed number of queries whatever its length. Lists
+with PlainRowsListMixin read their rows as values and format them by the output serializer's
+fields (minerals.api.plain_rows); the serializer still answers single objects and writes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rest_framework.response import Response
 from minerals import bulk_services
 from minerals.api import filters, serializers
 from minerals.api.permissions import ReferenceAccess, acting_user
+from minerals.api.plain_rows import PlainRowsListMixin
 from minerals.api.renderers import PRIVATE_NO_STORE
 from minerals.api.writes import ServiceModelViewSet, bulk_rows
 from minerals.models import CommodityCode, Country, DataSource, Mineral, PolicyMeasure, ProductionRecord, TradeFlow
@@ -46,7 +49,7 @@ class ReferenceReadViewSet(viewsets.ReadOnlyModelViewSet):
     throttle_scope = "reference"
 
 
-class CountryViewSet(ReferenceReadViewSet):
+class CountryViewSet(PlainRowsListMixin, ReferenceReadViewSet):
     queryset = Country.objects.all()
     serializer_class = serializers.CountryOutputSerializer
     filterset_class = filters.CountryFilter
@@ -54,7 +57,7 @@ class CountryViewSet(ReferenceReadViewSet):
     ordering = ["iso3"]
 
 
-class MineralViewSet(ReferenceReadViewSet):
+class MineralViewSet(PlainRowsListMixin, ReferenceReadViewSet):
     queryset = Mineral.objects.prefetch_related("critical_lists")
     serializer_class = serializers.MineralOutputSerializer
     lookup_field = "slug"
@@ -71,7 +74,7 @@ class CommodityCodeViewSet(ReferenceReadViewSet):
     ordering = ["hs6"]
 
 
-class DataSourceViewSet(ReferenceReadViewSet):
+class DataSourceViewSet(PlainRowsListMixin, ReferenceReadViewSet):
     queryset = DataSource.objects.all()
     serializer_class = serializers.DataSourceOutputSerializer
     lookup_field = "key"
@@ -134,7 +137,7 @@ def bulk_schema(row_serializer: Any, example: dict[str, Any]) -> Any:
     )
 
 
-class ProductionViewSet(ReferenceReadViewSet):
+class ProductionViewSet(PlainRowsListMixin, ReferenceReadViewSet):
     queryset = ProductionRecord.objects.select_related("mineral", "source")
     serializer_class = serializers.ProductionOutputSerializer
     filterset_class = filters.ProductionFilter
@@ -151,7 +154,7 @@ class ProductionViewSet(ReferenceReadViewSet):
         return _bulk_answer(request, bulk_services.production_bulk_upsert)
 
 
-class TradeFlowViewSet(ReferenceReadViewSet):
+class TradeFlowViewSet(PlainRowsListMixin, ReferenceReadViewSet):
     queryset = TradeFlow.objects.select_related("source")
     serializer_class = serializers.TradeFlowOutputSerializer
     filterset_class = filters.TradeFlowFilter
@@ -169,7 +172,7 @@ class TradeFlowViewSet(ReferenceReadViewSet):
         return _bulk_answer(request, bulk_services.trade_flows_bulk_upsert)
 
 
-class PolicyMeasureViewSet(ServiceModelViewSet):
+class PolicyMeasureViewSet(PlainRowsListMixin, ServiceModelViewSet):
     """Policy measures (export controls); curators write, with their minerals, HS codes and targets."""
 
     queryset = PolicyMeasure.objects.select_related("source").prefetch_related("minerals", "commodity_codes", "targets")

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from minerals.api.permissions import ReferenceAccess
+from minerals.api.plain_rows import PlainRowsListMixin
 from minerals.api.views import PrivateNoStore, _bulk_answer, bulk_schema
 from minerals.api.writes import ServiceModelViewSet
 from suppliers import portfolio_services, services
@@ -25,7 +26,7 @@ from suppliers.api.permissions import PortfolioAccess, caller_organization
 from suppliers.models import Company, Organization, Requirement, Sourcing
 
 
-class CompanyViewSet(ServiceModelViewSet):
+class CompanyViewSet(PlainRowsListMixin, ServiceModelViewSet):
     queryset = Company.objects.all()
     permission_classes = [ReferenceAccess]
     throttle_scope = "reference"
@@ -48,7 +49,7 @@ class OrganizationView(PrivateNoStore, views.APIView):
         return Response(serializers.OrganizationOutputSerializer(caller_organization(request)).data)
 
 
-class PortfolioViewSet(PrivateNoStore, ServiceModelViewSet):
+class PortfolioViewSet(PlainRowsListMixin, PrivateNoStore, ServiceModelViewSet):
     # Each subclass sets a QuerySet of its model (the stubs also allow a Manager or None).
     queryset: QuerySet[Any]
     permission_classes = [PortfolioAccess]

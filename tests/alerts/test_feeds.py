@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from alerts.deadlines import suspension_deadlines_fire
 from alerts.models import Event, EventKind
+from minerals.api.authentication import forget_tokens
 from suppliers.models import ApplicationOrganization, Membership, Organization
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -106,6 +107,7 @@ def test_events_query_count_does_not_grow_with_the_page(events) -> None:  # type
     client = _token_client("events:read", events["org_a"])
     counts = []
     for size in (1, 5):
+        forget_tokens()  # each count reads its token (kept in the process for 10 s otherwise)
         with CaptureQueriesContext(connection) as queries:
             assert len(client.get(f"/api/v1/events/?page_size={size}").json()["results"]) == size
         counts.append(len(queries))

@@ -220,11 +220,11 @@ def test_tokens_without_the_scope_expired_or_missing_are_refused_on_a_hit(world:
 def test_a_revoked_token_is_refused_within_the_token_cache_time(world: Any, settings: Any, monkeypatch: Any) -> None:
     from oauth2_provider.models import AccessToken
 
-    from config import stored_responses
+    from minerals.api import authentication
     from tests.api.conftest import bearer, make_application, make_token
 
     now = [1000.0]
-    monkeypatch.setattr(stored_responses, "_clock", lambda: now[0])
+    monkeypatch.setattr(authentication, "_clock", lambda: now[0])
     settings.LODESTONE_API_TOKEN_CACHE_SECONDS = 10
     raw = make_token(make_application(name="revoked-soon"), "reference:read")
     client = bearer(raw)

@@ -1,0 +1,81 @@
+"""One API list request in process: milliseconds a call, then where the time goes (cProfile).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/lodestone_api15_after \
+        CACHE_REDIS_URL=redis://127.0.0.1:6379/5 \
+        .venv/bin/python benchmarks/api_list_profile.py [--url /api/v1/trade-flows/?page_size=100] [--calls 200]
+
+Runs against a database that benchmarks/api_load.py prepared (its `--database`: the demo data,
+the generated trade flows and its `bench` application), never the development one: it makes a
+`reference:read` token for the run and deletes it at the end. DEBUG off, throttles raised, as the
+load test serves. Prints the mean of `--calls` calls with Django's test client, then the
+cumulative and own-time tops of the same number of calls under cProfile. Not part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import secrets
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="/api/v1/trade-flows/?page_size=100")
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--top", type=int, default=30, help="rows of each profile table")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(64))
+    os.environ.update({"DEBUG": "false", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING"})
+    os.environ.update({f"API_RATE_{s}": "100000000/min" for s in ("REFERENCE", "METRICS", "PORTFOLIO", "BULK")})
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.test import Client
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken, Application, set_token_value
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    application = Application.objects.filter(name="bench").first()
+    if application is None:
+        sys.exit("no `bench` application: point DATABASE_URL at a database benchmarks/api_load.py prepared")
+    raw = secrets.token_urlsafe(30)
+    token = AccessToken(application=application, scope="reference:read", expires=timezone.now() + timedelta(hours=1))
+    set_token_value(token, raw)
+    token.save()
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    try:
+        for _ in range(20):  # connections, imports, the kept token
+            response = client.get(args.url)
+            if response.status_code != 200:
+                sys.exit(f"{args.url}: {response.status_code} {response.content[:300]!r}")
+        started = time.perf_counter()
+        for _ in range(args.calls):
+            client.get(args.url)
+        elapsed = (time.perf_counter() - started) / args.calls
+        load = os.getloadavg()
+        print(f"{args.url}: {elapsed * 1000:.1f} ms a call ({args.calls} calls; load {load[0]:.2f} {load[1]:.2f})")
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(args.calls):
+            client.get(args.url)
+        profile.disable()
+        stats = pstats.Stats(profile)
+        stats.sort_stats("cumulative").print_stats(args.top)
+        stats.sort_stats("tottime").print_stats(args.top)
+    finally:
+        token.delete()
+
+
+if __name__ == "__main__":
+    main()
