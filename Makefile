@@ -4,8 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 # pytest-xdist workers for `make test` (each with its own test database and Redis database);
-# 0 runs in one process, `auto` one per core. Work stealing: a worker that runs out of tests takes
-# half of another's queue (the slow tests run first, tests/conftest.py).
+# 0 runs in one process, `auto` one per core.
 TEST_WORKERS ?= 2
 
 .PHONY: run test setup worker beat lint typecheck bench clean
@@ -39,7 +38,7 @@ run: setup
 
 test: $(VENV)/.dev
 	mkdir -p var
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 worker: $(VENV)/.runtime
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2

@@ -42,35 +42,6 @@ def commit_without_waiting_for_the_disk(sender: Any, connection: Any, **kwargs: 
 connection_created.connect(commit_without_waiting_for_the_disk, dispatch_uid="tests-synchronous-commit-off")
 
 
-# The tests that take seconds each (measured with --durations), run first: with `--dist worksteal`
-# (Makefile) each worker starts on its own half of the collection and the one that finishes first
-# takes from the other's queue, so what is left at the end is small tests, never one worker alone
-# in the schema fuzz or a browser test while the other is idle.
-SLOW_FIRST = (
-    "tests/api/test_schema_fuzz.py::test_api_conforms_to_its_schema",
-    "tests/browser/test_layout.py",
-    "tests/dashboards/test_recompute_integration.py",
-    "tests/alerts/test_delivery_integration.py",
-    "tests/dashboards/test_coalescing.py",
-    "tests/minerals/test_import_real_files.py",
-    "tests/minerals/test_importer_real_files.py",
-    "tests/test_settings.py",
-    "tests/test_operations.py",
-    "tests/browser/",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Known-slow tests first, in SLOW_FIRST's order; everything else keeps its order (the same on
-    every xdist worker, as xdist requires)."""
-
-    def rank(item: pytest.Item) -> int:
-        nodeid = item.nodeid
-        return next((i for i, prefix in enumerate(SLOW_FIRST) if nodeid.startswith(prefix)), len(SLOW_FIRST))
-
-    items.sort(key=rank)
-
-
 def require(available: bool, what: str) -> None:
     """Fail in CI, skip elsewhere, when a real service or file the test needs is missing."""
     if available:
