@@ -143,7 +143,8 @@ def test_daily_digest_collects_the_days_alerts(orgs, settings) -> None:  # type:
     assert all(f"Digest {i}" in digest.body for i in range(3))
 
 
-def test_the_webhook_admin_refuses_an_ssrf_url(admin_client, orgs, settings) -> None:  # type: ignore[no-untyped-def]
+# `orgs` first: the demo, restored after a transactional test, would drop the admin user and its session.
+def test_the_webhook_admin_refuses_an_ssrf_url(orgs, admin_client, settings) -> None:  # type: ignore[no-untyped-def]
     settings.LODESTONE_WEBHOOK_ALLOW_LOOPBACK = False
     response = admin_client.post(
         "/admin/alerts/webhookendpoint/add/",

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _reports(tmp_path, settings):
+def _reports(demo, tmp_path, settings):
+    """The files are loaded on top of the demo dataset (its countries, minerals and sources), restored
+    if a transactional test before this one emptied the database."""
     settings.LODESTONE_IMPORT_REPORT_DIR = tmp_path / "reports"
 
 
