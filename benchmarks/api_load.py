@@ -100,7 +100,9 @@ def prepare(flows: int) -> str:
     call_command("migrate", verbosity=0)
     demo_dataset_load()
     source = DataSource.objects.get(key="usgs-mcs-2025")
-    code = CommodityCode.objects.get(hs6="811292")
+    # HS 811292 first, back a year per ~62,000 flows to 1900 (the trade-flow table's lowest year:
+    # 7.7 M flows), then the next code from 2024 again.
+    codes = ["811292", *CommodityCode.objects.exclude(hs6="811292").order_by("hs6").values_list("hs6", flat=True)]
     countries = list(Country.objects.order_by("iso3").values_list("iso3", flat=True))
     started = time.monotonic()
     columns = "year, exporter_id, importer_id, commodity_code_id, basis, value_usd, quantity_kg, source_id"
@@ -109,13 +111,16 @@ def prepare(flows: int) -> str:
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {TradeFlow._meta.db_table} ({columns}) FROM STDIN") as copy,
     ):
-        year = 2024
+        year, code = 2024, iter(codes)
+        hs6 = next(code)
         while written < flows:
+            if year < 1900:
+                year, hs6 = 2024, next(code)
             for importer in countries:
                 for exporter in countries:
                     if exporter == importer:
                         continue
-                    copy.write_row((year, exporter, importer, code.hs6, "import", 1000.0 + written, 10.0, source.pk))
+                    copy.write_row((year, exporter, importer, hs6, "import", 1000.0 + written, 10.0, source.pk))
                     written += 1
                     if written >= flows:
                         break
