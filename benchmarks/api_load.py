@@ -45,6 +45,8 @@ from locust import FastHttpUser, constant, task
 
 PATH = os.environ["BENCH_PATH"]
 HEADERS = {} if PATH.startswith("/static/") else {"Authorization": "Bearer " + os.environ["BENCH_TOKEN"]}
+if HEADERS and os.environ.get("BENCH_ACCEPT_ENCODING"):
+    HEADERS["Accept-Encoding"] = os.environ["BENCH_ACCEPT_ENCODING"]
 
 
 class ApiClient(FastHttpUser):
@@ -228,6 +230,13 @@ def main() -> None:
         "the database or Redis leaves its CPU to another).",
     )
     parser.add_argument(
+        "--accept-encoding",
+        default="",
+        help="Accept-Encoding of the API calls (not the static file's), e.g. identity: the answers then cross "
+        "uncompressed and the load generator, on the same CPUs, does not decompress them (default: locust's "
+        "gzip, deflate, br)",
+    )
+    parser.add_argument(
         "--database",
         default=BENCH_DB,
         type=database_name,
@@ -263,6 +272,7 @@ def main() -> None:
         sys.path.insert(0, str(REPO))
         token = prepare(flows)
         env["BENCH_TOKEN"] = token
+        env["BENCH_ACCEPT_ENCODING"] = args.accept_encoding
         subprocess.run(
             [str(BIN / "python"), "manage.py", "collectstatic", "--noinput"],
             cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL,
