@@ -39,12 +39,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import parse_http_date_safe
-from rest_framework.permissions import SAFE_METHODS
 
 from config.accounts import anonymous_page_view_refused
 from dashboards import generation, page_cache
 from dashboards import views as dashboard_views
-from minerals.api.authentication import bearer_value, forget_tokens, kept_token, usable_token
+from minerals.api.authentication import kept_read_token
 from minerals.api.permissions import REFERENCE_READ
 from minerals.api.throttles import token_call_allowed
 
@@ -169,13 +168,5 @@ def _token(request: HttpRequest) -> Any | None:
     path then answers, whatever the reason). The token is the one every API call uses, kept
     LODESTONE_API_TOKEN_CACHE_SECONDS in the process (minerals.api.authentication); its expiry
     and scope are checked on every call."""
-    if request.method not in SAFE_METHODS or "access_token" in request.GET:
-        return None
-    raw = bearer_value(request.META)
-    token = kept_token(raw) if raw is not None else None
-    if token is None or token.application_id is None or not usable_token(token, request, [REFERENCE_READ]):
-        return None
-    return token
-
-
-__all__ = ["StoredResponseMiddleware", "forget_tokens"]  # forget_tokens: the tests' name for it
+    token = kept_read_token(request, [REFERENCE_READ])
+    return None if token is None or token.application_id is None else token

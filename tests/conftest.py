@@ -144,8 +144,8 @@ def stored_responses_forgotten() -> None:
     """The stored answers and API tokens a process keeps in memory (config/stored_responses.py)
     are keyed by the data generation, which repeats when a test's transaction rolls back: every
     test starts without them, as it starts with an empty page cache."""
-    from config.stored_responses import forget_tokens
     from dashboards.page_cache import stored_clear
+    from minerals.api.authentication import forget_tokens
 
     stored_clear()
     forget_tokens()

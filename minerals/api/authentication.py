@@ -78,6 +78,19 @@ def usable_token(token: AbstractAccessToken, request: HttpRequest, scopes: list[
     return application is None or bool(application.is_usable(request))
 
 
+def kept_read_token(request: HttpRequest, scopes: list[str]) -> AbstractAccessToken | None:
+    """The bearer token of a read call from the process's copy, when usable with these scopes;
+    None leaves the call to django-oauth-toolkit (a write, a token in the query string, which the
+    full path refuses (RFC 9700), or anything the quick path does not accept)."""
+    if request.method not in SAFE_METHODS or "access_token" in request.GET:
+        return None
+    raw = bearer_value(request.META)
+    token = kept_token(raw) if raw is not None else None
+    if token is None or not usable_token(token, request, scopes):
+        return None
+    return token
+
+
 def forget_tokens() -> None:
     """Forget the tokens kept in this process (tests)."""
     with _tokens_lock:
@@ -99,12 +112,5 @@ class ClientCredentialsAuthentication(OAuth2Authentication):
         return (user if user is not None else AnonymousUser()), token
 
     def _kept(self, request: Request) -> tuple[Any, Any] | None:
-        if request.method not in SAFE_METHODS or "access_token" in request.GET:
-            return None  # a write, or a token in the query (refused by the full path, RFC 9700)
-        raw = bearer_value(request.META)
-        if raw is None:
-            return None
-        token = kept_token(raw)
-        if token is None or not usable_token(token, request._request, []):
-            return None
-        return token.user, token
+        token = kept_read_token(request._request, [])
+        return None if token is None else (token.user, token)

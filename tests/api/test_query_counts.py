@@ -17,8 +17,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from config.stored_responses import forget_tokens
 from dashboards.page_cache import stored_clear
+from minerals.api.authentication import forget_tokens
 from minerals.models import Country, DataSource, TradeFlow
 from tests.api.conftest import bearer, make_token
 
