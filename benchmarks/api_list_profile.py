@@ -20,7 +20,6 @@ import pstats
 import secrets
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,17 +41,11 @@ def main() -> None:
     django.setup()
     from django.conf import settings
     from django.test import Client
-    from django.utils import timezone
-    from oauth2_provider.models import AccessToken, Application, set_token_value
+
+    from benchmarks.bench_token import bench_read_token
 
     settings.ALLOWED_HOSTS = ["testserver"]
-    application = Application.objects.filter(name="bench").first()
-    if application is None:
-        sys.exit("no `bench` application: point DATABASE_URL at a database benchmarks/api_load.py prepared")
-    raw = secrets.token_urlsafe(30)
-    token = AccessToken(application=application, scope="reference:read", expires=timezone.now() + timedelta(hours=1))
-    set_token_value(token, raw)
-    token.save()
+    raw, token = bench_read_token()
     client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
     try:
         for _ in range(20):  # connections, imports, the kept token

@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/lodestone .venv/bin/python benchmarks/api_load.py \
         --flows 10000 [--flows 2000000] [--seconds 15] [--users 8] [--users 16]
+    ... benchmarks/api_load.py --existing postgres://postgres@127.0.0.1:5432/lodestone_api20m [--seconds 15] ...
 
 Runs on its own database `lodestone_bench_api` (`--database NAME` for another, e.g. to run two
 checkouts side by side; dropped and re-created on the server of DATABASE_URL; never the
@@ -12,7 +13,8 @@ headless with N concurrent clients per endpoint (each `--users`, default 16), bo
 authenticated with a client-credentials token. Throttles are raised for the run (the benchmark
 measures serving, not rate limiting). The bound is a static file served by the same gunicorn
 (whitenoise, as the pages' benchmark): each endpoint's throughput is printed as a share of the
-static file's in the same run. Prints one table row per (flows, users, endpoint). Not part of
+static file's in the same run. Prints one table row per (flows, users, endpoint). `--existing`
+serves a database an earlier run kept (20 M flows take minutes to load) as it is. Not part of
 the test run.
 """
 
@@ -153,6 +155,18 @@ def prepare(flows: int) -> str:
     return raw
 
 
+def existing_flows_and_token() -> tuple[int, str]:
+    """The trade flows of an existing benchmark database and a token of its `bench` application
+    (kept: it expires within the hour)."""
+    import django
+
+    django.setup()
+    from benchmarks.bench_token import bench_read_token
+    from minerals.models import TradeFlow
+
+    return TradeFlow.objects.count(), bench_read_token()[0]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -237,6 +251,12 @@ def main() -> None:
         "gzip, deflate, br)",
     )
     parser.add_argument(
+        "--existing",
+        metavar="URL",
+        help="serve this database as it is, one that an earlier run prepared (its `bench` application; for "
+        "example a 20 M one kept from `--database`): no reset, no load; instead of --flows",
+    )
+    parser.add_argument(
         "--database",
         default=BENCH_DB,
         type=database_name,
@@ -247,16 +267,18 @@ def main() -> None:
         sys.exit("--database names the development database of DATABASE_URL: the benchmark drops it; pick another")
     admin_url, url = bench_url(os.environ.get("DATABASE_URL", ""), args.database)
     results = []
-    for flows in args.flows or [10_000]:
-        print(f"== {flows:,} trade flows (database {args.database})", flush=True)
+    for flows in [0] if args.existing else args.flows or [10_000]:
+        if not args.existing:
+            print(f"== {flows:,} trade flows (database {args.database})", flush=True)
         if results:
             from django.db import connections
 
             connections.close_all()
-        create_database(admin_url, args.database)
+        if not args.existing:
+            create_database(admin_url, args.database)
         env = {
             **os.environ,
-            "DATABASE_URL": url,
+            "DATABASE_URL": args.existing or url,
             "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(64),
             "ALLOWED_HOSTS": "127.0.0.1",
@@ -270,7 +292,12 @@ def main() -> None:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         os.environ.setdefault("DEBUG", "true")  # in-process setup: the development defaults, as ever
         sys.path.insert(0, str(REPO))
-        token = prepare(flows)
+        if args.existing:
+            flows, token = existing_flows_and_token()
+            name = urlsplit(args.existing).path.lstrip("/")
+            print(f"== {flows:,} trade flows (existing database {name})", flush=True)
+        else:
+            token = prepare(flows)
         env["BENCH_TOKEN"] = token
         env["BENCH_ACCEPT_ENCODING"] = args.accept_encoding
         subprocess.run(

@@ -210,7 +210,7 @@ if CACHE_REDIS_URL and CACHE_REDIS_URL.rstrip("/") in {CELERY_BROKER_URL.rstrip(
         "(e.g. redis://host:6379/1), so that evicting cache entries never touches the queue."
     )
 if CACHE_REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "config.cache.KeptClientRedisCache", "LOCATION": CACHE_REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -466,6 +466,9 @@ LODESTONE_PAGE_CACHE_SECONDS = env_int("LODESTONE_PAGE_CACHE_SECONDS", 6 * 3600,
 LODESTONE_GENERATION_CACHE_SECONDS = env_int(
     "LODESTONE_GENERATION_CACHE_SECONDS", 300 if CACHE_REDIS_URL else 0, minimum=0
 )
+# ... and each process keeps what it read this long (no cache round trip): another process's
+# change shows at most this much later; the writer's own process sees it at once.
+LODESTONE_GENERATION_LOCAL_SECONDS = env_int("LODESTONE_GENERATION_LOCAL_SECONDS", 1, minimum=0)
 # Stored answers of the hot endpoints each process keeps in memory (the bytes of a page are
 # 50-200 KB; the shared cache keeps them too, config/stored_responses.py).
 LODESTONE_STORED_RESPONSES_IN_PROCESS = env_int("LODESTONE_STORED_RESPONSES_IN_PROCESS", 64, minimum=1)

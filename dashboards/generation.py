@@ -13,11 +13,18 @@ The cache must be shared by every process that writes (Redis: the web workers an
 workers that recompute). With the in-process default cache (locmem) a recompute in another
 process could not replace this process's epoch, so LODESTONE_GENERATION_CACHE_SECONDS is 0
 there by default and every request reads the database (settings.py).
+
+Each process also keeps the generation it read for LODESTONE_GENERATION_LOCAL_SECONDS (1 s by
+default), so most requests make no cache round trip at all: that read was most of the cost of a
+stored answer (benchmarks/hit_path.py). The writer's own process forgets it at once (every new
+epoch does); another process sees a change at most that long later, which a recompute's
+seconds already exceed.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -33,13 +40,28 @@ EPOCH_KEY = "lodestone:generation-epoch"
 EPOCH_SECONDS = 7 * 24 * 3600
 REQUEST_ATTRIBUTE = "lodestone_generation"
 
+# (monotonic deadline, generation): replaced whole, so threads never see half of one.
+_kept: tuple[float, str] | None = None
+
 
 def current() -> str:
-    """The data generation: one cache read (get_many of the epoch and the entry) when cached,
-    else the two queries of page_selectors.data_generation."""
+    """The data generation: the one this process read less than LODESTONE_GENERATION_LOCAL_SECONDS
+    ago, else one cache read (get_many of the epoch and the entry) when cached, else the two
+    queries of page_selectors.data_generation."""
+    global _kept
     seconds = settings.LODESTONE_GENERATION_CACHE_SECONDS
     if seconds <= 0:
         return page_selectors.data_generation()
+    kept, now = _kept, time.monotonic()
+    if kept is not None and now < kept[0]:
+        return kept[1]
+    value = _shared(seconds)
+    local_seconds = settings.LODESTONE_GENERATION_LOCAL_SECONDS
+    _kept = (now + local_seconds, value) if local_seconds > 0 else None
+    return value
+
+
+def _shared(seconds: int) -> str:
     found = cache.get_many([EPOCH_KEY, GENERATION_KEY])
     epoch, entry = found.get(EPOCH_KEY), found.get(GENERATION_KEY)
     if epoch is not None and entry is not None and entry[0] == epoch:
@@ -73,7 +95,14 @@ def changed() -> None:
 
 
 def _new_epoch() -> None:
+    forget_kept()
     cache.set(EPOCH_KEY, _token(), timeout=EPOCH_SECONDS)
+
+
+def forget_kept() -> None:
+    """Read the generation from the cache next time (a new epoch; tests, which start afresh)."""
+    global _kept
+    _kept = None
 
 
 def _token() -> str:

@@ -141,14 +141,17 @@ def generation_from_the_database() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def stored_responses_forgotten() -> None:
-    """The stored answers and API tokens a process keeps in memory (config/stored_responses.py)
-    are keyed by the data generation, which repeats when a test's transaction rolls back: every
-    test starts without them, as it starts with an empty page cache."""
+    """The stored answers, API tokens and data generation a process keeps in memory
+    (config/stored_responses.py, dashboards/generation.py) depend on the data generation, which
+    repeats when a test's transaction rolls back: every test starts without them, as it starts
+    with an empty page cache."""
+    from dashboards.generation import forget_kept
     from dashboards.page_cache import stored_clear
     from minerals.api.authentication import forget_tokens
 
     stored_clear()
     forget_tokens()
+    forget_kept()
 
 
 @pytest.fixture(scope="session", autouse=True)

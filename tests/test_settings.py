@@ -199,6 +199,29 @@ def test_the_page_cache_gets_its_own_redis_database_never_the_brokers():
     assert "is the broker's Redis database" in result.stderr
 
 
+def test_the_redis_cache_keeps_one_client_per_pool_and_still_reads_and_writes(redis_url):  # type: ignore[no-untyped-def]
+    """config.cache: one redis-py client per connection pool, not one per cache call (building
+    one cost more than the rest of a stored answer), shared by threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from config.cache import KeptClientRedisCache
+
+    cache = KeptClientRedisCache(redis_url, {"KEY_PREFIX": f"kept-client-{secrets.token_hex(4)}"})
+    client = cache._cache.get_client(write=True)
+    assert cache._cache.get_client(write=True) is client
+    assert cache._cache.get_client() is client  # one server: reads and writes share its pool
+
+    def round_trip(n: int) -> int:
+        cache.set(f"k{n}", n, timeout=30)
+        assert cache._cache.get_client() is client
+        return int(cache.get(f"k{n}"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(round_trip, range(64))) == list(range(64))
+    assert cache.get_many(["k1", "k2", "missing"]) == {"k1": 1, "k2": 2}
+    cache.delete_many([f"k{n}" for n in range(64)])
+
+
 def test_a_django_log_line_is_printed_once():
     code = (
         "import django, logging; django.setup(); "

@@ -6,7 +6,7 @@ settings.LODESTONE_API_THROTTLE_RATES at request time. Counts live in the defaul
 (Redis when REDIS_URL is set, shared by every worker).
 
 Fixed windows of the rate's period (a minute for "1200/min"): one counter per caller, scope and
-window, incremented in the cache (one round trip on Redis), so a call costs the same whatever
+window, incremented in the cache (one command on Redis), so a call costs the same whatever
 the rate. DRF's
 own throttle keeps the time of every call in the window as one list that each call reads and
 writes whole: 60,000 floats at 1,000 calls a second, most of the cost of a cached answer. A
@@ -66,17 +66,25 @@ class CallerScopeThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
+# Count a call and give the window's counter its expiry on the first one, as one command: one
+# round trip and one reply, where SET NX EX + INCR in a MULTI pipeline took four replies and was
+# most of the CPU of a stored answer (benchmarks/hit_path.py).
+_COUNT_IN_WINDOW = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
 def window_count(cache: BaseCache, key: str, timeout: int) -> int:
     """Count one call in the window's counter `key` (created with `timeout`); the count so far.
-    On Redis one round trip (SET NX EX, INCR in a pipeline; Django's incr asks EXISTS first);
-    elsewhere (the in-process cache) incr, or add for the window's first call."""
+    On Redis one round trip (a script: INCR, and EXPIRE on the window's first call; EVALSHA,
+    loaded again by redis-py if the server lost it); elsewhere (the in-process cache) incr, or
+    add for the window's first call."""
     if isinstance(cache, RedisCache):
         full = cache.make_and_validate_key(key)
-        with cache._cache.get_client(full, write=True).pipeline() as pipe:
-            pipe.set(full, 0, ex=timeout, nx=True)
-            pipe.incr(full)
-            _, count = pipe.execute()
-        return int(count)
+        script = cache._cache.get_client(full, write=True).register_script(_COUNT_IN_WINDOW)
+        return int(script(keys=[full], args=[timeout]))
     try:
         return int(cache.incr(key))
     except ValueError:  # the window's first call; if another thread added it meanwhile, count on theirs

@@ -177,6 +177,28 @@ def test_throttle_answers_429_with_retry_after(world: Any, settings: Any) -> Non
     assert client.get("/api/v1/metrics/?mineral=gallium").status_code == 200
 
 
+def test_the_window_counter_on_redis_counts_and_expires_with_its_window(redis_url: str) -> None:
+    """One command a call (minerals.api.throttles.window_count): the count, and the expiry set
+    on the window's first call only, so a counter never outlives its window."""
+    import secrets
+
+    from config.cache import KeptClientRedisCache
+    from minerals.api.throttles import window_count
+
+    cache = KeptClientRedisCache(redis_url, {"KEY_PREFIX": f"window-{secrets.token_hex(4)}"})
+    key = "lodestone:throttle:reference:app1:1"
+    assert [window_count(cache, key, 61) for _ in range(3)] == [1, 2, 3]
+    client = cache._cache.get_client(write=True)
+    full = cache.make_and_validate_key(key)
+    assert 0 < client.ttl(full) <= 61
+    client.expire(full, 5)
+    assert window_count(cache, key, 61) == 4
+    assert client.ttl(full) <= 5  # later calls leave the window's expiry alone
+    client.script_flush()  # the server lost the script (a restart): loaded again, still one count
+    assert window_count(cache, key, 61) == 5
+    client.delete(full)
+
+
 # ------------------------------------------------------------------ filters
 
 

@@ -823,12 +823,38 @@ def test_a_generation_read_before_a_commit_is_never_made_current(metrics, settin
     from dashboards import generation
 
     settings.LODESTONE_GENERATION_CACHE_SECONDS = 300
+    settings.LODESTONE_GENERATION_LOCAL_SECONDS = 0  # the shared cache alone, as a new process reads it
     generation.current()
     epoch = cache.get(generation.EPOCH_KEY)
     cache.set(generation.GENERATION_KEY, (epoch, "what-a-slow-reader-read"))
     assert generation.current() == "what-a-slow-reader-read"  # the same epoch: trusted
     generation._new_epoch()  # what every writer's on_commit does
     assert generation.current() == page_selectors.data_generation()
+
+
+def test_a_process_keeps_the_generation_it_read_for_its_local_seconds_and_forgets_it_on_its_own_write(
+    metrics, settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Another process's change shows here at most LODESTONE_GENERATION_LOCAL_SECONDS later; this
+    process's own write shows at once."""
+    from django.core.cache import cache
+
+    from dashboards import generation
+
+    settings.LODESTONE_GENERATION_CACHE_SECONDS = 300
+    settings.LODESTONE_GENERATION_LOCAL_SECONDS = 1
+    clock = [1000.0]
+    monkeypatch.setattr(generation.time, "monotonic", lambda: clock[0])
+    read = generation.current()
+    # Another process's write and read: a new epoch, and the generation it read under it.
+    cache.set(generation.EPOCH_KEY, "another-process")
+    cache.set(generation.GENERATION_KEY, ("another-process", "another-process-generation"))
+    clock[0] += 0.99
+    assert generation.current() == read  # kept: no cache read
+    clock[0] += 0.02
+    assert generation.current() == "another-process-generation"  # past the second: read again
+    generation.changed()  # this process's own write (inside the test's transaction)
+    assert generation.current() == page_selectors.data_generation()  # at once, from the database
 
 
 def test_logged_in_users_keep_their_own_header_and_are_never_served_the_stored_page(client, buyer, page_cache) -> None:  # type: ignore[no-untyped-def]
