@@ -591,6 +591,9 @@ class TradeFlow(models.Model):
             # The API pages flows by id filtered on one country: keeps a page flat at millions of rows.
             models.Index(fields=["importer", "id"], name="trade_importer_id"),
             models.Index(fields=["exporter", "id"], name="trade_exporter_id"),
+            # ... and on an HS code and an importer (the documented filter): a page walks 101
+            # entries in id order, however many flows match (docs/performance.md "Uncached lists").
+            models.Index(fields=["commodity_code", "importer", "id"], name="trade_code_importer_id"),
         ]
         constraints = [
             models.UniqueConstraint(
