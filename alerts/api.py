@@ -17,6 +17,7 @@ from rest_framework.request import Request
 
 from alerts import selectors
 from alerts.models import Event, EventKind
+from minerals.api.filters import FilterSet
 from minerals.api.permissions import request_token, token_has_scope
 from minerals.models import Mineral
 from suppliers.api.permissions import caller_organization
@@ -66,7 +67,7 @@ class EventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EventFilter(django_filters.FilterSet):
+class EventFilter(FilterSet):
     kind = django_filters.ChoiceFilter(choices=EventKind.choices)
     measure = django_filters.CharFilter(field_name="measure_key")
     after = django_filters.NumberFilter(field_name="id", lookup_expr="gt", help_text="Events after this id.")

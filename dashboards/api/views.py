@@ -28,6 +28,7 @@ from dashboards import plan_selectors, selectors
 from dashboards.api import selectors as api_selectors
 from dashboards.api import serializers
 from dashboards.models import MineralMetricsState
+from minerals.api.filters import FilterSet
 from minerals.api.permissions import ReferenceAccess
 from minerals.api.plain_rows import PlainRowsListMixin
 from minerals.api.views import PrivateNoStore
@@ -38,7 +39,7 @@ from suppliers.api.permissions import PortfolioAccess, caller_organization
 from suppliers.models import Facility
 
 
-class FacilityFilter(django_filters.FilterSet):
+class FacilityFilter(FilterSet):
     mineral = django_filters.CharFilter(field_name="mineral__slug", help_text="Mineral slug.")
     stage = django_filters.ChoiceFilter(choices=Stage.choices)
     country = django_filters.CharFilter(field_name="country_id", help_text="ISO3.")

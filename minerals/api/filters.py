@@ -1,26 +1,87 @@
-"""Query filters of reference data (django-filter)."""
+"""Query filters of the API's lists (django-filter), and the backend every list filters through.
+
+django-filter builds a filter set's form class anew on every request: a form field per filter
+(its label looked up in the model's meta and translated), then a class through Django's form
+metaclass; a list without `filterset_class` (`filterset_fields`) even gets a new FilterSet class
+per request. That was about 1.5 ms of an uncached list's ~11 ms (docs/performance.md, "Uncached
+lists"). Here both are built once per filter set (and model) and kept: each request still gets
+its own filter set, its own form instance (Django's form copies the class's fields per
+instance), the same validation, the same errors and 400s.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import django_filters
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django_filters import rest_framework as drf_filters
 
 from minerals.models import CommodityCode, CommodityMineral, Country, PolicyMeasure, ProductionRecord, Stage, TradeFlow
+
+# (filter set class, model) -> its form class, built from the first instance's filters.
+_form_classes: dict[tuple[type, type[Model]], type] = {}
+# (view class, model) -> the view's `filterset_fields` and the filter set generated from them.
+_generated: dict[tuple[type, type[Model]], tuple[Any, Any]] = {}
+
+
+class KeptFormMixin:
+    """A filter set whose form class is built once per (filter set class, model), not per request.
+
+    A form class built from filters whose choices depend on the request (a callable `queryset`,
+    django-filter's QuerySetRequestMixin) is not kept."""
+
+    def get_form_class(self) -> Any:
+        filter_set: Any = self
+        key = (type(self), filter_set.queryset.model)
+        form_class = _form_classes.get(key)
+        if form_class is None:
+            form_class = super().get_form_class()  # type: ignore[misc]
+            if not any(callable(getattr(f, "queryset", None)) for f in filter_set.filters.values()):
+                _form_classes[key] = form_class
+        return form_class
+
+
+class FilterSet(KeptFormMixin, django_filters.FilterSet):
+    """django-filter's FilterSet with its form class kept (the API's declared filter sets)."""
+
+
+class _RestFrameworkFilterSet(KeptFormMixin, drf_filters.FilterSet):
+    """django-filter's DRF FilterSet (true/false booleans) with its form class kept: the base of
+    the filter sets a view's `filterset_fields` generates."""
+
+
+class FilterBackend(drf_filters.DjangoFilterBackend):
+    """django-filter's backend, with the filter set a view's `filterset_fields` generates built
+    once per view and model (django-filter builds a new class per request) and kept forms."""
+
+    filterset_base = _RestFrameworkFilterSet
+
+    def get_filterset_class(self, view: Any, queryset: Any = None) -> Any:
+        if getattr(view, "filterset_class", None) or queryset is None:
+            return super().get_filterset_class(view, queryset)
+        fields = getattr(view, "filterset_fields", None)
+        key = (type(view), queryset.model)
+        kept = _generated.get(key)
+        if kept is not None and kept[0] == fields:
+            return kept[1]
+        generated = super().get_filterset_class(view, queryset)
+        _generated[key] = (fields, generated)
+        return generated
 
 
 def _upper(value: str) -> str:
     return value.upper()
 
 
-class CountryFilter(django_filters.FilterSet):
+class CountryFilter(FilterSet):
     class Meta:
         model = Country
         fields = ["is_feoc", "region"]
 
 
-class CommodityCodeFilter(django_filters.FilterSet):
+class CommodityCodeFilter(FilterSet):
     mineral = django_filters.CharFilter(method="filter_mineral", help_text="Mineral slug.")
 
     class Meta:
@@ -32,7 +93,7 @@ class CommodityCodeFilter(django_filters.FilterSet):
         return queryset.filter(Exists(mapped))
 
 
-class ProductionFilter(django_filters.FilterSet):
+class ProductionFilter(FilterSet):
     mineral = django_filters.CharFilter(field_name="mineral__slug", help_text="Mineral slug.")
     stage = django_filters.ChoiceFilter(choices=Stage.choices)
     country = django_filters.CharFilter(field_name="country_id", help_text="ISO3.")
@@ -44,7 +105,7 @@ class ProductionFilter(django_filters.FilterSet):
         fields = ["mineral", "stage", "row_kind", "country", "year", "source"]
 
 
-class TradeFlowFilter(django_filters.FilterSet):
+class TradeFlowFilter(FilterSet):
     year = django_filters.NumberFilter()
     year_min = django_filters.NumberFilter(field_name="year", lookup_expr="gte")
     year_max = django_filters.NumberFilter(field_name="year", lookup_expr="lte")
@@ -74,7 +135,7 @@ def in_force_on(as_of: date) -> Q:
     return Q(effective_on__lte=as_of) & (Q(ended_on__isnull=True) | Q(ended_on__gt=as_of)) & ~suspended
 
 
-class PolicyMeasureFilter(django_filters.FilterSet):
+class PolicyMeasureFilter(FilterSet):
     in_force_on = django_filters.DateFilter(method="filter_in_force_on", help_text="Measures in force on this date.")
     target = django_filters.CharFilter(
         method="filter_target", help_text="ISO3 of a destination: measures targeting it, or all destinations."
