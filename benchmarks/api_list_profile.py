@@ -7,7 +7,7 @@
 Runs against a database that benchmarks/api_load.py prepared (its `--database`: the demo data,
 the generated trade flows and its `bench` application), never the development one: it makes a
 `reference:read` token for the run and deletes it at the end. DEBUG off, throttles raised, as the
-load test serves. Prints the mean of `--calls` calls with Django's test client, then the
+load test serves. Prints the mean and median of `--calls` calls with Django's test client, then the
 cumulative and own-time tops of the same number of calls under cProfile. Not part of the test run.
 """
 
@@ -18,6 +18,7 @@ import cProfile
 import os
 import pstats
 import secrets
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -52,12 +53,15 @@ def main() -> None:
             response = client.get(args.url)
             if response.status_code != 200:
                 sys.exit(f"{args.url}: {response.status_code} {response.content[:300]!r}")
-        started = time.perf_counter()
+        times = []
         for _ in range(args.calls):
+            started = time.perf_counter()
             client.get(args.url)
-        elapsed = (time.perf_counter() - started) / args.calls
+            times.append(time.perf_counter() - started)
         load = os.getloadavg()
-        print(f"{args.url}: {elapsed * 1000:.1f} ms a call ({args.calls} calls; load {load[0]:.2f} {load[1]:.2f})")
+        mean, median = statistics.mean(times) * 1000, statistics.median(times) * 1000
+        calls = f"{args.calls} calls; load {load[0]:.2f} {load[1]:.2f}"
+        print(f"{args.url}: {mean:.1f} ms a call, median {median:.1f} ms ({calls})")
         profile = cProfile.Profile()
         profile.enable()
         for _ in range(args.calls):
