@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/lodestone_bench_api \
         CACHE_REDIS_URL=redis://127.0.0.1:6379/5 \
-        .venv/bin/python benchmarks/hit_path.py [--calls 3000] [--profile metrics]
+        .venv/bin/python benchmarks/hit_path.py [--calls 3000] [--profile metrics] [--targets static,lists]
 
 Runs against a database that benchmarks/api_load.py prepared (its `--database`: the demo data,
 the generated trade flows and its `bench` application), never the development one: it makes a
@@ -10,7 +10,8 @@ the generated trade flows and its `bench` application), never the development on
 Redis cache), throttles raised and the anonymous page limit off, as the load tests serve. Calls
 the WSGI application directly, as gunicorn does, for the static file, the overview, the gallium
 page and the API's metrics report and minerals list (every one a stored hit after the first
-call), and prints per call: CPU time (time.process_time, this process only: Redis's own work is
+call), and the two uncached trade-flow pages of the load test (`lists`, with the static file:
+`--targets static,lists`), and prints per call: CPU time (time.process_time, this process only: Redis's own work is
 not in it), the wall-time median and p99, and the CPU as a multiple of the static file's. The
 load tests' shares and tails follow from these costs plus HTTP and the load generator, which
 share the two cores. `--profile NAME` then prints cProfile's top of that target. Not part of
@@ -39,6 +40,9 @@ TARGETS = {  # name: (path, with the bench token)
     "mineral": ("/minerals/gallium/", False),
     "metrics": ("/api/v1/metrics/?mineral=gallium", True),
     "minerals": ("/api/v1/minerals/", True),
+    # Uncached lists: the query, the filter and the rows on every call.
+    "lists": ("/api/v1/trade-flows/?page_size=100", True),
+    "lists-filtered": ("/api/v1/trade-flows/?commodity_code=811292&importer=USA&page_size=100", True),
 }
 
 
@@ -69,7 +73,17 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--profile", choices=sorted(TARGETS), help="print cProfile's top of this target")
     parser.add_argument("--top", type=int, default=30, help="rows of the profile table")
+    parser.add_argument(
+        "--targets",
+        default=",".join(TARGETS),
+        help="comma-separated names (default: all); `lists` also selects lists-filtered",
+    )
     args = parser.parse_args()
+    names = [n for n in TARGETS for wanted in args.targets.split(",") if n == wanted or n == f"{wanted}-filtered"]
+    if not names or names[0] != "static":
+        sys.exit("--targets starts with static (the bound)")
+    if args.profile and args.profile not in names:
+        names.append(args.profile)
     if not (os.environ.get("CACHE_REDIS_URL") or os.environ.get("REDIS_URL")):
         sys.exit("set CACHE_REDIS_URL (production has Redis): the stored answers' costs are Redis's")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -90,7 +104,7 @@ def main() -> None:
 
     raw, token = bench_read_token()
     wsgi = get_wsgi_application()
-    calls = {name: caller(wsgi, path, raw if auth else None) for name, (path, auth) in TARGETS.items()}
+    calls = {name: caller(wsgi, TARGETS[name][0], raw if TARGETS[name][1] else None) for name in names}
     try:
         bound = 0.0
         print("| target | path | CPU a call (us) | wall p50 (us) | wall p99 (us) | CPU vs static |")
