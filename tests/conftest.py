@@ -166,35 +166,6 @@ def fast_password_hashing() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def rows_deleted_not_truncated() -> Iterator[None]:
-    """A transactional test (browser, integration) ends with Django's flush, and the next one's demo
-    is restored into emptied tables. Django empties PostgreSQL tables with one TRUNCATE, which gives
-    each of the 108 tables, its indexes and TOAST table new files: 2.9-3.7 s a time on this machine
-    while it was shared, against 0.1-0.2 s for a DELETE of every table (measured on an empty test
-    database); the tables of a test database hold hundreds of rows, not millions. Both leave every
-    table empty in one transaction with the sequences where they were; the foreign keys, all
-    DEFERRABLE INITIALLY DEFERRED, are checked at the commit. A flush that resets sequences or
-    cascades (none in this suite) keeps Django's TRUNCATE."""
-    if not on_postgresql():
-        yield
-        return
-    from django.db.backends.postgresql.operations import DatabaseOperations
-
-    truncate = DatabaseOperations.sql_flush
-
-    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):  # type: ignore[no-untyped-def]
-        if reset_sequences or allow_cascade:
-            return truncate(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
-        return [f"DELETE FROM {self.quote_name(table)};" for table in tables]
-
-    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        DatabaseOperations.sql_flush = truncate  # type: ignore[method-assign]
-
-
-@pytest.fixture(scope="session", autouse=True)
 def celery_eager():  # type: ignore[no-untyped-def]
     """Ordinary tests run Celery tasks in-process (eager), so nothing reaches the real Redis even
     in CI, where REDIS_URL (hence the broker) is set for the whole suite. Integration tests
@@ -239,16 +210,14 @@ class DemoSnapshot:
     def restore(cls) -> None:
         """Replace every table's rows (the flush's post-migrate content types and permissions too)
         by the snapshot's. Sequences are left where they are, past every restored id; foreign keys
-        (all deferred, as Django creates them) are checked at the commit."""
+        are checked at the commit."""
         from django.contrib.contenttypes.models import ContentType
         from django.db import connection, transaction
 
         quote = connection.ops.quote_name
         with transaction.atomic(), connection.cursor() as cursor:
             if on_postgresql():
-                # DELETE, not TRUNCATE: see rows_deleted_not_truncated.
-                for table in cls.tables:
-                    cursor.execute(f"DELETE FROM {quote(table)}")
+                cursor.execute("TRUNCATE " + ", ".join(quote(table) for table in cls.tables))
                 for table, rows in cls.data:
                     with cursor.copy(f"COPY {quote(table)} FROM STDIN (FORMAT binary)") as copy:
                         copy.write(rows)
