@@ -72,13 +72,14 @@ def data_generation() -> str:
     return ":".join("" if p is None else str(p.timestamp() if hasattr(p, "timestamp") else p) for p in parts)
 
 
-def organization_generation(organization: Organization) -> str:
-    """The public generation plus the buyer's own data and exposure rows. Three queries."""
+def organization_generation(organization: Organization, public: str) -> str:
+    """The public generation (`public`: the caller's dashboards.generation, cached like every
+    page's) plus the buyer's own data and exposure rows. One query."""
     exposure = ExposureMetric.objects.filter(organization=organization).aggregate(
         n=Count("id"), computed=Max("computed_at")
     )
     computed = exposure["computed"].timestamp() if exposure["computed"] else ""
-    return f"{data_generation()}:{organization.pk}.{organization.data_version}:{exposure['n']}:{computed}"
+    return f"{public}:{organization.pk}.{organization.data_version}:{exposure['n']}:{computed}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from dashboards import generation as data_generation
 from dashboards import page_cache, page_selectors, plan_content, plan_selectors
 from dashboards.plan_forms import PlanApplyForm, PlanForm, PlanStepForm
 from dashboards.views import EDITOR_ROLES, _sort_is_valid, private_no_store
@@ -78,7 +79,7 @@ def plan(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
     organization, role = page_selectors.organization_for(user=request.user, slug=org)
     can_edit = role in EDITOR_ROLES
     today = timezone.localdate()
-    generation = page_selectors.organization_generation(organization)
+    generation = page_selectors.organization_generation(organization, data_generation.for_request(request))
     plans_version = plan_selectors.plans_version(organization)
     wanted = request.GET.get("plan", "")
     plan_url = _plan_url(organization, org)

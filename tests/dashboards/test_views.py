@@ -361,9 +361,10 @@ def test_portfolio_edit_query_count_is_fixed(buyer_client, page_cache) -> None: 
     assert cold() == before
     with CaptureQueriesContext(connection) as queries:
         buyer_client.get("/portfolio/edit/")
-    # user, membership, generation (3), public generation for the choices (2); the session comes
-    # from the cache (cached_db sessions)
-    assert len(queries) == 7
+    # user, membership, the public generation (2, read once per request: the page's key and the
+    # choices' share it), the organization's own rows (1); the session comes from the cache
+    # (cached_db sessions)
+    assert len(queries) == 5
 
 
 def test_cached_pages_render_the_user_per_request(client, buyer, django_user_model, page_cache) -> None:  # type: ignore[no-untyped-def]
