@@ -22,10 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from dashboards import generation as data_generation
 from dashboards import page_cache, page_selectors, plan_content, plan_selectors
 from dashboards.plan_forms import PlanApplyForm, PlanForm, PlanStepForm
-from dashboards.views import EDITOR_ROLES, _sort_is_valid, private_no_store
+from dashboards.views import EDITOR_ROLES, _sort_is_valid, organization_generation, private_no_store
 from minerals.models import Country
 from suppliers import plan_services
 from suppliers.models import Facility, Organization, PlanStep, Sourcing, TransitionPlan
@@ -79,7 +78,7 @@ def plan(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
     organization, role = page_selectors.organization_for(user=request.user, slug=org)
     can_edit = role in EDITOR_ROLES
     today = timezone.localdate()
-    generation = page_selectors.organization_generation(organization, data_generation.for_request(request))
+    generation = organization_generation(request, organization)
     plans_version = plan_selectors.plans_version(organization)
     wanted = request.GET.get("plan", "")
     plan_url = _plan_url(organization, org)

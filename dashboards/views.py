@@ -268,6 +268,12 @@ def policy(request: HttpRequest, key: str) -> HttpResponseBase:
 PORTFOLIO_QUERY = frozenset({"sankey", "sort", "dir"})
 
 
+def organization_generation(request: HttpRequest, organization: Organization) -> str:
+    """The key of an organization's pages: the request's public generation (read once per
+    request, cached like every public page's) and the organization's own rows."""
+    return page_selectors.organization_generation(organization, data_generation.for_request(request))
+
+
 def _portfolio_content(organization: Organization, generation: str, today: Any) -> dict[str, Any]:
     def build() -> dict[str, Any]:
         data = page_selectors.portfolio(organization=organization, as_of=today)
@@ -287,7 +293,7 @@ def portfolio(request: HttpRequest, org: str | None = None) -> HttpResponseBase:
     organization, role = page_selectors.organization_for(user=request.user, slug=org)
     can_edit = role in EDITOR_ROLES
     today = timezone.localdate()
-    generation = page_selectors.organization_generation(organization, data_generation.for_request(request))
+    generation = organization_generation(request, organization)
 
     def content() -> tuple[dict[str, Any], bool]:
         cached = _portfolio_content(organization, generation, today)
@@ -335,7 +341,7 @@ def portfolio_briefing(request: HttpRequest, org: str | None = None) -> HttpResp
     the best alternatives and the sources (the organization's members only, as the portfolio)."""
     organization, _role = page_selectors.organization_for(user=request.user, slug=org)
     today = timezone.localdate()
-    generation = page_selectors.organization_generation(organization, data_generation.for_request(request))
+    generation = organization_generation(request, organization)
     cached = _portfolio_content(organization, generation, today)
     context = {
         **page_content.portfolio_briefing(cached["data"], cached["raw"]),
@@ -365,7 +371,7 @@ def portfolio_edit(request: HttpRequest, org: str | None = None) -> HttpResponse
             return redirect(_portfolio_url(organization, org, edit=True))
         forms_bound, upload_errors = outcome
         status = 400
-    generation = page_selectors.organization_generation(organization, data_generation.for_request(request))
+    generation = organization_generation(request, organization)
     cached = _portfolio_content(organization, generation, today)
     if response := page_cache.download(
         request, lambda: cached["data"]["tables"], f"lodestone-{organization.slug}-{today}"
