@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 # pytest-xdist workers for `make test` (each with its own test database and Redis database);
-# 0 runs in one process, `auto` one per core.
+# 0 runs in one process, `auto` one per core. A worker that runs out of tests takes half of the
+# other's remaining ones (worksteal), so both finish together.
 TEST_WORKERS ?= 2
 
 .PHONY: run test setup worker beat lint typecheck bench clean
@@ -38,7 +39,7 @@ run: setup
 
 test: $(VENV)/.dev
 	mkdir -p var
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 worker: $(VENV)/.runtime
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2

@@ -9,6 +9,7 @@ recompute pending keys and, in the integration tests, the broker.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("LODESTONE_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... or "" without xdist
+# The same for every xdist worker of one run.
+TEST_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
 WORKER_INDEX = int(XDIST_WORKER.removeprefix("gw")) if XDIST_WORKER.startswith("gw") else 0
 # TEST_REDIS_TOP_DB moves the range down, so two checkouts testing at once on one Redis never share a database.
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_TOP_DB", "15")) - WORKER_INDEX
@@ -179,12 +182,13 @@ def celery_eager():  # type: ignore[no-untyped-def]
 class DemoSnapshot:
     """The demo dataset as loaded once into this worker's test database, kept in memory per table
     (PostgreSQL: binary COPY data; SQLite: the rows). A transactional test (browser, integration)
-    flushes the database when it ends; the next test that needs the demo gets it back by emptying
-    every table and copying the rows in again (a fraction of a second) instead of loading demo/*.csv
-    through the services again (seconds)."""
+    flushes the database when it ends; the next test that uses the database gets the demo back
+    (pytest_runtest_setup below) by emptying every table and copying the rows in again (a fraction
+    of a second) instead of loading demo/*.csv through the services again (seconds)."""
 
     tables: list[str] = []
     data: list[tuple[str, Any]] = []
+    flushed = False  # a transactional test has emptied the database since the last restore
 
     @classmethod
     def take(cls) -> None:
@@ -231,21 +235,152 @@ class DemoSnapshot:
         ContentType.objects.clear_cache()
 
 
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker, celery_eager):  # type: ignore[no-untyped-def]
-    """Every test database starts with the demo dataset: loaded once per worker, kept by
-    rolled-back tests, restored from a snapshot after a transactional test's flush."""
+def _demo_database_build() -> None:
+    """Migrate a new test database (the connection's test name) and load the demo into it."""
+    from django.db import connection
+
     from suppliers.demo_dataset import demo_dataset_load
 
-    with django_db_blocker.unblock():
-        demo_dataset_load()
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    demo_dataset_load()
+
+
+def _database_use(name: str) -> None:
+    from django.db import connection
+
+    connection.close()
+    settings.DATABASES["default"]["NAME"] = connection.settings_dict["NAME"] = name
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, celery_eager):  # type: ignore[no-untyped-def]
+    """Every test database starts with the demo dataset, kept by rolled-back tests and restored
+    from a snapshot after a transactional test's flush (DemoSnapshot).
+
+    On PostgreSQL under xdist, the first worker to need a database migrates one and loads the demo
+    (~50 s of CPU), and every worker, that one included, copies it (CREATE DATABASE ... TEMPLATE,
+    about a second): what two workers each did at once is done once, while the other worker runs
+    the tests that need no database (the order below puts them first in its half)."""
+    import fcntl
+
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    if not (on_postgresql() and XDIST_WORKER):
+        request.getfixturevalue("django_db_modify_db_settings")
+        keepdb = request.getfixturevalue("django_db_keepdb") and not request.getfixturevalue("django_db_createdb")
+        with django_db_blocker.unblock():
+            databases = setup_databases(verbosity=0, interactive=False, keepdb=keepdb)
+            from suppliers.demo_dataset import demo_dataset_load
+
+            demo_dataset_load()
+            DemoSnapshot.take()
+        yield
+        if not keepdb:
+            with django_db_blocker.unblock():
+                teardown_databases(databases, verbosity=0)
+        return
+
+    template = connection.creation._get_test_db_name()
+    stamp = REPO / "var" / f"{template}.built"
+    stamp.parent.mkdir(exist_ok=True)
+    with django_db_blocker.unblock(), open(REPO / "var" / f"{template}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists() or stamp.read_text() != TEST_RUN:
+            _demo_database_build()
+            stamp.write_text(TEST_RUN)
+        _database_use(template)
+        connection.creation.clone_test_db(suffix=XDIST_WORKER, verbosity=0, autoclobber=True)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        _database_use(f"{template}_{XDIST_WORKER}")
         DemoSnapshot.take()
+    yield
+    with django_db_blocker.unblock():
+        _database_use(template)
+        with connection._nodb_cursor() as cursor:
+            clone = connection.ops.quote_name(f"{template}_{XDIST_WORKER}")
+            cursor.execute(f"DROP DATABASE IF EXISTS {clone} WITH (FORCE)")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The xdist controller drops the workers' template database (django_db_setup) at the end."""
+    if hasattr(session.config, "workerinput") or session.config.getoption("dist", "no") == "no":
+        return
+    if not on_postgresql():
+        return
+    from django.db import connection
+    from pytest_django.plugin import blocking_manager_key
+
+    with session.config.stash[blocking_manager_key].unblock(), connection._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(connection.creation._get_test_db_name())}")
 
 
 @pytest.fixture
 def demo(db):  # type: ignore[no-untyped-def]
-    """The demo dataset, restored when a transactional test before this one flushed the database."""
+    """The demo dataset (tests/conftest.py keeps it in every test database, pytest_runtest_setup)."""
     from minerals.models import PolicyMeasure
 
-    if not PolicyMeasure.objects.exists():
-        DemoSnapshot.restore()
+    assert PolicyMeasure.objects.exists(), "the demo dataset is missing: was the database flushed by a test?"
+
+
+# --------------------------------------------------------------------------------------------
+# Scheduling: the two xdist workers finish together (`make test` runs them with --dist worksteal).
+
+
+def flushes_the_database(item: pytest.Item) -> bool:
+    """Whether pytest-django empties the database after this test (a transactional test: the
+    browser and integration tests, whose writes commit)."""
+    from pytest_django.plugin import validate_django_db
+
+    marker = item.get_closest_marker("django_db")
+    if marker is not None:
+        transaction, reset_sequences, *_ = validate_django_db(marker)
+        if transaction or reset_sequences:
+            return True
+    return bool({"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())))
+
+
+def uses_the_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or "db" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """After a transactional test's flush, the next test that uses the database first gets the demo
+    back, committed: so tests may run in any order (the slow ones first, below), and the tests
+    after a flush do not each copy the demo in again inside their own rolled-back transaction."""
+    if DemoSnapshot.flushed and uses_the_database(item):
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            DemoSnapshot.restore()
+        DemoSnapshot.flushed = False
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield
+    if flushes_the_database(item):
+        DemoSnapshot.flushed = True
+
+
+# The tests that take seconds to minutes (a real browser, a real worker, thousands of generated
+# requests) start first. A worker that runs out of tests takes the other's last ones (worksteal),
+# so when the slow ones start last one worker is left running them alone (160 s of 460 s measured).
+SLOW_FIRST = ("browser", "integration", "slow")
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's own order (plain, transactional, no database)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first; the tests that need no database start the second half, which is where
+    xdist's worksteal starts the second worker: it runs them while the first builds the database."""
+
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, name in enumerate(SLOW_FIRST) if item.get_closest_marker(name)), len(SLOW_FIRST))
+
+    ranked = sorted(items, key=rank)
+    slow = [item for item in ranked if rank(item) < len(SLOW_FIRST)]
+    database = [item for item in ranked[len(slow) :] if uses_the_database(item)]
+    no_database = [item for item in ranked[len(slow) :] if not uses_the_database(item)]
+    first_half = max(0, len(items) // 2 - len(slow))
+    items[:] = slow + database[:first_half] + no_database + database[first_half:]
