@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import math
 import os
 import shutil
 import uuid
@@ -57,6 +59,24 @@ def browser_context_args(browser_context_args):  # type: ignore[no-untyped-def]
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+def full_page_screenshot(page: Any, path: Path) -> None:
+    """The whole page as a PNG, as `page.screenshot(full_page=True)` takes it (the same CDP
+    capture beyond the viewport), but with Chromium's PNG encoder set for speed: the same pixels
+    in a file about 30 % larger, written in about half the time (a tall page at 1440 px took
+    1.1 s with Playwright's default encoding, 0.6 s so, load average 6-7)."""
+    session = page.context.new_cdp_session(page)
+    try:
+        size = session.send("Page.getLayoutMetrics")["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": math.ceil(size["width"]), "height": math.ceil(size["height"]), "scale": 1}
+        shot = session.send(
+            "Page.captureScreenshot",
+            {"format": "png", "optimizeForSpeed": True, "captureBeyondViewport": True, "clip": clip},
+        )
+    finally:
+        session.detach()
+    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 @pytest.fixture(scope="session")
@@ -172,10 +192,18 @@ def watched(page, site):  # type: ignore[no-untyped-def]
     return page, watch_page(page, site.url)
 
 
+def wait_for_charts(page: Any) -> None:
+    """Until charts.js has drawn every chart of the page (none left without its is-drawn class)."""
+    page.wait_for_function("() => !document.querySelector('.js-chart:not(.is-drawn)')", timeout=30_000)
+
+
 def open_page(page: Any, watch: Watch, path: str, *, status: int = 200) -> None:
-    response = page.goto(watch.base + path)
+    """The page loaded (its scripts and plotly.js bundle too: charts.js adds the bundle's script
+    before the load event) and its charts drawn. Not an idle network: that waits half a second of
+    silence after every page, and nothing fetched after the charts are drawn is read by a test."""
+    response = page.goto(watch.base + path, wait_until="load")
     assert response.status == status, f"{path}: {response.status}"
-    page.wait_for_load_state("networkidle")
+    wait_for_charts(page)
 
 
 def log_in(page: Any, watch: Watch) -> None:

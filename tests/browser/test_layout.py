@@ -8,12 +8,13 @@ with the charts as images and the sources listed."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from minerals.models import Mineral, PolicyMeasure
-from tests.browser.conftest import Watch, log_in, open_page, watch_page
+from tests.browser.conftest import Watch, full_page_screenshot, log_in, open_page, watch_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -82,12 +83,6 @@ ON_FIRST_SCREEN_JS = """(selector) => Array.from(document.querySelectorAll(selec
 })"""
 
 
-def _wait_for_charts(page: Any) -> None:
-    expected = page.locator(".js-chart").count()
-    drawn = f"() => document.querySelectorAll('.js-chart.is-drawn').length >= {expected}"
-    page.wait_for_function(drawn, timeout=30_000)
-
-
 # Each drawn chart's plot area (inside the axes) in CSS pixels: a phone's timeline squeezed to
 # 60 px was the complaint. The policy timelines' measure names sit above their bars, and on a
 # phone the names beside horizontal bars break into lines (charts.js), so no plot is squeezed.
@@ -102,28 +97,27 @@ STRAY_DECIMAL = re.compile(r"\b\d{1,3}(?:,\d{3})+\.0\b")
 MEASURE_FACTS = ("[data-instrument]", "a[data-official-text]", "dl.facts code", "#fig-measure-dates-plot")
 
 
-def _open(page: Any, watch: Watch, path: str) -> None:
-    """open_page without its wait for an idle network (half a second a page, sixty pages a run):
-    the charts being drawn, which _check_page waits for, is what this test reads."""
-    response = page.goto(watch.base + path, wait_until="load")
-    assert response.status == 200, f"{path}: {response.status}"
+# Everything _check_page reads, in one round trip to the browser; `text` is what Playwright's
+# inner_text() returns (the element's innerText).
+PAGE_CHECKS_JS = f"""() => ({{overflow: ({OVERFLOW_JS})(), charts: ({CHARTS_JS})(), plots: ({PLOT_WIDTHS_JS})(),
+  text: document.querySelector('main').innerText}})"""
 
 
-def _check_page(page: Any, name: str, size: str, screenshots: Any) -> list[dict[str, Any]]:
-    _wait_for_charts(page)
-    assert page.evaluate(OVERFLOW_JS) == [], f"{name} at {size}: wider than the viewport"
-    charts = page.evaluate(CHARTS_JS)
+def _check_page(page: Any, name: str, size: str, screenshots: Path) -> list[dict[str, Any]]:
+    checks = page.evaluate(PAGE_CHECKS_JS)
+    assert checks["overflow"] == [], f"{name} at {size}: wider than the viewport: {checks['overflow']}"
+    charts: list[dict[str, Any]] = checks["charts"]
     for chart in charts:
         assert chart["message"] or (chart["drawn"] and chart["data"]), f"{name} at {size}: {chart}"
-    for plot in page.evaluate(PLOT_WIDTHS_JS):
+    for plot in checks["plots"]:
         assert plot["plot"] >= MIN_PLOT_PX, f"{name} at {size}: plot area of {plot}"
         if plot["id"] in ("fig-policy-plot", "fig-timeline-plot"):
             # Timelines fit the screen (no sideways scrolling) with every measure named.
             assert plot["width"] <= VIEWPORTS[size]["width"], f"{name} at {size}: {plot}"
             assert plot["names"] >= 1, f"{name} at {size}: {plot}"
-    text = page.locator("main").inner_text()
+    text = checks["text"]
     assert not STRAY_DECIMAL.search(text), f"{name}: {STRAY_DECIMAL.search(text)}"
-    page.screenshot(path=str(screenshots / f"{name}-{size}.png"), full_page=True)
+    full_page_screenshot(page, screenshots / f"{name}-{size}.png")
     return charts
 
 
@@ -170,7 +164,7 @@ def test_every_page_fits_answers_first_and_never_draws_empty_charts(browser, sit
     mineral_pages = tuple((f"mineral-{slug}", f"/minerals/{slug}/?as_of={AS_OF}") for slug in minerals)
     try:
         for name, path in PUBLIC_PAGES + mineral_pages:
-            _open(page, watch, path)
+            open_page(page, watch, path)
             charts = _check_page(page, name, size, screenshots)
             if name.startswith("mineral-"):
                 _check_mineral(page, name.removeprefix("mineral-"), size, charts)
@@ -199,7 +193,7 @@ def test_every_page_fits_answers_first_and_never_draws_empty_charts(browser, sit
                 assert page.locator('table[data-table="compare"] tbody tr').count() >= 5
         log_in(page, watch)
         for name, path in (*BUYER_PAGES, _scenario_page()):
-            _open(page, watch, path)
+            open_page(page, watch, path)
             _check_page(page, name, size, screenshots)
             if name.startswith("portfolio"):
                 at_risk = _first_screen(page, '[data-first="at-risk"]')
@@ -228,7 +222,7 @@ def _print_to_pdf(page: Any, name: str, screenshots: Any) -> int:
     assert images.count() == charts
     assert all(img.is_visible() for img in images.all())
     assert all(not plot.is_visible() for plot in page.locator(".js-plotly-plot").all())
-    page.screenshot(path=str(screenshots / f"{name}-print.png"), full_page=True)
+    full_page_screenshot(page, screenshots / f"{name}-print.png")
     pdf = page.pdf(format="A4", print_background=True)
     pdf_path = screenshots / f"{name}.pdf"
     pdf_path.write_bytes(pdf)

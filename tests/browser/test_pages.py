@@ -15,6 +15,7 @@ import pytest
 from dashboards import selectors
 from suppliers import services as supplier_services
 from suppliers.models import Organization, Sourcing
+from tests.browser.conftest import full_page_screenshot
 from tests.browser.conftest import log_in as _log_in
 from tests.browser.conftest import open_page as _open
 
@@ -46,7 +47,7 @@ def test_overview(watched, screenshots) -> None:  # type: ignore[no-untyped-def]
     restricted_cell = page.locator('[data-metric="restricted_supply_share"][data-key="gallium"]')
     assert restricted_cell.inner_text() == f"{stored['restricted_supply_share'] * 100:.1f} %"
     assert page.locator('[data-panel="needs-review"] li').count() >= 2
-    page.screenshot(path=str(screenshots / "overview.png"), full_page=True)
+    full_page_screenshot(page, screenshots / "overview.png")
 
     # The as-of control (a GET form): the U.S. gallium ban is suspended on 2026-06-01.
     page.fill("#id_as_of", "2026-06-01")
@@ -88,7 +89,7 @@ def test_mineral_page(watched, screenshots) -> None:  # type: ignore[no-untyped-
     assert page.locator('table[data-table="production_refinery"] tbody tr').count() == len(
         metrics["supply"][0]["country_shares"]
     )
-    page.screenshot(path=str(screenshots / "mineral.png"), full_page=True)
+    full_page_screenshot(page, screenshots / "mineral.png")
     watch.assert_clean()
 
 
@@ -102,11 +103,11 @@ def test_policy_tracker_and_measure_page(watched, screenshots) -> None:  # type:
     issuers = page.locator('table[data-table="measures"] tbody tr td:nth-child(2)').all_inner_texts()
     assert issuers
     assert set(issuers) == {"USA"}
-    page.screenshot(path=str(screenshots / "policies.png"), full_page=True)
+    full_page_screenshot(page, screenshots / "policies.png")
     _open(page, watch, "/policies/cn-2024-46-us-ban/?as_of=2026-06-01")
     assert page.locator("[data-status]").first.get_attribute("data-status") == "suspended"
     assert "811292" in page.content()
-    page.screenshot(path=str(screenshots / "policy.png"), full_page=True)
+    full_page_screenshot(page, screenshots / "policy.png")
     watch.assert_clean()
 
 
@@ -122,7 +123,7 @@ def test_portfolio(watched, screenshots, django_user_model) -> None:  # type: ig
             expected = row[metric]
             assert float(cell.get_attribute("data-value")) == pytest.approx(expected)
             assert cell.inner_text() == f"{expected * 100:.1f} %"
-    page.screenshot(path=str(screenshots / "portfolio.png"), full_page=True)
+    full_page_screenshot(page, screenshots / "portfolio.png")
     assert page.locator('form[method="post"] input[name="action"]').count() == 0  # read only: forms on the edit page
 
     # The edit page, linked from the portfolio: the forms and the supplier-list upload.
@@ -133,7 +134,7 @@ def test_portfolio(watched, screenshots, django_user_model) -> None:  # type: ig
         page.locator('table[data-table="sourcing"] tbody tr').count()
         == Sourcing.objects.filter(organization=organization).count()
     )
-    page.screenshot(path=str(screenshots / "portfolio-edit.png"), full_page=True)
+    full_page_screenshot(page, screenshots / "portfolio-edit.png")
 
     # Another organization's portfolio answers 404.
     other = supplier_services.record_save(

@@ -9,7 +9,7 @@ import pytest
 from minerals.models import Mineral
 from suppliers import services as supplier_services
 from suppliers.models import Organization, Requirement, TransitionPlan
-from tests.browser.conftest import PASSWORD, open_page
+from tests.browser.conftest import PASSWORD, full_page_screenshot, open_page
 from tests.browser.test_pages import _charts_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,7 +56,7 @@ def test_plan_page_renders_its_charts_and_the_uncovered_part(watched, screenshot
     assert png.value.path().read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Nothing is uncovered in the demo: the note appears only when a requirement outgrows the sourcing.
     assert page.locator('[data-uncovered-now="gallium"]').count() == 0
-    page.screenshot(path=str(screenshots / "plan.png"), full_page=True)
+    full_page_screenshot(page, screenshots / "plan.png")
 
     supplier_services.record_upsert(
         model=Requirement,

@@ -6,7 +6,7 @@ import pytest
 
 from scenarios.models import Scenario
 from suppliers.models import Organization
-from tests.browser.conftest import log_in, open_page
+from tests.browser.conftest import full_page_screenshot, log_in, open_page
 from tests.browser.test_pages import _charts_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,7 +44,7 @@ def test_create_run_and_compare(watched, screenshots) -> None:  # type: ignore[n
     row = page.locator('table[data-table="buyer"] tbody tr', has_text="Gallium").first
     assert "2,500" in row.inner_text()
     assert "2,000" in row.inner_text()
-    page.screenshot(path=str(screenshots / "scenario.png"), full_page=True)
+    full_page_screenshot(page, screenshots / "scenario.png")
     watch.assert_clean()
 
     # Another organization's scenario answers 404.
