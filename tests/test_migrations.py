@@ -19,10 +19,8 @@ def test_models_and_migrations_agree(capsys: pytest.CaptureFixture[str]) -> None
     assert "No changes detected" in capsys.readouterr().out
 
 
-def test_importmetric_table_leaves_room_for_heap_only_updates() -> None:
-    # dashboards 0006 (and its squash) set it with a RunPython: no model option says so.
-    if connection.vendor != "postgresql":
-        pytest.skip("fillfactor is a PostgreSQL storage parameter")
+def test_importmetric_table_leaves_room_for_heap_only_updates(postgresql: None) -> None:
+    # dashboards 0006 (and its squash) set it with a RunPython (PostgreSQL only): no model option says so.
     with connection.cursor() as cursor:
         cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'dashboards_importmetric'")
         (options,) = cursor.fetchone()

@@ -44,6 +44,8 @@ CHECKS = [
     response_schema_conformance,
 ]
 
+pytestmark = pytest.mark.slow  # minutes of requests in all: scheduled first (tests/conftest.py)
+
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
 FUZZ_EXAMPLES = int(os.environ.get("LODESTONE_FUZZ_EXAMPLES", "3"))
 

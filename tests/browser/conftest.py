@@ -7,7 +7,6 @@ import fcntl
 import math
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from tests.browser.static_storage import QuickCompressionStaticFilesStorage
-from tests.conftest import REPO, require
+from tests.conftest import REPO, TEST_RUN, require
 
 CHROMIUM = "/usr/bin/chromium"
 # Debian's Chromium headless, as docs/architecture.md "Browser tests" says (also benchmarks/page_speed.py).
@@ -34,7 +33,6 @@ SCREENSHOTS = REPO / "var" / "screenshots"
 # Collected once per test run for every xdist worker (the first worker collects under a lock, the
 # others find the run's stamp and serve the same files), and kept between runs.
 COLLECTED_STATIC = REPO / "var" / "test-staticfiles"
-TEST_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test body
 # (fixtures, assertions against the stored metrics) are still synchronous and safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
