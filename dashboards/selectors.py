@@ -624,7 +624,10 @@ def _volume_independent_candidates(
         "mineral_id", "id", "key", "name", "country_id", "stage", "status", "start_year", "capacity", "capacity_unit",
         "company_id", "company__recorded_foreign_control", "source__title", "source_url",
     )  # fmt: skip
-    rows = facilities.order_by()
+    # In the order they were recorded: without it the order followed the query plan, which differs
+    # between one mineral's read (the scenarios') and all the buyer's (the stored set), and the
+    # sources listed as "not an alternative" came out in another order on another page.
+    rows = facilities.order_by("id")
     for mid, fid, key, name, country, stage, status, start, capacity, cap_unit, company, recorded, *src in rows:
         info, candidate_key = out[mid][1], f"facility:{key}"
         extra = {

@@ -448,3 +448,26 @@ def test_stored_candidates_rank_exactly_as_rank_alternatives_over_the_live_candi
         assert [x["key"] for x in row["not_alternatives"]] == [
             x.source.key for x in risk.not_alternatives(live, feoc=frozenset(settings.LODESTONE_FEOC_COUNTRIES))
         ]
+
+
+def test_facility_candidates_come_in_the_order_they_were_recorded(demo: None) -> None:
+    """Not in the order of the query plan: the stored set (all the buyer's minerals) and the
+    scenarios' read (one mineral) once listed the sources that are "not an alternative" in two
+    orders. An update writes the row's new version after the others, where a read in no order
+    finds it last."""
+    from django.db.models import F
+
+    mineral = Mineral.objects.get(slug="rare-earths")
+
+    def facility_keys() -> list[str]:
+        candidates = selectors.alternative_sources(
+            [mineral.pk], as_of=AS_OF, unit_of={mineral.pk: "t"}, stage_of={mineral.pk: "refinery"},
+            slug_of={mineral.pk: mineral.slug},
+        )[mineral.pk]  # fmt: skip
+        return [c.key.removeprefix("facility:") for c in candidates if c.key.startswith("facility:")]
+
+    keys = facility_keys()
+    assert len(keys) >= 3
+    Facility.objects.filter(key=keys[0]).update(name=F("name"))
+    ids = dict(Facility.objects.values_list("key", "id"))
+    assert facility_keys() == sorted(keys, key=ids.__getitem__)
