@@ -17,6 +17,7 @@ from rest_framework.request import Request
 
 from alerts import selectors
 from alerts.models import Event, EventKind
+from minerals.api.fields import SlugRelatedField
 from minerals.api.filters import FilterSet
 from minerals.api.permissions import request_token, token_has_scope
 from minerals.models import Mineral
@@ -41,10 +42,8 @@ class EventsAccess(BasePermission):
 class EventSerializer(serializers.ModelSerializer):
     measure = serializers.CharField(source="measure_key", help_text="The measure's key (kept after a deletion).")
     issuer = serializers.CharField(source="issuer_id", allow_null=True, help_text="ISO 3166 alpha-3.")
-    minerals: serializers.SlugRelatedField[Mineral] = serializers.SlugRelatedField(
-        slug_field="slug", many=True, read_only=True
-    )
-    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
+    minerals: serializers.SlugRelatedField[Mineral] = SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    organization: serializers.SlugRelatedField[Organization] = SlugRelatedField(
         slug_field="slug", read_only=True, allow_null=True, help_text="Empty for public events."
     )
 

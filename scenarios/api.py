@@ -17,6 +17,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from minerals.api.fields import SlugRelatedField
 from minerals.api.permissions import REFERENCE_READ, request_token, token_has_scope
 from minerals.api.views import PrivateNoStore
 from minerals.models import Country, MeasureType, Mineral, PolicyMeasure
@@ -59,34 +60,26 @@ class ScenarioAccess(BasePermission):
 
 class PolicyShockSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=PolicyShock.Kind.choices)
-    measure = serializers.SlugRelatedField(
-        slug_field="key", queryset=PolicyMeasure.objects.all(), required=False, allow_null=True
-    )
+    measure = SlugRelatedField(slug_field="key", queryset=PolicyMeasure.objects.all(), required=False, allow_null=True)
     issuer = serializers.PrimaryKeyRelatedField(queryset=Country.objects.all(), required=False, allow_null=True)
     on = serializers.DateField(required=False, allow_null=True)
     until = serializers.DateField(required=False, allow_null=True)
     measure_type = serializers.ChoiceField(choices=MeasureType.choices, required=False, allow_blank=True)
-    minerals = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Mineral.objects.all(), many=True, required=False
-    )
+    minerals = SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all(), many=True, required=False)
     targets = serializers.PrimaryKeyRelatedField(queryset=Country.objects.all(), many=True, required=False)
 
 
 class SupplyShockSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=SupplyShock.Kind.choices)
-    mineral = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Mineral.objects.all(), required=False, allow_null=True
-    )
+    mineral = SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all(), required=False, allow_null=True)
     country = serializers.PrimaryKeyRelatedField(queryset=Country.objects.all(), required=False, allow_null=True)
     cut_percent = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=100)
-    facility = serializers.SlugRelatedField(
-        slug_field="key", queryset=Facility.objects.all(), required=False, allow_null=True
-    )
+    facility = SlugRelatedField(slug_field="key", queryset=Facility.objects.all(), required=False, allow_null=True)
     delay_years = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=50)
 
 
 class DemandShockSerializer(serializers.Serializer):
-    mineral = serializers.SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all())
+    mineral = SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all())
     change_percent = serializers.FloatField(min_value=-100, max_value=1000)
 
 

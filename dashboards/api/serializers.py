@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from minerals.api.fields import SlugRelatedField
 from minerals.models import Country, DataSource, Mineral, Stage
 from suppliers.models import Company, Facility
 
@@ -43,11 +44,11 @@ class FacilityOutputSerializer(serializers.ModelSerializer):
 
 
 class FacilityInputSerializer(serializers.ModelSerializer):
-    company = serializers.SlugRelatedField(slug_field="name", queryset=Company.objects.all())
-    country = serializers.SlugRelatedField(slug_field="iso3", queryset=Country.objects.all())
-    mineral = serializers.SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all())
+    company = SlugRelatedField(slug_field="name", queryset=Company.objects.all())
+    country = SlugRelatedField(slug_field="iso3", queryset=Country.objects.all())
+    mineral = SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all())
     # The stubs read a field named "source" as Field.source (a str); DRF takes it as a declared field.
-    source = serializers.SlugRelatedField(  # type: ignore[assignment]
+    source = SlugRelatedField(  # type: ignore[assignment]
         slug_field="key", queryset=DataSource.objects.all(), required=False, allow_null=True
     )
 

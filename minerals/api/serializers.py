@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from minerals.api.fields import SlugRelatedField
 from minerals.importers.numbers import MAX_AMOUNT
 from minerals.models import (
     CommodityCode,
@@ -29,7 +30,7 @@ class CountryOutputSerializer(serializers.ModelSerializer):
 
 
 class MineralOutputSerializer(serializers.ModelSerializer):
-    critical_lists: serializers.SlugRelatedField[CriticalMineralList] = serializers.SlugRelatedField(
+    critical_lists: serializers.SlugRelatedField[CriticalMineralList] = SlugRelatedField(
         slug_field="key", many=True, read_only=True
     )
 
@@ -129,9 +130,7 @@ class TradeFlowBulkRowSerializer(serializers.Serializer):
 class PolicyMeasureOutputSerializer(serializers.ModelSerializer):
     source_url = serializers.CharField(read_only=True)  # may be blank: not a "uri" then
     issuer = serializers.CharField(source="issuer_id", read_only=True)
-    minerals: serializers.SlugRelatedField[Mineral] = serializers.SlugRelatedField(
-        slug_field="slug", many=True, read_only=True
-    )
+    minerals: serializers.SlugRelatedField[Mineral] = SlugRelatedField(slug_field="slug", many=True, read_only=True)
     commodity_codes: serializers.PrimaryKeyRelatedField[CommodityCode] = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True
     )
@@ -150,17 +149,15 @@ class PolicyMeasureOutputSerializer(serializers.ModelSerializer):
 
 
 class PolicyMeasureInputSerializer(serializers.ModelSerializer):
-    issuer = serializers.SlugRelatedField(slug_field="iso3", queryset=Country.objects.all())
-    minerals = serializers.SlugRelatedField(
-        slug_field="slug", many=True, queryset=Mineral.objects.all(), required=False
-    )
-    commodity_codes = serializers.SlugRelatedField(
+    issuer = SlugRelatedField(slug_field="iso3", queryset=Country.objects.all())
+    minerals = SlugRelatedField(slug_field="slug", many=True, queryset=Mineral.objects.all(), required=False)
+    commodity_codes = SlugRelatedField(
         slug_field="hs6", many=True, queryset=CommodityCode.objects.all(), required=False
     )
-    targets = serializers.SlugRelatedField(
+    targets = SlugRelatedField(
         slug_field="iso3", many=True, queryset=Country.objects.all(), required=False, help_text="Empty: all."
     )
-    source = serializers.SlugRelatedField(  # type: ignore[assignment]  # see the module note
+    source = SlugRelatedField(  # type: ignore[assignment]  # see the module note
         slug_field="key", queryset=DataSource.objects.all(), required=False, allow_null=True
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from minerals.api.fields import SlugRelatedField
 from minerals.importers.numbers import MAX_AMOUNT
 from minerals.models import Country, Mineral
 from suppliers.models import Company, Facility, Organization, Requirement, Sourcing
@@ -35,7 +36,7 @@ class CompanyOutputSerializer(serializers.ModelSerializer):
 
 
 class CompanyInputSerializer(serializers.ModelSerializer):
-    hq_country = serializers.SlugRelatedField(slug_field="iso3", queryset=Country.objects.all())
+    hq_country = SlugRelatedField(slug_field="iso3", queryset=Country.objects.all())
 
     class Meta:
         model = Company
@@ -43,9 +44,7 @@ class CompanyInputSerializer(serializers.ModelSerializer):
 
 
 class RequirementOutputSerializer(serializers.ModelSerializer):
-    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
-    )
+    organization: serializers.SlugRelatedField[Organization] = SlugRelatedField(slug_field="slug", read_only=True)
     mineral = serializers.CharField(source="mineral.slug", read_only=True)
 
     class Meta:
@@ -55,7 +54,7 @@ class RequirementOutputSerializer(serializers.ModelSerializer):
 
 
 class RequirementInputSerializer(serializers.ModelSerializer):
-    mineral = serializers.SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all())
+    mineral = SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all())
 
     class Meta:
         model = Requirement
@@ -63,9 +62,7 @@ class RequirementInputSerializer(serializers.ModelSerializer):
 
 
 class SourcingOutputSerializer(serializers.ModelSerializer):
-    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
-    )
+    organization: serializers.SlugRelatedField[Organization] = SlugRelatedField(slug_field="slug", read_only=True)
     mineral = serializers.CharField(source="mineral.slug", read_only=True)
     facility = serializers.CharField(source="facility.key", read_only=True, allow_null=True, default=None)
     country = serializers.CharField(source="country_id", read_only=True)
@@ -77,11 +74,9 @@ class SourcingOutputSerializer(serializers.ModelSerializer):
 
 
 class SourcingInputSerializer(serializers.ModelSerializer):
-    mineral = serializers.SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all())
-    facility = serializers.SlugRelatedField(
-        slug_field="key", queryset=Facility.objects.all(), required=False, allow_null=True
-    )
-    country = serializers.SlugRelatedField(
+    mineral = SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all())
+    facility = SlugRelatedField(slug_field="key", queryset=Facility.objects.all(), required=False, allow_null=True)
+    country = SlugRelatedField(
         slug_field="iso3",
         queryset=Country.objects.all(),
         required=False,

@@ -71,6 +71,24 @@ def test_a_nul_byte_in_a_query_parameter_is_no_server_error(world: Any, url: str
         assert response.status_code < 500, (role, url, response.status_code)
 
 
+# A natural key (a related row named by its slug, ISO code or name) with a NUL in a JSON body: the
+# lookup's query failed on PostgreSQL, a 500 (found by test_schema_fuzz.py on POST sourcing/ and
+# companies/); every app's serializers name related rows with minerals.api.fields.SlugRelatedField.
+NAMED_BY_KEY = [
+    ("buyer_a", "/api/v1/sourcing/", {"mineral": "ga\x00llium", "annual_quantity": 1}, "mineral"),
+    ("buyer_a", "/api/v1/requirements/", {"mineral": "ga\x00llium", "annual_quantity": 1, "unit": "t"}, "mineral"),
+    ("curator_token", "/api/v1/companies/", {"name": "NUL Ltd (fictional)", "hq_country": "CH\x00N"}, "hq_country"),
+    ("curator_token", "/api/v1/policies/", {"key": "nul", "minerals": ["ga\x00llium"]}, "minerals"),
+]
+
+
+@pytest.mark.parametrize(("role", "url", "body", "field"), NAMED_BY_KEY)
+def test_a_nul_byte_in_a_natural_key_is_a_bad_request(world: Any, role: str, url: str, body: Any, field: str) -> None:
+    response = world.clients[role].post(url, body, format="json")
+    assert response.status_code == 400, response.content[:300]
+    assert "Null characters are not allowed." in str(response.json()[field])
+
+
 NESTED = "[" * 100_000 + "]" * 100_000
 WRITES = [
     ("curator_token", "post", "/api/v1/production/bulk/"),
