@@ -37,9 +37,12 @@ run: setup
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py runserver --nostatic $(HOST)
 
+# Bytecode caches on for the run even where the environment turns them off
+# (PYTHONDONTWRITEBYTECODE=1): otherwise each worker and each subprocess a test starts compiles
+# the project and the assertion-rewritten test modules again from source.
 test: $(VENV)/.dev
 	mkdir -p var
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 worker: $(VENV)/.runtime
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2

@@ -235,16 +235,6 @@ class DemoSnapshot:
         ContentType.objects.clear_cache()
 
 
-def _demo_database_build() -> None:
-    """Migrate a new test database (the connection's test name) and load the demo into it."""
-    from django.db import connection
-
-    from suppliers.demo_dataset import demo_dataset_load
-
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    demo_dataset_load()
-
-
 def _database_use(name: str) -> None:
     from django.db import connection
 
@@ -258,7 +248,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker, celery_
     from a snapshot after a transactional test's flush (DemoSnapshot).
 
     On PostgreSQL under xdist, the first worker to need a database migrates one and loads the demo
-    (~50 s of CPU), and every worker, that one included, copies it (CREATE DATABASE ... TEMPLATE,
+    (29 s quiet), and every worker, that one included, copies it (CREATE DATABASE ... TEMPLATE,
     about a second): what two workers each did at once is done once, while the other worker runs
     the tests that need no database (the order below puts them first in its half)."""
     import fcntl
@@ -266,13 +256,13 @@ def django_db_setup(request, django_test_environment, django_db_blocker, celery_
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
+    from suppliers.demo_dataset import demo_dataset_load
+
     if not (on_postgresql() and XDIST_WORKER):
         request.getfixturevalue("django_db_modify_db_settings")
         keepdb = request.getfixturevalue("django_db_keepdb") and not request.getfixturevalue("django_db_createdb")
         with django_db_blocker.unblock():
             databases = setup_databases(verbosity=0, interactive=False, keepdb=keepdb)
-            from suppliers.demo_dataset import demo_dataset_load
-
             demo_dataset_load()
             DemoSnapshot.take()
         yield
@@ -287,7 +277,8 @@ def django_db_setup(request, django_test_environment, django_db_blocker, celery_
     with django_db_blocker.unblock(), open(REPO / "var" / f"{template}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stamp.exists() or stamp.read_text() != TEST_RUN:
-            _demo_database_build()
+            connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+            demo_dataset_load()
             stamp.write_text(TEST_RUN)
         _database_use(template)
         connection.creation.clone_test_db(suffix=XDIST_WORKER, verbosity=0, autoclobber=True)
@@ -299,6 +290,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker, celery_
         _database_use(template)
         with connection._nodb_cursor() as cursor:
             clone = connection.ops.quote_name(f"{template}_{XDIST_WORKER}")
+            # FORCE: a live server's thread may still hold a connection to it.
             cursor.execute(f"DROP DATABASE IF EXISTS {clone} WITH (FORCE)")
 
 
@@ -341,7 +333,8 @@ def flushes_the_database(item: pytest.Item) -> bool:
 
 
 def uses_the_database(item: pytest.Item) -> bool:
-    return item.get_closest_marker("django_db") is not None or "db" in getattr(item, "fixturenames", ())
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return item.get_closest_marker("django_db") is not None or bool({"db", "transactional_db"} & fixtures)
 
 
 @pytest.hookimpl(tryfirst=True)
