@@ -571,7 +571,8 @@ def test_wgi_databank_csv():
 
 
 def _workbook(tmp_path: Path) -> Path:
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl  # a runtime dependency (requirements.txt): never skipped
+
     wb = openpyxl.Workbook()
     intro = wb.active
     intro.title = "Introduction"
