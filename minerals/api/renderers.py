@@ -81,12 +81,19 @@ class SafeXLSXRenderer(BaseRenderer):
         if data is None:
             return b""
         _private_no_store(renderer_context)
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        def xml_text(value: Any) -> Any:
+            # A worksheet is XML, which cannot hold most control characters: openpyxl refused a
+            # scenario named with one and the export answered 500 (found by the schema fuzz).
+            return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
+
         header, rows = table_rows(data)
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet("data")
-        sheet.append(header)
+        sheet.append([xml_text(name) for name in header])
         for row in rows:
-            sheet.append(row)
+            sheet.append([xml_text(cell) for cell in row])
         out = io.BytesIO()
         workbook.save(out)
         response = (renderer_context or {}).get("response")

@@ -279,3 +279,16 @@ def test_schema_documents_error_responses_for_every_operation(world: Any) -> Non
 def test_tokens_expire(world: Any) -> None:
     token = AccessToken.objects.filter(application=world.app_a).first()
     assert token.expires <= timezone.now() + timedelta(hours=1, seconds=5)
+
+
+def test_xlsx_replaces_control_characters_a_worksheet_cannot_hold(world: Any) -> None:
+    # A company named with a control character (0x1B) made openpyxl refuse the sheet: a 500.
+    from openpyxl import load_workbook
+
+    curator = world.clients["curator_token"]
+    name = "Escape\x1b Metals (fictional)"
+    assert curator.post("/api/v1/companies/", {"name": name, "hq_country": "USA"}, format="json").status_code == 201
+    xlsx = curator.get("/api/v1/companies/?format=xlsx&page_size=1000")
+    assert xlsx.status_code == 200
+    names = [row[1] for row in load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(min_row=2, values_only=True)]
+    assert "Escape\ufffd Metals (fictional)" in names
