@@ -8,8 +8,9 @@ Runs on its own database `lodestone_bench_api` (`--database NAME` for another, e
 checkouts side by side; dropped and re-created on the server of DATABASE_URL; never the
 development database): migrate, the demo dataset, then N trade flows
 COPY-generated (psycopg 3 `cursor.copy`) for HS 811292 (gallium/germanium) across countries and
-years. Serves it with gunicorn on 127.0.0.1 (DEBUG off, persistent connections) and runs locust
-headless with N concurrent clients per endpoint (each `--users`, default 16), bounded in time,
+years. Serves it with gunicorn on 127.0.0.1 (DEBUG off, persistent connections) and runs wrk
+(`--client wrk`, the default: benchmarks/load_client.py) or locust headless (`--client locust`)
+with N concurrent clients per endpoint (each `--users`, default 16), bounded in time,
 authenticated with a client-credentials token. Throttles are raised for the run (the benchmark
 measures serving, not rate limiting). The bound is a static file served by the same gunicorn
 (whitenoise, as the pages' benchmark): each endpoint's throughput is printed as a share of the
@@ -35,6 +36,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from load_client import BROWSER_ACCEPT_ENCODING, wrk
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DB = "lodestone_bench_api"
@@ -226,6 +229,17 @@ def run_locust(
     return float(row["Requests/s"]), float(row["95%"]), float(row["99%"]), *counts
 
 
+def run_wrk(
+    env: dict[str, str], port: int, path: str, users: int, seconds: int
+) -> tuple[float, float, float, int, int]:
+    headers = {"Accept-Encoding": BROWSER_ACCEPT_ENCODING}
+    if not path.startswith("/static/"):
+        headers = {"Accept-Encoding": env["BENCH_ACCEPT_ENCODING"] or BROWSER_ACCEPT_ENCODING}
+        headers["Authorization"] = f"Bearer {env['BENCH_TOKEN']}"
+    r = wrk(f"http://127.0.0.1:{port}{path}", headers=headers, users=users, seconds=seconds)
+    return r["rps"], r["p95"], r["p99"], int(r["requests"]), int(r["failures"])
+
+
 def database_name(value: str) -> str:
     """A plain identifier (it is put into DROP DATABASE / CREATE DATABASE as it is)."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
@@ -249,8 +263,11 @@ def main() -> None:
         "--accept-encoding",
         default="",
         help="Accept-Encoding of the API calls (not the static file's), e.g. identity: the answers then cross "
-        "uncompressed and the load generator, on the same CPUs, does not decompress them (default: locust's "
-        "gzip, deflate, br)",
+        "uncompressed and the load generator, on the same CPUs, does not decompress them (default: a browser's "
+        f"{BROWSER_ACCEPT_ENCODING})",
+    )
+    parser.add_argument(
+        "--client", choices=("wrk", "locust"), default="wrk", help="the load generator (default wrk: the lighter)"
     )
     parser.add_argument(
         "--existing",
@@ -312,8 +329,9 @@ def main() -> None:
             for users in args.users or [16]:
                 bound = 0.0
                 for label, path in ENDPOINTS.items():
-                    run_locust(env, port, path, users, WARM_UP_SECONDS)  # connections, imports, caches
-                    rps, p95, p99, count, failures = run_locust(env, port, path, users, args.seconds)
+                    measure = run_wrk if args.client == "wrk" else run_locust
+                    measure(env, port, path, users, WARM_UP_SECONDS)  # connections, imports, caches
+                    rps, p95, p99, count, failures = measure(env, port, path, users, args.seconds)
                     bound = rps if label == STATIC else bound
                     share = rps / bound if bound else 0.0
                     results.append((flows, users, label, rps, p95, p99, share, count, failures))
@@ -329,7 +347,8 @@ def main() -> None:
     cache = "redis" if os.environ.get("REDIS_URL") or os.environ.get("CACHE_REDIS_URL") else "in-process (locmem)"
     print(
         f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min); "
-        f"gunicorn {args.workers} workers, {os.cpu_count()} CPUs, DEBUG off, cache: {cache}"
+        f"gunicorn {args.workers} workers, load generator {args.client}, {os.cpu_count()} CPUs, DEBUG off, "
+        f"cache: {cache}"
     )
     print(
         "| trade flows | clients | endpoint | req/s | p95 (ms) | p99 (ms) | vs static | requests | failures |\n"
@@ -337,7 +356,7 @@ def main() -> None:
     )
     for flows, users, label, rps, p95, p99, share, count, failures in results:
         print(
-            f"| {flows:,} | {users} | {label} | {rps:,.0f} | {p95:,.0f} | {p99:,.0f} | {share:.0%} | {count:,} "
+            f"| {flows:,} | {users} | {label} | {rps:,.0f} | {p95:,.1f} | {p99:,.1f} | {share:.0%} | {count:,} "
             f"| {failures} |"
         )
 

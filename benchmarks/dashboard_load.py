@@ -13,8 +13,10 @@ portfolio and the transition plan (logged in; the plan page is computed on every
 cached), and a static file served by the same gunicorn (the bound). Prints requests per second,
 p50/p95/p99 in ms, and each page's throughput as a share of the static file's in the same run.
 `--users` may be repeated (e.g. `--users 8 --users 16`): every target is measured at each count.
-The simulated visitors use locust's FastHttpUser (geventhttpclient): on a 2-core machine the
-load generator shares the CPUs with the server, and the lighter client leaves more to it.
+The load generator is wrk by default (`--client wrk`, benchmarks/load_client.py: C, one thread,
+one session cookie for every connection) or locust's FastHttpUser (`--client locust`, one session
+per user): on a 2-core machine it shares the CPUs with the server, and the lighter it is, the more
+it leaves to the server. Both send a browser's Accept-Encoding.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from load_client import BROWSER_ACCEPT_ENCODING, wrk
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -70,7 +74,8 @@ class Visitor(FastHttpUser):
     @task
     def page(self):
         path = PATHS[TARGET].format(mineral=os.environ.get("BENCH_MINERAL", "gallium"))
-        with self.client.get(path, headers=self.headers, name=TARGET, catch_response=True) as response:
+        headers = {**self.headers, "Accept-Encoding": "%(accept_encoding)s"}
+        with self.client.get(path, headers=headers, name=TARGET, catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"status {response.status_code}")
 """
@@ -232,6 +237,9 @@ def main() -> None:
         "leaves its CPU to another).",
     )
     parser.add_argument("--mineral", default="gallium")
+    parser.add_argument(
+        "--client", choices=("wrk", "locust"), default="wrk", help="The load generator (default wrk: the lighter)."
+    )
     parser.add_argument("--existing", metavar="URL", help="Use this database as it is (no reset, no seed).")
     parser.add_argument("--create-login", action="store_true", help="With --existing: add the bench buyer login.")
     options = parser.parse_args()
@@ -281,7 +289,7 @@ def main() -> None:
         wait_until_up(f"{host}/static/css/lodestone.css")
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
-            (workdir / "locustfile.py").write_text(LOCUSTFILE % {"user": USERNAME, "password": PASSWORD})
+            (workdir / "locustfile.py").write_text(LOCUSTFILE % {"accept_encoding": BROWSER_ACCEPT_ENCODING})
             env_locust = {**env, "BENCH_MINERAL": options.mineral}
             results = {}
             paths = {"static": "/static/css/lodestone.css", "overview": "/", "portfolio": "/portfolio/"}
@@ -295,9 +303,15 @@ def main() -> None:
                 for target in targets:
                     cookie = cookies[0] if target in logged_in else ""
                     warm_up(port, paths[target], cookie=cookie, workers=options.workers)
-                    results[(users, target)] = locust(
-                        target, host=host, users=users, seconds=options.seconds, workdir=workdir, env=env_locust
-                    )
+                    if options.client == "wrk":
+                        headers = {"Accept-Encoding": BROWSER_ACCEPT_ENCODING, **({"Cookie": cookie} if cookie else {})}
+                        results[(users, target)] = wrk(
+                            host + paths[target], headers=headers, users=users, seconds=options.seconds
+                        )
+                    else:
+                        results[(users, target)] = locust(
+                            target, host=host, users=users, seconds=options.seconds, workdir=workdir, env=env_locust
+                        )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -307,7 +321,7 @@ def main() -> None:
     print(
         f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min)\n"
         f"{'/'.join(map(str, user_counts))} concurrent users, {options.seconds} s per target, "
-        f"gunicorn {options.workers} workers, "
+        f"gunicorn {options.workers} workers, load generator {options.client}, "
         f"{os.cpu_count()} CPUs, DEBUG off, cache: {cache}"
     )
     print(
@@ -319,7 +333,7 @@ def main() -> None:
         share = f"{r['rps'] / static['rps']:>10.0%}" if static and static["rps"] else f"{'-':>10}"
         print(
             f"{users:>5} {target:<12}{r['requests']:>10.0f}{r['failures']:>10.0f}{r['rps']:>10.1f}{r['p50']:>9.0f}"
-            f"{r['p95']:>9.0f}{r['p99']:>9.0f}{share}"
+            f"{r['p95']:>9.1f}{r['p99']:>9.1f}{share}"
         )
 
 
