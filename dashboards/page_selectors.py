@@ -18,7 +18,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -74,12 +75,11 @@ def data_generation() -> str:
 
 def organization_generation(organization: Organization, public: str) -> str:
     """The public generation (`public`: the caller's dashboards.generation, cached like every
-    page's) plus the buyer's own data and exposure rows. One query."""
-    exposure = ExposureMetric.objects.filter(organization=organization).aggregate(
-        n=Count("id"), computed=Max("computed_at")
-    )
-    computed = exposure["computed"].timestamp() if exposure["computed"] else ""
-    return f"{public}:{organization.pk}.{organization.data_version}:{exposure['n']}:{computed}"
+    page's) plus the buyer's own data and exposure rows, as organization_for read them with the
+    organization (no query of its own)."""
+    rows, computed = organization.exposure_stamp  # type: ignore[attr-defined]
+    stamp = computed.timestamp() if computed else ""
+    return f"{public}:{organization.pk}.{organization.data_version}:{rows}:{stamp}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -449,18 +449,31 @@ def mineral_page(
 
 
 def organization_for(*, user: Any, slug: str | None = None) -> tuple[Organization, str]:
-    """The user's organization (by slug, else the first) and the user's role. One query.
+    """The user's organization (by slug, else the first) and the user's role. One query, which
+    also reads the organization's exposure rows (count, last computed) that its pages' cache key
+    holds (organization_generation): a portfolio request made one more round trip for them.
 
     Another organization's slug answers 404 exactly like a missing one: membership is the
     only way in, and its absence is not disclosed.
     """
-    memberships = Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
+    exposure = ExposureMetric.objects.filter(organization=OuterRef("organization")).order_by().values("organization")
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("organization")
+        .annotate(
+            exposure_rows=Coalesce(Subquery(exposure.annotate(n=Count("id")).values("n")), 0),
+            exposure_computed=Subquery(exposure.annotate(last=Max("computed_at")).values("last")),
+        )
+        .order_by("organization__name")
+    )
     if slug is not None:
         memberships = memberships.filter(organization__slug=slug)
     membership = memberships.first()
     if membership is None:
         raise Http404("No such portfolio.")
-    return membership.organization, membership.role
+    organization = membership.organization
+    organization.exposure_stamp = (membership.exposure_rows, membership.exposure_computed)  # type: ignore[attr-defined]
+    return organization, membership.role
 
 
 # Alternatives and not-alternatives listed per mineral on the portfolio (ranked over all; the

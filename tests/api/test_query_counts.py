@@ -112,3 +112,31 @@ def test_a_stored_answer_reads_only_the_data_generation(world: Any, settings: An
     with CaptureQueriesContext(connection) as queries:
         assert curator.get(url).status_code == 200
     assert len(queries) == 0
+
+
+def test_a_list_asked_for_no_filter_builds_no_filter_set(world: Any, monkeypatch: Any) -> None:
+    """A plain page or a cursor walk names no filter: the filter set, its form and validation
+    are skipped (minerals.api.filters.FilterBackend) and the rows are those a filter matching
+    everything gives; a filter named, suffixed or not, still builds it and still answers 400 on
+    a bad value."""
+    from minerals.api.filters import TradeFlowFilter
+
+    built: list[str] = []
+    original = TradeFlowFilter.__init__
+
+    def counting(self: Any, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        built.append(data.urlencode() if data is not None else "")
+        original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(TradeFlowFilter, "__init__", counting)
+    curator = world.clients["curator_token"]
+    plain = curator.get("/api/v1/trade-flows/?page_size=5")
+    walked = curator.get(plain.json()["next"])
+    assert plain.status_code == walked.status_code == 200
+    assert built == []
+    everything = curator.get("/api/v1/trade-flows/?page_size=5&year_min=1900")
+    assert built == ["page_size=5&year_min=1900"]
+    assert everything.json()["results"] == plain.json()["results"] != []
+    bad = curator.get("/api/v1/trade-flows/?year=abc")
+    assert bad.status_code == 400
+    assert "year" in bad.json()

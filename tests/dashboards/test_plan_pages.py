@@ -334,12 +334,12 @@ def test_plan_page_query_count_is_fixed_with_17_minerals(client, organization, a
     assert plan.steps.count() == 10
     after = (count(cold=True), count(cold=False))
     assert after == before
-    # Warm: user and membership (2), the organization's generation (3) and the state of its plans
+    # Warm: user and membership with its exposure rows (2), the public generation (2) and the state of its plans
     # (2: plans' and steps' history); no form is rendered (they are on the edit page). Cold adds
     # the plans and their steps (2), the chosen plan (1), the projection (13: requirements,
     # sourcing, steps, FEOC control (2), facilities, links, sources, production, measures (3),
     # severities) and, the cache being cleared, the session and the inbox's unread count (2).
-    assert after == (25, 7)
+    assert after == (24, 6)
 
 
 def test_the_page_follows_every_edit(client, organization, analyst) -> None:  # type: ignore[no-untyped-def]

@@ -322,9 +322,9 @@ def test_portfolio_query_count_is_fixed(buyer_client, buyer, page_cache) -> None
     assert before == after
     with CaptureQueriesContext(connection) as queries:
         buyer_client.get("/portfolio/")
-    # user, membership, generation (2) + the buyer's exposure rows (1); the session comes from
-    # the cache (cached_db sessions)
-    assert len(queries) == 5
+    # user, membership with the buyer's exposure rows (one query: organization_for), the public
+    # generation (2); the session comes from the cache (cached_db sessions)
+    assert len(queries) == 4
 
 
 def test_portfolio_is_read_only_and_links_to_the_edit_page(buyer_client) -> None:  # type: ignore[no-untyped-def]
@@ -361,10 +361,10 @@ def test_portfolio_edit_query_count_is_fixed(buyer_client, page_cache) -> None: 
     assert cold() == before
     with CaptureQueriesContext(connection) as queries:
         buyer_client.get("/portfolio/edit/")
-    # user, membership, the public generation (2, read once per request: the page's key and the
-    # choices' share it), the organization's own rows (1); the session comes from the cache
-    # (cached_db sessions)
-    assert len(queries) == 5
+    # user, membership with the organization's exposure rows (one query), the public generation
+    # (2, read once per request: the page's key and the choices' share it); the session comes
+    # from the cache (cached_db sessions)
+    assert len(queries) == 4
 
 
 def test_cached_pages_render_the_user_per_request(client, buyer, django_user_model, page_cache) -> None:  # type: ignore[no-untyped-def]
