@@ -23,6 +23,18 @@ def use_broker(app: Any, url: str) -> None:
     app.amqp._producer_pool = None
 
 
+def recompute_settled(kind: str, object_id: int) -> bool:
+    """No recompute of the object scheduled or running, and none to follow: its pending key is gone
+    (a run deletes it last, dashboards/tasks.py) and so is its dirty key (an edit since the last
+    run started, which makes the run end by scheduling a follow-up, or publishes a new run)."""
+    from dashboards.tasks import pending_client, pending_key
+
+    client = pending_client()
+    assert client is not None, "the recompute's pending keys need Redis (LODESTONE_RECOMPUTE_REDIS_URL)"
+    key = pending_key(kind, object_id)
+    return not client.exists(key, f"{key}:dirty")
+
+
 @pytest.fixture
 def test_redis_url(redis_url: str) -> Iterator[str]:
     url = redis_db_url(redis_url, TEST_REDIS_DB)

@@ -23,7 +23,7 @@ import redis
 from dashboards.models import MineralMetricsState, SupplyMetric
 from minerals.models import Mineral
 from tests.api.conftest import make_application, make_token
-from tests.dashboards.conftest import redis_db_url
+from tests.dashboards.conftest import recompute_settled, redis_db_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -92,7 +92,8 @@ def test_rapid_http_edits_coalesce_into_at_most_five_recomputes(
         edit(700_000 + i)  # each request commits on its own
     burst = time.monotonic() - started
     wait_until(lambda: _current(gallium), timeout=60, what="gallium metrics current after the burst")
-    time.sleep(settings.LODESTONE_RECOMPUTE_COUNTDOWN + 1.0)  # a trailing follow-up run, if any, is counted
+    # A trailing follow-up run, if any, is counted: once nothing is scheduled, running or to follow.
+    wait_until(lambda: recompute_settled("mineral", gallium.pk), timeout=60, what="no gallium recompute pending")
     recomputes = _state(gallium).recompute_count - before
     print(f"{EDITS} HTTP edits in {burst:.1f} s -> {recomputes} recomputes")
     assert 1 <= recomputes <= 5

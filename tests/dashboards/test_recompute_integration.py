@@ -10,13 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from celery.signals import task_postrun
 from django.conf import settings as dj_settings
 
 from dashboards import tasks
 from dashboards.models import MineralMetricsState, SupplyMetric
 from minerals import services as reference
 from minerals.models import Mineral, ProductionRecord
-from tests.dashboards.conftest import use_broker
+from tests.dashboards.conftest import recompute_settled, use_broker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -88,7 +89,7 @@ def test_dead_broker_edit_commits_at_once_and_the_sweep_repairs(
         use_broker(app, test_redis_url)
     assert took < 2.0
     assert _china_2024().quantity == 710_000  # committed
-    time.sleep(1.0)
+    time.sleep(1.0)  # a run published despite the dead broker would have run (countdown 0.3 s) by now
     assert not _current(gallium)()  # stale: nothing was enqueued
 
     tasks.sweep_stale.delay()  # the beat's job, through the real broker and worker
@@ -101,12 +102,20 @@ def test_duplicate_delivery_changes_nothing(celery_worker: Any, demo: None, wait
     gallium = _gallium()
     _edit(705_000)
     wait_until(_current(gallium), what="gallium current")
-    time.sleep(0.5)  # let any trailing run finish
+    wait_until(lambda: recompute_settled("mineral", gallium.pk), what="no gallium recompute pending")
     state = MineralMetricsState.objects.get(mineral=gallium)
     row = SupplyMetric.objects.get(mineral=gallium, stage="refinery", year=2024)
-    for _ in range(2):
-        tasks.recompute_mineral.apply_async(args=(gallium.pk,))  # the same message delivered twice
-    time.sleep(1.5)
+    finished: set[str] = set()
+
+    def count(sender: Any = None, task_id: str = "", **kwargs: Any) -> None:
+        finished.add(task_id)  # the worker runs in this process (a thread): its signals are seen here
+
+    task_postrun.connect(count, weak=False)
+    try:
+        sent = {tasks.recompute_mineral.apply_async(args=(gallium.pk,)).id for _ in range(2)}  # delivered twice
+        wait_until(lambda: sent <= finished, what="both deliveries run by the worker")
+    finally:
+        task_postrun.disconnect(count)
     again = MineralMetricsState.objects.get(mineral=gallium)
     assert (again.recompute_count, again.computed_at) == (state.recompute_count, state.computed_at)
     assert SupplyMetric.objects.get(pk=row.pk).computed_at == row.computed_at
