@@ -17,6 +17,7 @@ from simple_history.models import HistoricalRecords
 
 from minerals import policy_terms
 from minerals.importers.numbers import MAX_AMOUNT
+from minerals.validation import CheckConstraintsInOneQuery
 
 iso3_validator = RegexValidator(r"^[A-Z]{3}$", "An ISO 3166-1 alpha-3 code: three capital letters.")
 iso2_validator = RegexValidator(r"^[A-Z]{2}$", "An ISO 3166-1 alpha-2 code: two capital letters.")
@@ -422,7 +423,7 @@ class CommodityMineral(models.Model):
             )
 
 
-class ProductionRecord(models.Model):
+class ProductionRecord(CheckConstraintsInOneQuery, models.Model):
     """One published production figure: a country, the world total or the residual, in a year."""
 
     class RowKind(models.TextChoices):
@@ -547,7 +548,7 @@ class SalientStatistic(models.Model):
         require_dated_source(self.source if self.source_id else None)
 
 
-class TradeFlow(models.Model):
+class TradeFlow(CheckConstraintsInOneQuery, models.Model):
     """A bilateral flow of one HS6 code in one year, as one source reports it.
 
     An empty exporter (or importer) is the partner aggregate 'World': a total, not a partner.
