@@ -296,15 +296,19 @@ LODESTONE_SUPPLIER_UPLOAD_MAX_BYTES = env_int("LODESTONE_SUPPLIER_UPLOAD_MAX_BYT
 # headers, in production and under `make run` (DEBUG) alike: `make run` collects, then runs
 # `runserver --nostatic`; whitenoise serves only the collected files (no finders), so an edited
 # static file shows after the next collectstatic. A pytest run (PYTEST_VERSION is set) renders
-# plain names without collecting; tests/browser collects and serves the real files.
+# plain names without collecting; tests/browser collects and serves the real files. Its root is
+# not `make run`'s var/staticfiles: whitenoise indexes every collected file each time a test
+# client loads the middleware, which made the API tests 4x slower in a checkout that had run
+# `make run` (docs/performance.md, "Suite duration").
+PYTEST_RUN = bool(env.str("PYTEST_VERSION", default=""))
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = VAR_DIR / ("test-static-root" if PYTEST_RUN else "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if env.str("PYTEST_VERSION", default="")
+        if PYTEST_RUN
         else "config.storage.HashedStaticFilesStorage"
     },
 }

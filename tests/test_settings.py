@@ -122,6 +122,21 @@ def test_makefile_run_turns_debug_on_for_the_development_server():
     assert "setup run worker beat: export DEBUG ?= true" in makefile
 
 
+def test_a_test_client_never_indexes_the_static_files_make_run_collected():
+    """`make run` collects into var/staticfiles; whitenoise indexes STATIC_ROOT each time a test
+    client loads the middleware, so a checkout that had run `make run` ran the API tests 4x
+    slower. Under pytest the root is the tests' own, empty unless a test collects into it."""
+    from django.conf import settings
+    from django.test import Client
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    assert settings.STATIC_ROOT != settings.VAR_DIR / "staticfiles"
+    assert not any(Path(settings.STATIC_ROOT).rglob("*"))
+    indexed = WhiteNoiseMiddleware(lambda request: None).files
+    assert indexed == {}
+    assert Client().get("/static/css/lodestone.css").status_code == 404  # nothing collected is served
+
+
 def test_a_dot_env_file_in_the_checkout_changes_nothing(tmp_path):
     """`cp .env.example .env` (once the compose recipe) must not turn `make run` to PostgreSQL."""
     for entry in REPO.iterdir():
