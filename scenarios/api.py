@@ -17,7 +17,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from minerals.api.fields import SlugRelatedField
+from minerals.api.fields import PrimaryKeyRelatedField, SlugRelatedField
 from minerals.api.permissions import REFERENCE_READ, request_token, token_has_scope
 from minerals.api.views import PrivateNoStore
 from minerals.models import Country, MeasureType, Mineral, PolicyMeasure
@@ -61,18 +61,18 @@ class ScenarioAccess(BasePermission):
 class PolicyShockSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=PolicyShock.Kind.choices)
     measure = SlugRelatedField(slug_field="key", queryset=PolicyMeasure.objects.all(), required=False, allow_null=True)
-    issuer = serializers.PrimaryKeyRelatedField(queryset=Country.objects.all(), required=False, allow_null=True)
+    issuer = PrimaryKeyRelatedField(queryset=Country.objects.all(), required=False, allow_null=True)
     on = serializers.DateField(required=False, allow_null=True)
     until = serializers.DateField(required=False, allow_null=True)
     measure_type = serializers.ChoiceField(choices=MeasureType.choices, required=False, allow_blank=True)
     minerals = SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all(), many=True, required=False)
-    targets = serializers.PrimaryKeyRelatedField(queryset=Country.objects.all(), many=True, required=False)
+    targets = PrimaryKeyRelatedField(queryset=Country.objects.all(), many=True, required=False)
 
 
 class SupplyShockSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=SupplyShock.Kind.choices)
     mineral = SlugRelatedField(slug_field="slug", queryset=Mineral.objects.all(), required=False, allow_null=True)
-    country = serializers.PrimaryKeyRelatedField(queryset=Country.objects.all(), required=False, allow_null=True)
+    country = PrimaryKeyRelatedField(queryset=Country.objects.all(), required=False, allow_null=True)
     cut_percent = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=100)
     facility = SlugRelatedField(slug_field="key", queryset=Facility.objects.all(), required=False, allow_null=True)
     delay_years = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=50)

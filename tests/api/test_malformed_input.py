@@ -73,12 +73,32 @@ def test_a_nul_byte_in_a_query_parameter_is_no_server_error(world: Any, url: str
 
 # A natural key (a related row named by its slug, ISO code or name) with a NUL in a JSON body: the
 # lookup's query failed on PostgreSQL, a 500 (found by test_schema_fuzz.py on POST sourcing/ and
-# companies/); every app's serializers name related rows with minerals.api.fields.SlugRelatedField.
+# companies/); every app's serializers name related rows with minerals.api.fields' related fields.
+SCENARIO = {"name": "NUL (fictional)", "as_of": "2026-01-01", "window_start": "2027-01-01", "window_end": "2027-12-31"}
 NAMED_BY_KEY = [
     ("buyer_a", "/api/v1/sourcing/", {"mineral": "ga\x00llium", "annual_quantity": 1}, "mineral"),
     ("buyer_a", "/api/v1/requirements/", {"mineral": "ga\x00llium", "annual_quantity": 1, "unit": "t"}, "mineral"),
     ("curator_token", "/api/v1/companies/", {"name": "NUL Ltd (fictional)", "hq_country": "CH\x00N"}, "hq_country"),
     ("curator_token", "/api/v1/policies/", {"key": "nul", "minerals": ["ga\x00llium"]}, "minerals"),
+    # A country named by its primary key (ISO3, text) in a scenario's shocks: the same lookup.
+    (
+        "buyer_a",
+        "/api/v1/scenarios/",
+        {**SCENARIO, "policy_shocks": [{"kind": "new", "issuer": "CH\x00N"}]},
+        "policy_shocks",
+    ),
+    (
+        "buyer_a",
+        "/api/v1/scenarios/",
+        {**SCENARIO, "policy_shocks": [{"kind": "new", "targets": ["U\x00A"]}]},
+        "policy_shocks",
+    ),
+    (
+        "buyer_a",
+        "/api/v1/scenarios/",
+        {**SCENARIO, "supply_shocks": [{"kind": "country_output", "country": "A\x00S"}]},
+        "supply_shocks",
+    ),
 ]
 
 
