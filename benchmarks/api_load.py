@@ -232,10 +232,11 @@ def run_locust(
 def run_wrk(
     env: dict[str, str], port: int, path: str, users: int, seconds: int
 ) -> tuple[float, float, float, int, int]:
-    headers = {"Accept-Encoding": BROWSER_ACCEPT_ENCODING}
-    if not path.startswith("/static/"):
-        headers = {"Accept-Encoding": env["BENCH_ACCEPT_ENCODING"] or BROWSER_ACCEPT_ENCODING}
-        headers["Authorization"] = f"Bearer {env['BENCH_TOKEN']}"
+    if path.startswith("/static/"):
+        headers = {"Accept-Encoding": BROWSER_ACCEPT_ENCODING}
+    else:
+        encoding = env["BENCH_ACCEPT_ENCODING"] or BROWSER_ACCEPT_ENCODING
+        headers = {"Accept-Encoding": encoding, "Authorization": f"Bearer {env['BENCH_TOKEN']}"}
     r = wrk(f"http://127.0.0.1:{port}{path}", headers=headers, users=users, seconds=seconds)
     return r["rps"], r["p95"], r["p99"], int(r["requests"]), int(r["failures"])
 
