@@ -145,6 +145,9 @@ else:
     # Persistent connections: measured 3.7x throughput over reconnecting per request.
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # The same backend, its per-request health check a socket poll, not SELECT 1.
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -170,7 +170,6 @@ def test_database_restart_costs_the_request_in_flight_and_the_next_one_reconnect
     next request through the real WSGI handler (request_started closes unusable connections,
     CONN_HEALTH_CHECKS probes the persistent one) opens a new connection and answers 200;
     committed data is there."""
-    import psycopg
     from django.db import OperationalError, connection
     from django.test import RequestFactory
 
@@ -186,9 +185,7 @@ def test_database_restart_costs_the_request_in_flight_and_the_next_one_reconnect
 
     def terminate_the_apps_connection() -> int:
         backend = connection.connection.info.backend_pid
-        params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+        _terminate_and_wait(backend)
         return int(backend)
 
     assert connection.settings_dict["CONN_HEALTH_CHECKS"]
@@ -204,6 +201,57 @@ def test_database_restart_costs_the_request_in_flight_and_the_next_one_reconnect
     assert page("/policies/") == "200 OK"
     assert Country.objects.get(iso3="ZZR").name == "Restartland"
     assert connection.connection.info.backend_pid != backend
+
+
+def _terminate_and_wait(backend_pid: int) -> None:
+    """Drop a connection from the server's side, as a restart does, and wait until its server
+    process has exited (so its socket is closed)."""
+    import psycopg
+    from django.db import connection
+
+    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+    with psycopg.connect(**params, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s, 10000)", [backend_pid]).fetchone() == (True,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_per_request_health_check_sends_nothing_and_finds_a_dropped_connection(postgresql: None) -> None:
+    """config.postgresql: a live persistent connection passes the check without a message to
+    the server (libpq's trace of the check is empty; Django's own sent SELECT 1 and read four
+    replies); one the server dropped is closed by the check, and the next query reconnects."""
+    import tempfile
+
+    from django.db import connection
+
+    assert connection.settings_dict["ENGINE"] == "config.postgresql"
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"]
+    connection.ensure_connection()
+
+    def check_traced() -> bytes:
+        connection.health_check_done = False
+        with tempfile.TemporaryFile() as trace:
+            pgconn = connection.connection.pgconn
+            pgconn.trace(trace.fileno())
+            try:
+                connection.close_if_health_check_failed()
+            finally:
+                pgconn.untrace()
+            trace.seek(0)
+            return trace.read()
+
+    live = connection.connection
+    assert check_traced() == b""
+    assert connection.connection is live  # kept
+    assert connection.health_check_done
+
+    backend = connection.connection.info.backend_pid
+    _terminate_and_wait(backend)
+    connection.health_check_done = False
+    connection.close_if_health_check_failed()
+    assert connection.connection is None  # closed by the check
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != backend
 
 
 def test_ci_run_tests_in_databases_of_its_own_and_drops_what_it_created(postgresql: None) -> None:

@@ -31,7 +31,34 @@ def test_each_request_validates_its_own_values(world: Any) -> None:
         unfiltered = client.get("/api/v1/trade-flows/")
         assert unfiltered.status_code == 200
         assert len(unfiltered.json()["results"]) > len(rows)
-    assert (filters.TradeFlowFilter, TradeFlow) in filters._form_classes
+    narrowed = filters._narrowed_classes[(filters.TradeFlowFilter, frozenset({"year", "importer"}))]
+    assert (narrowed, TradeFlow) in filters._form_classes
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["importer=USA", "year=2024&importer=USA", "year_min=2023&year_max=2024", "mineral=gallium&exporter=CHN",
+     "commodity_code=811292&importer=USA&year=2023&basis=import&source=comtrade"],
+)  # fmt: skip
+def test_a_request_builds_a_filter_set_of_the_filters_it_names_with_the_same_rows(world: Any, query: str) -> None:
+    """The backend copies, validates and applies only the named filters; the rows are those of
+    the whole filter set, and a suffixed key (year_min) names its filter."""
+    client = world.clients["token_reference_read"]
+    answer = client.get(f"/api/v1/trade-flows/?page_size=1000&{query}")
+    assert answer.status_code == 200
+    data = QueryDict(query)
+    whole = filters.TradeFlowFilter(data=data, queryset=TradeFlow.objects.order_by("id"))
+    assert [row["id"] for row in answer.json()["results"]] == list(whole.qs.values_list("id", flat=True))
+    named = frozenset(n for n in whole.base_filters if any(k == n or k.startswith(f"{n}_") for k in data))
+    narrowed = filters._narrowed(filters.TradeFlowFilter, named)
+    assert set(narrowed.base_filters) == named < set(whole.base_filters)
+    assert narrowed(data=data, queryset=TradeFlow.objects.all()).form.fields.keys() == named
+    assert filters._narrowed(filters.TradeFlowFilter, named) is narrowed  # kept
+
+
+def test_every_filter_named_uses_the_filter_set_itself() -> None:
+    every = frozenset(filters.TradeFlowFilter.base_filters)
+    assert filters._narrowed(filters.TradeFlowFilter, every) is filters.TradeFlowFilter
 
 
 def test_a_related_filter_reads_its_choices_on_every_request(world: Any) -> None:

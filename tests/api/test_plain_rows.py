@@ -153,6 +153,29 @@ def test_a_serializer_with_a_nested_field_is_refused() -> None:
         PlainRows(CommodityCodeOutputSerializer)
 
 
+def test_a_cell_is_formatted_unless_already_its_own_representation() -> None:
+    """Cells of exactly str, int or float under a CharField, IntegerField or FloatField skip the
+    field's call; any other type, and a field that formats (big integers as strings), do not."""
+    from rest_framework import serializers
+
+    class Shapes(serializers.ModelSerializer):
+        id = serializers.BigIntegerField(coerce_to_string=True)
+        year = serializers.IntegerField()
+        value_usd = serializers.FloatField()
+        importer = serializers.CharField(source="importer_id")
+
+        class Meta:
+            model = TradeFlow
+            fields = ["id", "year", "value_usd", "importer"]
+
+    rows = PlainRows(Shapes)
+    assert [getattr(c, "as_read", None) for c in rows.columns] == [None, int, float, str]
+    pk = "pk"
+    built = rows.build([{"id": 7, "year": True, "value_usd": 2, "importer_id": "USA", pk: 7}])
+    assert built == [{"id": "7", "year": 1, "value_usd": 2.0, "importer": "USA"}]
+    assert [type(v) for v in built[0].values()] == [str, int, float, str]
+
+
 def test_the_query_count_does_not_grow_with_many_to_many_values(world: Any, django_assert_num_queries: Any) -> None:
     curator = world.clients["curator_token"]
     url = "/api/v1/policies/"
