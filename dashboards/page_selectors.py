@@ -18,8 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -78,8 +77,7 @@ def organization_generation(organization: Organization, public: str) -> str:
     page's) plus the buyer's own data and exposure rows, as organization_for read them with the
     organization (no query of its own)."""
     rows, computed = organization.exposure_stamp  # type: ignore[attr-defined]
-    stamp = computed.timestamp() if computed else ""
-    return f"{public}:{organization.pk}.{organization.data_version}:{rows}:{stamp}"
+    return f"{public}:{organization.pk}.{organization.data_version}:{rows}:{computed or ''}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -449,31 +447,37 @@ def mineral_page(
 
 
 def organization_for(*, user: Any, slug: str | None = None) -> tuple[Organization, str]:
-    """The user's organization (by slug, else the first) and the user's role. One query, which
-    also reads the organization's exposure rows (count, last computed) that its pages' cache key
-    holds (organization_generation): a portfolio request made one more round trip for them.
+    """The user's organization (by slug, else the first by name) and the user's role. One query,
+    which also reads the organization's exposure rows (count, last computed) that its pages'
+    cache key holds (organization_generation).
+
+    Hand-written SQL: the same query through the ORM (a membership with its organization and two
+    aggregate subqueries) took 1.8-3 ms of Python to build and compile, against 0.2 ms for
+    PostgreSQL to run it; every logged-in page starts here.
 
     Another organization's slug answers 404 exactly like a missing one: membership is the
     only way in, and its absence is not disclosed.
     """
-    exposure = ExposureMetric.objects.filter(organization=OuterRef("organization")).order_by().values("organization")
-    memberships = (
-        Membership.objects.filter(user=user)
-        .select_related("organization")
-        .annotate(
-            exposure_rows=Coalesce(Subquery(exposure.annotate(n=Count("id")).values("n")), 0),
-            exposure_computed=Subquery(exposure.annotate(last=Max("computed_at")).values("last")),
-        )
-        .order_by("organization__name")
+    by_slug = "AND o.slug = %s" if slug is not None else ""
+    rows = Organization.objects.raw(
+        f"""SELECT o.*, m.role AS member_role,
+                (SELECT COUNT(*) FROM {ExposureMetric._meta.db_table} e WHERE e.organization_id = o.id)
+                    AS exposure_rows,
+                (SELECT MAX(e.computed_at) FROM {ExposureMetric._meta.db_table} e WHERE e.organization_id = o.id)
+                    AS exposure_computed
+            FROM {Organization._meta.db_table} o
+            JOIN {Membership._meta.db_table} m ON m.organization_id = o.id
+            WHERE m.user_id = %s {by_slug}
+            ORDER BY o.name
+            LIMIT 1""",  # noqa: S608 (table names from the models; values are parameters)
+        [user.pk] if slug is None else [user.pk, slug],
     )
-    if slug is not None:
-        memberships = memberships.filter(organization__slug=slug)
-    membership = memberships.first()
-    if membership is None:
+    organization = next(iter(rows), None)
+    if organization is None:
         raise Http404("No such portfolio.")
-    organization = membership.organization
-    organization.exposure_stamp = (membership.exposure_rows, membership.exposure_computed)  # type: ignore[attr-defined]
-    return organization, membership.role
+    # The last computation as the database returns it (a datetime, or text on SQLite): a key part.
+    organization.exposure_stamp = (organization.exposure_rows, organization.exposure_computed)  # type: ignore[attr-defined]
+    return organization, organization.member_role  # type: ignore[attr-defined]
 
 
 # Alternatives and not-alternatives listed per mineral on the portfolio (ranked over all; the

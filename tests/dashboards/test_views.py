@@ -906,3 +906,46 @@ def test_anonymous_page_limit_counts_stored_answers(client, metrics, settings) -
     settings.LODESTONE_ANONYMOUS_PAGE_VIEWS = 3
     statuses = [client.get("/").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]  # one rendered (counted by the middleware), two stored, refused
+
+
+def test_organization_for_reads_the_first_membership_by_name_with_its_role_and_exposure_stamp(buyer) -> None:  # type: ignore[no-untyped-def]
+    """page_selectors.organization_for (one hand-written query): the first of the user's
+    organizations by name, or the one a slug names; the user's role there; the exposure rows'
+    count and last computation, so the pages' key moves when a recompute rewrites them. A
+    slug of an organization the user is not in answers 404."""
+    from datetime import timedelta
+
+    from django.http import Http404
+    from django.utils import timezone
+
+    from dashboards.models import ExposureMetric
+    from dashboards.page_selectors import organization_for, organization_generation
+    from suppliers import services as supplier_services
+
+    demo = Organization.objects.get(name="Demo Buyer Inc.")
+    rows = ExposureMetric.objects.filter(organization=demo)
+    assert rows.exists()
+    organization, role = organization_for(user=buyer)
+    assert (organization.pk, organization.name, role) == (demo.pk, demo.name, "analyst")
+    assert organization.exposure_stamp[0] == rows.count()
+    key = organization_generation(organization, "g1")
+
+    ExposureMetric.objects.filter(pk=rows.order_by("pk").first().pk).update(
+        computed_at=timezone.now() + timedelta(minutes=1)
+    )
+    assert organization_generation(organization_for(user=buyer)[0], "g1") != key
+    rows.filter(pk=rows.order_by("pk").first().pk).delete()
+    assert organization_for(user=buyer)[0].exposure_stamp[0] == rows.count()
+
+    earlier = Organization.objects.create(
+        name="Aardvark Metals (fictional)", slug="aardvark", country_id="USA", is_fictional=True
+    )
+    supplier_services.membership_grant(user=buyer, organization=earlier, role="viewer")
+    organization, role = organization_for(user=buyer)
+    assert (organization.pk, role, organization.exposure_stamp[0]) == (earlier.pk, "viewer", 0)
+    assert organization_for(user=buyer, slug=demo.slug)[0].pk == demo.pk
+    other = Organization.objects.create(
+        name="Zebra Alloys (fictional)", slug="zebra", country_id="USA", is_fictional=True
+    )
+    with pytest.raises(Http404):
+        organization_for(user=buyer, slug=other.slug)
