@@ -336,7 +336,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     ],
     "DEFAULT_PAGINATION_CLASS": "minerals.api.pagination.KeysetCursorPagination",
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "minerals.api.renderers.JSONRenderer",
         "minerals.api.renderers.SafeCSVRenderer",
         "minerals.api.renderers.SafeXLSXRenderer",
     ],
