@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
@@ -18,8 +19,19 @@ class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):
     the API docs' scripts); a file whose compressed copies are newer than itself is skipped, so
     `make run` pays that once."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._urls: dict[str, str] = {}
+
     def url(self, name: str | None, force: bool = False) -> str:
-        return super().url(name, force=True)
+        # A name's hashed URL is fixed by the manifest this process loaded, so it is worked out
+        # once, not for each of a page's {% static %} tags (a manifest lookup, quoting, a join).
+        if name is None:
+            return super().url(name, force=True)
+        url = self._urls.get(name)
+        if url is None:
+            url = self._urls[name] = super().url(name, force=True)
+        return url
 
     def compress_files(self, paths: Iterable[str]) -> Iterator[tuple[str, str]]:
         hashed = set(self.hashed_files.values())
