@@ -28,10 +28,10 @@ class CheckConstraintsInOneQuery:
     def validate_constraints(self, exclude: Any = None) -> None:
         model: Any = type(self)
         checks = [c for c in model._meta.constraints if isinstance(c, CheckConstraint)]  # type: ignore[attr-defined]
-        if len(checks) < 2 or not self._check_constraints_hold(checks, exclude):
+        using = router.db_for_write(model, instance=self)
+        if len(checks) < 2 or not self._check_constraints_hold(checks, exclude, using):
             super().validate_constraints(exclude=exclude)  # type: ignore[misc]
             return
-        using = router.db_for_write(model, instance=self)
         errors: dict[str, Any] = {}
         for model_class, constraints in self.get_constraints():  # type: ignore[attr-defined]
             for constraint in constraints:
@@ -47,11 +47,10 @@ class CheckConstraintsInOneQuery:
         if errors:
             raise ValidationError(errors)
 
-    def _check_constraints_hold(self, checks: list[CheckConstraint], exclude: Any) -> bool:
+    def _check_constraints_hold(self, checks: list[CheckConstraint], exclude: Any, using: str) -> bool:
         """True when the database finds every condition true (or NULL, as a CHECK does), the same
         question Q.check asks for each, asked once."""
         model: Any = type(self)
-        using = router.db_for_write(model, instance=self)
         connection = connections[using]
         if not connection.features.supports_comparing_boolean_expr:
             return False
