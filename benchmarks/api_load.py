@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from load_client import BROWSER_ACCEPT_ENCODING, wrk
+from load_client import BROWSER_ACCEPT_ENCODING, gunicorn_command, wrk
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DB = "lodestone_bench_api"
@@ -180,7 +180,7 @@ def free_port() -> int:
 
 def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level", "warning"],
+        gunicorn_command(port, workers),
         cwd=REPO,
         env=env,
         start_new_session=True,

@@ -38,7 +38,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from load_client import BROWSER_ACCEPT_ENCODING, wrk
+from load_client import BROWSER_ACCEPT_ENCODING, gunicorn_command, wrk
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -272,16 +272,7 @@ def main() -> None:
     port = free_port()
     host = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "config.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(options.workers),
-            "--log-level",
-            "warning",
-        ],
+        gunicorn_command(port, options.workers),
         cwd=REPO,
         env=env,
     )

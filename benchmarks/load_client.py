@@ -31,6 +31,15 @@ end
 """
 
 
+def gunicorn_command(port: int, workers: int) -> list[str]:
+    """The web process as production runs it (docs/operations.md), on 127.0.0.1:`port`, from the
+    virtualenv of the interpreter running the benchmark."""
+    return [
+        str(Path(sys.executable).parent / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi",
+        "-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level", "warning",
+    ]  # fmt: skip
+
+
 def wrk(url: str, *, headers: dict[str, str], users: int, seconds: int) -> dict[str, float]:
     """Requests, failures (status >= 400 and socket errors), requests/s and p50/p95/p99 in ms of
     `users` connections requesting `url` for `seconds`."""

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard_load import create_login, free_port, login_cookie, wait_until_up, warm_up
+from load_client import gunicorn_command
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -140,8 +141,7 @@ def prepare(env: dict[str, str]) -> None:
 
 def start_server(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     if kind == "gunicorn":
-        command = [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(WORKERS)]
-        command += ["--log-level", "warning"]
+        command = gunicorn_command(port, WORKERS)
     else:
         command = [str(BIN / "python"), "manage.py", "runserver", "--nostatic", "--noreload", f"127.0.0.1:{port}"]
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
