@@ -10,9 +10,9 @@ import gc
 from typing import Any
 
 # A collection of the youngest generation every 5,000 net allocations, not CPython's 700: an
-# uncached 100-row API page allocates a few thousand objects, so the default collected about
-# once a request for little garbage. Measured in process on that page (docs/performance.md,
-# "Garbage collection"): 286 -> 149 ms of collections over 3,000 requests; 20,000 made each
+# uncached 100-row API page allocates thousands of objects, so the default collected every other
+# request for little garbage. Measured in process on that page (docs/performance.md, "Garbage
+# collection"), both frozen: 284 -> 149 ms of collections over 3,000 requests; 20,000 made each
 # young collection slower than the ones it saved.
 YOUNG_GENERATION_THRESHOLD = 5_000
 
