@@ -115,10 +115,13 @@ def minerals_overview(*, as_of: date, destination: str | None = None) -> dict[st
     """One row per mineral with its headline metrics on `as_of`. Eleven queries, any data size."""
     destination = destination or settings.LODESTONE_DEFAULT_DESTINATION
     # Whether a basket HS code (811292: Ga, Ge, In, Nb, V ...) carries some of the mineral's trade
-    # rows: its import shares are then the basket's, labelled so (issue 11). An EXISTS, no query more.
-    basket_traded = TradeFlow.objects.filter(
-        commodity_code__is_basket=True,
-        commodity_code__in=CommodityMineral.objects.filter(mineral=OuterRef(OuterRef("pk"))).values("commodity_code"),
+    # rows: its import shares are then the basket's, labelled so (issue 11). An EXISTS, no query more:
+    # over the mineral's basket codes, each probing the trade flows' code index for one row. Asked
+    # the other way (the flows whose code is among the mineral's), PostgreSQL merged the whole code
+    # index against the mapping: 27 s for the 17 minerals at 20 M flows, against milliseconds.
+    traded = TradeFlow.objects.filter(commodity_code_id=OuterRef("commodity_code_id"))
+    basket_traded = CommodityMineral.objects.filter(
+        Exists(traded), mineral=OuterRef("pk"), commodity_code__is_basket=True
     )
     minerals = list(
         Mineral.objects.select_related("metrics_state").annotate(imports_basket=Exists(basket_traded)).order_by("name")
