@@ -62,7 +62,7 @@ def _rows_read(node: dict[str, Any]) -> int:
     own = 0
     if node.get("Relation Name") == "minerals_tradeflow":  # rows kept and rows a filter dropped, every loop
         # EXPLAIN leaves "Rows Removed by Filter" out of a node that has no filter: none dropped.
-        dropped = node["Rows Removed by Filter"] if "Rows Removed by Filter" in node else 0
+        dropped = node.get("Rows Removed by Filter", 0)
         own = (node["Actual Rows"] + dropped) * node["Actual Loops"]
     return int(own + sum(_rows_read(child) for child in node.get("Plans", [])))
 
